@@ -1,0 +1,72 @@
+#include "event/change.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/error.h"
+
+namespace sluice {
+
+const char* ValueKindName(ValueKind k) {
+  switch (k) {
+    case ValueKind::kInt: return "int";
+    case ValueKind::kUInt: return "uint";
+    case ValueKind::kFloat: return "float";
+    case ValueKind::kDouble: return "double";
+    case ValueKind::kDecimal: return "decimal";
+    case ValueKind::kString: return "string";
+    case ValueKind::kBytes: return "bytes";
+    case ValueKind::kDate: return "date";
+    case ValueKind::kTime: return "time";
+    case ValueKind::kDateTime: return "datetime";
+    case ValueKind::kTimestamp: return "timestamp";
+    case ValueKind::kJson: return "json";
+    case ValueKind::kBit: return "bit";
+    case ValueKind::kGeometry: return "geometry";
+  }
+  return "?";
+}
+
+int TableSchema::FindColumn(std::string_view name) const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const std::string& c = columns[i].name;
+    if (c.size() == name.size() &&
+        std::equal(c.begin(), c.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+void ColumnVector::AppendFrom(const ColumnVector& other, size_t i) {
+  SLUICE_CHECK(other.kind_ == kind_, "AppendFrom across kinds");
+  if (other.IsNull(i)) {
+    AppendNull();
+  } else if (IsVarKind(kind_)) {
+    AppendBytes(other.GetBytes(i));
+  } else {
+    AppendInt(other.GetInt(i));
+  }
+}
+
+ChangeChunk::ChangeChunk(TableSchemaPtr schema) : schema_(std::move(schema)) {
+  columns_.reserve(schema_->columns.size());
+  for (const auto& c : schema_->columns) columns_.emplace_back(c.kind);
+}
+
+size_t ChangeChunk::ByteSize() const {
+  size_t n = ops_.size() * (1 + 8 + 4 + 4);
+  for (const auto& c : columns_) n += c.size() * 9 + c.HeapBytes();
+  for (const auto& s : sources_) n += sizeof(SourceInfo) + s.file.size() + s.gtid.size() + s.query.size();
+  return n;
+}
+
+uint64_t MakeVersion(uint32_t file_seq, uint64_t event_pos, uint32_t row_in_event) {
+  const uint64_t low = event_pos + row_in_event;
+  SLUICE_CHECK(low < (1ull << 32), "binlog position too large for _version");
+  return (static_cast<uint64_t>(file_seq) << 32) | low;
+}
+
+}  // namespace sluice
