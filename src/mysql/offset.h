@@ -1,0 +1,31 @@
+#pragma once
+/// The capture offset: where a restart resumes. Stored in the state directory only after the
+/// downstream stage has durably taken every change before it, and only at transaction boundaries.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sluice::mysql {
+
+struct SourceOffset {
+  // Streaming position: the first event of the next transaction to deliver.
+  std::string file;
+  uint64_t pos = 0;
+  std::string gtid_set;         ///< GTID set including the last delivered transaction
+  // Snapshot progress (Debezium semantics: the snapshot is done once `snapshot_done`).
+  bool snapshot_done = false;
+  bool snapshot_running = false;
+  std::vector<std::string> tables_done;  ///< "db.table" fully read
+  std::string current_table;             ///< table being read
+  std::vector<std::string> last_key;     ///< SQL literals of the last delivered row's primary key
+  uint64_t rows_done = 0;
+
+  bool empty() const { return file.empty() && gtid_set.empty(); }
+  std::string Serialize() const;
+  /// Throws Error(kState) when `text` is not a serialized offset.
+  static SourceOffset Parse(const std::string& text);
+  std::string ToString() const;  ///< human-readable, for logs and `status`
+};
+
+}  // namespace sluice::mysql

@@ -1,0 +1,233 @@
+#include "mysql/source_info.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "mysql/column_type.h"
+
+namespace sluice::mysql {
+
+namespace {
+
+std::string Upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+  return s;
+}
+
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+
+std::string Val(const Row& r, int i) { return (i >= 0 && r[i]) ? *r[i] : std::string(); }
+
+}  // namespace
+
+uint32_t BinlogFileSequence(const std::string& file) {
+  size_t dot = file.rfind('.');
+  if (dot == std::string::npos || dot + 1 >= file.size()) {
+    Throw(ErrorKind::kSource, "binlog file name '{}' has no numeric extension", file);
+  }
+  uint64_t n = 0;
+  for (size_t i = dot + 1; i < file.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(file[i]))) {
+      Throw(ErrorKind::kSource, "binlog file name '{}' has a non-numeric extension", file);
+    }
+    n = n * 10 + static_cast<uint64_t>(file[i] - '0');
+    if (n > 0xFFFFFFFFull) Throw(ErrorKind::kSource, "binlog file number of '{}' is too large", file);
+  }
+  return static_cast<uint32_t>(n);
+}
+
+SourceFacts ValidateSource(Connection& conn, uint32_t our_server_id) {
+  SourceFacts facts;
+  facts.version = conn.ServerVersion();
+  facts.is_mariadb = conn.IsMariaDB();
+  std::vector<std::string> problems;
+  ResultSet vars = conn.Query(
+      "SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, @@global.server_id");
+  const Row& v = vars.rows.at(0);
+  std::string log_bin = Val(v, 0), format = Upper(Val(v, 1)), image = Upper(Val(v, 2));
+  facts.server_id = static_cast<uint32_t>(std::stoul(Val(v, 3).empty() ? "0" : Val(v, 3)));
+  if (log_bin != "1" && Upper(log_bin) != "ON") {
+    problems.push_back("the binary log is off (log_bin = " + log_bin +
+                       "): start the server with log-bin (e.g. log-bin=mysql-bin in my.cnf) and restart it");
+  }
+  if (format != "ROW") {
+    problems.push_back("binlog_format is " + format +
+                       ", sluice needs ROW: SET GLOBAL binlog_format = 'ROW' and set binlog-format=ROW in my.cnf");
+  }
+  if (image != "FULL") {
+    problems.push_back("binlog_row_image is " + image +
+                       ", sluice needs FULL: SET GLOBAL binlog_row_image = 'FULL' and set binlog-row-image=FULL in my.cnf");
+  }
+  if (facts.server_id == our_server_id) {
+    problems.push_back(fmt::format("source.database.server.id {} equals the source server's own server_id; "
+                                   "choose a unique id (e.g. 5401)",
+                                   our_server_id));
+  }
+  // Privileges from SHOW GRANTS; ALL PRIVILEGES covers everything.
+  ResultSet grants = conn.Query("SHOW GRANTS FOR CURRENT_USER()");
+  std::string all;
+  for (const auto& r : grants.rows) all += Upper(Val(r, 0)) + "\n";
+  auto has = [&](std::initializer_list<const char*> names) {
+    if (all.find("ALL PRIVILEGES ON *.*") != std::string::npos) return true;
+    for (const char* n : names) {
+      if (all.find(n) != std::string::npos) return true;
+    }
+    return false;
+  };
+  std::vector<std::string> missing;
+  if (!has({"REPLICATION SLAVE", "REPLICATION REPLICA"})) missing.push_back("REPLICATION SLAVE");
+  if (!has({"REPLICATION CLIENT", "BINLOG MONITOR", "SUPER"})) missing.push_back("REPLICATION CLIENT");
+  if (!has({"SELECT"})) missing.push_back("SELECT");
+  if (!has({"RELOAD"})) missing.push_back("RELOAD");
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    problems.push_back(fmt::format("user '{}' lacks {}: run GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, "
+                                   "REPLICATION CLIENT ON *.* TO '{}'@'%'; as an administrator",
+                                   conn.options().user, list, conn.options().user));
+  }
+  // Another replica already registered with our server id?
+  try {
+    ResultSet hosts = conn.Query("SHOW SLAVE HOSTS");
+    int id_col = hosts.Col("Server_id");
+    for (const auto& r : hosts.rows) {
+      if (Val(r, id_col) == std::to_string(our_server_id)) {
+        problems.push_back(fmt::format("another replica is connected with server id {} (SHOW SLAVE HOSTS); "
+                                       "give source.database.server.id a unique value",
+                                       our_server_id));
+      }
+    }
+  } catch (const Error&) {
+    // SHOW SLAVE HOSTS needs REPLICATION MASTER ADMIN on MariaDB; the clash is then detected
+    // when the server drops one of the two connections.
+  }
+  if (!problems.empty()) {
+    std::string m = fmt::format("the MySQL server at {}:{} cannot be captured yet:", conn.options().host,
+                                conn.options().port);
+    for (const auto& p : problems) m += "\n  - " + p;
+    throw Error(ErrorKind::kSource, m);
+  }
+  return facts;
+}
+
+BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb) {
+  BinlogCoordinates c;
+  ResultSet st = conn.Query("SHOW MASTER STATUS");
+  if (st.rows.empty()) {
+    Throw(ErrorKind::kSource, "SHOW MASTER STATUS returned nothing: the binary log is off on {}:{}",
+          conn.options().host, conn.options().port);
+  }
+  c.file = Val(st.rows[0], st.Col("File"));
+  c.pos = std::stoull(Val(st.rows[0], st.Col("Position")));
+  if (is_mariadb) {
+    c.gtid_set = conn.QueryValue("SELECT @@global.gtid_binlog_pos").value_or("");
+  } else {
+    int g = st.Col("Executed_Gtid_Set");
+    if (g >= 0) c.gtid_set = Val(st.rows[0], g);
+  }
+  return c;
+}
+
+std::vector<std::string> ListBinlogFiles(Connection& conn) {
+  std::vector<std::string> files;
+  ResultSet rs = conn.Query("SHOW BINARY LOGS");
+  for (const auto& r : rs.rows) files.push_back(Val(r, 0));
+  return files;
+}
+
+namespace {
+
+std::vector<TableSchemaPtr> LoadWhere(Connection& conn, const std::string& where,
+                                      const TableFilter* filter) {
+  ResultSet cols = conn.Query(
+      "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.IS_NULLABLE, "
+      "c.EXTRA, c.COLUMN_DEFAULT FROM information_schema.COLUMNS c JOIN information_schema.TABLES t "
+      "ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
+      "WHERE t.TABLE_TYPE = 'BASE TABLE' AND " + where +
+      " ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION");
+  ResultSet keys = conn.Query(
+      "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE k "
+      "WHERE k.CONSTRAINT_NAME = 'PRIMARY' AND " + ReplaceAll(where, "c.TABLE_", "k.TABLE_") +
+      " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.ORDINAL_POSITION");
+  // MariaDB's JSON is LONGTEXT with a json_valid() check constraint.
+  std::map<std::string, bool> json_cols;
+  if (conn.IsMariaDB()) {
+    try {
+      ResultSet checks = conn.Query(
+          "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM "
+          "information_schema.CHECK_CONSTRAINTS WHERE CHECK_CLAUSE LIKE 'json_valid(%'");
+      for (const auto& r : checks.rows) {
+        std::string clause = Val(r, 3);
+        size_t a = clause.find('`'), b = clause.rfind('`');
+        if (a != std::string::npos && b > a) {
+          json_cols[Val(r, 0) + "." + Val(r, 1) + "." + clause.substr(a + 1, b - a - 1)] = true;
+        }
+      }
+    } catch (const Error&) {
+    }
+  }
+  std::map<std::string, std::shared_ptr<TableSchema>> tables;
+  std::vector<std::string> order;
+  for (const auto& r : cols.rows) {
+    std::string db = Val(r, 0), table = Val(r, 1);
+    if (filter && !filter->IncludeTable(db, table)) continue;
+    std::string full = db + "." + table;
+    auto& t = tables[full];
+    if (!t) {
+      t = std::make_shared<TableSchema>();
+      t->database = db;
+      t->table = table;
+      order.push_back(full);
+    }
+    std::string name = Val(r, 2);
+    ColumnSchema c = MakeColumnSchema(name, Val(r, 3), Val(r, 4), Val(r, 5) == "YES");
+    if (json_cols.count(full + "." + name)) {
+      c.kind = ValueKind::kJson;
+    }
+    std::string extra = Upper(Val(r, 6));
+    c.generated = extra.find("GENERATED") != std::string::npos || extra.find("VIRTUAL") != std::string::npos ||
+                  extra.find("PERSISTENT") != std::string::npos || extra.find("STORED") != std::string::npos;
+    if (r[7]) {
+      c.has_default = true;
+      c.default_value = *r[7];
+    }
+    t->columns.push_back(std::move(c));
+  }
+  for (const auto& r : keys.rows) {
+    auto it = tables.find(Val(r, 0) + "." + Val(r, 1));
+    if (it == tables.end()) continue;
+    int idx = it->second->FindColumn(Val(r, 2));
+    if (idx >= 0) it->second->primary_key.push_back(idx);
+  }
+  std::vector<TableSchemaPtr> out;
+  for (const auto& name : order) out.push_back(tables[name]);
+  return out;
+}
+
+}  // namespace
+
+std::vector<TableSchemaPtr> LoadSchemas(Connection& conn, const TableFilter& filter) {
+  ResultSet dbs = conn.Query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA");
+  std::string in;
+  for (const auto& r : dbs.rows) {
+    std::string db = Val(r, 0);
+    if (!filter.IncludeDatabase(db)) continue;
+    in += (in.empty() ? "'" : ",'") + conn.Escape(db) + "'";
+  }
+  if (in.empty()) return {};
+  return LoadWhere(conn, "c.TABLE_SCHEMA IN (" + in + ")", &filter);
+}
+
+TableSchemaPtr LoadTableSchema(Connection& conn, const std::string& db, const std::string& table) {
+  auto v = LoadWhere(conn, "c.TABLE_SCHEMA = '" + conn.Escape(db) + "' AND c.TABLE_NAME = '" + conn.Escape(table) + "'",
+                     nullptr);
+  return v.empty() ? nullptr : v[0];
+}
+
+}  // namespace sluice::mysql

@@ -1,0 +1,18 @@
+#pragma once
+/// Converts values read with the text protocol (snapshot SELECTs) into the engine's typed values,
+/// exactly as the binlog decoder would have produced them for the same row.
+
+#include <string_view>
+
+#include "event/change.h"
+
+namespace sluice::mysql {
+
+/// Appends the text-protocol value `text` (not NULL) of column `col` to `out`. Throws Error(kData)
+/// naming the column when the text cannot be parsed for the column's type.
+void AppendTextValue(const ColumnSchema& col, std::string_view text, ColumnVector& out);
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
+
+}  // namespace sluice::mysql
