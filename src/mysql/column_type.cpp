@@ -9,8 +9,18 @@
 
 #include "common/error.h"
 
-namespace sluice {
+namespace sluice::mysql {
 namespace {
+
+/// MYSQL_TYPE_* codes as written in TABLE_MAP events (enum_field_types in include/field_types.h).
+namespace mysql_type {
+inline constexpr uint8_t kTiny = 1, kShort = 2, kLong = 3, kFloat = 4, kDouble = 5, kTimestamp = 7,
+                         kLongLong = 8, kInt24 = 9, kDate = 10, kTime = 11, kDateTime = 12,
+                         kYear = 13, kNewDate = 14, kVarchar = 15, kBit = 16, kTimestamp2 = 17,
+                         kDateTime2 = 18, kTime2 = 19, kJson = 245, kNewDecimal = 246, kEnum = 247,
+                         kSet = 248, kTinyBlob = 249, kMediumBlob = 250, kLongBlob = 251, kBlob = 252,
+                         kVarString = 253, kString = 254, kGeometry = 255;
+}  // namespace mysql_type
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -527,6 +537,40 @@ bool IsCharacterColumn(const ColumnSchema& column) {
          base == "mediumtext" || base == "longtext";
 }
 
+void ApplyColumnCharset(ColumnSchema& column, std::string_view charset, bool resize_text) {
+  if (!IsCharacterColumn(column) || charset.empty()) return;
+  std::string cs = NormalizeCharset(charset);
+  std::string_view t = column.column_type;
+  std::string base(t.substr(0, t.find_first_of("( ")));
+  bool is_text = base.size() >= 4 && base.compare(base.size() - 4, 4, "text") == 0;
+  if (is_text && resize_text && !column.charset.empty()) {
+    int64_t chars = static_cast<int64_t>(column.length) / MaxBytesPerChar(column.charset);
+    if (column.length >= INT_MAX) chars = 4294967295LL / MaxBytesPerChar(column.charset);
+    int64_t bytes = chars * MaxBytesPerChar(cs);
+    static const char* kText[] = {"tinytext", "text", "mediumtext", "longtext"};
+    static const int64_t kBytes[] = {255, 65535, 16777215, 4294967295LL};
+    int level = bytes <= 255 ? 0 : bytes <= 65535 ? 1 : bytes <= 16777215 ? 2 : 3;
+    base = kText[level];
+    column.column_type = base;
+    column.length = static_cast<int>(std::min<int64_t>(kBytes[level], INT_MAX));
+  }
+  column.charset = cs;
+  if (column.kind == ValueKind::kJson) return;
+  if (cs == "binary") {
+    column.kind = ValueKind::kBytes;
+    std::string& ct = column.column_type;
+    if (base == "char") {
+      ct = "binary" + ct.substr(4);
+    } else if (base == "varchar") {
+      ct = "varbinary" + ct.substr(7);
+    } else if (is_text) {
+      ct = base.substr(0, base.size() - 4) + "blob";
+    }
+  } else if (column.kind == ValueKind::kBytes) {
+    column.kind = ValueKind::kString;
+  }
+}
+
 std::string ColumnTypeText(const ColumnSchema& column) {
   if (!column.column_type.empty()) return column.column_type;
   auto u = [&]() { return std::string(column.is_unsigned ? " unsigned" : ""); };
@@ -582,4 +626,4 @@ std::string ColumnTypeText(const ColumnSchema& column) {
   }
 }
 
-}  // namespace sluice
+}  // namespace sluice::mysql

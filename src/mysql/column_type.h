@@ -11,44 +11,7 @@
 
 #include "event/change.h"
 
-namespace sluice {
-
-/// MYSQL_TYPE_* codes as they appear in binlog TABLE_MAP events (enum_field_types in
-/// include/field_types.h). ENUM/SET are the "real" types carried in the table map metadata.
-namespace mysql_type {
-inline constexpr uint8_t kDecimal = 0;   ///< old DECIMAL (pre-5.0), never produced here
-inline constexpr uint8_t kTiny = 1;
-inline constexpr uint8_t kShort = 2;
-inline constexpr uint8_t kLong = 3;
-inline constexpr uint8_t kFloat = 4;
-inline constexpr uint8_t kDouble = 5;
-inline constexpr uint8_t kNull = 6;
-inline constexpr uint8_t kTimestamp = 7;
-inline constexpr uint8_t kLongLong = 8;
-inline constexpr uint8_t kInt24 = 9;
-inline constexpr uint8_t kDate = 10;
-inline constexpr uint8_t kTime = 11;
-inline constexpr uint8_t kDateTime = 12;
-inline constexpr uint8_t kYear = 13;
-inline constexpr uint8_t kNewDate = 14;
-inline constexpr uint8_t kVarchar = 15;
-inline constexpr uint8_t kBit = 16;
-inline constexpr uint8_t kTimestamp2 = 17;
-inline constexpr uint8_t kDateTime2 = 18;
-inline constexpr uint8_t kTime2 = 19;
-inline constexpr uint8_t kTypedArray = 20;
-inline constexpr uint8_t kJson = 245;
-inline constexpr uint8_t kNewDecimal = 246;
-inline constexpr uint8_t kEnum = 247;
-inline constexpr uint8_t kSet = 248;
-inline constexpr uint8_t kTinyBlob = 249;
-inline constexpr uint8_t kMediumBlob = 250;
-inline constexpr uint8_t kLongBlob = 251;
-inline constexpr uint8_t kBlob = 252;
-inline constexpr uint8_t kVarString = 253;
-inline constexpr uint8_t kString = 254;
-inline constexpr uint8_t kGeometry = 255;
-}  // namespace mysql_type
+namespace sluice::mysql {
 
 /// Builds the schema of one column from its COLUMN_TYPE text, e.g. "decimal(10,2) unsigned",
 /// "enum('a','b''c')", "varchar(20)", "datetime(6)", "int(10) unsigned zerofill".
@@ -66,6 +29,13 @@ ColumnSchema MakeColumnSchema(std::string name, std::string_view column_type, st
 /// when information_schema.CHECK_CONSTRAINTS has json_valid(`col`) for the column, or when a
 /// MariaDB CREATE TABLE says JSON. Sets kind kJson and keeps mysql_type (kBlob) and charset.
 void MarkMariaDbJson(ColumnSchema& column);
+
+/// Sets the character set of a character column (CHAR/VARCHAR/TEXT/ENUM/SET); other columns are
+/// left alone. The binary charset turns CHAR/VARCHAR/TEXT into BINARY/VARBINARY/BLOB, as MySQL
+/// does, and the kind into kBytes. With `resize_text` (ALTER TABLE ... CONVERT TO CHARACTER SET),
+/// a TEXT column moves to the smallest TEXT type holding its characters in the new charset
+/// (latin1 TEXT -> utf8mb4 MEDIUMTEXT). A JSON column keeps kind kJson.
+void ApplyColumnCharset(ColumnSchema& column, std::string_view charset, bool resize_text = false);
 
 /// Returns the normalised COLUMN_TYPE text of `column` (its column_type, or one rebuilt from the
 /// fields when column_type is empty), lower-case except for ENUM/SET members.
@@ -86,4 +56,4 @@ bool IsCharacterColumn(const ColumnSchema& column);
 /// with ' doubled and backslash escaped.
 std::string QuoteEnumValue(std::string_view value);
 
-}  // namespace sluice
+}  // namespace sluice::mysql

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 
-namespace sluice {
+namespace sluice::mysql {
 namespace {
 
 // Expected values follow https://dev.mysql.com/doc/refman/8.0/en/data-types.html and the
@@ -288,4 +288,53 @@ TEST(ColumnType, TypeTextRebuilt) {
 }
 
 }  // namespace
-}  // namespace sluice
+}  // namespace sluice::mysql
+
+namespace sluice::mysql {
+namespace {
+
+TEST(ColumnType, ApplyCharset) {
+  ColumnSchema c = MakeColumnSchema("s", "varchar(10)", "", true);
+  ApplyColumnCharset(c, "UTF8");
+  EXPECT_EQ(c.charset, "utf8mb3");
+  EXPECT_EQ(c.kind, ValueKind::kString);
+  // CHARACTER SET binary turns character types into binary ones (MySQL manual 10.3.5).
+  ApplyColumnCharset(c, "binary");
+  EXPECT_EQ(c.kind, ValueKind::kBytes);
+  EXPECT_EQ(c.column_type, "varbinary(10)");
+  EXPECT_EQ(c.charset, "binary");
+  // ... and after that it is no longer a character column.
+  ApplyColumnCharset(c, "latin1");
+  EXPECT_EQ(c.charset, "binary");
+  c = MakeColumnSchema("s", "char(4)", "", true);
+  ApplyColumnCharset(c, "binary");
+  EXPECT_EQ(c.column_type, "binary(4)");
+  c = MakeColumnSchema("s", "mediumtext", "", true);
+  ApplyColumnCharset(c, "binary");
+  EXPECT_EQ(c.column_type, "mediumblob");
+  // Non-character columns are untouched.
+  c = MakeColumnSchema("i", "int", "", true);
+  ApplyColumnCharset(c, "utf8mb4");
+  EXPECT_EQ(c.charset, "");
+  // CONVERT TO: latin1 TEXT (65535 chars) needs 262140 bytes in utf8mb4 -> MEDIUMTEXT.
+  c = MakeColumnSchema("t", "text", "latin1", true);
+  ApplyColumnCharset(c, "utf8mb4", /*resize_text=*/true);
+  EXPECT_EQ(c.column_type, "mediumtext");
+  EXPECT_EQ(c.charset, "utf8mb4");
+  c = MakeColumnSchema("t", "text", "utf8mb4", true);
+  ApplyColumnCharset(c, "utf8mb4", true);
+  EXPECT_EQ(c.column_type, "text");
+  // ENUM keeps its members and gets the charset.
+  c = MakeColumnSchema("e", "enum('a')", "", true);
+  ApplyColumnCharset(c, "latin1");
+  EXPECT_EQ(c.charset, "latin1");
+  EXPECT_EQ(c.kind, ValueKind::kString);
+  // A MariaDB JSON column stays JSON.
+  c = MakeColumnSchema("j", "longtext", "", true);
+  MarkMariaDbJson(c);
+  ApplyColumnCharset(c, "utf8mb4");
+  EXPECT_EQ(c.kind, ValueKind::kJson);
+}
+
+}  // namespace
+}  // namespace sluice::mysql
