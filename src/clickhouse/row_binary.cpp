@@ -1,0 +1,285 @@
+#include "clickhouse/row_binary.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace sluice::clickhouse {
+namespace {
+
+template <typename T>
+inline void PutFixed(T v, std::string& out) {
+  char buf[sizeof(T)];
+  std::memcpy(buf, &v, sizeof(T));  // x86-64 and aarch64 are little-endian, as RowBinary
+  out.append(buf, sizeof(T));
+}
+
+constexpr int64_t kMicrosPerSecond = 1000000;
+constexpr int64_t kMicrosPerDay = 86400 * kMicrosPerSecond;
+// DateTime64 is only defined (and displayed) for 1900-01-01 .. 2299-12-31 23:59:59.999999.
+constexpr int64_t kDateTime64MinMicros = -25567 * kMicrosPerDay;
+constexpr int64_t kDateTime64MaxMicros = 120529 * kMicrosPerDay - 1;
+constexpr int64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// Days since 1970-01-01 → proleptic Gregorian y/m/d (H. Hinnant's civil_from_days).
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+}
+
+}  // namespace
+
+RowBinaryEncoder::RowBinaryEncoder(std::vector<ColumnType> types, std::vector<int> key_columns)
+    : types_(std::move(types)), key_columns_(std::move(key_columns)) {}
+
+void RowBinaryEncoder::PutVarUInt(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void RowBinaryEncoder::PutDecimal(std::string_view text, int scale, int width, std::string& out) {
+  uint64_t limb[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  int frac_digits = 0;
+  bool seen_dot = false;
+  bool any_digit = false;
+  auto mul_add = [&](unsigned digit) {
+    unsigned __int128 carry = digit;
+    for (auto& l : limb) {
+      const unsigned __int128 v = static_cast<unsigned __int128>(l) * 10 + carry;
+      l = static_cast<uint64_t>(v);
+      carry = v >> 64;
+    }
+    return carry == 0 && limb[3] < (1ull << 63);
+  };
+  for (; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '.' && !seen_dot) {
+      seen_dot = true;
+      continue;
+    }
+    if (ch < '0' || ch > '9') Throw(ErrorKind::kData, "'{}' is not a decimal number", text);
+    any_digit = true;
+    if (seen_dot) {
+      if (++frac_digits > scale) {
+        if (ch != '0') Throw(ErrorKind::kData, "decimal '{}' has more than {} fractional digits", text, scale);
+        continue;  // trailing zero beyond the scale: harmless
+      }
+    }
+    if (!mul_add(static_cast<unsigned>(ch - '0'))) Throw(ErrorKind::kData, "decimal '{}' is too large", text);
+  }
+  if (!any_digit) Throw(ErrorKind::kData, "'{}' is not a decimal number", text);
+  for (int f = std::min(frac_digits, scale); f < scale; ++f) {
+    if (!mul_add(0)) Throw(ErrorKind::kData, "decimal '{}' is too large", text);
+  }
+  // The value must fit the signed width (precision is checked by the type: P digits fit it).
+  const int bits = width * 8;
+  if (bits < 256) {
+    const int top_limb = (bits - 1) / 64;
+    for (int l = top_limb + 1; l < 4; ++l) {
+      if (limb[l] != 0) Throw(ErrorKind::kData, "decimal '{}' does not fit Decimal{}", text, bits);
+    }
+    const int bit_in_limb = (bits - 1) % 64;
+    if (limb[top_limb] >> bit_in_limb != 0) Throw(ErrorKind::kData, "decimal '{}' does not fit Decimal{}", text, bits);
+  }
+  if (negative) {
+    uint64_t carry = 1;
+    for (auto& l : limb) {
+      l = ~l + carry;
+      carry = (carry && l == 0) ? 1 : 0;
+    }
+  }
+  char buf[32];
+  std::memcpy(buf, limb, 32);
+  out.append(buf, static_cast<size_t>(width));
+}
+
+std::string RowBinaryEncoder::FormatDateTime(int64_t micros, int fsp) {
+  const int64_t days = FloorDiv(micros, kMicrosPerDay);
+  const int64_t in_day = micros - days * kMicrosPerDay;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  const int64_t secs = in_day / kMicrosPerSecond;
+  std::string s = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, secs / 3600, secs / 60 % 60, secs % 60);
+  if (fsp > 0) {
+    const int64_t frac = (in_day % kMicrosPerSecond) / kPow10[6 - fsp];
+    s += fmt::format(".{:0{}}", frac, fsp);
+  }
+  return s;
+}
+
+void RowBinaryEncoder::EncodeValue(const ColumnType& t, const ColumnVector& col, size_t row, std::string& out) {
+  const bool is_null = col.IsNull(row);
+  // Zero dates: NULL in a Nullable column (as Debezium does), else the type's zero.
+  const bool zero_date = !is_null && (t.encoding == Encoding::kDate || t.encoding == Encoding::kDateTime ||
+                                      t.encoding == Encoding::kDateTime64 || t.encoding == Encoding::kDateTimeText) &&
+                         col.GetInt(row) == kZeroDate;
+  if (t.nullable) {
+    if (is_null || zero_date) {
+      out.push_back(1);
+      return;
+    }
+    out.push_back(0);
+  } else if (is_null) {
+    Throw(ErrorKind::kData, "NULL for a column that is NOT NULL in ClickHouse");
+  }
+  switch (t.encoding) {
+    case Encoding::kInt8: PutFixed(static_cast<int8_t>(col.GetInt(row)), out); break;
+    case Encoding::kInt16: PutFixed(static_cast<int16_t>(col.GetInt(row)), out); break;
+    case Encoding::kInt32: PutFixed(static_cast<int32_t>(col.GetInt(row)), out); break;
+    case Encoding::kInt64:
+    case Encoding::kTimeMicros: PutFixed(col.GetInt(row), out); break;
+    case Encoding::kUInt8: PutFixed(static_cast<uint8_t>(col.GetUInt(row)), out); break;
+    case Encoding::kUInt16: PutFixed(static_cast<uint16_t>(col.GetUInt(row)), out); break;
+    case Encoding::kUInt32: PutFixed(static_cast<uint32_t>(col.GetUInt(row)), out); break;
+    case Encoding::kUInt64: PutFixed(col.GetUInt(row), out); break;
+    case Encoding::kFloat32: PutFixed(static_cast<float>(col.GetDouble(row)), out); break;
+    case Encoding::kFloat64: PutFixed(col.GetDouble(row), out); break;
+    case Encoding::kDecimal32:
+    case Encoding::kDecimal64:
+    case Encoding::kDecimal128:
+    case Encoding::kDecimal256:
+      PutDecimal(col.GetBytes(row), t.scale, DecimalWidth(t.encoding), out);
+      break;
+    case Encoding::kString: {
+      const std::string_view v = col.GetBytes(row);
+      PutVarUInt(v.size(), out);
+      out.append(v.data(), v.size());
+      break;
+    }
+    case Encoding::kGeometryWkb: {
+      std::string_view v = col.GetBytes(row);
+      if (v.size() >= 4) v.remove_prefix(4);  // SRID
+      PutVarUInt(v.size(), out);
+      out.append(v.data(), v.size());
+      break;
+    }
+    case Encoding::kDate: {
+      const int64_t days = zero_date ? 0 : std::clamp<int64_t>(col.GetInt(row), 0, 65535);
+      PutFixed(static_cast<uint16_t>(days), out);
+      break;
+    }
+    case Encoding::kDateTime: {
+      const int64_t secs = zero_date ? 0 : std::clamp<int64_t>(FloorDiv(col.GetInt(row), kMicrosPerSecond), 0, 4294967295LL);
+      PutFixed(static_cast<uint32_t>(secs), out);
+      break;
+    }
+    case Encoding::kDateTime64: {
+      int64_t ticks = 0;
+      if (!zero_date) {
+        const int64_t us = std::clamp(col.GetInt(row), kDateTime64MinMicros, kDateTime64MaxMicros);
+        ticks = FloorDiv(us, kPow10[6 - std::clamp(t.scale, 0, 6)]);
+      }
+      PutFixed(ticks, out);
+      break;
+    }
+    case Encoding::kDateTimeText: {
+      std::string s;
+      if (zero_date) {
+        s = t.scale > 0 ? "0000-00-00 00:00:00." + std::string(static_cast<size_t>(t.scale), '0')
+                        : "0000-00-00 00:00:00";
+      } else {
+        s = FormatDateTime(col.GetInt(row), t.scale);
+      }
+      PutVarUInt(s.size(), out);
+      out.append(s);
+      break;
+    }
+  }
+}
+
+bool RowBinaryEncoder::KeyChanged(const ChangeChunk& chunk, size_t before, size_t after) const {
+  for (int k : key_columns_) {
+    const ColumnVector& c = chunk.column(static_cast<size_t>(k));
+    const bool nb = c.IsNull(before), na = c.IsNull(after);
+    if (nb != na) return true;
+    if (nb) continue;
+    if (IsVarKind(c.kind())) {
+      if (c.GetBytes(before) != c.GetBytes(after)) return true;
+    } else if (c.GetInt(before) != c.GetInt(after)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void RowBinaryEncoder::EncodeRow(const ChangeChunk& chunk, size_t row, uint8_t is_deleted, std::string& out) const {
+  for (size_t c = 0; c < types_.size(); ++c) EncodeValue(types_[c], chunk.column(c), row, out);
+  PutFixed(chunk.version(row), out);
+  out.push_back(static_cast<char>(is_deleted));
+}
+
+size_t RowBinaryEncoder::Encode(const ChangeChunk& chunk, std::string& out, std::vector<size_t>* row_starts,
+                                std::vector<RejectedRow>* rejected) const {
+  SLUICE_CHECK(chunk.num_columns() == types_.size(), "chunk and encoder disagree on the column count");
+  size_t written = 0;
+  const size_t n = chunk.size();
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t is_deleted = 0;
+    switch (chunk.op(i)) {
+      case RowOp::kInsert:
+      case RowOp::kUpdateAfter:
+        break;
+      case RowOp::kDelete:
+        is_deleted = 1;
+        break;
+      case RowOp::kUpdateBefore:
+        // The update-after row supersedes this one, unless the update moved the row to a new key:
+        // then the old key must be deleted. Without an after row (chunk cut mid-pair), delete.
+        if (i + 1 < n && chunk.op(i + 1) == RowOp::kUpdateAfter && !KeyChanged(chunk, i, i + 1)) continue;
+        is_deleted = 1;
+        break;
+    }
+    const size_t start = out.size();
+    try {
+      EncodeRow(chunk, i, is_deleted, out);
+    } catch (const Error& e) {
+      out.resize(start);
+      // Name the column: re-encode value by value to find it (rare path).
+      std::string where;
+      for (size_t c = 0; c < types_.size(); ++c) {
+        std::string scratch;
+        try {
+          EncodeValue(types_[c], chunk.column(c), i, scratch);
+        } catch (const Error&) {
+          where = chunk.schema() ? chunk.schema()->columns[c].name : fmt::format("#{}", c);
+          break;
+        }
+      }
+      std::string msg = fmt::format("{}: column `{}` of row with _version {}: {}",
+                                    chunk.schema() ? chunk.schema()->QualifiedName() : std::string("?"), where,
+                                    chunk.version(i), e.what());
+      if (!rejected) throw Error(ErrorKind::kData, msg);
+      rejected->push_back(RejectedRow{i, chunk.version(i), std::move(msg)});
+      continue;
+    }
+    if (row_starts) row_starts->push_back(start);
+    ++written;
+  }
+  return written;
+}
+
+}  // namespace sluice::clickhouse
