@@ -70,6 +70,12 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"sink", "retry.max.ms", T::kInt, "600000", nullptr, "give up after retrying a failing INSERT this long (backpressure meanwhile)"},
   {"sink", "auto.evolve", T::kBool, "false", nullptr, "ALTER an existing ClickHouse table whose columns differ"},
   {"sink", "errors.tolerance", T::kEnum, "none", "none|all", "none: stop on a rejected row; all: write it to _sluice_dlq"},
+  {"sink", "retry.backoff.ms", T::kInt, "100", nullptr, "first back-off after a failed INSERT, doubled each try"},
+  {"sink", "retry.backoff.max.ms", T::kInt, "10000", nullptr, "longest back-off between retries"},
+  {"sink", "connect.timeout.ms", T::kInt, "10000", nullptr, "HTTP connect timeout"},
+  {"sink", "request.timeout.ms", T::kInt, "300000", nullptr, "HTTP request timeout"},
+  {"sink", "compression", T::kEnum, "auto", "auto|gzip|none", "request body compression (auto: gzip unless loopback)"},
+  {"sink", "errors.deadletter.table", T::kString, "_sluice_dlq", nullptr, "dead-letter table for errors.tolerance all"},
   {"sink", "tables", T::kMap, nullptr, nullptr, "per-table overrides: <db>.<table>: {table, order.by, partition.by, settings}"},
   // ---- state ----------------------------------------------------------------------------------
   {"state", "dir", T::kString, "./state", nullptr, "state directory (offsets, schema history); relative to the config file"},
@@ -77,7 +83,7 @@ const std::vector<ConfigKeySpec> kSpec = {
 // clang-format on
 
 const std::set<std::string> kSections = {"source", "bus", "sink", "state"};
-const std::set<std::string> kMapSubKeys = {"table", "order.by", "partition.by", "settings"};
+const std::set<std::string> kMapSubKeys = {"database", "table", "order.by", "partition.by", "settings"};
 
 const ConfigKeySpec* FindSpec(std::string_view section, std::string_view key) {
   for (const auto& s : kSpec) {
@@ -210,7 +216,7 @@ class Loader {
           int tline = t->first.Mark().line + 1;
           if (!t->second.IsMap()) {
             Problem(tline, fmt::format("{}.{}: expected a mapping with keys {}", what, tname,
-                                       "table, order.by, partition.by, settings"));
+                                       "database, table, order.by, partition.by, settings"));
             continue;
           }
           auto& entry = cv.map[tname];
@@ -226,7 +232,7 @@ class Loader {
               }
               Problem(sline, fmt::format("{}.{}: unknown key '{}'{}", what, tname, sk,
                                          bd <= 3 ? fmt::format("; did you mean '{}'?", best)
-                                                 : std::string("; allowed: table, order.by, partition.by, settings")));
+                                                 : std::string("; allowed: database, table, order.by, partition.by, settings")));
               continue;
             }
             if (!s->second.IsScalar()) {

@@ -1,0 +1,52 @@
+# The two commands of README.md:  make demo  |  make test
+# Both work as root on a fresh Debian 12: they install what is missing, build, start the real
+# services on loopback (scripts/services) and stop them again.
+
+BUILD_PRESET ?= release
+CTEST_ARGS ?=
+SHELL := /bin/bash
+
+.PHONY: all deps build demo test test-unit test-asan bench services-start services-stop clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+build: deps
+	cmake --preset $(BUILD_PRESET) >/dev/null
+	cmake --build --preset $(BUILD_PRESET)
+
+# Starts the services, runs every test (unit + integration), stops the services; the exit code is
+# ctest's.
+test: build
+	@set -o pipefail; scripts/services start || { scripts/services stop; exit 1; }; \
+	  source .run/env; \
+	  ctest --preset $(BUILD_PRESET) -j2 $(CTEST_ARGS); rc=$$?; \
+	  scripts/services stop; exit $$rc
+
+test-unit: build
+	ctest --preset $(BUILD_PRESET) -LE integration -j2 $(CTEST_ARGS)
+
+test-asan: deps
+	cmake --preset debug-asan >/dev/null
+	cmake --build --preset debug-asan
+	@scripts/services start || { scripts/services stop; exit 1; }; source .run/env; \
+	  ctest --preset debug-asan -j2 $(CTEST_ARGS); rc=$$?; scripts/services stop; exit $$rc
+
+demo: build
+	@scripts/services start mariadb clickhouse || { scripts/services stop; exit 1; }; \
+	  source .run/env; scripts/demo; rc=$$?; scripts/services stop; exit $$rc
+
+bench: build
+	@scripts/services start || { scripts/services stop; exit 1; }; source .run/env; \
+	  bench/run; rc=$$?; scripts/services stop; exit $$rc
+
+services-start:
+	scripts/services start
+
+services-stop:
+	scripts/services stop
+
+clean:
+	rm -rf build build-asan
