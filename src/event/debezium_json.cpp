@@ -1,0 +1,1641 @@
+#include "event/debezium_json.h"
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+
+// References (Debezium 3.x sources and docs), cited once here rather than at every line:
+//  [types]  debezium.io .../connectors/mysql.html "Data type mappings" (basic, temporal, decimal,
+//           spatial types); io.debezium.connector.binlog.jdbc.BinlogValueConverters and
+//           io.debezium.jdbc.JdbcValueConverters (the code behind that table).
+//  [json]   org.apache.kafka.connect.json.JsonConverter (asJsonSchema key order: type, fields,
+//           optional, name, version, doc, parameters, default, field; Decimal/bytes as base64).
+//  [env]    io.debezium.schema.SchemaFactory (source struct v1, Envelope v2, snapshot Enum,
+//           transaction block "event.block"), BinlogSourceInfoStructMaker (MySQL source fields).
+
+namespace sluice {
+
+namespace {
+
+using json::JsonWriter;
+
+// MYSQL_TYPE_* (include/field_types.h).
+constexpr uint8_t kMyTiny = 1, kMyShort = 2, kMyLong = 3, kMyLongLong = 8, kMyInt24 = 9,
+                  kMyYear = 13, kMyString = 254;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+/// First integer inside parentheses of a COLUMN_TYPE ("decimal(10,2)" -> 10), or -1.
+int ParenInt(std::string_view ct) {
+  const size_t p = ct.find('(');
+  if (p == std::string_view::npos) return -1;
+  int v = 0;
+  size_t i = p + 1;
+  if (i >= ct.size() || !std::isdigit(static_cast<unsigned char>(ct[i]))) return -1;
+  while (i < ct.size() && std::isdigit(static_cast<unsigned char>(ct[i]))) v = v * 10 + (ct[i++] - '0');
+  return v;
+}
+
+std::string Quoted(std::string_view s) {
+  JsonWriter w;
+  w.String(s);
+  return std::string(w.view());
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+/// Kafka topic names allow [a-zA-Z0-9._-]; Debezium's topic naming strategy replaces every other
+/// character with '_' (one per UTF-16 unit, so two for a supplementary code point).
+std::string SanitizeTopic(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (std::isalnum(c) || c == '.' || c == '_' || c == '-') {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    size_t n = 1;
+    if (c >= 0xF0) n = 4;
+    else if (c >= 0xE0) n = 3;
+    else if (c >= 0xC0) n = 2;
+    out += n == 4 ? "__" : "_";
+    i += std::min(n, s.size() - i);
+  }
+  return out;
+}
+
+// ---- Decimals --------------------------------------------------------------------------------
+
+struct DecimalParts {
+  bool neg = false;
+  std::string_view int_digits;
+  std::string_view frac_digits;
+};
+
+bool ParseDecimalText(std::string_view t, DecimalParts* out) {
+  size_t i = 0;
+  if (i < t.size() && (t[i] == '-' || t[i] == '+')) {
+    out->neg = t[i] == '-';
+    ++i;
+  }
+  const size_t int_begin = i;
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+  out->int_digits = t.substr(int_begin, i - int_begin);
+  out->frac_digits = {};
+  if (i < t.size() && t[i] == '.') {
+    const size_t f = ++i;
+    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+    out->frac_digits = t.substr(f, i - f);
+  }
+  return i == t.size() && !(out->int_digits.empty() && out->frac_digits.empty());
+}
+
+[[noreturn]] void BadDecimal(std::string_view t) {
+  Throw(ErrorKind::kData, "cannot encode DECIMAL value '{}' for Debezium: not a plain decimal number", t);
+}
+
+/// Writes BigInteger.toByteArray() of the unscaled value into out[0..48); returns the length.
+size_t DecimalToBytes(std::string_view text, uint8_t* out) {
+  DecimalParts parts;
+  if (!ParseDecimalText(text, &parts)) BadDecimal(text);
+  constexpr int kLimbs = 11;  // 352 bits > 10^96
+  uint32_t limbs[kLimbs] = {};
+  uint32_t acc = 0;
+  uint32_t mul = 1;
+  size_t digits = 0;
+  auto flush = [&]() {
+    uint64_t carry = acc;
+    for (uint32_t& limb : limbs) {
+      const uint64_t t = uint64_t{limb} * mul + carry;
+      limb = static_cast<uint32_t>(t);
+      carry = t >> 32;
+    }
+    if (carry != 0) BadDecimal(text);
+    acc = 0;
+    mul = 1;
+  };
+  for (std::string_view part : {parts.int_digits, parts.frac_digits}) {
+    for (char ch : part) {
+      if (++digits > 96) BadDecimal(text);
+      acc = acc * 10 + static_cast<uint32_t>(ch - '0');
+      mul *= 10;
+      if (mul == 1000000000u) flush();
+    }
+  }
+  if (mul != 1) flush();
+  constexpr size_t kBytes = kLimbs * 4;  // 44
+  uint8_t be[kBytes];
+  bool zero = true;
+  for (int i = 0; i < kLimbs; ++i) {
+    const uint32_t limb = limbs[kLimbs - 1 - i];
+    if (limb) zero = false;
+    be[4 * i] = static_cast<uint8_t>(limb >> 24);
+    be[4 * i + 1] = static_cast<uint8_t>(limb >> 16);
+    be[4 * i + 2] = static_cast<uint8_t>(limb >> 8);
+    be[4 * i + 3] = static_cast<uint8_t>(limb);
+  }
+  if (zero) {
+    out[0] = 0;
+    return 1;
+  }
+  if (parts.neg) {  // two's complement: invert and add one
+    int carry = 1;
+    for (size_t i = kBytes; i-- > 0;) {
+      const int v = static_cast<uint8_t>(~be[i]) + carry;
+      be[i] = static_cast<uint8_t>(v);
+      carry = v >> 8;
+    }
+  }
+  // Minimal length: drop a leading 0x00 (0xFF) while the next byte keeps the sign bit clear (set).
+  size_t start = 0;
+  const uint8_t fill = parts.neg ? 0xFF : 0x00;
+  while (start + 1 < kBytes && be[start] == fill && ((be[start + 1] & 0x80) != 0) == parts.neg) ++start;
+  std::memcpy(out, be + start, kBytes - start);
+  return kBytes - start;
+}
+
+/// Writes java.math.BigDecimal.toString() of the decimal text, quoted.
+void WriteJavaBigDecimal(JsonWriter& w, std::string_view text) {
+  DecimalParts parts;
+  if (!ParseDecimalText(text, &parts)) BadDecimal(text);
+  // Coefficient digits without leading zeros; scale = number of fraction digits.
+  char coef[128];
+  size_t n = 0;
+  for (std::string_view part : {parts.int_digits, parts.frac_digits}) {
+    for (char ch : part) {
+      if (n == 0 && ch == '0') continue;
+      if (n >= sizeof coef) BadDecimal(text);
+      coef[n++] = ch;
+    }
+  }
+  const bool zero = n == 0;
+  if (zero) coef[n++] = '0';
+  const long scale = static_cast<long>(parts.frac_digits.size());
+  const long adjusted = -scale + static_cast<long>(n) - 1;
+  char* p = w.Ensure(n + scale + 32);
+  char* const start = p;
+  *p++ = '"';
+  if (parts.neg && !zero) *p++ = '-';
+  if (adjusted >= -6) {
+    if (scale == 0) {
+      std::memcpy(p, coef, n);
+      p += n;
+    } else if (static_cast<long>(n) > scale) {
+      const size_t int_len = n - static_cast<size_t>(scale);
+      std::memcpy(p, coef, int_len);
+      p += int_len;
+      *p++ = '.';
+      std::memcpy(p, coef + int_len, static_cast<size_t>(scale));
+      p += scale;
+    } else {
+      *p++ = '0';
+      *p++ = '.';
+      for (long i = 0; i < scale - static_cast<long>(n); ++i) *p++ = '0';
+      std::memcpy(p, coef, n);
+      p += n;
+    }
+  } else {
+    *p++ = coef[0];
+    if (n > 1) {
+      *p++ = '.';
+      std::memcpy(p, coef + 1, n - 1);
+      p += n - 1;
+    }
+    *p++ = 'E';
+    p = std::to_chars(p, p + 24, adjusted).ptr;  // always negative here
+  }
+  *p++ = '"';
+  w.Advance(static_cast<size_t>(p - start));
+}
+
+/// Rescales decimal text to `scale` fraction digits rounding HALF_UP (BigDecimal.setScale), for
+/// column defaults.
+std::string RescaleDecimal(std::string_view text, int scale) {
+  DecimalParts parts;
+  if (!ParseDecimalText(text, &parts)) BadDecimal(text);
+  std::string digits(parts.int_digits);
+  if (digits.empty()) digits = "0";
+  std::string frac(parts.frac_digits);
+  bool round_up = false;
+  if (static_cast<int>(frac.size()) > scale) {
+    round_up = frac[static_cast<size_t>(scale)] >= '5';
+    frac.resize(static_cast<size_t>(scale));
+  } else {
+    frac.append(static_cast<size_t>(scale) - frac.size(), '0');
+  }
+  digits += frac;
+  if (round_up) {
+    size_t i = digits.size();
+    while (i > 0) {
+      --i;
+      if (digits[i] == '9') {
+        digits[i] = '0';
+      } else {
+        ++digits[i];
+        break;
+      }
+      if (i == 0) digits.insert(digits.begin(), '1');
+    }
+  }
+  const size_t new_int_len = digits.size() - static_cast<size_t>(scale);
+  std::string out = parts.neg ? "-" : "";
+  out.append(digits, 0, new_int_len);
+  if (scale > 0) {
+    out += '.';
+    out.append(digits, new_int_len, std::string::npos);
+  }
+  return out;
+}
+
+// ---- Dates and times -------------------------------------------------------------------------
+
+constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
+
+/// Debezium's default TemporalAdjuster (`enable.time.adjuster`): years 00-69 -> 2000-2069,
+/// 70-99 -> 1970-1999 (BinlogValueConverters.adjustTemporal).
+int64_t AdjustDays(int64_t days) {
+  static const int64_t kYear0 = debezium_internal::DaysFromCivil(0, 1, 1);
+  static const int64_t kYear100 = debezium_internal::DaysFromCivil(100, 1, 1);
+  if (days < kYear0 || days >= kYear100) return days;
+  int64_t y;
+  unsigned m, d;
+  debezium_internal::CivilFromDays(days, &y, &m, &d);
+  y += y <= 69 ? 2000 : 1900;
+  // A year shift keeps Feb 29 valid here (leap years map to leap years), but clamp like
+  // LocalDate.plusYears would.
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (m == 2 && d == 29 && !leap) d = 28;
+  return debezium_internal::DaysFromCivil(y, m, d);
+}
+
+int64_t AdjustMicros(int64_t us) {
+  const int64_t days = FloorDiv(us, kMicrosPerDay);
+  const int64_t adjusted = AdjustDays(days);
+  return adjusted == days ? us : us + (adjusted - days) * kMicrosPerDay;
+}
+
+char* Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+/// Writes an io.debezium.time.ZonedTimestamp string in UTC: "2024-01-02T03:04:05.120000Z" with
+/// exactly `fsp` fraction digits (ZonedTimestamp.getDateTimeFormatter(fractionalWidth)); with
+/// fsp 0, ISO_OFFSET_DATE_TIME, which prints a non-zero fraction without trailing zeros.
+void WriteZonedTimestamp(JsonWriter& w, int64_t us, int fsp) {
+  const int64_t secs = FloorDiv(us, 1000000);
+  const auto micros = static_cast<unsigned>(us - secs * 1000000);
+  const int64_t days = FloorDiv(secs, 86400);
+  const auto sod = static_cast<unsigned>(secs - days * 86400);
+  int64_t y;
+  unsigned m, d;
+  debezium_internal::CivilFromDays(days, &y, &m, &d);
+  char* p = w.Ensure(48);
+  char* const start = p;
+  *p++ = '"';
+  if (y < 0) {
+    *p++ = '-';
+    y = -y;
+  }
+  if (y > 9999) {
+    *p++ = '+';
+    p = std::to_chars(p, p + 12, y).ptr;
+  } else {
+    const auto yy = static_cast<unsigned>(y);
+    p = Put2(p, yy / 100);
+    p = Put2(p, yy % 100);
+  }
+  *p++ = '-';
+  p = Put2(p, m);
+  *p++ = '-';
+  p = Put2(p, d);
+  *p++ = 'T';
+  p = Put2(p, sod / 3600);
+  *p++ = ':';
+  p = Put2(p, sod / 60 % 60);
+  *p++ = ':';
+  p = Put2(p, sod % 60);
+  char frac[6];
+  unsigned f = micros;
+  for (int i = 5; i >= 0; --i) {
+    frac[i] = static_cast<char>('0' + f % 10);
+    f /= 10;
+  }
+  if (fsp > 0) {
+    *p++ = '.';
+    for (int i = 0; i < fsp && i < 6; ++i) *p++ = frac[i];
+    for (int i = 6; i < fsp; ++i) *p++ = '0';
+  } else if (micros != 0) {
+    int n = 6;
+    while (frac[n - 1] == '0') --n;
+    *p++ = '.';
+    std::memcpy(p, frac, static_cast<size_t>(n));
+    p += n;
+  }
+  *p++ = 'Z';
+  *p++ = '"';
+  w.Advance(static_cast<size_t>(p - start));
+}
+
+/// Parses "YYYY-MM-DD[ hh:mm:ss[.ffffff]]" (or with 'T'); returns false when malformed. Zero
+/// dates parse (y/m/d may be 0).
+bool ParseDateTimeText(std::string_view s, int64_t* y, unsigned* mo, unsigned* d, int64_t* tod_us) {
+  auto num = [&](size_t& i, int max_digits, int64_t* v) {
+    const size_t b = i;
+    *v = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && static_cast<int>(i - b) < max_digits) {
+      *v = *v * 10 + (s[i++] - '0');
+    }
+    return i > b;
+  };
+  size_t i = 0;
+  int64_t yy, mm, dd, hh = 0, mi = 0, ss = 0;
+  if (!num(i, 4, &yy) || i >= s.size() || s[i++] != '-') return false;
+  if (!num(i, 2, &mm) || i >= s.size() || s[i++] != '-') return false;
+  if (!num(i, 2, &dd)) return false;
+  int64_t frac_us = 0;
+  if (i < s.size() && (s[i] == ' ' || s[i] == 'T')) {
+    ++i;
+    if (!num(i, 2, &hh) || i >= s.size() || s[i++] != ':') return false;
+    if (!num(i, 2, &mi)) return false;
+    if (i < s.size() && s[i] == ':') {
+      ++i;
+      if (!num(i, 2, &ss)) return false;
+    }
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      int digits = 0;
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+        if (digits < 6) frac_us = frac_us * 10 + (s[i] - '0');
+        ++digits;
+        ++i;
+      }
+      for (; digits < 6; ++digits) frac_us *= 10;
+    }
+  }
+  if (i != s.size() || mm > 12 || dd > 31 || hh > 23 || mi > 59 || ss > 59) return false;
+  *y = yy;
+  *mo = static_cast<unsigned>(mm);
+  *d = static_cast<unsigned>(dd);
+  *tod_us = ((hh * 60 + mi) * 60 + ss) * 1000000 + frac_us;
+  return true;
+}
+
+/// Parses a TIME literal "[-]h:mm[:ss[.f]]" (or a datetime, keeping the time part) to micros.
+bool ParseTimeText(std::string_view s, int64_t* us) {
+  int64_t y, tod;
+  unsigned m, d;
+  if (ParseDateTimeText(s, &y, &m, &d, &tod)) {
+    *us = tod;
+    return true;
+  }
+  bool neg = false;
+  size_t i = 0;
+  if (i < s.size() && s[i] == '-') {
+    neg = true;
+    ++i;
+  }
+  int64_t parts[3] = {0, 0, 0};
+  int np = 0;
+  while (np < 3) {
+    const size_t b = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) parts[np] = parts[np] * 10 + (s[i++] - '0');
+    if (i == b) return false;
+    ++np;
+    if (i < s.size() && s[i] == ':') {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  if (np < 2) return false;
+  int64_t frac = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    int digits = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      if (digits < 6) frac = frac * 10 + (s[i] - '0');
+      ++digits;
+      ++i;
+    }
+    for (; digits < 6; ++digits) frac *= 10;
+  }
+  if (i != s.size()) return false;
+  const int64_t v = ((parts[0] * 60 + parts[1]) * 60 + parts[2]) * 1000000 + frac;
+  *us = neg ? -v : v;
+  return true;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+// ---- Column plans ----------------------------------------------------------------------------
+
+namespace {
+
+/// How one column is written; decided once per TableSchema.
+enum class Enc : uint8_t {
+  kInt,            // signed integer
+  kUInt,           // unsigned integer that fits its Connect type
+  kUIntWrap,       // BIGINT UNSIGNED, bigint.unsigned.handling.mode=long: the 64 bits as int64
+  kUIntDecimal,    // BIGINT UNSIGNED, precise: Decimal(20,0)
+  kFloat32,        // FLOAT: Float.toString
+  kFloat64,        // DOUBLE, FLOAT(M,D): Double.toString
+  kDecimalPrecise,
+  kDecimalDouble,
+  kDecimalString,
+  kString,
+  kJson,
+  kBytes,
+  kDate,
+  kTimeMicros,
+  kTimeMillis,
+  kDateTimeMillis,
+  kDateTimeMicros,
+  kTimestamp,
+  kBool,
+  kBits,
+  kGeometry,
+  kPoint,
+};
+
+struct ColumnPlan {
+  Enc enc = Enc::kString;
+  ValueKind kind = ValueKind::kString;
+  bool nullable = true;
+  int fsp = 0;
+  int num_bytes = 0;            // BIT(n>1): bytes; BINARY(n): pad length
+  std::string field_prefix;     // "\"name\":"
+  std::string zero_json;        // NOT NULL zero-date replacement
+  std::string schema_json;      // this column's Connect schema inside a struct's "fields"
+};
+
+}  // namespace
+
+struct DebeziumEncoder::TablePlan {
+  TableSchemaPtr schema;
+  std::string topic;
+  std::string topic_json;
+  std::vector<ColumnPlan> cols;
+  std::vector<int> key_cols;
+  std::string db_piece;     // ,"db":"<db>","sequence":null,"ts_us":
+  std::string table_piece;  // ,"table":"<table>","server_id":
+  std::string key_schema_json;
+  std::string value_schema_json;
+  std::string key_open;     // {"schema":...,"payload":
+  std::string value_open;   // {"schema":...,"payload":
+};
+
+namespace {
+
+int IntWidth(const ColumnSchema& c, const std::string& ct, bool is_unsigned) {
+  switch (c.mysql_type) {
+    case kMyTiny: return 16;
+    case kMyShort: return is_unsigned ? 32 : 16;
+    case kMyInt24: return 32;
+    case kMyLong: return is_unsigned ? 64 : 32;
+    case kMyLongLong: return 64;
+    case kMyYear: return 32;
+    default: break;
+  }
+  if (StartsWith(ct, "tinyint") || StartsWith(ct, "bool")) return 16;
+  if (StartsWith(ct, "smallint")) return is_unsigned ? 32 : 16;
+  if (StartsWith(ct, "mediumint")) return 32;
+  if (StartsWith(ct, "int")) return is_unsigned ? 64 : 32;
+  if (StartsWith(ct, "year")) return 32;
+  return 64;
+}
+
+bool IsYear(const ColumnSchema& c, const std::string& ct) {
+  return c.mysql_type == kMyYear || StartsWith(ct, "year");
+}
+
+ColumnPlan Classify(const ColumnSchema& c, const DebeziumOptions& o) {
+  ColumnPlan p;
+  p.kind = c.kind;
+  p.nullable = c.nullable;
+  p.field_prefix = Quoted(c.name) + ":";
+  const std::string ct = Lower(c.column_type);
+  const bool connect = o.time_precision == TimePrecision::kConnect;
+  p.fsp = c.fsp;
+  if (p.fsp == 0 && ParenInt(ct) > 0 &&
+      (StartsWith(ct, "datetime") || StartsWith(ct, "timestamp") || StartsWith(ct, "time"))) {
+    p.fsp = ParenInt(ct);
+  }
+  switch (c.kind) {
+    case ValueKind::kInt:
+      p.enc = Enc::kInt;
+      break;
+    case ValueKind::kUInt: {
+      const bool bigint = c.mysql_type == kMyLongLong || StartsWith(ct, "bigint") ||
+                          (c.mysql_type == 0 && ct.empty());
+      if (!bigint) {
+        p.enc = Enc::kUInt;
+      } else {
+        p.enc = o.bigint_unsigned == BigIntUnsignedHandling::kLong ? Enc::kUIntWrap : Enc::kUIntDecimal;
+      }
+      break;
+    }
+    case ValueKind::kFloat: {
+      // FLOAT(M,D) is FLOAT64 in Debezium; plain FLOAT / FLOAT(p<=24) is FLOAT32.
+      const bool with_scale = StartsWith(ct, "float(") && ct.find(',') != std::string::npos;
+      p.enc = with_scale ? Enc::kFloat64 : Enc::kFloat32;
+      break;
+    }
+    case ValueKind::kDouble:
+      p.enc = Enc::kFloat64;
+      break;
+    case ValueKind::kDecimal:
+      p.enc = o.decimal_handling == DecimalHandling::kPrecise  ? Enc::kDecimalPrecise
+              : o.decimal_handling == DecimalHandling::kDouble ? Enc::kDecimalDouble
+                                                              : Enc::kDecimalString;
+      break;
+    case ValueKind::kString:
+      p.enc = Enc::kString;
+      break;
+    case ValueKind::kJson:
+      p.enc = Enc::kJson;
+      break;
+    case ValueKind::kBytes:
+      p.enc = Enc::kBytes;
+      // DBZ-254: BINARY(n) values are right-padded with 0x00 to n bytes.
+      if (c.mysql_type == kMyString || StartsWith(ct, "binary")) {
+        p.num_bytes = c.length > 0 ? c.length : std::max(ParenInt(ct), 0);
+      }
+      break;
+    case ValueKind::kDate:
+      p.enc = Enc::kDate;
+      break;
+    case ValueKind::kTime:
+      p.enc = connect ? Enc::kTimeMillis : Enc::kTimeMicros;
+      break;
+    case ValueKind::kDateTime:
+      p.enc = connect || p.fsp <= 3 ? Enc::kDateTimeMillis : Enc::kDateTimeMicros;
+      break;
+    case ValueKind::kTimestamp:
+      p.enc = Enc::kTimestamp;
+      break;
+    case ValueKind::kBit: {
+      int bits = c.length > 0 ? c.length : ParenInt(ct);
+      if (bits <= 0) bits = 1;
+      if (bits == 1) {
+        p.enc = Enc::kBool;
+      } else {
+        p.enc = Enc::kBits;
+        p.num_bytes = bits / 8 + (bits % 8 == 0 ? 0 : 1);
+      }
+      break;
+    }
+    case ValueKind::kGeometry:
+      p.enc = StartsWith(ct, "point") ? Enc::kPoint : Enc::kGeometry;
+      break;
+  }
+  return p;
+}
+
+/// Writes the little-endian bytes of a BIT(n) value, sized to ceil(n/8) (io.debezium.data.Bits).
+void WriteBits(JsonWriter& w, uint64_t v, int num_bytes) {
+  char bytes[8];
+  for (int i = 0; i < num_bytes && i < 8; ++i) bytes[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  w.Base64(std::string_view(bytes, static_cast<size_t>(std::min(num_bytes, 8))));
+}
+
+void WriteBinary(JsonWriter& w, std::string_view b, BinaryHandling mode) {
+  switch (mode) {
+    case BinaryHandling::kBytes:  // BYTES: JsonConverter writes base64
+    case BinaryHandling::kBase64:
+      w.Base64(b);
+      break;
+    case BinaryHandling::kBase64UrlSafe:
+      w.Base64(b, true);
+      break;
+    case BinaryHandling::kHex:
+      w.Hex(b);
+      break;
+  }
+}
+
+double BitsToDouble(int64_t bits) { return std::bit_cast<double>(bits); }
+
+/// Geometry: MySQL stores a 4-byte little-endian SRID before the WKB (BinlogGeometry.fromBytes);
+/// SRID 0 is written as null.
+void SplitGeometry(std::string_view b, std::string_view* wkb, int32_t* srid) {
+  if (b.size() < 4) Throw(ErrorKind::kData, "cannot encode GEOMETRY value: {} bytes, expected SRID + WKB", b.size());
+  uint32_t s = 0;
+  for (int i = 3; i >= 0; --i) s = (s << 8) | static_cast<unsigned char>(b[static_cast<size_t>(i)]);
+  *srid = static_cast<int32_t>(s);
+  *wkb = b.substr(4);
+}
+
+void WriteSrid(JsonWriter& w, int32_t srid) {
+  if (srid == 0) {
+    w.Null();
+  } else {
+    w.Int(srid);
+  }
+}
+
+double ReadWkbDouble(const unsigned char* p, bool little) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{p[little ? i : 7 - i]} << (8 * i);
+  return std::bit_cast<double>(v);
+}
+
+/// Writes a value that is not SQL NULL. `fixed` holds fixed-kind values, `bytes` var-kind ones.
+void WriteValue(JsonWriter& w, const ColumnPlan& cp, const DebeziumOptions& o, int64_t fixed,
+                std::string_view bytes) {
+  switch (cp.enc) {
+    case Enc::kInt:
+    case Enc::kUIntWrap:
+      w.Int(fixed);
+      return;
+    case Enc::kUInt:
+      w.UInt(static_cast<uint64_t>(fixed));
+      return;
+    case Enc::kUIntDecimal: {
+      char text[24];
+      const auto r = std::to_chars(text, text + sizeof text, static_cast<uint64_t>(fixed));
+      uint8_t out[48];
+      const size_t n = DecimalToBytes(std::string_view(text, static_cast<size_t>(r.ptr - text)), out);
+      w.Base64(std::string_view(reinterpret_cast<const char*>(out), n));
+      return;
+    }
+    case Enc::kFloat32:
+      w.JavaFloat(static_cast<float>(BitsToDouble(fixed)));
+      return;
+    case Enc::kFloat64:
+      w.JavaDouble(BitsToDouble(fixed));
+      return;
+    case Enc::kDecimalPrecise: {
+      uint8_t out[48];
+      const size_t n = DecimalToBytes(bytes, out);
+      w.Base64(std::string_view(reinterpret_cast<const char*>(out), n));
+      return;
+    }
+    case Enc::kDecimalDouble: {
+      DecimalParts parts;
+      if (!ParseDecimalText(bytes, &parts)) BadDecimal(bytes);
+      double d = 0;
+      const char* b = bytes.data();
+      if (*b == '+') ++b;
+      std::from_chars(b, bytes.data() + bytes.size(), d);
+      w.JavaDouble(d);
+      return;
+    }
+    case Enc::kDecimalString:
+      WriteJavaBigDecimal(w, bytes);
+      return;
+    case Enc::kString:
+      w.String(bytes);
+      return;
+    case Enc::kJson:
+      // An empty JSON value (possible in the binlog) is null, or "{}" for NOT NULL (convertJson).
+      if (bytes.empty()) {
+        if (cp.nullable) {
+          w.Null();
+        } else {
+          w.Raw("\"{}\"");
+        }
+        return;
+      }
+      w.String(bytes);
+      return;
+    case Enc::kBytes:
+      if (cp.num_bytes > 0 && bytes.size() < static_cast<size_t>(cp.num_bytes)) {
+        thread_local std::string padded;
+        padded.assign(bytes);
+        padded.resize(static_cast<size_t>(cp.num_bytes), '\0');
+        WriteBinary(w, padded, o.binary_handling);
+      } else {
+        WriteBinary(w, bytes, o.binary_handling);
+      }
+      return;
+    case Enc::kDate:
+      w.Int(o.enable_time_adjuster ? AdjustDays(fixed) : fixed);
+      return;
+    case Enc::kTimeMicros:
+      w.Int(fixed);
+      return;
+    case Enc::kTimeMillis:
+      // org.apache.kafka.connect.data.Time only holds 00:00..24:00; Debezium fails to convert
+      // other values and leaves the field null.
+      if (fixed < 0 || fixed >= kMicrosPerDay) {
+        w.Null();
+      } else {
+        w.Int(fixed / 1000);
+      }
+      return;
+    case Enc::kDateTimeMillis:
+      w.Int(FloorDiv(o.enable_time_adjuster ? AdjustMicros(fixed) : fixed, 1000));
+      return;
+    case Enc::kDateTimeMicros:
+      w.Int(o.enable_time_adjuster ? AdjustMicros(fixed) : fixed);
+      return;
+    case Enc::kTimestamp:
+      WriteZonedTimestamp(w, fixed, cp.fsp);
+      return;
+    case Enc::kBool:
+      w.Bool((static_cast<uint64_t>(fixed) & 1) != 0);
+      return;
+    case Enc::kBits:
+      WriteBits(w, static_cast<uint64_t>(fixed), cp.num_bytes);
+      return;
+    case Enc::kGeometry: {
+      std::string_view wkb;
+      int32_t srid;
+      SplitGeometry(bytes, &wkb, &srid);
+      w.Raw("{\"wkb\":");
+      w.Base64(wkb);
+      w.Raw(",\"srid\":");
+      WriteSrid(w, srid);
+      w.Char('}');
+      return;
+    }
+    case Enc::kPoint: {
+      std::string_view wkb;
+      int32_t srid;
+      SplitGeometry(bytes, &wkb, &srid);
+      const auto* p = reinterpret_cast<const unsigned char*>(wkb.data());
+      bool ok = wkb.size() == 21;
+      const bool little = ok && p[0] != 0;
+      if (ok) {
+        const uint32_t type = little ? (p[1] | p[2] << 8 | p[3] << 16 | uint32_t{p[4]} << 24)
+                                     : (uint32_t{p[1]} << 24 | p[2] << 16 | p[3] << 8 | p[4]);
+        ok = type == 1;
+      }
+      if (!ok) Throw(ErrorKind::kData, "cannot encode POINT value: WKB is not a 2D point ({} bytes)", wkb.size());
+      w.Raw("{\"x\":");
+      w.JavaDouble(ReadWkbDouble(p + 5, little));
+      w.Raw(",\"y\":");
+      w.JavaDouble(ReadWkbDouble(p + 13, little));
+      w.Raw(",\"wkb\":");
+      w.Base64(wkb);
+      w.Raw(",\"srid\":");
+      WriteSrid(w, srid);
+      w.Char('}');
+      return;
+    }
+  }
+}
+
+bool IsZero(const ColumnPlan& cp, int64_t fixed) {
+  switch (cp.kind) {
+    case ValueKind::kDate:
+    case ValueKind::kDateTime:
+      return fixed == kZeroDate;
+    case ValueKind::kTimestamp:
+      return fixed == 0;  // MySQL's zero TIMESTAMP; 1970-01-01 00:00:00 UTC itself is out of range
+    default:
+      return false;
+  }
+}
+
+void WriteCell(JsonWriter& w, const ColumnPlan& cp, const DebeziumOptions& o, const ColumnVector& col,
+               size_t row) {
+  if (col.IsNull(row)) return w.Null();
+  if (IsVarKind(cp.kind)) return WriteValue(w, cp, o, 0, col.GetBytes(row));
+  const int64_t fixed = col.GetInt(row);
+  if (IsZero(cp, fixed)) {
+    // Zero dates: null when the column allows it, else the column default or the epoch.
+    if (cp.nullable) return w.Null();
+    return w.Raw(cp.zero_json);
+  }
+  WriteValue(w, cp, o, fixed, {});
+}
+
+// ---- Defaults and schemas --------------------------------------------------------------------
+
+bool IsCurrentTimestamp(std::string_view v) {
+  const std::string l = Lower(v);
+  return StartsWith(l, "current_timestamp") || StartsWith(l, "now(") || StartsWith(l, "localtime") ||
+         l == "now";
+}
+
+/// Renders the column default as Debezium puts it into the Connect schema ("default"), or
+/// returns false when there is none (BinlogDefaultValueConverter semantics, see DEBEZIUM_COMPAT).
+bool RenderDefault(const ColumnSchema& c, const ColumnPlan& cp, const DebeziumOptions& o, JsonWriter& w) {
+  if (!c.has_default) return false;
+  std::string_view v = Trim(c.default_value);
+  if (IEquals(v, "NULL")) return false;
+  std::string unquoted;
+  // MariaDB's information_schema quotes literals ('abc'); MySQL does not. Strip a charset
+  // introducer (_utf8mb4'abc') as Debezium does.
+  if (v.size() >= 2 && v.front() == '_' && v.back() == '\'') {
+    const size_t q = v.find('\'');
+    if (q != std::string_view::npos) v = v.substr(q);
+  }
+  if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') {
+    std::string_view inner = v.substr(1, v.size() - 2);
+    for (size_t i = 0; i < inner.size(); ++i) {
+      unquoted += inner[i];
+      if (inner[i] == '\'' && i + 1 < inner.size() && inner[i + 1] == '\'') ++i;
+    }
+  } else {
+    unquoted = std::string(v);
+  }
+  const std::string_view t = unquoted;
+  const std::string_view tt = Trim(t);
+  switch (cp.enc) {
+    case Enc::kInt:
+    case Enc::kUInt:
+    case Enc::kUIntWrap:
+    case Enc::kUIntDecimal: {
+      int64_t iv = 0;
+      if (IEquals(tt, "true") || IEquals(tt, "false")) {
+        iv = IEquals(tt, "true") ? 1 : 0;
+      } else if (cp.enc == Enc::kUIntWrap || cp.enc == Enc::kUIntDecimal || cp.enc == Enc::kUInt) {
+        uint64_t u = 0;
+        auto r = std::from_chars(tt.data(), tt.data() + tt.size(), u);
+        if (r.ec != std::errc() || r.ptr != tt.data() + tt.size()) {
+          double d = 0;
+          auto rd = std::from_chars(tt.data(), tt.data() + tt.size(), d);
+          if (rd.ec != std::errc()) return false;
+          u = static_cast<uint64_t>(std::llround(d));
+        }
+        iv = static_cast<int64_t>(u);
+      } else {
+        auto r = std::from_chars(tt.data(), tt.data() + tt.size(), iv);
+        if (r.ec != std::errc() || r.ptr != tt.data() + tt.size()) {
+          double d = 0;  // BinlogValueConverters: Math.round(Double.parseDouble(default))
+          auto rd = std::from_chars(tt.data(), tt.data() + tt.size(), d);
+          if (rd.ec != std::errc()) return false;
+          iv = std::llround(d);
+        }
+      }
+      WriteValue(w, cp, o, iv, {});
+      return true;
+    }
+    case Enc::kFloat32:
+    case Enc::kFloat64: {
+      double d = 0;
+      auto r = std::from_chars(tt.data(), tt.data() + tt.size(), d);
+      if (r.ec != std::errc()) return false;
+      // Double.parseDouble; a FLOAT32 schema holds the value converted to float.
+      WriteValue(w, cp, o, std::bit_cast<int64_t>(d), {});
+      return true;
+    }
+    case Enc::kDecimalPrecise:
+    case Enc::kDecimalDouble:
+    case Enc::kDecimalString: {
+      std::string text(tt);
+      if (IEquals(tt, "true") || IEquals(tt, "false")) text = IEquals(tt, "true") ? "1" : "0";
+      DecimalParts parts;
+      if (!ParseDecimalText(text, &parts)) return false;
+      WriteValue(w, cp, o, 0, RescaleDecimal(text, c.scale));
+      return true;
+    }
+    case Enc::kString:
+    case Enc::kBytes:
+      WriteValue(w, cp, o, 0, t);
+      return true;
+    case Enc::kJson:
+    case Enc::kGeometry:
+    case Enc::kPoint:
+      return false;
+    case Enc::kBool:
+    case Enc::kBits: {
+      std::string_view b = tt;
+      uint64_t bits = 0;
+      if ((StartsWith(b, "b'") || StartsWith(b, "B'")) && b.back() == '\'') {
+        b = b.substr(2, b.size() - 3);
+        for (char ch : b) {
+          if (ch != '0' && ch != '1') return false;
+          bits = bits << 1 | static_cast<uint64_t>(ch - '0');
+        }
+      } else if (IEquals(b, "true") || IEquals(b, "false")) {
+        bits = IEquals(b, "true") ? 1 : 0;
+      } else {
+        auto r = std::from_chars(b.data(), b.data() + b.size(), bits);
+        if (r.ec != std::errc()) return false;
+        if (cp.enc == Enc::kBits) {  // Debezium reads a BIT(n>1) default as a string of binary digits
+          uint64_t binary = 0;
+          for (char ch : b) {
+            if (ch != '0' && ch != '1') return false;
+            binary = binary << 1 | static_cast<uint64_t>(ch - '0');
+          }
+          bits = binary;
+        }
+      }
+      WriteValue(w, cp, o, static_cast<int64_t>(bits), {});
+      return true;
+    }
+    case Enc::kDate:
+    case Enc::kDateTimeMillis:
+    case Enc::kDateTimeMicros:
+    case Enc::kTimestamp: {
+      int64_t y = 1970, tod = 0;
+      unsigned m = 1, d = 1;
+      bool zero;
+      if (IsCurrentTimestamp(tt)) {
+        zero = cp.enc == Enc::kTimestamp;  // the DDL parser turns it into 1970-01-01 00:00:00
+      } else if (tt == "0") {
+        zero = true;
+      } else if (!ParseDateTimeText(tt, &y, &m, &d, &tod)) {
+        if (cp.nullable) return false;
+        zero = true;
+      } else {
+        zero = y == 0 || m == 0 || d == 0;
+        if (cp.enc == Enc::kTimestamp && y == 1970 && m == 1 && d == 1 && tod == 0) zero = true;
+      }
+      if (zero) {
+        if (cp.nullable) return false;
+        y = 1970, m = 1, d = 1, tod = 0;
+      }
+      const int64_t days = debezium_internal::DaysFromCivil(y, m, d);
+      if (cp.enc == Enc::kDate) {
+        WriteValue(w, cp, o, days, {});
+      } else if (cp.enc == Enc::kTimestamp) {
+        // Debezium reads the literal in the JVM's zone; Sluice reads it as UTC (DEBEZIUM_COMPAT).
+        if (zero) {
+          w.Raw("\"1970-01-01T00:00:00Z\"");
+        } else {
+          WriteZonedTimestamp(w, days * kMicrosPerDay + tod, cp.fsp);
+        }
+      } else {
+        WriteValue(w, cp, o, days * kMicrosPerDay + tod, {});
+      }
+      return true;
+    }
+    case Enc::kTimeMicros:
+    case Enc::kTimeMillis: {
+      int64_t us = 0;
+      if (!ParseTimeText(tt, &us)) return false;
+      WriteValue(w, cp, o, us, {});
+      return true;
+    }
+  }
+  return false;
+}
+
+struct SchemaShape {
+  const char* type = "string";
+  const char* name = nullptr;
+  int version = 0;
+  const char* doc = nullptr;
+  const char* fields = nullptr;  // for struct types: the JSON array body
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+std::string Joined(const std::vector<std::string>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += values[i];
+  }
+  return out;
+}
+
+SchemaShape ShapeOf(const ColumnSchema& c, const ColumnPlan& cp, const DebeziumOptions& o) {
+  SchemaShape s;
+  const std::string ct = Lower(c.column_type);
+  const bool connect = o.time_precision == TimePrecision::kConnect;
+  auto int_type = [&](int width) { return width == 16 ? "int16" : width == 32 ? "int32" : "int64"; };
+  switch (cp.enc) {
+    case Enc::kInt:
+    case Enc::kUInt:
+      if (IsYear(c, ct)) {
+        s.type = "int32";
+        s.name = "io.debezium.time.Year";
+        s.version = 1;
+      } else {
+        s.type = int_type(IntWidth(c, ct, c.is_unsigned || c.kind == ValueKind::kUInt));
+      }
+      break;
+    case Enc::kUIntWrap:
+      s.type = "int64";
+      break;
+    case Enc::kUIntDecimal:
+      s.type = "bytes";
+      s.name = "org.apache.kafka.connect.data.Decimal";
+      s.version = 1;
+      s.params = {{"scale", "0"}, {"connect.decimal.precision", "20"}};
+      break;
+    case Enc::kFloat32:
+      s.type = "float";
+      break;
+    case Enc::kFloat64:
+    case Enc::kDecimalDouble:
+      s.type = "double";
+      break;
+    case Enc::kDecimalPrecise:
+      s.type = "bytes";
+      s.name = "org.apache.kafka.connect.data.Decimal";
+      s.version = 1;
+      s.params = {{"scale", std::to_string(c.scale)},
+                  {"connect.decimal.precision", std::to_string(c.precision > 0 ? c.precision : 10)}};
+      break;
+    case Enc::kDecimalString:
+      s.type = "string";
+      break;
+    case Enc::kString:
+      s.type = "string";
+      if (c.is_enum || c.is_set) {
+        s.name = c.is_enum ? "io.debezium.data.Enum" : "io.debezium.data.EnumSet";
+        s.version = 1;
+        s.params = {{"allowed", Joined(c.enum_values)}};
+      }
+      break;
+    case Enc::kJson:
+      s.type = "string";
+      s.name = "io.debezium.data.Json";
+      s.version = 1;
+      break;
+    case Enc::kBytes:
+      s.type = o.binary_handling == BinaryHandling::kBytes ? "bytes" : "string";
+      break;
+    case Enc::kDate:
+      s.type = "int32";
+      s.name = connect ? "org.apache.kafka.connect.data.Date" : "io.debezium.time.Date";
+      s.version = 1;
+      break;
+    case Enc::kTimeMicros:
+      s.type = "int64";
+      s.name = "io.debezium.time.MicroTime";
+      s.version = 1;
+      break;
+    case Enc::kTimeMillis:
+      s.type = "int32";
+      s.name = "org.apache.kafka.connect.data.Time";
+      s.version = 1;
+      break;
+    case Enc::kDateTimeMillis:
+      s.type = "int64";
+      s.name = connect ? "org.apache.kafka.connect.data.Timestamp" : "io.debezium.time.Timestamp";
+      s.version = 1;
+      break;
+    case Enc::kDateTimeMicros:
+      s.type = "int64";
+      s.name = "io.debezium.time.MicroTimestamp";
+      s.version = 1;
+      break;
+    case Enc::kTimestamp:
+      s.type = "string";
+      s.name = "io.debezium.time.ZonedTimestamp";
+      s.version = 1;
+      break;
+    case Enc::kBool:
+      s.type = "boolean";
+      break;
+    case Enc::kBits:
+      s.type = "bytes";
+      s.name = "io.debezium.data.Bits";
+      s.version = 1;
+      s.params = {{"length", std::to_string(c.length > 0 ? c.length : std::max(ParenInt(ct), 1))}};
+      break;
+    case Enc::kGeometry:
+      s.type = "struct";
+      s.fields = R"([{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}])";
+      s.name = "io.debezium.data.geometry.Geometry";
+      s.version = 1;
+      s.doc = "Geometry";
+      break;
+    case Enc::kPoint:
+      s.type = "struct";
+      s.fields = R"([{"type":"double","optional":false,"field":"x"},{"type":"double","optional":false,"field":"y"},)"
+                 R"({"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}])";
+      s.name = "io.debezium.data.geometry.Point";
+      s.version = 1;
+      s.doc = "Geometry (POINT)";
+      break;
+  }
+  return s;
+}
+
+/// One field of a Connect struct schema, in JsonConverter.asJsonSchema key order.
+std::string FieldSchemaJson(const ColumnSchema& c, const ColumnPlan& cp, const DebeziumOptions& o) {
+  const SchemaShape s = ShapeOf(c, cp, o);
+  JsonWriter w;
+  w.Raw("{\"type\":\"");
+  w.Raw(s.type);
+  w.Char('"');
+  if (s.fields) {
+    w.Raw(",\"fields\":");
+    w.Raw(s.fields);
+  }
+  w.Raw(cp.nullable ? ",\"optional\":true" : ",\"optional\":false");
+  if (s.name) {
+    w.Raw(",\"name\":\"");
+    w.Raw(s.name);
+    w.Char('"');
+  }
+  if (s.version) {
+    w.Raw(",\"version\":");
+    w.Int(s.version);
+  }
+  if (s.doc) {
+    w.Raw(",\"doc\":");
+    w.String(s.doc);
+  }
+  if (!s.params.empty()) {
+    w.Raw(",\"parameters\":{");
+    for (size_t i = 0; i < s.params.size(); ++i) {
+      if (i) w.Char(',');
+      w.String(s.params[i].first);
+      w.Char(':');
+      w.String(s.params[i].second);
+    }
+    w.Char('}');
+  }
+  const size_t mark = w.size();
+  w.Raw(",\"default\":");
+  if (!RenderDefault(c, cp, o, w)) w.Truncate(mark);
+  w.Raw(",\"field\":");
+  w.String(c.name);
+  w.Char('}');
+  return std::string(w.view());
+}
+
+/// The NOT NULL zero-date replacement: the column default if it has one, else the epoch.
+std::string ZeroJson(const ColumnSchema& c, const ColumnPlan& cp, const DebeziumOptions& o) {
+  JsonWriter w;
+  if (RenderDefault(c, cp, o, w)) return std::string(w.view());
+  switch (cp.enc) {
+    case Enc::kTimestamp: return "\"1970-01-01T00:00:00Z\"";
+    default: return "0";
+  }
+}
+
+std::string SourceSchemaJson(const DebeziumOptions& o) {
+  return R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"version"},)"
+         R"({"type":"string","optional":false,"field":"connector"},{"type":"string","optional":false,"field":"name"},)"
+         R"({"type":"int64","optional":false,"field":"ts_ms"},)"
+         R"({"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":)"
+         R"({"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},)"
+         R"("default":"false","field":"snapshot"},{"type":"string","optional":false,"field":"db"},)"
+         R"({"type":"string","optional":true,"field":"sequence"},{"type":"int64","optional":true,"field":"ts_us"},)"
+         R"({"type":"int64","optional":true,"field":"ts_ns"},{"type":"string","optional":true,"field":"table"},)"
+         R"({"type":"int64","optional":false,"field":"server_id"},{"type":"string","optional":true,"field":"gtid"},)"
+         R"({"type":"string","optional":false,"field":"file"},{"type":"int64","optional":false,"field":"pos"},)"
+         R"({"type":"int32","optional":false,"field":"row"},{"type":"int64","optional":true,"field":"thread"},)"
+         R"({"type":"string","optional":true,"field":"query"}],"optional":false,"name":)" +
+         Quoted("io.debezium.connector." + o.connector + ".Source") + R"(,"version":1,"field":"source"})";
+}
+
+constexpr std::string_view kTransactionSchemaJson =
+    R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},)"
+    R"({"type":"int64","optional":false,"field":"total_order"},)"
+    R"({"type":"int64","optional":false,"field":"data_collection_order"}],)"
+    R"("optional":true,"name":"event.block","version":1,"field":"transaction"})";
+
+const char* SnapshotName(SourceInfo::Snapshot s) {
+  switch (s) {
+    case SourceInfo::Snapshot::kFalse: return "\"false\"";
+    case SourceInfo::Snapshot::kTrue: return "\"true\"";
+    case SourceInfo::Snapshot::kFirst: return "\"first\"";
+    case SourceInfo::Snapshot::kLast: return "\"last\"";
+    case SourceInfo::Snapshot::kIncremental: return "\"incremental\"";
+  }
+  return "\"false\"";
+}
+
+bool CellsEqual(const ColumnVector& a, size_t i, const ColumnVector& b, size_t j) {
+  if (a.IsNull(i) || b.IsNull(j)) return a.IsNull(i) == b.IsNull(j);
+  if (IsVarKind(a.kind())) return a.GetBytes(i) == b.GetBytes(j);
+  return a.GetInt(i) == b.GetInt(j);
+}
+
+// ---- Option parsing --------------------------------------------------------------------------
+
+template <typename E>
+E ParseEnum(const std::map<std::string, std::string>& props, const char* key, E def,
+            std::initializer_list<std::pair<const char*, E>> allowed) {
+  auto it = props.find(key);
+  if (it == props.end()) return def;
+  const std::string_view v = Trim(it->second);
+  std::string names;
+  for (const auto& [name, value] : allowed) {
+    if (IEquals(v, name)) return value;
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  Throw(ErrorKind::kConfig, "invalid value '{}' for {}: allowed values are {}", it->second, key, names);
+}
+
+bool ParseBool(const std::map<std::string, std::string>& props, const char* key, bool def) {
+  auto it = props.find(key);
+  if (it == props.end()) return def;
+  const std::string_view v = Trim(it->second);
+  if (IEquals(v, "true")) return true;
+  if (IEquals(v, "false")) return false;
+  Throw(ErrorKind::kConfig, "invalid value '{}' for {}: allowed values are true, false", it->second, key);
+}
+
+}  // namespace
+
+// ---- Public functions ------------------------------------------------------------------------
+
+std::string DefaultDebeziumSourceVersion() {
+  return std::string(kDebeziumCompatVersion) + ".Sluice-" + std::string(kSluiceVersion);
+}
+
+DebeziumOptions ParseDebeziumOptions(const std::map<std::string, std::string>& props) {
+  DebeziumOptions o;
+  auto prefix = props.find("topic.prefix");
+  if (prefix == props.end() || Trim(prefix->second).empty()) {
+    Throw(ErrorKind::kConfig,
+          "topic.prefix is required: set it to the logical name of this source (topics are "
+          "named <topic.prefix>.<db>.<table>)");
+  }
+  o.topic_prefix = std::string(Trim(prefix->second));
+  o.connector_name = o.topic_prefix;
+  o.decimal_handling = ParseEnum(props, "decimal.handling.mode", DecimalHandling::kPrecise,
+                                 {{"precise", DecimalHandling::kPrecise},
+                                  {"double", DecimalHandling::kDouble},
+                                  {"string", DecimalHandling::kString}});
+  o.time_precision = ParseEnum(props, "time.precision.mode", TimePrecision::kAdaptiveTimeMicroseconds,
+                               {{"adaptive_time_microseconds", TimePrecision::kAdaptiveTimeMicroseconds},
+                                {"connect", TimePrecision::kConnect}});
+  o.bigint_unsigned = ParseEnum(props, "bigint.unsigned.handling.mode", BigIntUnsignedHandling::kLong,
+                                {{"long", BigIntUnsignedHandling::kLong},
+                                 {"precise", BigIntUnsignedHandling::kPrecise}});
+  o.binary_handling = ParseEnum(props, "binary.handling.mode", BinaryHandling::kBytes,
+                                {{"bytes", BinaryHandling::kBytes},
+                                 {"base64", BinaryHandling::kBase64},
+                                 {"base64-url-safe", BinaryHandling::kBase64UrlSafe},
+                                 {"hex", BinaryHandling::kHex}});
+  o.tombstones_on_delete = ParseBool(props, "tombstones.on.delete", true);
+  o.schemas_enable = ParseBool(props, "schemas.enable", false);
+  o.include_query = ParseBool(props, "include.query", false);
+  o.enable_time_adjuster = ParseBool(props, "enable.time.adjuster", true);
+  return o;
+}
+
+void AppendJsonLine(const DebeziumRecord& r, std::string* out) {
+  out->append("{\"topic\":");
+  JsonWriter w;  // topic needs escaping in theory only; keep it simple and correct
+  w.String(r.topic);
+  out->append(w.view());
+  out->append(",\"key\":");
+  if (r.key_is_null) {
+    out->append("null");
+  } else {
+    out->append(r.key);
+  }
+  out->append(",\"value\":");
+  if (r.value_is_null) {
+    out->append("null");
+  } else {
+    out->append(r.value);
+  }
+  out->append("}\n");
+}
+
+namespace debezium_internal {
+
+std::string DecimalUnscaledBytes(std::string_view text) {
+  uint8_t out[48];
+  const size_t n = DecimalToBytes(text, out);
+  return std::string(reinterpret_cast<const char*>(out), n);
+}
+
+std::string JavaBigDecimalString(std::string_view text) {
+  JsonWriter w;
+  WriteJavaBigDecimal(w, text);
+  std::string_view v = w.view();
+  return std::string(v.substr(1, v.size() - 2));
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+}  // namespace debezium_internal
+
+// ---- Encoder ---------------------------------------------------------------------------------
+
+DebeziumEncoder::DebeziumEncoder(DebeziumOptions options) : options_(std::move(options)) {
+  if (options_.connector_name.empty()) options_.connector_name = options_.topic_prefix;
+  source_schema_json_ = SourceSchemaJson(options_);
+  transaction_schema_json_ = std::string(kTransactionSchemaJson);
+  // {"version":"...","connector":"mysql","name":"...","ts_ms":
+  source_head_ = "{\"version\":" + Quoted(options_.version) + ",\"connector\":" + Quoted(options_.connector) +
+                 ",\"name\":" + Quoted(options_.connector_name) + ",\"ts_ms\":";
+}
+
+DebeziumEncoder::~DebeziumEncoder() = default;
+
+void DebeziumEncoder::Clear() {
+  plans_.clear();
+  last_schema_ = nullptr;
+  last_plan_ = nullptr;
+}
+
+const DebeziumEncoder::TablePlan& DebeziumEncoder::PlanFor(const TableSchemaPtr& schema) {
+  SLUICE_CHECK(schema != nullptr, "ChangeChunk without a schema");
+  if (schema.get() == last_schema_) return *last_plan_;
+  auto it = plans_.find(schema.get());
+  if (it == plans_.end()) {
+    if (plans_.size() >= 4096) Clear();  // bound memory across many DDLs; plans rebuild on demand
+    auto plan = std::make_unique<TablePlan>();
+    const TableSchema& t = *schema;
+    plan->schema = schema;
+    plan->topic = SanitizeTopic(options_.topic_prefix + "." + t.database + "." + t.table);
+    plan->topic_json = Quoted(plan->topic);
+    plan->cols.reserve(t.columns.size());
+    for (const ColumnSchema& c : t.columns) {
+      ColumnPlan cp = Classify(c, options_);
+      if (!cp.nullable && (c.kind == ValueKind::kDate || c.kind == ValueKind::kDateTime ||
+                           c.kind == ValueKind::kTimestamp)) {
+        cp.zero_json = ZeroJson(c, cp, options_);
+      }
+      cp.schema_json = FieldSchemaJson(c, cp, options_);
+      plan->cols.push_back(std::move(cp));
+    }
+    plan->key_cols = t.primary_key;
+    for (int k : plan->key_cols) {
+      SLUICE_CHECK(k >= 0 && static_cast<size_t>(k) < t.columns.size(), "primary key index out of range");
+    }
+    plan->db_piece = ",\"db\":" + Quoted(t.database) + ",\"sequence\":null,\"ts_us\":";
+    plan->table_piece = ",\"table\":" + Quoted(t.table) + ",\"server_id\":";
+
+    // Connect schemas (JsonConverter with schemas.enable).
+    std::string row_fields;
+    for (size_t i = 0; i < plan->cols.size(); ++i) {
+      if (i) row_fields += ',';
+      row_fields += plan->cols[i].schema_json;
+    }
+    const std::string value_name = Quoted(plan->topic + ".Value");
+    auto row_struct = [&](const char* field) {
+      return "{\"type\":\"struct\",\"fields\":[" + row_fields + "],\"optional\":true,\"name\":" + value_name +
+             ",\"field\":\"" + field + "\"}";
+    };
+    plan->value_schema_json = "{\"type\":\"struct\",\"fields\":[" + row_struct("before") + "," + row_struct("after") +
+                              "," + source_schema_json_ + "," + transaction_schema_json_ +
+                              R"(,{"type":"string","optional":false,"field":"op"},)"
+                              R"({"type":"int64","optional":true,"field":"ts_ms"},)"
+                              R"({"type":"int64","optional":true,"field":"ts_us"},)"
+                              R"({"type":"int64","optional":true,"field":"ts_ns"}],"optional":false,"name":)" +
+                              Quoted(plan->topic + ".Envelope") + ",\"version\":2}";
+    if (!plan->key_cols.empty()) {
+      std::string key_fields;
+      for (size_t i = 0; i < plan->key_cols.size(); ++i) {
+        if (i) key_fields += ',';
+        key_fields += plan->cols[static_cast<size_t>(plan->key_cols[i])].schema_json;
+      }
+      plan->key_schema_json = "{\"type\":\"struct\",\"fields\":[" + key_fields + "],\"optional\":false,\"name\":" +
+                              Quoted(plan->topic + ".Key") + "}";
+      plan->key_open = "{\"schema\":" + plan->key_schema_json + ",\"payload\":";
+    }
+    plan->value_open = "{\"schema\":" + plan->value_schema_json + ",\"payload\":";
+    it = plans_.emplace(schema.get(), std::move(plan)).first;
+  }
+  last_schema_ = schema.get();
+  last_plan_ = it->second.get();
+  return *last_plan_;
+}
+
+std::string_view DebeziumEncoder::Topic(const TableSchemaPtr& schema) { return PlanFor(schema).topic; }
+std::string_view DebeziumEncoder::KeySchemaJson(const TableSchemaPtr& schema) {
+  return PlanFor(schema).key_schema_json;
+}
+std::string_view DebeziumEncoder::ValueSchemaJson(const TableSchemaPtr& schema) {
+  return PlanFor(schema).value_schema_json;
+}
+
+void DebeziumEncoder::WriteRow(const TablePlan& plan, const ChangeChunk& chunk, size_t row) {
+  writer_.Char('{');
+  for (size_t c = 0; c < plan.cols.size(); ++c) {
+    const ColumnPlan& cp = plan.cols[c];
+    if (c) writer_.Char(',');
+    writer_.Raw(cp.field_prefix);
+    WriteCell(writer_, cp, options_, chunk.column(c), row);
+  }
+  writer_.Char('}');
+}
+
+void DebeziumEncoder::WriteKey(const TablePlan& plan, const ChangeChunk& chunk, size_t row) {
+  writer_.Char('{');
+  for (size_t i = 0; i < plan.key_cols.size(); ++i) {
+    const auto c = static_cast<size_t>(plan.key_cols[i]);
+    if (i) writer_.Char(',');
+    writer_.Raw(plan.cols[c].field_prefix);
+    WriteCell(writer_, plan.cols[c], options_, chunk.column(c), row);
+  }
+  writer_.Char('}');
+}
+
+void DebeziumEncoder::WriteSource(const TablePlan& plan, const SourceInfo& s, uint32_t row_in_event) {
+  JsonWriter& w = writer_;
+  w.Raw(source_head_);
+  w.Int(s.ts_ms);
+  w.Raw(",\"snapshot\":");
+  w.Raw(SnapshotName(s.snapshot));
+  w.Raw(plan.db_piece);
+  w.Int(s.ts_ms * 1000);
+  w.Raw(",\"ts_ns\":");
+  w.Int(s.ts_ms * 1000000);
+  w.Raw(plan.table_piece);
+  w.UInt(s.server_id);
+  w.Raw(",\"gtid\":");
+  if (s.gtid.empty()) {
+    w.Null();
+  } else {
+    w.String(s.gtid);
+  }
+  w.Raw(",\"file\":");
+  w.String(s.file);
+  w.Raw(",\"pos\":");
+  w.UInt(s.pos);
+  w.Raw(",\"row\":");
+  w.UInt(row_in_event);
+  w.Raw(",\"thread\":");
+  // The snapshot reader has no binlog thread id (Debezium writes null there).
+  if (s.snapshot != SourceInfo::Snapshot::kFalse || s.thread == 0) {
+    w.Null();
+  } else {
+    w.UInt(s.thread);
+  }
+  w.Raw(",\"query\":");
+  if (options_.include_query && !s.query.empty()) {
+    w.String(s.query);
+  } else {
+    w.Null();
+  }
+  w.Char('}');
+}
+
+void DebeziumEncoder::WriteEnvelope(const TablePlan& plan, const ChangeChunk& chunk, char op, long before_row,
+                                    long after_row, size_t source_row, int64_t now_ns) {
+  JsonWriter& w = writer_;
+  w.Raw("{\"before\":");
+  if (before_row < 0) {
+    w.Null();
+  } else {
+    WriteRow(plan, chunk, static_cast<size_t>(before_row));
+  }
+  w.Raw(",\"after\":");
+  if (after_row < 0) {
+    w.Null();
+  } else {
+    WriteRow(plan, chunk, static_cast<size_t>(after_row));
+  }
+  w.Raw(",\"source\":");
+  WriteSource(plan, chunk.source(source_row), chunk.row_in_event(source_row));
+  w.Raw(",\"transaction\":null,\"op\":\"");
+  w.Char(op);
+  w.Raw("\",\"ts_ms\":");
+  w.Int(FloorDiv(now_ns, 1000000));
+  w.Raw(",\"ts_us\":");
+  w.Int(FloorDiv(now_ns, 1000));
+  w.Raw(",\"ts_ns\":");
+  w.Int(now_ns);
+  w.Char('}');
+}
+
+void DebeziumEncoder::AddValueRecord(const TablePlan& plan, const ChangeChunk& chunk, size_t key_row, char op,
+                                     long before_row, long after_row, size_t source_row, int64_t now_ns,
+                                     const char* header_name, size_t header_row) {
+  Pending& p = pending_[num_records_++];
+  p = Pending{};
+  const bool has_key = !plan.key_cols.empty();
+  p.key_is_null = !has_key;
+  if (has_key) {
+    p.key_begin = writer_.size();
+    if (options_.schemas_enable) writer_.Raw(plan.key_open);
+    WriteKey(plan, chunk, key_row);
+    if (options_.schemas_enable) writer_.Char('}');
+    p.key_end = writer_.size();
+  }
+  if (header_name != nullptr && has_key) {
+    p.header_name = header_name;
+    p.header_begin = writer_.size();
+    WriteKey(plan, chunk, header_row);
+    p.header_end = writer_.size();
+  }
+  p.value_begin = writer_.size();
+  if (options_.schemas_enable) writer_.Raw(plan.value_open);
+  WriteEnvelope(plan, chunk, op, before_row, after_row, source_row, now_ns);
+  if (options_.schemas_enable) writer_.Char('}');
+  p.value_end = writer_.size();
+}
+
+void DebeziumEncoder::AddTombstone(const Pending& of) {
+  Pending& p = pending_[num_records_++];
+  p = Pending{};
+  p.key_is_null = of.key_is_null;
+  p.key_begin = of.key_begin;
+  p.key_end = of.key_end;
+  p.value_is_null = true;
+}
+
+void DebeziumEncoder::Finish(const TablePlan& plan) {
+  for (size_t i = 0; i < num_records_; ++i) {
+    const Pending& p = pending_[i];
+    DebeziumRecord& r = records_[i];
+    r = DebeziumRecord{};
+    r.topic = plan.topic;
+    r.key_is_null = p.key_is_null;
+    if (!p.key_is_null) r.key = writer_.view(p.key_begin, p.key_end);
+    r.value_is_null = p.value_is_null;
+    if (!p.value_is_null) r.value = writer_.view(p.value_begin, p.value_end);
+    if (p.header_name != nullptr) {
+      r.header_name = p.header_name;
+      r.header_value = writer_.view(p.header_begin, p.header_end);
+    }
+  }
+}
+
+bool DebeziumEncoder::KeyChanged(const TablePlan& plan, const ChangeChunk& chunk, size_t a, size_t b) const {
+  for (int k : plan.key_cols) {
+    const ColumnVector& col = chunk.column(static_cast<size_t>(k));
+    if (!CellsEqual(col, a, col, b)) return true;
+  }
+  return false;
+}
+
+size_t DebeziumEncoder::Encode(const ChangeChunk& chunk, size_t row) {
+  SLUICE_CHECK(row < chunk.size(), "Encode past the end of the chunk");
+  const TablePlan& plan = PlanFor(chunk.schema());
+  SLUICE_CHECK(chunk.num_columns() == plan.cols.size(), "chunk columns do not match its schema");
+  writer_.Clear();
+  num_records_ = 0;
+  const int64_t now_ns = fixed_now_ns_ != 0 ? fixed_now_ns_ : NowNs();
+  const auto r = static_cast<long>(row);
+  size_t consumed = 1;
+  switch (chunk.op(row)) {
+    case RowOp::kInsert: {
+      const char op = chunk.source(row).snapshot == SourceInfo::Snapshot::kFalse ? 'c' : 'r';
+      AddValueRecord(plan, chunk, row, op, -1, r, row, now_ns, nullptr, 0);
+      break;
+    }
+    case RowOp::kDelete:
+      AddValueRecord(plan, chunk, row, 'd', r, -1, row, now_ns, nullptr, 0);
+      if (options_.tombstones_on_delete) AddTombstone(pending_[0]);
+      break;
+    case RowOp::kUpdateBefore: {
+      SLUICE_CHECK(row + 1 < chunk.size() && chunk.op(row + 1) == RowOp::kUpdateAfter,
+                   "kUpdateBefore row not followed by its kUpdateAfter row");
+      const size_t after = row + 1;
+      consumed = 2;
+      if (!plan.key_cols.empty() && KeyChanged(plan, chunk, row, after)) {
+        // Debezium's primary-key update: delete (old key) [+ tombstone] + create (new key).
+        AddValueRecord(plan, chunk, row, 'd', r, -1, after, now_ns, "__debezium.newkey", after);
+        if (options_.tombstones_on_delete) AddTombstone(pending_[0]);
+        AddValueRecord(plan, chunk, after, 'c', -1, static_cast<long>(after), after, now_ns, "__debezium.oldkey",
+                       row);
+      } else {
+        AddValueRecord(plan, chunk, after, 'u', r, static_cast<long>(after), after, now_ns, nullptr, 0);
+      }
+      break;
+    }
+    case RowOp::kUpdateAfter:
+      SLUICE_CHECK(false, "kUpdateAfter row without a preceding kUpdateBefore row");
+  }
+  Finish(plan);
+  return consumed;
+}
+
+}  // namespace sluice

@@ -1,0 +1,362 @@
+#pragma once
+/// A small append-only JSON writer for the Kafka / `--output jsonl` boundary, tuned for the
+/// Debezium encoder: it writes straight into one reusable byte buffer, never allocates in steady
+/// state and formats numbers the way Debezium's JVM stack (Kafka's JsonConverter over Jackson)
+/// prints them, so that our bytes can be compared with Debezium's field by field.
+///
+/// It does not track structure: the caller writes `{`, `,` and keys itself (the encoder knows its
+/// shapes; checking them per byte would cost more than the writing).
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace sluice::json {
+
+namespace internal {
+
+/// 1 for bytes that can be copied into a JSON string verbatim: printable ASCII except `"` and `\`.
+struct SafeTable {
+  bool v[256];
+  constexpr SafeTable() : v() {
+    for (int c = 0; c < 256; ++c) v[c] = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+  }
+};
+inline constexpr SafeTable kSafe{};
+
+inline constexpr char kHexUpper[] = "0123456789ABCDEF";
+inline constexpr char kHexLower[] = "0123456789abcdef";
+inline constexpr char kBase64Std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+inline constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Length of the well-formed UTF-8 sequence at `p` (Unicode 15, table 3-7), or 0 when the bytes
+/// at `p` do not start one. `*subpart` receives the length of the maximal subpart of an ill-formed
+/// sequence (>= 1), which is what gets replaced by one U+FFFD (Unicode's "best practice", used by
+/// Java's UTF-8 decoder and the WHATWG encoding standard).
+inline size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end, size_t* subpart) {
+  const unsigned char c = p[0];
+  size_t need;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;  // no UTF-16 surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+  } else {
+    *subpart = 1;  // 0x80..0xC1, 0xF5..0xFF: never a valid lead byte
+    return 0;
+  }
+  if (p + 1 >= end || p[1] < lo || p[1] > hi) {
+    *subpart = 1;
+    return 0;
+  }
+  for (size_t i = 2; i < need; ++i) {
+    if (p + i >= end || p[i] < 0x80 || p[i] > 0xBF) {
+      *subpart = i;
+      return 0;
+    }
+  }
+  return need;
+}
+
+/// Parsed shortest round-trip digits of a binary floating-point value: value = 0.d1d2.. * 10^(exp+1),
+/// i.e. d1.d2d3... * 10^exp.
+struct Digits {
+  char d[24];
+  int n = 0;
+  int exp = 0;
+  bool neg = false;
+};
+
+/// Parses the output of std::to_chars(..., chars_format::scientific[, precision]).
+inline void ParseScientific(const char* s, const char* e, Digits* out) {
+  out->n = 0;
+  out->neg = false;
+  if (*s == '-') {
+    out->neg = true;
+    ++s;
+  }
+  while (s < e && *s != 'e') {
+    if (*s != '.') out->d[out->n++] = *s;
+    ++s;
+  }
+  ++s;  // 'e'
+  int sign = 1;
+  if (*s == '-') {
+    sign = -1;
+    ++s;
+  } else if (*s == '+') {
+    ++s;
+  }
+  int x = 0;
+  while (s < e) x = x * 10 + (*s++ - '0');
+  out->exp = sign * x;
+  // to_chars never emits trailing zeros in shortest mode; the 2-digit form may end in '0'.
+  while (out->n > 1 && out->d[out->n - 1] == '0') --out->n;
+}
+
+/// Shortest digits as Java 19+ `Double.toString`/`Float.toString` choose them: the shortest
+/// decimal that rounds back to the value, except that when one digit would do, the closest of
+/// the one- and two-digit candidates wins (so Double.MIN_VALUE prints as 4.9E-324, not 5E-324).
+template <typename T>
+inline void JavaDigits(T v, Digits* out) {
+  char buf[48];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  ParseScientific(buf, r.ptr, out);
+  if (out->n == 1) {
+    char buf2[48];
+    auto r2 = std::to_chars(buf2, buf2 + sizeof buf2, v, std::chars_format::scientific, 1);
+    T back{};
+    std::from_chars(buf2, r2.ptr, back, std::chars_format::scientific);
+    if (back == v) {
+      Digits two;
+      ParseScientific(buf2, r2.ptr, &two);
+      if (two.n == 2) *out = two;
+    }
+  }
+}
+
+/// Formats finite `v` as Java's Double.toString / Float.toString do: plain notation with at least
+/// one fractional digit for 1e-3 <= |v| < 1e7, otherwise "d.dddE[-]x". Returns the length.
+template <typename T>
+inline size_t FormatJava(T v, char* out) {
+  char* p = out;
+  if (v == 0) {
+    if (std::signbit(v)) *p++ = '-';
+    std::memcpy(p, "0.0", 3);
+    return static_cast<size_t>(p + 3 - out);
+  }
+  Digits d;
+  JavaDigits(v, &d);
+  if (d.neg) *p++ = '-';
+  const T a = v < 0 ? -v : v;
+  if (a >= static_cast<T>(1e-3) && a < static_cast<T>(1e7)) {
+    if (d.exp >= 0) {
+      const int int_len = d.exp + 1;
+      for (int i = 0; i < int_len; ++i) *p++ = i < d.n ? d.d[i] : '0';
+      *p++ = '.';
+      if (d.n > int_len) {
+        for (int i = int_len; i < d.n; ++i) *p++ = d.d[i];
+      } else {
+        *p++ = '0';
+      }
+    } else {
+      *p++ = '0';
+      *p++ = '.';
+      for (int i = 0; i < -d.exp - 1; ++i) *p++ = '0';
+      for (int i = 0; i < d.n; ++i) *p++ = d.d[i];
+    }
+  } else {
+    *p++ = d.d[0];
+    *p++ = '.';
+    if (d.n > 1) {
+      for (int i = 1; i < d.n; ++i) *p++ = d.d[i];
+    } else {
+      *p++ = '0';
+    }
+    *p++ = 'E';
+    auto r = std::to_chars(p, p + 8, d.exp);
+    p = r.ptr;
+  }
+  return static_cast<size_t>(p - out);
+}
+
+}  // namespace internal
+
+/// Appends JSON text to one growable buffer. Reuse one writer across rows: Clear() keeps the
+/// capacity. Not thread-safe; views returned by view() are invalidated by the next write.
+class JsonWriter {
+ public:
+  JsonWriter() { buf_.resize(4096); }
+
+  void Clear() { len_ = 0; }
+  size_t size() const { return len_; }
+  std::string_view view() const { return std::string_view(buf_.data(), len_); }
+  std::string_view view(size_t from, size_t to) const {
+    return std::string_view(buf_.data() + from, to - from);
+  }
+  /// Drops everything written after `size` (used to roll back a partial write).
+  void Truncate(size_t size) { len_ = size; }
+
+  /// Returns space for at least `n` more bytes; commit what was written with Advance().
+  char* Ensure(size_t n) {
+    if (len_ + n > buf_.size()) Grow(n);
+    return buf_.data() + len_;
+  }
+  void Advance(size_t n) { len_ += n; }
+
+  void Raw(std::string_view s) {
+    char* p = Ensure(s.size());
+    std::memcpy(p, s.data(), s.size());
+    len_ += s.size();
+  }
+  void Char(char c) {
+    *Ensure(1) = c;
+    ++len_;
+  }
+  void Null() { Raw("null"); }
+  void Bool(bool b) { Raw(b ? std::string_view("true") : std::string_view("false")); }
+  void Int(int64_t v) {
+    char* p = Ensure(24);
+    len_ += static_cast<size_t>(std::to_chars(p, p + 24, v).ptr - p);
+  }
+  void UInt(uint64_t v) {
+    char* p = Ensure(24);
+    len_ += static_cast<size_t>(std::to_chars(p, p + 24, v).ptr - p);
+  }
+
+  /// Writes a double as Jackson does (Double.toString): 1.5, 100.0, 1.0E10, 1.0E-5. NaN and
+  /// infinities become the strings "NaN", "Infinity", "-Infinity" (Jackson's default
+  /// WRITE_NAN_AS_STRINGS), keeping the output valid JSON.
+  void JavaDouble(double v) {
+    if (!std::isfinite(v)) return NonFinite(v);
+    char* p = Ensure(32);
+    len_ += internal::FormatJava(v, p);
+  }
+  /// Writes a float as Jackson does for a FLOAT32 value (Float.toString): 1.1f -> 1.1.
+  void JavaFloat(float v) {
+    if (!std::isfinite(v)) return NonFinite(static_cast<double>(v));
+    char* p = Ensure(32);
+    len_ += internal::FormatJava(v, p);
+  }
+
+  /// Writes a quoted JSON string from UTF-8 text (RFC 8259): `"` and `\` escaped, control
+  /// characters as \b \t \n \f \r or \u00XX (uppercase hex, as Jackson), everything else
+  /// verbatim. Ill-formed UTF-8 becomes U+FFFD per maximal subpart, as Java's decoder does.
+  void String(std::string_view s) {
+    Char('"');
+    StringBody(s);
+    Char('"');
+  }
+  /// Like String() but without the quotes (to build one string from several pieces).
+  void StringBody(std::string_view s);
+
+  /// Writes bytes as a quoted base64 string with padding (java.util.Base64 / Jackson's
+  /// MIME_NO_LINEFEEDS variant; url_safe uses '-' and '_' as Base64.getUrlEncoder()).
+  void Base64(std::string_view bytes, bool url_safe = false) {
+    Char('"');
+    Base64Body(bytes, url_safe);
+    Char('"');
+  }
+  void Base64Body(std::string_view bytes, bool url_safe = false);
+
+  /// Writes bytes as a quoted lowercase hex string (Debezium's HexConverter).
+  void Hex(std::string_view bytes) {
+    const size_t n = bytes.size();
+    char* p = Ensure(2 * n + 2);
+    *p++ = '"';
+    const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+    for (size_t i = 0; i < n; ++i) {
+      *p++ = internal::kHexLower[in[i] >> 4];
+      *p++ = internal::kHexLower[in[i] & 15];
+    }
+    *p++ = '"';
+    len_ += 2 * n + 2;
+  }
+
+ private:
+  void Grow(size_t n) {
+    size_t cap = buf_.size() * 2;
+    if (cap < len_ + n) cap = len_ + n;
+    buf_.resize(cap);
+  }
+  void NonFinite(double v) {
+    if (std::isnan(v)) return Raw("\"NaN\"");
+    Raw(v > 0 ? std::string_view("\"Infinity\"") : std::string_view("\"-Infinity\""));
+  }
+
+  std::string buf_;  // size() is the capacity; len_ the bytes written
+  size_t len_ = 0;
+};
+
+inline void JsonWriter::StringBody(std::string_view s) {
+  const auto* in = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = in + s.size();
+  constexpr size_t kBlock = 16384;
+  while (in < end) {
+    // Worst case per input byte is 6 output bytes (\u00XX); +4 covers a sequence crossing the
+    // block end.
+    const size_t block = static_cast<size_t>(end - in) < kBlock ? static_cast<size_t>(end - in) : kBlock;
+    char* const start = Ensure(block * 6 + 8);
+    char* p = start;
+    const auto* block_end = in + block;
+    while (in < block_end) {
+      const auto* run = in;
+      while (in < block_end && internal::kSafe.v[*in]) ++in;
+      if (in != run) {
+        std::memcpy(p, run, static_cast<size_t>(in - run));
+        p += in - run;
+      }
+      if (in >= block_end) break;
+      const unsigned char c = *in;
+      if (c < 0x80) {
+        *p++ = '\\';
+        switch (c) {
+          case '"': *p++ = '"'; break;
+          case '\\': *p++ = '\\'; break;
+          case '\b': *p++ = 'b'; break;
+          case '\t': *p++ = 't'; break;
+          case '\n': *p++ = 'n'; break;
+          case '\f': *p++ = 'f'; break;
+          case '\r': *p++ = 'r'; break;
+          default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = internal::kHexUpper[c >> 4];
+            *p++ = internal::kHexUpper[c & 15];
+        }
+        ++in;
+        continue;
+      }
+      size_t subpart = 0;
+      const size_t n = internal::Utf8SequenceLength(in, end, &subpart);
+      if (n != 0) {
+        std::memcpy(p, in, n);
+        p += n;
+        in += n;
+      } else {
+        std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD
+        p += 3;
+        in += subpart;
+      }
+    }
+    len_ += static_cast<size_t>(p - start);
+  }
+}
+
+inline void JsonWriter::Base64Body(std::string_view bytes, bool url_safe) {
+  const char* alphabet = url_safe ? internal::kBase64Url : internal::kBase64Std;
+  const size_t n = bytes.size();
+  const size_t out_len = (n + 2) / 3 * 4;
+  char* p = Ensure(out_len);
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
+    p[0] = alphabet[v >> 18];
+    p[1] = alphabet[(v >> 12) & 63];
+    p[2] = alphabet[(v >> 6) & 63];
+    p[3] = alphabet[v & 63];
+    p += 4;
+  }
+  if (i < n) {
+    uint32_t v = uint32_t{in[i]} << 16;
+    if (i + 1 < n) v |= uint32_t{in[i + 1]} << 8;
+    p[0] = alphabet[v >> 18];
+    p[1] = alphabet[(v >> 12) & 63];
+    p[2] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
+    p[3] = '=';
+  }
+  len_ += out_len;
+}
+
+}  // namespace sluice::json

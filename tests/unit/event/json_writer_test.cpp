@@ -1,0 +1,163 @@
+// Unit tests for event/json_writer.h. Expected texts come from the Java/Jackson behaviour the
+// writer reproduces (cited per test), never from the writer itself.
+
+#include "event/json_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace sluice::json {
+namespace {
+
+std::string D(double v) {
+  JsonWriter w;
+  w.JavaDouble(v);
+  return std::string(w.view());
+}
+std::string F(float v) {
+  JsonWriter w;
+  w.JavaFloat(v);
+  return std::string(w.view());
+}
+std::string S(std::string_view v) {
+  JsonWriter w;
+  w.String(v);
+  return std::string(w.view());
+}
+std::string B64(std::string_view v, bool url = false) {
+  JsonWriter w;
+  w.Base64(v, url);
+  return std::string(w.view());
+}
+
+// java.lang.Double#toString(double) (JDK 19+ javadoc): plain notation with at least one fraction
+// digit for 1e-3 <= |d| < 1e7, else computerized scientific notation "d.dddE[-]n"; shortest
+// digits that uniquely identify the value; with one digit, the closest 1- or 2-digit decimal.
+TEST(DebeziumJsonWriter, JavaDoubleToString) {
+  EXPECT_EQ(D(0.0), "0.0");
+  EXPECT_EQ(D(-0.0), "-0.0");
+  EXPECT_EQ(D(1.0), "1.0");
+  EXPECT_EQ(D(100.0), "100.0");
+  EXPECT_EQ(D(1.5), "1.5");
+  EXPECT_EQ(D(-12.5), "-12.5");
+  EXPECT_EQ(D(0.1), "0.1");
+  EXPECT_EQ(D(0.001), "0.001");
+  EXPECT_EQ(D(0.0001), "1.0E-4");
+  EXPECT_EQ(D(1.0E-5), "1.0E-5");
+  EXPECT_EQ(D(123456.789), "123456.789");
+  EXPECT_EQ(D(9999999.0), "9999999.0");
+  EXPECT_EQ(D(1.0E7), "1.0E7");
+  EXPECT_EQ(D(12345678.9), "1.23456789E7");
+  EXPECT_EQ(D(1.0E23), "1.0E23");
+  EXPECT_EQ(D(-1.25E-10), "-1.25E-10");
+  EXPECT_EQ(D(DBL_MAX), "1.7976931348623157E308");
+  EXPECT_EQ(D(std::numeric_limits<double>::denorm_min()), "4.9E-324");  // Double.MIN_VALUE javadoc
+  // A FLOAT widened to double, as Debezium does for FLOAT(M,D) columns (convertDouble).
+  EXPECT_EQ(D(static_cast<double>(1.1f)), "1.100000023841858");
+}
+
+// Jackson writes NaN/Infinity as strings by default (JsonWriteFeature.WRITE_NAN_AS_STRINGS).
+TEST(DebeziumJsonWriter, NonFiniteAsStrings) {
+  EXPECT_EQ(D(std::nan("")), "\"NaN\"");
+  EXPECT_EQ(D(HUGE_VAL), "\"Infinity\"");
+  EXPECT_EQ(D(-HUGE_VAL), "\"-Infinity\"");
+}
+
+// java.lang.Float#toString(float): same rules at float precision.
+TEST(DebeziumJsonWriter, JavaFloatToString) {
+  EXPECT_EQ(F(1.1f), "1.1");
+  EXPECT_EQ(F(0.1f), "0.1");
+  EXPECT_EQ(F(-2.5f), "-2.5");
+  EXPECT_EQ(F(16777216.0f), "1.6777216E7");
+  EXPECT_EQ(F(1.0E10f), "1.0E10");
+  EXPECT_EQ(F(FLT_MAX), "3.4028235E38");
+  EXPECT_EQ(F(std::numeric_limits<float>::denorm_min()), "1.4E-45");  // Float.MIN_VALUE javadoc
+}
+
+TEST(DebeziumJsonWriter, Integers) {
+  JsonWriter w;
+  w.Int(INT64_MIN);
+  w.Char(',');
+  w.UInt(UINT64_MAX);
+  EXPECT_EQ(w.view(), "-9223372036854775808,18446744073709551615");
+}
+
+// RFC 8259 section 7 plus Jackson's escape table (CharTypes.sOutputEscapes128): short escapes for
+// \b \t \n \f \r, \u00XX with uppercase hex for other control characters, '/' and DEL verbatim.
+TEST(DebeziumJsonWriter, EscapesQuotesBackslashAndControlCharacters) {
+  EXPECT_EQ(S("plain"), "\"plain\"");
+  EXPECT_EQ(S("a\"b\\c/d"), "\"a\\\"b\\\\c/d\"");
+  EXPECT_EQ(S(std::string_view("\x00\x01\x1f", 3)), "\"\\u0000\\u0001\\u001F\"");
+  EXPECT_EQ(S("\b\t\n\f\r"), "\"\\b\\t\\n\\f\\r\"");
+  EXPECT_EQ(S("\x7f"), "\"\x7f\"");
+}
+
+TEST(DebeziumJsonWriter, ValidUtf8IsCopied) {
+  EXPECT_EQ(S("h\xC3\xA9llo"), "\"h\xC3\xA9llo\"");                 // é
+  EXPECT_EQ(S("\xE2\x82\xAC"), "\"\xE2\x82\xAC\"");                 // €
+  EXPECT_EQ(S("\xF0\x9F\x98\x80"), "\"\xF0\x9F\x98\x80\"");         // U+1F600
+  EXPECT_EQ(S("\xF4\x8F\xBF\xBF"), "\"\xF4\x8F\xBF\xBF\"");         // U+10FFFF
+}
+
+// Ill-formed UTF-8 -> U+FFFD per maximal subpart (Unicode 15 section 3.9, "U+FFFD Substitution of
+// Maximal Subparts"), which is what java.lang.String(byte[], UTF_8) produces and Jackson then
+// writes as EF BF BD.
+TEST(DebeziumJsonWriter, InvalidUtf8BecomesReplacementCharacter) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(S("\xFF"), "\"" + r + "\"");
+  EXPECT_EQ(S("a\xC3"), "\"a" + r + "\"");                     // truncated 2-byte sequence
+  EXPECT_EQ(S("\xF0\x9F\x98"), "\"" + r + "\"");                // truncated 4-byte: one subpart
+  EXPECT_EQ(S("\xF0\x9F\x98z"), "\"" + r + "z\"");
+  EXPECT_EQ(S("\xC0\x80"), "\"" + r + r + "\"");                // overlong NUL
+  EXPECT_EQ(S("\xED\xA0\x80"), "\"" + r + r + r + "\"");        // UTF-16 surrogate D800
+  EXPECT_EQ(S("\xE0\x80\x80"), "\"" + r + r + r + "\"");        // overlong 3-byte
+  EXPECT_EQ(S("\xF4\x90\x80\x80"), "\"" + r + r + r + r + "\""); // above U+10FFFF
+  EXPECT_EQ(S("\x80x"), "\"" + r + "x\"");                      // lone continuation byte
+}
+
+TEST(DebeziumJsonWriter, LongStringsCrossBlocks) {
+  std::string in(40000, 'a');
+  in[16383] = '\xC3';  // a 2-byte sequence straddling the internal 16 KiB block boundary
+  in[16384] = '\xA9';
+  in[30000] = '\n';
+  std::string expected = "\"" + in.substr(0, 30000) + "\\n" + in.substr(30001) + "\"";
+  EXPECT_EQ(S(in), expected);
+}
+
+// RFC 4648 test vectors; java.util.Base64.getEncoder() / getUrlEncoder() keep the padding.
+TEST(DebeziumJsonWriter, Base64) {
+  EXPECT_EQ(B64(""), "\"\"");
+  EXPECT_EQ(B64("f"), "\"Zg==\"");
+  EXPECT_EQ(B64("fo"), "\"Zm8=\"");
+  EXPECT_EQ(B64("foo"), "\"Zm9v\"");
+  EXPECT_EQ(B64("foob"), "\"Zm9vYg==\"");
+  EXPECT_EQ(B64("fooba"), "\"Zm9vYmE=\"");
+  EXPECT_EQ(B64("foobar"), "\"Zm9vYmFy\"");
+  EXPECT_EQ(B64("\xFB\xFF"), "\"+/8=\"");
+  EXPECT_EQ(B64("\xFB\xFF", true), "\"-_8=\"");
+}
+
+// io.debezium.util.HexConverter uses lowercase digits.
+TEST(DebeziumJsonWriter, Hex) {
+  JsonWriter w;
+  w.Hex(std::string_view("\x00\xAB\x7F", 3));
+  EXPECT_EQ(w.view(), "\"00ab7f\"");
+}
+
+TEST(DebeziumJsonWriter, ClearKeepsWorking) {
+  JsonWriter w;
+  for (int i = 0; i < 3; ++i) {
+    w.Clear();
+    w.String(std::string(10000, 'x'));
+    EXPECT_EQ(w.size(), 10002u);
+  }
+  w.Truncate(1);
+  EXPECT_EQ(w.view(), "\"");
+}
+
+}  // namespace
+}  // namespace sluice::json
