@@ -121,6 +121,20 @@ bool ParseDecimalText(std::string_view t, DecimalParts* out) {
 size_t DecimalToBytes(std::string_view text, uint8_t* out) {
   DecimalParts parts;
   if (!ParseDecimalText(text, &parts)) BadDecimal(text);
+  if (parts.int_digits.size() + parts.frac_digits.size() <= 18) {
+    // Fast path: the unscaled value fits an int64.
+    int64_t v = 0;
+    for (char ch : parts.int_digits) v = v * 10 + (ch - '0');
+    for (char ch : parts.frac_digits) v = v * 10 + (ch - '0');
+    if (parts.neg) v = -v;
+    uint8_t be[8];
+    for (int i = 0; i < 8; ++i) be[i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (56 - 8 * i));
+    size_t start = 0;
+    const uint8_t fill = v < 0 ? 0xFF : 0x00;
+    while (start + 1 < 8 && be[start] == fill && ((be[start + 1] & 0x80) != 0) == (v < 0)) ++start;
+    std::memcpy(out, be + start, 8 - start);
+    return 8 - start;
+  }
   constexpr int kLimbs = 11;  // 352 bits > 10^96
   uint32_t limbs[kLimbs] = {};
   uint32_t acc = 0;
@@ -1235,7 +1249,7 @@ template <typename E>
 E ParseEnum(const std::map<std::string, std::string>& props, const char* key, E def,
             std::initializer_list<std::pair<const char*, E>> allowed) {
   auto it = props.find(key);
-  if (it == props.end()) return def;
+  if (it == props.end() || Trim(it->second).empty()) return def;
   const std::string_view v = Trim(it->second);
   std::string names;
   for (const auto& [name, value] : allowed) {
@@ -1248,7 +1262,7 @@ E ParseEnum(const std::map<std::string, std::string>& props, const char* key, E 
 
 bool ParseBool(const std::map<std::string, std::string>& props, const char* key, bool def) {
   auto it = props.find(key);
-  if (it == props.end()) return def;
+  if (it == props.end() || Trim(it->second).empty()) return def;
   const std::string_view v = Trim(it->second);
   if (IEquals(v, "true")) return true;
   if (IEquals(v, "false")) return false;

@@ -56,7 +56,8 @@ struct DebeziumOptions {
 /// Reads DebeziumOptions from Debezium/Kafka Connect property names: `topic.prefix` (required),
 /// `decimal.handling.mode`, `time.precision.mode`, `bigint.unsigned.handling.mode`,
 /// `binary.handling.mode`, `tombstones.on.delete`, `schemas.enable`, `include.query`,
-/// `enable.time.adjuster`. Values are case-insensitive as in Debezium; other keys are ignored.
+/// `enable.time.adjuster`. Values are case-insensitive as in Debezium; a missing or empty value
+/// means the default; other keys are ignored.
 /// Throws Error(kConfig) naming the key, the bad value and the allowed values.
 DebeziumOptions ParseDebeziumOptions(const std::map<std::string, std::string>& props);
 

@@ -67,6 +67,39 @@ inline size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* en
   return need;
 }
 
+inline constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/// Writes the decimal digits of `v` at `out` (room for 20 bytes); returns their count.
+inline size_t FormatUInt(uint64_t v, char* out) {
+  if (v < 10) {
+    *out = static_cast<char>('0' + v);
+    return 1;
+  }
+  char tmp[20];
+  char* p = tmp + 20;
+  while (v >= 100) {
+    const auto i = static_cast<size_t>(v % 100) * 2;
+    v /= 100;
+    p -= 2;
+    p[0] = kDigitPairs[i];
+    p[1] = kDigitPairs[i + 1];
+  }
+  if (v >= 10) {
+    const auto i = static_cast<size_t>(v) * 2;
+    p -= 2;
+    p[0] = kDigitPairs[i];
+    p[1] = kDigitPairs[i + 1];
+  } else {
+    *--p = static_cast<char>('0' + v);
+  }
+  const auto n = static_cast<size_t>(tmp + 20 - p);
+  std::memcpy(out, p, n);
+  return n;
+}
+
 /// Parsed shortest round-trip digits of a binary floating-point value: value = 0.d1d2.. * 10^(exp+1),
 /// i.e. d1.d2d3... * 10^exp.
 struct Digits {
@@ -206,12 +239,14 @@ class JsonWriter {
   void Bool(bool b) { Raw(b ? std::string_view("true") : std::string_view("false")); }
   void Int(int64_t v) {
     char* p = Ensure(24);
-    len_ += static_cast<size_t>(std::to_chars(p, p + 24, v).ptr - p);
+    if (v < 0) {
+      *p = '-';
+      len_ += 1 + internal::FormatUInt(0 - static_cast<uint64_t>(v), p + 1);
+    } else {
+      len_ += internal::FormatUInt(static_cast<uint64_t>(v), p);
+    }
   }
-  void UInt(uint64_t v) {
-    char* p = Ensure(24);
-    len_ += static_cast<size_t>(std::to_chars(p, p + 24, v).ptr - p);
-  }
+  void UInt(uint64_t v) { len_ += internal::FormatUInt(v, Ensure(24)); }
 
   /// Writes a double as Jackson does (Double.toString): 1.5, 100.0, 1.0E10, 1.0E-5. NaN and
   /// infinities become the strings "NaN", "Infinity", "-Infinity" (Jackson's default
