@@ -191,7 +191,18 @@ bool AdaptToExistingType(ColumnType& expected, std::string_view actual) {
       a = inner;
     }
   }
-  if (!SameWireType(expected.base, a)) return false;
+  if (!SameWireType(expected.base, a)) {
+    // A String column holds the lossless text forms: a table created by an older server (or by
+    // hand) keeps working when the mapping for this server would be DateTime64 or Decimal256.
+    if (a != "String") return false;
+    if (expected.encoding == Encoding::kDateTime64) {
+      expected.encoding = Encoding::kDateTimeText;
+    } else if (DecimalWidth(expected.encoding) > 0) {
+      expected.encoding = Encoding::kString;
+    } else {
+      return false;
+    }
+  }
   if (expected.nullable && !nullable) return false;  // NULLs would have nowhere to go
   expected.base = std::string(actual);               // keep the server's spelling for messages
   if (nullable && !expected.nullable) {

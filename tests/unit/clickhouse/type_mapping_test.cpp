@@ -132,6 +132,16 @@ TEST(TypeMappingTest, AdaptsToCompatibleExistingColumns) {
   EXPECT_TRUE(AdaptToExistingType(t, "DateTime64(3)"));
   t = MapColumnType(TimeCol("t", ValueKind::kDateTime, "datetime(3)", 3), kNew);
   EXPECT_FALSE(AdaptToExistingType(t, "DateTime64(6, 'UTC')"));
+  // Tables created on 18.16 keep their lossless String columns after a server upgrade.
+  t = MapColumnType(TimeCol("t", ValueKind::kDateTime, "datetime(3)", 3, true), kNew);
+  EXPECT_TRUE(AdaptToExistingType(t, "Nullable(String)"));
+  EXPECT_EQ(t.encoding, Encoding::kDateTimeText);
+  EXPECT_EQ(t.scale, 3);
+  t = MapColumnType(DecimalCol("d", 65, 30), kNew);
+  EXPECT_TRUE(AdaptToExistingType(t, "String"));
+  EXPECT_EQ(t.encoding, Encoding::kString);
+  t = MapColumnType(Col("i", ValueKind::kInt, "int"), kNew);
+  EXPECT_FALSE(AdaptToExistingType(t, "String"));
 }
 
 }  // namespace
