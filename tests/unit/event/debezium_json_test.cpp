@@ -427,6 +427,26 @@ TEST(DebeziumTypes, DecimalDoubleAndString) {
   EXPECT_EQ(EncodeOne(s, big, Str("1." + std::string(30, '0'))), "\"1.000000000000000000000000000000\"");
 }
 
+// The 18-digit fast path and the multi-limb path must agree at their boundary ([java]
+// BigInteger#toByteArray; expectations from Python's int.to_bytes).
+TEST(DebeziumTypes, DecimalBytesAcrossTheFastPathBoundary) {
+  using debezium_internal::DecimalUnscaledBytes;
+  auto hex = [](const std::string& b) {
+    std::string out;
+    for (unsigned char c : b) out += "0123456789abcdef"[c >> 4], out += "0123456789abcdef"[c & 15];
+    return out;
+  };
+  EXPECT_EQ(hex(DecimalUnscaledBytes("999999999999999999")), "0de0b6b3a763ffff");    // 18 digits
+  EXPECT_EQ(hex(DecimalUnscaledBytes("-999999999999999999")), "f21f494c589c0001");
+  EXPECT_EQ(hex(DecimalUnscaledBytes("9999999999999999999")), "008ac7230489e7ffff"); // 19 digits
+  EXPECT_EQ(hex(DecimalUnscaledBytes("-9999999999999999999")), "ff7538dcfb76180001");
+  EXPECT_EQ(hex(DecimalUnscaledBytes("-9223372036854775808")), "8000000000000000");   // -2^63
+  EXPECT_EQ(hex(DecimalUnscaledBytes("000.001")), "01");
+  EXPECT_THROW(DecimalUnscaledBytes(""), Error);
+  EXPECT_THROW(DecimalUnscaledBytes("."), Error);
+  EXPECT_THROW(DecimalUnscaledBytes(std::string(97, '9')), Error);
+}
+
 // [java] BigDecimal#toString examples.
 TEST(DebeziumTypes, JavaBigDecimalToString) {
   using debezium_internal::JavaBigDecimalString;
@@ -812,6 +832,14 @@ TEST(DebeziumOptionsParse, AllModes) {
   EXPECT_TRUE(o.schemas_enable);
   EXPECT_TRUE(o.include_query);
   EXPECT_FALSE(o.enable_time_adjuster);
+}
+
+TEST(DebeziumOptionsParse, EmptyValueMeansDefault) {
+  const DebeziumOptions o =
+      ParseDebeziumOptions({{"topic.prefix", " p "}, {"decimal.handling.mode", ""}, {"tombstones.on.delete", " "}});
+  EXPECT_EQ(o.topic_prefix, "p");
+  EXPECT_EQ(o.decimal_handling, DecimalHandling::kPrecise);
+  EXPECT_TRUE(o.tombstones_on_delete);
 }
 
 void ExpectConfigError(const std::map<std::string, std::string>& props, const std::vector<std::string>& parts) {
