@@ -412,5 +412,60 @@ TEST_F(ClickHouseSinkTest, RejectedRowsGoToTheDeadLetterTable) {
   EXPECT_EQ(dlq, "src.dlq_t\tsluice_it_ch_sink.dlq_t\t12\t1\t1\nsrc.dlq_t\tsluice_it_ch_sink.dlq_t\t13\t1\t0\n");
 }
 
+// ON CLUSTER DDL and ReplicatedReplacingMergeTree on every replica of `SLUICE_CH_CLUSTER` (1 replica
+// by default; 2 with `CH_REPLICAS=2 scripts/services start`): all replicas converge to the same rows.
+TEST_F(ClickHouseSinkTest, ReplicatedTablesOnClusterConverge) {
+  const std::string cluster = Services().ch_cluster;
+  const std::string n = Q("SELECT count() FROM system.clusters WHERE cluster = '" + cluster + "' FORMAT TSV");
+  if (n.empty() || n[0] == '0') GTEST_SKIP() << "no cluster " << cluster << " in system.clusters";
+  const int replicas = std::stoi(n);
+  Q("DROP DATABASE IF EXISTS sluice_it_ch_cluster ON CLUSTER " + cluster);
+  SinkOptions o = Options();
+  o.cluster = cluster;
+  o.database = "sluice_it_ch_cluster";
+  ClickHouseSink sink(o);
+  auto s = std::make_shared<TableSchema>();
+  s->database = "src";
+  s->table = "rep";
+  s->columns = {Col("id", ValueKind::kInt, "int"), Col("v", ValueKind::kString, "varchar(5)", true)};
+  s->primary_key = {0};
+  ChangeChunk c(s);
+  c.AddSource({});
+  auto row = [&](RowOp op, uint64_t version, int id, const char* v) {
+    c.BeginRow(op, version, 0, 0);
+    c.column(0).AppendInt(id);
+    if (v) c.column(1).AppendBytes(v); else c.column(1).AppendNull();
+  };
+  row(RowOp::kInsert, 1, 1, "a");
+  row(RowOp::kInsert, 2, 2, "b");
+  row(RowOp::kUpdateBefore, 3, 1, "a");
+  row(RowOp::kUpdateAfter, 3, 1, "a2");
+  row(RowOp::kDelete, 4, 2, "b");
+  row(RowOp::kInsert, 5, 3, nullptr);
+  sink.Write(c);
+  sink.Flush();
+  auto v2 = std::make_shared<TableSchema>(*s);
+  v2->columns.push_back(Col("extra", ValueKind::kInt, "int", true));
+  sink.ApplySchemaChange(*s, *v2);
+  for (int r = 1; r <= replicas; ++r) {
+    ClientOptions co;
+    co.hostname = Services().ch_host;
+    co.port = r == 1 ? Services().ch_http_port : Services().ch2_http_port;
+    co.username = Services().ch_user;
+    co.password = Services().ch_password;
+    ClickHouseClient replica(co);
+    replica.Query("SYSTEM SYNC REPLICA sluice_it_ch_cluster.rep");
+    EXPECT_EQ(replica.Query("SELECT engine FROM system.tables WHERE database = 'sluice_it_ch_cluster' AND "
+                            "name = 'rep' FORMAT TSV"),
+              "ReplicatedReplacingMergeTree\n")
+        << "replica " << r;
+    EXPECT_EQ(replica.Query("SELECT id, v, extra FROM sluice_it_ch_cluster.rep FINAL WHERE _is_deleted = 0 "
+                            "ORDER BY id FORMAT TSV"),
+              "1\ta2\t\\N\n3\t\\N\t\\N\n")
+        << "replica " << r;
+  }
+  Q("DROP DATABASE IF EXISTS sluice_it_ch_cluster ON CLUSTER " + cluster);
+}
+
 }  // namespace
 }  // namespace sluice::clickhouse
