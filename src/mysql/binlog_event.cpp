@@ -110,7 +110,8 @@ bool IsNumericType(uint8_t t) {
 bool IsCharacterType(uint8_t t) {
   using namespace column_type;
   return t == kString || t == kVarString || t == kVarchar || t == kBlob || t == kTinyBlob ||
-         t == kMediumBlob || t == kLongBlob || t == kMariaVarcharCompressed || t == kMariaBlobCompressed;
+         t == kMediumBlob || t == kLongBlob || t == kMariaVarcharCompressed || t == kMariaBlobCompressed ||
+         t == kVector;
 }
 
 // Reads a bitmap whose first element is the most significant bit of the first byte (the order
