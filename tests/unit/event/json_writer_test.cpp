@@ -103,9 +103,10 @@ TEST(DebeziumJsonWriter, ValidUtf8IsCopied) {
   EXPECT_EQ(S("\xF4\x8F\xBF\xBF"), "\"\xF4\x8F\xBF\xBF\"");         // U+10FFFF
 }
 
-// Ill-formed UTF-8 -> U+FFFD per maximal subpart (Unicode 15 section 3.9, "U+FFFD Substitution of
-// Maximal Subparts"), which is what java.lang.String(byte[], UTF_8) produces and Jackson then
-// writes as EF BF BD.
+// Ill-formed UTF-8 -> U+FFFD as java.lang.String(byte[], UTF_8) replaces it (Debezium decodes
+// column bytes that way; Jackson then writes EF BF BD): per maximal subpart (Unicode 15 section
+// 3.9), except that a 3-byte encoded surrogate is one replacement. Expectations checked against
+// OpenJDK 17's `new String(bytes, UTF_8).getBytes(UTF_8)`.
 TEST(DebeziumJsonWriter, InvalidUtf8BecomesReplacementCharacter) {
   const std::string r = "\xEF\xBF\xBD";
   EXPECT_EQ(S("\xFF"), "\"" + r + "\"");
@@ -113,7 +114,9 @@ TEST(DebeziumJsonWriter, InvalidUtf8BecomesReplacementCharacter) {
   EXPECT_EQ(S("\xF0\x9F\x98"), "\"" + r + "\"");                // truncated 4-byte: one subpart
   EXPECT_EQ(S("\xF0\x9F\x98z"), "\"" + r + "z\"");
   EXPECT_EQ(S("\xC0\x80"), "\"" + r + r + "\"");                // overlong NUL
-  EXPECT_EQ(S("\xED\xA0\x80"), "\"" + r + r + r + "\"");        // UTF-16 surrogate D800
+  EXPECT_EQ(S("\xED\xA0\x80"), "\"" + r + "\"");                // UTF-16 surrogate D800
+  EXPECT_EQ(S("\xED\xBF"), "\"" + r + "\"");                    // truncated surrogate prefix
+  EXPECT_EQ(S("\xED\xA0\xE1"), "\"" + r + r + "\"");
   EXPECT_EQ(S("\xE0\x80\x80"), "\"" + r + r + r + "\"");        // overlong 3-byte
   EXPECT_EQ(S("\xF4\x90\x80\x80"), "\"" + r + r + r + r + "\""); // above U+10FFFF
   EXPECT_EQ(S("\x80x"), "\"" + r + "x\"");                      // lone continuation byte
