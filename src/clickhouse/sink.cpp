@@ -448,6 +448,14 @@ void ClickHouseSink::InsertBisecting(Table& t, size_t lo, size_t hi) {
       InsertBisecting(t, mid, hi);
       return;
     }
+    // errors.tolerance = all tolerates bad rows, not a broken table: when most rows of a batch
+    // are rejected one by one, the cause is not in the data; stop with the error.
+    if (++rejected_in_flush_ > std::max<size_t>(100, t.rows / 2)) {
+      throw Error(ErrorKind::kSink,
+                  fmt::format("{}.{} rejected more than {} rows of one batch one by one; this is not a "
+                              "bad-row problem (errors.tolerance = all does not apply): {}",
+                              t.db, t.name, rejected_in_flush_ - 1, e.what()));
+    }
     const size_t b = t.row_starts[lo];
     const size_t end = hi < t.row_starts.size() ? t.row_starts[hi] : t.buffer.size();
     std::string row = t.buffer.substr(b, end - b);
@@ -462,6 +470,7 @@ void ClickHouseSink::InsertBisecting(Table& t, size_t lo, size_t hi) {
 void ClickHouseSink::FlushTable(Table& t) {
   if (t.rows == 0) return;
   if (!t.row_starts.empty()) {
+    rejected_in_flush_ = 0;
     InsertBisecting(t, 0, t.rows);
   } else {
     InsertRange(t, 0, t.rows);

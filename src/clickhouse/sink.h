@@ -97,6 +97,7 @@ class ClickHouseSink {
   };
   std::vector<DeadLetter> dead_letters_;
   bool dlq_ready_ = false;
+  size_t rejected_in_flush_ = 0;
   SinkStats stats_;
 };
 
