@@ -728,6 +728,7 @@ void WriteValue(JsonWriter& w, const ColumnPlan& cp, const DebeziumOptions& o, i
       const char* b = bytes.data();
       if (*b == '+') ++b;
       std::from_chars(b, bytes.data() + bytes.size(), d);
+      if (d == 0) d = 0.0;  // BigDecimal has no negative zero: "-0.00" -> 0.0
       w.JavaDouble(d);
       return;
     }
@@ -1311,9 +1312,17 @@ DebeziumOptions ParseDebeziumOptions(const std::map<std::string, std::string>& p
 
 void AppendJsonLine(const DebeziumRecord& r, std::string* out) {
   out->append("{\"topic\":");
-  JsonWriter w;  // topic needs escaping in theory only; keep it simple and correct
-  w.String(r.topic);
-  out->append(w.view());
+  // Topics from the encoder are [A-Za-z0-9._-] only; escape anything else without allocating.
+  if (std::all_of(r.topic.begin(), r.topic.end(), [](char c) { return json::internal::kSafe.v[static_cast<unsigned char>(c)]; })) {
+    out->push_back('"');
+    out->append(r.topic);
+    out->push_back('"');
+  } else {
+    thread_local JsonWriter w;
+    w.Clear();
+    w.String(r.topic);
+    out->append(w.view());
+  }
   out->append(",\"key\":");
   if (r.key_is_null) {
     out->append("null");

@@ -414,6 +414,7 @@ TEST(DebeziumTypes, DecimalDoubleAndString) {
   d.decimal_handling = DecimalHandling::kDouble;
   EXPECT_EQ(EncodeOne(d, col, Str("-12.50")), "-12.5");
   EXPECT_EQ(EncodeOne(d, col, Str("12345678.90")), "1.23456789E7");
+  EXPECT_EQ(EncodeOne(d, col, Str("-0.00")), "0.0");
   DebeziumOptions s = Opts();
   s.decimal_handling = DecimalHandling::kString;
   EXPECT_EQ(EncodeOne(s, col, Str("-12.50")), "\"-12.50\"");
