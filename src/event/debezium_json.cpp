@@ -1405,7 +1405,9 @@ const DebeziumEncoder::TablePlan& DebeziumEncoder::PlanFor(const TableSchemaPtr&
     auto plan = std::make_unique<TablePlan>();
     const TableSchema& t = *schema;
     plan->schema = schema;
-    plan->topic = SanitizeTopic(options_.topic_prefix + "." + t.database + "." + t.table);
+    // A view's output (no database) goes to <topic.prefix>.<view> (issue 6).
+    plan->topic = SanitizeTopic(t.database.empty() ? options_.topic_prefix + "." + t.table
+                                                   : options_.topic_prefix + "." + t.database + "." + t.table);
     plan->topic_json = Quoted(plan->topic);
     plan->cols.reserve(t.columns.size());
     for (const ColumnSchema& c : t.columns) {

@@ -107,7 +107,8 @@ class DebeziumEncoder {
     }
   }
 
-  /// Topic `<topic.prefix>.<db>.<table>`, with characters Kafka does not allow replaced by '_'.
+  /// Topic `<topic.prefix>.<db>.<table>` (`<topic.prefix>.<table>` when the schema has no
+  /// database, as for a view's output), characters Kafka does not allow replaced by '_'.
   std::string_view Topic(const TableSchemaPtr& schema);
   /// Kafka Connect schema JSON of the key struct (empty when the table has no primary key).
   std::string_view KeySchemaJson(const TableSchemaPtr& schema);

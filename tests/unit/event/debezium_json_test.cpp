@@ -347,6 +347,9 @@ TEST(DebeziumEncoder, TopicCharactersOutsideKafkasAlphabetBecomeUnderscore) {
   b.Add("a", ValueKind::kInt, "int");
   DebeziumEncoder enc(Opts());
   EXPECT_EQ(enc.Topic(b.Build()), "dbserver1.my_db.t_st_1");
+  TableBuilder view("", "revenue_by_day");
+  view.Add("a", ValueKind::kInt, "int");
+  EXPECT_EQ(enc.Topic(view.Build()), "dbserver1.revenue_by_day");
 }
 
 // ---- Value mappings, per type and handling mode ([types]) -------------------------------------
