@@ -56,6 +56,21 @@ ChangeChunk::ChangeChunk(TableSchemaPtr schema) : schema_(std::move(schema)) {
   for (const auto& c : schema_->columns) columns_.emplace_back(c.kind);
 }
 
+ChangeChunk ChangeChunk::Project(TableSchemaPtr target, const std::vector<int>& keep) && {
+  ChangeChunk out;
+  out.schema_ = std::move(target);
+  out.ops_ = std::move(ops_);
+  out.versions_ = std::move(versions_);
+  out.source_index_ = std::move(source_index_);
+  out.row_in_event_ = std::move(row_in_event_);
+  out.sources_ = std::move(sources_);
+  out.columns_.reserve(keep.size());
+  for (int k : keep) out.columns_.push_back(std::move(columns_[static_cast<size_t>(k)]));
+  SLUICE_CHECK(out.columns_.size() == out.schema_->columns.size(), "projection does not match its schema");
+  columns_.clear();
+  return out;
+}
+
 size_t ChangeChunk::ByteSize() const {
   size_t n = ops_.size() * (1 + 8 + 4 + 4);
   for (const auto& c : columns_) n += c.size() * 9 + c.HeapBytes();

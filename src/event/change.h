@@ -189,6 +189,12 @@ class ChangeChunk {
   const SourceInfo& source(size_t row) const { return sources_[source_index_[row]]; }
   const std::vector<SourceInfo>& sources() const { return sources_; }
 
+  /// Re-tags row `row` with another source (e.g. to mark the last snapshot row).
+  void SetRowSource(size_t row, uint32_t source_index) { source_index_[row] = source_index; }
+  /// Returns a chunk over `target` whose columns are this chunk's columns `keep[i]` (moved, not
+  /// copied); this chunk is left empty. Used to drop excluded columns.
+  ChangeChunk Project(TableSchemaPtr target, const std::vector<int>& keep) &&;
+
   /// Approximate memory held by this chunk, for batching and memory budgets.
   size_t ByteSize() const;
 

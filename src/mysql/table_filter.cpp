@@ -53,7 +53,6 @@ bool TableFilter::IncludeDatabase(const std::string& db) const {
 
 bool TableFilter::IncludeTable(const std::string& db, const std::string& table) const {
   std::string full = db + "." + table;
-  std::lock_guard<std::mutex> lock(mu_);
   auto it = table_cache_.find(full);
   if (it != table_cache_.end()) return it->second;
   bool ok = IncludeDatabase(db);

@@ -1,10 +1,10 @@
 #pragma once
 /// Debezium's include/exclude filters: comma-separated regular expressions matched against the
 /// whole name (anchored), database names for database.*.list, "<db>.<table>" for table.*.list and
-/// "<db>.<table>.<column>" for column.exclude.list. Thread-safe after construction.
+/// "<db>.<table>.<column>" for column.exclude.list. Copyable; not thread-safe (it caches
+/// decisions): each thread uses its own copy.
 
 #include <map>
-#include <mutex>
 #include <regex>
 #include <string>
 #include <vector>
@@ -35,7 +35,6 @@ class TableFilter {
   static bool Any(const std::vector<Pattern>& ps, const std::string& s);
 
   std::vector<Pattern> db_include_, db_exclude_, table_include_, table_exclude_, column_exclude_;
-  mutable std::mutex mu_;
   mutable std::map<std::string, bool> table_cache_;
 };
 

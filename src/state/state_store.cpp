@@ -45,6 +45,8 @@ std::unique_ptr<StateStore> StateStore::Open(const std::string& dir, bool read_o
   return std::unique_ptr<StateStore>(new StateStore(dir, db));
 }
 
+StateStore::StateStore(std::string dir, rocksdb::DB* db) : dir_(std::move(dir)), db_(db) {}
+
 StateStore::~StateStore() = default;
 
 std::optional<std::string> StateStore::Get(const std::string& key) const {

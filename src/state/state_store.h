@@ -32,7 +32,7 @@ class StateStore {
   const std::string& dir() const { return dir_; }
 
  private:
-  StateStore(std::string dir, rocksdb::DB* db) : dir_(std::move(dir)), db_(db) {}
+  StateStore(std::string dir, rocksdb::DB* db);
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
 };

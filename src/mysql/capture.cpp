@@ -1,0 +1,676 @@
+#include "mysql/capture.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <thread>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "mysql/binlog_event.h"
+#include "mysql/binlog_stream.h"
+#include "mysql/row_decoder.h"
+#include "mysql/schema_history.h"
+#include "mysql/source_info.h"
+#include "mysql/text_value.h"
+#include "state/state_store.h"
+
+namespace sluice::mysql {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// (file sequence, position) ordering of binlog coordinates.
+bool AtOrAfter(const std::string& file, uint64_t pos, const std::string& tfile, uint64_t tpos) {
+  uint32_t a = BinlogFileSequence(file), b = BinlogFileSequence(tfile);
+  return a != b ? a > b : pos >= tpos;
+}
+
+// MariaDB GTID set "d-s-n,..." kept as domain -> gtid.
+std::map<uint32_t, std::string> ParseMariaGtidSet(const std::string& s) {
+  std::map<uint32_t, std::string> m;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t comma = s.find(',', start);
+    std::string g = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t b = g.find_first_not_of(" \n\t"), e = g.find_last_not_of(" \n\t");
+    if (b != std::string::npos) {
+      g = g.substr(b, e - b + 1);
+      size_t dash = g.find('-');
+      if (dash != std::string::npos) m[static_cast<uint32_t>(std::stoul(g.substr(0, dash)))] = g;
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return m;
+}
+
+std::string JoinGtidSet(const std::map<uint32_t, std::string>& m) {
+  std::string out;
+  for (const auto& [d, g] : m) out += (out.empty() ? "" : ",") + g;
+  return out;
+}
+
+// SQL literal of a snapshot key value as read with the text protocol.
+std::string KeyLiteral(Connection& conn, const ColumnSchema& col, std::string_view text) {
+  if (col.kind == ValueKind::kInt || col.kind == ValueKind::kUInt) return std::string(text);
+  if (col.kind == ValueKind::kBytes || col.kind == ValueKind::kBit || col.kind == ValueKind::kGeometry) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out = "X'";
+    for (unsigned char c : text) {
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+    return out + "'";
+  }
+  return "'" + conn.Escape(text) + "'";
+}
+
+class Progress {
+ public:
+  Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1) {}
+  void Update(const std::string& table, uint64_t table_rows, uint64_t table_total, uint64_t all_rows,
+              uint64_t all_total, bool force = false) {
+    if (!enabled_) return;
+    auto now = Clock::now();
+    if (!force && now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5))) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double rate = secs > 0 ? static_cast<double>(all_rows) / secs : 0;
+    double eta = rate > 0 && all_total > all_rows ? static_cast<double>(all_total - all_rows) / rate : 0;
+    double frac = table_total ? std::min(1.0, static_cast<double>(table_rows) / static_cast<double>(table_total)) : 1.0;
+    if (tty_) {
+      int filled = static_cast<int>(frac * 30);
+      std::string bar(static_cast<size_t>(filled), '#');
+      bar.resize(30, '.');
+      std::fprintf(stderr, "\r snapshot %-32.32s [%s] %3d%% %10llu rows %9.0f rows/s ETA %5.0fs ", table.c_str(),
+                   bar.c_str(), static_cast<int>(frac * 100), static_cast<unsigned long long>(table_rows), rate, eta);
+      if (force) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    } else {
+      SLOG_INFO("snapshot {}: {} of ~{} rows; all tables {} of ~{} rows, {:.0f} rows/s, ETA {:.0f}s", table,
+                table_rows, table_total, all_rows, all_total, rate, eta);
+    }
+  }
+
+ private:
+  bool enabled_, tty_;
+  Clock::time_point start_ = Clock::now(), last_{};
+};
+
+}  // namespace
+
+CaptureOptions CaptureOptions::FromConfig(const Config& config) {
+  CaptureOptions o;
+  o.connection.host = config.GetString("source", "database.hostname");
+  o.connection.port = static_cast<int>(config.GetInt("source", "database.port"));
+  o.connection.user = config.GetString("source", "database.user");
+  o.connection.password = config.GetString("source", "database.password");
+  o.connection.ssl_mode = config.GetString("source", "database.ssl.mode");
+  o.connection.ssl_ca = config.GetString("source", "database.ssl.ca");
+  o.connection.connect_timeout_ms = static_cast<int>(config.GetInt("source", "connect.timeout.ms"));
+  int64_t sid = config.GetInt("source", "database.server.id");
+  if (sid <= 0 || sid > 0xFFFFFFFFll) {
+    Throw(ErrorKind::kConfig, "{}: source.database.server.id must be between 1 and 4294967295, got {}",
+          config.Where("source", "database.server.id"), sid);
+  }
+  o.server_id = static_cast<uint32_t>(sid);
+  o.snapshot_mode = config.GetString("source", "snapshot.mode");
+  int64_t fetch = config.GetInt("source", "snapshot.fetch.size");
+  if (fetch <= 0) {
+    Throw(ErrorKind::kConfig, "{}: source.snapshot.fetch.size must be positive", config.Where("source", "snapshot.fetch.size"));
+  }
+  o.snapshot_fetch_size = static_cast<size_t>(fetch);
+  return o;
+}
+
+MySqlCapture::MySqlCapture(CaptureOptions options, TableFilter filter, StateStore* state, std::string state_prefix)
+    : options_(std::move(options)),
+      filter_(std::move(filter)),
+      state_(state),
+      history_(std::make_unique<SchemaHistory>(state, std::move(state_prefix))) {}
+
+MySqlCapture::~MySqlCapture() = default;
+
+const std::vector<int>& MySqlCapture::EmittedColumns(const TableSchemaPtr& full) {
+  Emitted(full);
+  return projections_.at(full.get()).keep;
+}
+
+TableSchemaPtr MySqlCapture::Emitted(const TableSchemaPtr& full) {
+  auto it = projections_.find(full.get());
+  if (it != projections_.end()) return it->second.emitted;
+  Projection p;
+  bool all = true;
+  for (size_t i = 0; i < full->columns.size(); ++i) {
+    if (filter_.IncludeColumn(full->database, full->table, full->columns[i].name)) {
+      p.keep.push_back(static_cast<int>(i));
+    } else {
+      all = false;
+    }
+  }
+  if (all) {
+    p.emitted = full;
+  } else {
+    auto e = std::make_shared<TableSchema>(*full);
+    e->columns.clear();
+    e->primary_key.clear();
+    for (int k : p.keep) e->columns.push_back(full->columns[static_cast<size_t>(k)]);
+    for (int pk : full->primary_key) {
+      for (size_t j = 0; j < p.keep.size(); ++j) {
+        if (p.keep[j] == pk) e->primary_key.push_back(static_cast<int>(j));
+      }
+    }
+    p.emitted = e;
+  }
+  p.full = full;  // keeps the key's address from being reused
+  auto emitted = p.emitted;
+  projections_.emplace(full.get(), std::move(p));
+  return emitted;
+}
+
+void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
+  Connection conn(options_.connection);
+  conn.Connect();
+  SourceFacts facts = ValidateSource(conn, options_.server_id);
+  is_mariadb_ = facts.is_mariadb;
+  SLOG_INFO("connected to {} at {}:{} (server_id {})", facts.version, options_.connection.host,
+            options_.connection.port, facts.server_id);
+  SourceOffset offset = resume;
+  const std::string& mode = options_.snapshot_mode;
+
+  if (!offset.empty() && !offset.snapshot_running) {
+    // Does the server still have our position?
+    auto files = ListBinlogFiles(conn);
+    bool have = std::find(files.begin(), files.end(), offset.file) != files.end();
+    if (!have) {
+      if (mode == "when_needed") {
+        SLOG_WARN("binlog {} (stored offset) is no longer on the server (oldest: {}); snapshot.mode is when_needed: "
+                  "taking a new snapshot",
+                  offset.file, files.empty() ? "none" : files.front());
+        offset = SourceOffset{};
+      } else {
+        Throw(ErrorKind::kSource,
+              "the stored offset {} points to binlog file {} which the server has purged (oldest available: {}). "
+              "Changes since then are lost to the binlog: set source.snapshot.mode to when_needed to re-snapshot "
+              "automatically, or delete the state directory to start over",
+              offset.ToString(), offset.file, files.empty() ? "none" : files.front());
+      }
+    }
+    if (!offset.empty() && mode == "always") {
+      SLOG_INFO("snapshot.mode always: taking a new snapshot");
+      offset = SourceOffset{};
+    }
+  }
+
+  if (offset.empty() || offset.snapshot_running) {
+    bool with_data = mode != "no_data" && mode != "never";
+    if (mode == "never" && offset.empty()) {
+      // Debezium's `never`: no snapshot; stream from the oldest binlog still on the server with
+      // the current schemas.
+      auto files = ListBinlogFiles(conn);
+      offset.file = files.empty() ? "" : files.front();
+      offset.pos = 4;
+      history_->Reset(LoadSchemas(conn, filter_), BinlogFileSequence(offset.file), offset.pos);
+      offset.snapshot_done = true;
+      for (const auto& t : LoadSchemas(conn, filter_)) consumer.OnSchema(nullptr, Emitted(t));
+    } else {
+      conn.Close();
+      Snapshot(consumer, offset, with_data);
+      if (stop_) return;
+    }
+    if (mode == "initial_only") {
+      SLOG_INFO("snapshot.mode initial_only: snapshot complete, not streaming");
+      consumer.OnCaughtUp();
+      return;
+    }
+  } else {
+    if (mode == "initial_only") {
+      SLOG_INFO("snapshot.mode initial_only: snapshot already complete, nothing to do");
+      consumer.OnCaughtUp();
+      return;
+    }
+    if (!history_->LoadAt(BinlogFileSequence(offset.file), offset.pos)) {
+      Throw(ErrorKind::kState, "the state directory has an offset ({}) but no schema history; delete the state "
+            "directory to start over", offset.ToString());
+    }
+    conn.Close();
+  }
+  Stream(consumer, offset);
+}
+
+void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool with_data) {
+  Connection conn(options_.connection);
+  conn.Connect();
+  conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  // A consistent view and the binlog position it corresponds to, under a short global read lock.
+  BinlogCoordinates at;
+  bool locked = false;
+  try {
+    conn.Execute("FLUSH TABLES WITH READ LOCK");
+    locked = true;
+  } catch (const Error& e) {
+    if (!is_mariadb_) throw;
+    SLOG_WARN("FLUSH TABLES WITH READ LOCK failed ({}); using MariaDB's lock-free binlog_snapshot position", e.what());
+  }
+  conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+  if (locked) {
+    at = CurrentBinlogEnd(conn, is_mariadb_);
+  } else {
+    ResultSet st = conn.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
+    for (const auto& r : st.rows) {
+      if (*r[0] == "Binlog_snapshot_file") at.file = *r[1];
+      if (*r[0] == "Binlog_snapshot_position") at.pos = std::stoull(*r[1]);
+    }
+  }
+  std::vector<TableSchemaPtr> tables = LoadSchemas(conn, filter_);
+  if (locked) conn.Execute("UNLOCK TABLES");
+
+  const bool resuming = offset.snapshot_running;
+  uint32_t snap_seq = BinlogFileSequence(at.file);
+  if (!resuming) {
+    offset = SourceOffset{};
+    offset.file = at.file;
+    offset.pos = at.pos;
+    offset.gtid_set = at.gtid_set;
+    offset.snapshot_running = with_data;
+    offset.snapshot_done = !with_data;
+    history_->Reset(tables, snap_seq, at.pos);
+    SLOG_INFO("snapshot at {}:{} (gtid {}) of {} table(s){}", at.file, at.pos, at.gtid_set, tables.size(),
+              with_data ? "" : " (schema only)");
+  } else {
+    // The stream resumes from the first snapshot's position; the schema at that position is in
+    // the history. Rows read now are at `at`, which is later: streamed changes between the two
+    // positions carry lower versions and are superseded where the snapshot already has them.
+    if (!history_->LoadAt(BinlogFileSequence(offset.file), offset.pos)) {
+      history_->Reset(tables, BinlogFileSequence(offset.file), offset.pos);
+    }
+    SLOG_INFO("resuming the snapshot: {} table(s) done, continuing {} after its last key ({} rows so far)",
+              offset.tables_done.size(), offset.current_table.empty() ? "with the next table" : offset.current_table,
+              offset.rows_done);
+  }
+  for (const auto& t : tables) consumer.OnSchema(nullptr, Emitted(t));
+  if (!with_data) {
+    conn.Execute("COMMIT");
+    consumer.OnCommit(offset);
+    return;
+  }
+
+  // Row estimates for progress.
+  std::map<std::string, uint64_t> estimates;
+  uint64_t total = 0;
+  for (const auto& t : tables) {
+    auto v = conn.QueryValue("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" +
+                             conn.Escape(t->database) + "' AND TABLE_NAME = '" + conn.Escape(t->table) + "'");
+    uint64_t n = v ? std::stoull(*v) : 0;
+    estimates[t->QualifiedName()] = n;
+    total += n;
+  }
+  snapshot_total_ = total;
+  Progress progress(options_.progress);
+  const uint64_t version = MakeVersion(snap_seq, at.pos, 0) - 1;
+  bool first_row = !resuming;
+  uint64_t all_rows = offset.rows_done;
+
+  for (const auto& full : tables) {
+    if (stop_) return;
+    const std::string name = full->QualifiedName();
+    if (std::find(offset.tables_done.begin(), offset.tables_done.end(), name) != offset.tables_done.end()) continue;
+    TableSchemaPtr schema = Emitted(full);
+    const std::vector<int>& keep = EmittedColumns(full);
+    std::vector<std::string> last_key;
+    if (offset.current_table == name) last_key = offset.last_key;
+    offset.current_table = name;
+    if (full->primary_key.empty()) {
+      SLOG_WARN("table {} has no primary key: its snapshot is read in one pass (not resumable mid-table) and its "
+                "events have a null key",
+                name);
+    }
+    std::string cols;
+    for (int k : keep) cols += (cols.empty() ? "" : ", ") + QuoteIdent(full->columns[static_cast<size_t>(k)].name);
+    std::string order;
+    for (int pk : full->primary_key) order += (order.empty() ? "" : ", ") + QuoteIdent(full->columns[static_cast<size_t>(pk)].name);
+    // Key column positions within the selected columns (the key is always selected: excluded key
+    // columns are re-added below).
+    std::vector<int> key_pos;
+    for (int pk : full->primary_key) {
+      auto it = std::find(keep.begin(), keep.end(), pk);
+      if (it == keep.end()) {
+        Throw(ErrorKind::kConfig, "column.exclude.list removes primary-key column {}.{}; key columns cannot be excluded",
+              name, full->columns[static_cast<size_t>(pk)].name);
+      }
+      key_pos.push_back(static_cast<int>(it - keep.begin()));
+    }
+    uint64_t table_rows = 0;
+    const uint64_t table_total = estimates[name];
+    while (!stop_) {
+      std::string sql = "SELECT " + cols + " FROM " + QuoteIdent(full->database) + "." + QuoteIdent(full->table);
+      if (!full->primary_key.empty()) {
+        if (!last_key.empty()) {
+          // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...: index-friendly keyset pagination.
+          std::string where;
+          for (size_t i = 0; i < full->primary_key.size(); ++i) {
+            std::string term;
+            for (size_t j = 0; j < i; ++j) {
+              term += QuoteIdent(full->columns[static_cast<size_t>(full->primary_key[j])].name) + " = " + last_key[j] + " AND ";
+            }
+            term += QuoteIdent(full->columns[static_cast<size_t>(full->primary_key[i])].name) + " > " + last_key[i];
+            where += (where.empty() ? "(" : " OR (") + term + ")";
+          }
+          sql += " WHERE " + where;
+        }
+        sql += " ORDER BY " + order + " LIMIT " + std::to_string(options_.snapshot_fetch_size);
+      }
+      ChangeChunk chunk(schema);
+      SourceInfo src;
+      src.ts_ms = NowMs();
+      src.file = at.file;
+      src.pos = at.pos;
+      src.gtid = "";
+      src.server_id = 0;
+      src.snapshot = SourceInfo::Snapshot::kTrue;
+      uint32_t src_idx = chunk.AddSource(src);
+      uint32_t first_idx = 0;
+      if (first_row) {
+        SourceInfo f = src;
+        f.snapshot = SourceInfo::Snapshot::kFirst;
+        first_idx = chunk.AddSource(f);
+      }
+      size_t n = 0;
+      std::vector<std::string> row_key;
+      auto on_row = [&](MYSQL_ROW row, const unsigned long* len, MYSQL_FIELD*, unsigned ncols) {
+        chunk.BeginRow(RowOp::kInsert, version, first_row ? first_idx : src_idx, 0);
+        first_row = false;
+        for (unsigned i = 0; i < ncols; ++i) {
+          const ColumnSchema& c = schema->columns[i];
+          if (!row[i]) {
+            chunk.column(i).AppendNull();
+          } else {
+            AppendTextValue(c, std::string_view(row[i], len[i]), chunk.column(i));
+          }
+        }
+        ++n;
+        if (!key_pos.empty()) {
+          row_key.clear();
+          for (int kp : key_pos) {
+            row_key.push_back(KeyLiteral(conn, schema->columns[static_cast<size_t>(kp)],
+                                         std::string_view(row[kp], len[kp])));
+          }
+        }
+        // A table without a key is read in one pass; pass it on in bounded pieces.
+        if (key_pos.empty() && chunk.size() >= options_.snapshot_fetch_size) {
+          table_rows += chunk.size();
+          all_rows += chunk.size();
+          snapshot_done_ = all_rows;
+          consumer.OnRows(std::move(chunk));
+          chunk = ChangeChunk(schema);
+          src_idx = chunk.AddSource(src);
+          progress.Update(name, table_rows, table_total, all_rows, total);
+        }
+      };
+      conn.QueryStream(sql, on_row);
+      table_rows += chunk.size();
+      all_rows += chunk.size();
+      snapshot_done_ = all_rows;
+      if (!chunk.empty()) consumer.OnRows(std::move(chunk));
+      progress.Update(name, table_rows, table_total, all_rows, total);
+      bool table_done = key_pos.empty() || n < options_.snapshot_fetch_size;
+      if (!key_pos.empty() && n > 0) last_key = row_key;
+      offset.rows_done = all_rows;
+      if (table_done) {
+        offset.tables_done.push_back(name);
+        offset.current_table.clear();
+        offset.last_key.clear();
+      } else {
+        offset.last_key = last_key;
+      }
+      consumer.OnCommit(offset);
+      if (table_done) break;
+    }
+    progress.Update(name, table_rows, table_total, all_rows, total, /*force=*/true);
+  }
+  if (stop_) return;
+  conn.Execute("COMMIT");
+  offset.snapshot_running = false;
+  offset.snapshot_done = true;
+  offset.current_table.clear();
+  offset.last_key.clear();
+  consumer.OnCommit(offset);
+  SLOG_INFO("snapshot complete: {} rows from {} table(s)", all_rows, tables.size());
+}
+
+void MySqlCapture::Stream(ChangeConsumer& consumer, SourceOffset offset) {
+  // The target for --exit-when-caught-up: the binlog end when streaming starts.
+  SourceOffset target;
+  {
+    Connection conn(options_.connection);
+    conn.Connect();
+    BinlogCoordinates end = CurrentBinlogEnd(conn, is_mariadb_);
+    target.file = end.file;
+    target.pos = end.pos;
+  }
+  SLOG_INFO("streaming the binlog from {} (end of binlog now {}:{})", offset.ToString(), target.file, target.pos);
+  int backoff_ms = 500;
+  while (!stop_) {
+    try {
+      StreamOnce(consumer, offset, target);
+      return;
+    } catch (const Error& e) {
+      if (!e.retryable() || stop_) throw;
+      SLOG_WARN("{}; reconnecting in {} ms from {}", e.what(), backoff_ms, offset.ToString());
+      for (int waited = 0; waited < backoff_ms && !stop_; waited += 100) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      backoff_ms = std::min(backoff_ms * 2, 30000);
+    }
+  }
+}
+
+void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, const SourceOffset& target) {
+  // `offset` is the last commit passed on; a reconnect restarts from it.
+  BinlogStream stream(options_.connection, options_.server_id);
+  StreamStart start;
+  start.file = offset.file;
+  start.pos = offset.pos;
+  stream.Open(start, /*non_blocking=*/false);
+
+  if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
+    consumer.OnCaughtUp();
+    return;
+  }
+
+  BinlogDecoder decoder;
+  RowDecoder rows;
+  std::string file = offset.file;
+  uint32_t file_seq = BinlogFileSequence(file);
+  auto gtids = ParseMariaGtidSet(is_mariadb_ ? offset.gtid_set : "");
+  std::string mysql_gtid_set = is_mariadb_ ? "" : offset.gtid_set;
+
+  // Transaction state.
+  bool in_txn = false;
+  std::string txn_gtid;
+  uint32_t txn_domain = 0;
+  uint64_t thread = 0;
+  std::string query;
+  ChangeChunk chunk;
+  TableSchemaPtr chunk_full;
+  auto flush = [&] {
+    if (!chunk.empty()) {
+      consumer.OnRows(std::move(chunk).Project(Emitted(chunk_full), EmittedColumns(chunk_full)));
+    }
+    chunk = ChangeChunk();
+    chunk_full.reset();
+  };
+  auto commit = [&](uint64_t next_pos) {
+    flush();
+    offset.file = file;
+    offset.pos = next_pos;
+    if (!txn_gtid.empty()) {
+      if (is_mariadb_) {
+        gtids[txn_domain] = txn_gtid;
+        offset.gtid_set = JoinGtidSet(gtids);
+      } else {
+        offset.gtid_set = txn_gtid;  // MySQL: the last GTID (resume uses file:pos)
+      }
+    }
+    in_txn = false;
+    txn_gtid.clear();
+    query.clear();
+    consumer.OnCommit(offset);
+    if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
+      consumer.OnCaughtUp();
+      stop_ = true;
+    }
+  };
+
+  std::vector<std::string_view> pending;  // inner events of a TRANSACTION_PAYLOAD
+  while (!stop_) {
+    std::string_view raw = stream.Next();
+    if (raw.empty()) break;
+    BinlogEvent ev = decoder.Decode(raw);
+    std::vector<BinlogEvent> events;
+    if (const auto* payload = ev.As<TransactionPayloadEvent>()) {
+      for (auto inner : payload->events) events.push_back(decoder.DecodeInner(inner));
+    } else {
+      events.push_back(std::move(ev));
+    }
+    for (BinlogEvent& e : events) {
+      const EventHeader& h = e.header;
+      if (const auto* rot = e.As<RotateEvent>()) {
+        file = rot->next_file;
+        file_seq = BinlogFileSequence(file);
+        if (!in_txn && (h.flags & kLogEventArtificialFlag) == 0) {
+          // A real rotate: the next transaction starts in the new file.
+          offset.file = file;
+          offset.pos = rot->position;
+        }
+        continue;
+      }
+      if (e.Is<FormatDescriptionEvent>() || e.Is<PreviousGtidsEvent>() || e.Is<MariaGtidListEvent>() ||
+          e.Is<MariaBinlogCheckpointEvent>() || e.Is<StopEvent>()) {
+        continue;
+      }
+      if (const auto* hb = e.As<HeartbeatEvent>()) {
+        if (!in_txn && options_.exit_when_caught_up) {
+          std::string hb_file = hb->log_file.empty() ? file : hb->log_file;
+          if (AtOrAfter(hb_file, hb->log_pos, target.file, target.pos) &&
+              AtOrAfter(offset.file, offset.pos, hb_file, hb->log_pos)) {
+            consumer.OnCaughtUp();
+            stop_ = true;
+          }
+        }
+        continue;
+      }
+      if (const auto* mg = e.As<MariaGtidEvent>()) {
+        in_txn = true;
+        txn_gtid = mg->gtid;
+        txn_domain = mg->domain_id;
+        continue;
+      }
+      if (const auto* g = e.As<GtidEvent>()) {
+        in_txn = true;
+        txn_gtid = g->gtid;
+        continue;
+      }
+      if (const auto* rq = e.As<RowsQueryEvent>()) {
+        query.assign(rq->query);
+        continue;
+      }
+      if (const auto* q = e.As<QueryEvent>()) {
+        std::string_view sql = q->query;
+        thread = q->thread_id;
+        if (sql == "BEGIN" || sql == "XA START") {
+          in_txn = true;
+          continue;
+        }
+        if (sql == "COMMIT" || sql.substr(0, 9) == "XA COMMIT") {
+          commit(h.log_pos);
+          continue;
+        }
+        if (sql == "ROLLBACK") {  // non-transactional part logged then rolled back: nothing to do
+          commit(h.log_pos);
+          continue;
+        }
+        // DDL (or another statement-logged change): its own transaction.
+        flush();
+        auto changes = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, &stream.connection());
+        for (auto& [before, after] : changes) {
+          const TableSchemaPtr& any = after ? after : before;
+          if (!filter_.IncludeTable(any->database, any->table)) continue;
+          consumer.OnSchema(before ? Emitted(before) : nullptr, after ? Emitted(after) : nullptr);
+        }
+        commit(h.log_pos);
+        continue;
+      }
+      if (e.Is<XidEvent>()) {
+        commit(h.log_pos);
+        continue;
+      }
+      if (e.Is<TableMapEvent>()) continue;  // kept by the decoder
+      if (const auto* re = e.As<RowsEvent>()) {
+        in_txn = true;
+        if (!re->table) {
+          Throw(ErrorKind::kData, "rows event at {}:{} refers to table id {} without a preceding TABLE_MAP", file,
+                h.position(), re->table_id);
+        }
+        const TableMap& map = *re->table;
+        if (!filter_.IncludeTable(map.database, map.table)) continue;
+        TableSchemaPtr full = history_->Get(map.database, map.table);
+        if (!full) {
+          // Created before our history started (e.g. filter widened): learn it now.
+          full = LoadTableSchema(stream.connection(), map.database, map.table);
+          if (!full) full = SchemaFromTableMap(map);
+          SLOG_WARN("table {} was not in the schema history; using its current definition", map.QualifiedName());
+          history_->Put(full, file_seq, h.position());
+          consumer.OnSchema(nullptr, Emitted(full));
+        }
+        if (chunk_full != full || chunk.size() >= options_.max_chunk_rows || chunk.ByteSize() >= options_.max_chunk_bytes) {
+          flush();
+          chunk = ChangeChunk(full);
+          chunk_full = full;
+        }
+        SourceInfo src;
+        src.ts_ms = static_cast<int64_t>(h.timestamp) * 1000;
+        src.file = file;
+        src.pos = h.position();
+        src.gtid = txn_gtid;
+        src.server_id = h.server_id;
+        src.thread = thread;
+        src.query = query;
+        uint32_t si = chunk.AddSource(std::move(src));
+        const uint64_t event_pos = h.position();
+        RowsDecodeResult r = rows.Decode(*re, map, full, chunk, si, [&](uint32_t row) {
+          return MakeVersion(file_seq, event_pos, row);
+        });
+        if (!r.all_present) {
+          Throw(ErrorKind::kSource,
+                "rows event at {}:{} for {} does not carry every column (binlog_row_image is not FULL for the "
+                "session that wrote it). Set binlog_row_image=FULL globally and for all sessions; sluice stops "
+                "rather than write incomplete rows",
+                file, event_pos, map.QualifiedName());
+        }
+        continue;
+      }
+      if (const auto* inc = e.As<IncidentEvent>()) {
+        Throw(ErrorKind::kSource, "the source logged an INCIDENT at {}:{} ({}): it lost events; re-snapshot",
+              file, h.position(), inc->message);
+      }
+      if (const auto* sk = e.As<SkippedEvent>()) {
+        if (!sk->known) SLOG_WARN("skipping binlog event {} at {}:{}: {}", EventTypeName(h.type), file, h.position(), sk->reason);
+        continue;
+      }
+    }
+  }
+  flush();
+}
+
+}  // namespace sluice::mysql

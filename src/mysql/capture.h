@@ -1,0 +1,97 @@
+#pragma once
+/// The MySQL/MariaDB source stage (Debezium's job): a consistent, chunked, resumable snapshot,
+/// then the binlog stream from exactly the snapshot position, decoded into ChangeChunks in commit
+/// order. Schema history is tracked from DDL and persisted in the state directory. The capture
+/// never stores offsets itself: it hands them to the consumer with each commit, and the consumer
+/// stores one only after the next stage has durably taken everything before it.
+/// Runs on one thread (Run); Stop() may be called from any thread.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "event/change.h"
+#include "mysql/connection.h"
+#include "mysql/offset.h"
+#include "mysql/table_filter.h"
+
+namespace sluice {
+class Config;
+class StateStore;
+}  // namespace sluice
+
+namespace sluice::mysql {
+
+class SchemaHistory;
+
+/// Receives the capture's output on the capture thread, in commit order.
+class ChangeConsumer {
+ public:
+  virtual ~ChangeConsumer() = default;
+  /// Rows of (part of) one transaction; a transaction may span several calls.
+  virtual void OnRows(ChangeChunk&& chunk) = 0;
+  /// A captured table's schema changed; called before any row of the new shape. `before` is null
+  /// for a new table, `after` is null for a dropped one. Schemas are the emitted ones (excluded
+  /// columns removed).
+  virtual void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after) = 0;
+  /// A transaction boundary: a restart from `offset` re-delivers nothing before it.
+  virtual void OnCommit(const SourceOffset& offset) = 0;
+  /// Everything committed in the source before the capture caught up has been passed on.
+  virtual void OnCaughtUp() {}
+};
+
+struct CaptureOptions {
+  ConnectionOptions connection;
+  uint32_t server_id = 0;
+  std::string snapshot_mode = "initial";
+  size_t snapshot_fetch_size = 10000;
+  size_t max_chunk_rows = 65536;       ///< a streamed chunk is passed on when it reaches this
+  size_t max_chunk_bytes = 8u << 20;   ///< ... or this size
+  bool exit_when_caught_up = false;
+  bool progress = true;                ///< snapshot progress on stderr
+  static CaptureOptions FromConfig(const Config& config);
+};
+
+class MySqlCapture {
+ public:
+  /// `state_prefix` namespaces the schema history in the state store (e.g. "run/").
+  MySqlCapture(CaptureOptions options, TableFilter filter, StateStore* state, std::string state_prefix);
+  ~MySqlCapture();
+
+  /// Snapshots and/or streams from `resume` (empty: first start) until Stop() or, with
+  /// exit_when_caught_up, until caught up. Retryable source errors (network, restart) are retried
+  /// with backoff from the last commit; other errors throw.
+  void Run(ChangeConsumer& consumer, const SourceOffset& resume);
+  void Stop() { stop_ = true; }
+  bool stopping() const { return stop_; }
+
+  /// The number of rows the snapshot will read (estimate), and rows read so far.
+  uint64_t snapshot_rows_total() const { return snapshot_total_; }
+  uint64_t snapshot_rows_done() const { return snapshot_done_; }
+
+ private:
+  void Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool with_data);
+  void Stream(ChangeConsumer& consumer, SourceOffset offset);
+  void StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, const SourceOffset& target);
+  TableSchemaPtr Emitted(const TableSchemaPtr& full);
+  const std::vector<int>& EmittedColumns(const TableSchemaPtr& full);
+
+  CaptureOptions options_;
+  TableFilter filter_;
+  StateStore* state_;
+  std::unique_ptr<SchemaHistory> history_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> snapshot_total_{0}, snapshot_done_{0};
+  bool is_mariadb_ = false;
+  struct Projection {
+    TableSchemaPtr full;
+    TableSchemaPtr emitted;
+    std::vector<int> keep;
+  };
+  std::map<const TableSchema*, Projection> projections_;
+};
+
+}  // namespace sluice::mysql

@@ -1,0 +1,349 @@
+#include "pipeline/commands.h"
+
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include <yaml-cpp/yaml.h>
+
+#include "bus/embedded_queue.h"
+#include "clickhouse/sink.h"
+#include "common/config.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "event/debezium_json.h"
+#include "mysql/capture.h"
+#include "mysql/source_info.h"
+#include "state/state_store.h"
+
+namespace sluice::pipeline {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+mysql::MySqlCapture* g_capture = nullptr;
+
+void OnSignal(int) {
+  g_stop = true;
+  if (g_capture) g_capture->Stop();
+}
+
+Config LoadConfig(const CommonFlags& flags) {
+  Config c = Config::LoadFile(flags.config_path);
+  for (const auto& w : c.warnings()) SLOG_WARN("{}", w);
+  return c;
+}
+
+DebeziumOptions DebeziumFromConfig(const Config& c) {
+  std::map<std::string, std::string> props;
+  for (const char* k : {"topic.prefix", "decimal.handling.mode", "time.precision.mode", "bigint.unsigned.handling.mode",
+                        "binary.handling.mode", "tombstones.on.delete", "schemas.enable"}) {
+    props[k] = c.GetString("source", k);
+  }
+  return ParseDebeziumOptions(props);
+}
+
+clickhouse::SinkOptions SinkFromConfig(const Config& c) {
+  if (!c.HasSection("sink")) {
+    Throw(ErrorKind::kConfig, "{}: `sluice run` needs a `sink` section (type: clickhouse, hostname, database, ...)",
+          c.file());
+  }
+  YAML::Node n;
+  for (const auto& [k, v] : c.Entries("sink")) {
+    if (k == "tables") continue;
+    n[k] = v;
+  }
+  // Defaults of keys not written, so the sink sees the documented defaults.
+  for (const auto& spec : ConfigSpec()) {
+    if (std::string(spec.section) != "sink" || spec.type == ConfigType::kMap || !spec.default_value) continue;
+    if (!c.Has("sink", spec.key)) n[spec.key] = spec.default_value;
+  }
+  for (const auto& [table, settings] : c.GetMap("sink", "tables")) {
+    for (const auto& [k, v] : settings) n["tables"][table][k] = v;
+  }
+  return clickhouse::SinkOptions::FromYaml(n);
+}
+
+std::string StatePrefix(const char* command) { return std::string(command) + "/"; }
+
+/// Progress through the queue between the capture thread and the sink thread.
+struct SchemaMsg {
+  TableSchemaPtr before, after;
+};
+struct CommitMsg {
+  mysql::SourceOffset offset;
+};
+struct CaughtUpMsg {};
+using Item = std::variant<ChangeChunk, SchemaMsg, CommitMsg, CaughtUpMsg>;
+
+class QueueConsumer : public mysql::ChangeConsumer {
+ public:
+  explicit QueueConsumer(BoundedQueue<Item>& q) : q_(q) {}
+  void OnRows(ChangeChunk&& chunk) override {
+    size_t bytes = chunk.ByteSize();
+    if (!q_.Push(Item(std::move(chunk)), bytes)) Interrupted();
+  }
+  void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after) override {
+    if (!q_.Push(Item(SchemaMsg{before, after}), 256)) Interrupted();
+  }
+  void OnCommit(const mysql::SourceOffset& offset) override {
+    if (!q_.Push(Item(CommitMsg{offset}), 256)) Interrupted();
+  }
+  void OnCaughtUp() override { q_.Push(Item(CaughtUpMsg{}), 0); }
+
+ private:
+  [[noreturn]] void Interrupted() { throw Error(ErrorKind::kInternal, "the sink stopped; capture interrupted"); }
+  BoundedQueue<Item>& q_;
+};
+
+/// Writes Debezium JSON lines to stdout; offsets are stored once the lines are flushed.
+class JsonlConsumer : public mysql::ChangeConsumer {
+ public:
+  JsonlConsumer(DebeziumOptions options, StateStore* state, std::string key)
+      : encoder_(std::move(options)), state_(state), key_(std::move(key)) {}
+  void OnRows(ChangeChunk&& chunk) override {
+    encoder_.EncodeChunk(chunk, [&](const DebeziumRecord& r) { AppendJsonLine(r, &buf_); });
+    if (buf_.size() > (1u << 20)) Write();
+  }
+  void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&) override {}
+  void OnCommit(const mysql::SourceOffset& offset) override {
+    pending_ = offset;
+    has_pending_ = true;
+    auto now = std::chrono::steady_clock::now();
+    if (buf_.size() > (256u << 10) || now - last_ > std::chrono::milliseconds(200)) Checkpoint();
+  }
+  void OnCaughtUp() override { Checkpoint(); }
+  void Checkpoint() {
+    Write();
+    if (std::fflush(stdout) != 0) Throw(ErrorKind::kInternal, "writing to stdout failed: {}", std::strerror(errno));
+    if (has_pending_) {
+      state_->Put(key_, pending_.Serialize());
+      has_pending_ = false;
+    }
+    last_ = std::chrono::steady_clock::now();
+  }
+
+ private:
+  void Write() {
+    if (buf_.empty()) return;
+    if (std::fwrite(buf_.data(), 1, buf_.size(), stdout) != buf_.size()) {
+      Throw(ErrorKind::kInternal, "writing to stdout failed: {}", std::strerror(errno));
+    }
+    buf_.clear();
+  }
+  DebeziumEncoder encoder_;
+  StateStore* state_;
+  std::string key_;
+  std::string buf_;
+  mysql::SourceOffset pending_;
+  bool has_pending_ = false;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+mysql::SourceOffset LoadOffset(StateStore& state, const std::string& key) {
+  auto v = state.Get(key);
+  if (!v) return {};
+  return mysql::SourceOffset::Parse(*v);
+}
+
+}  // namespace
+
+bool StopRequested() { return g_stop; }
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int Capture(const CommonFlags& flags, const std::string& output) {
+  Config config = LoadConfig(flags);
+  DebeziumOptions dopts = DebeziumFromConfig(config);
+  mysql::TableFilter filter(config);
+  auto options = mysql::CaptureOptions::FromConfig(config);
+  options.exit_when_caught_up = flags.exit_when_caught_up;
+  auto state = StateStore::Open(config.GetPath("state", "dir"));
+  const std::string prefix = StatePrefix("capture");
+  mysql::MySqlCapture capture(options, filter, state.get(), prefix);
+  g_capture = &capture;
+  if (g_stop) capture.Stop();
+  JsonlConsumer consumer(dopts, state.get(), prefix + "offset");
+  mysql::SourceOffset resume = LoadOffset(*state, prefix + "offset");
+  (void)output;
+  capture.Run(consumer, resume);
+  consumer.Checkpoint();
+  g_capture = nullptr;
+  return 0;
+}
+
+int Run(const CommonFlags& flags) {
+  Config config = LoadConfig(flags);
+  mysql::TableFilter filter(config);
+  auto options = mysql::CaptureOptions::FromConfig(config);
+  options.exit_when_caught_up = flags.exit_when_caught_up;
+  clickhouse::ClickHouseSink sink(SinkFromConfig(config));
+  // ClickHouse first: a wrong password or an unreachable server stops us before reading anything.
+  sink.Connect();
+  auto state = StateStore::Open(config.GetPath("state", "dir"));
+  const std::string prefix = StatePrefix("run");
+  const std::string offset_key = prefix + "offset";
+  mysql::SourceOffset resume = LoadOffset(*state, offset_key);
+  if (!resume.empty()) SLOG_INFO("resuming from {}", resume.ToString());
+
+  BoundedQueue<Item> queue(static_cast<size_t>(config.GetInt("bus", "queue.max.bytes")));
+  mysql::MySqlCapture capture(options, filter, state.get(), prefix);
+  g_capture = &capture;
+  if (g_stop) capture.Stop();
+  std::exception_ptr capture_error;
+  std::thread capture_thread([&] {
+    QueueConsumer consumer(queue);
+    try {
+      capture.Run(consumer, resume);
+    } catch (...) {
+      capture_error = std::current_exception();
+    }
+    queue.Close();
+  });
+
+  // The sink stage runs here: write, flush at commit boundaries, then store the offset.
+  mysql::SourceOffset pending;
+  bool has_pending = false;
+  bool caught_up = false;
+  const auto delay = std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"));
+  auto last_flush = std::chrono::steady_clock::now();
+  auto checkpoint = [&] {
+    sink.Flush();
+    if (has_pending) {
+      state->Put(offset_key, pending.Serialize());
+      has_pending = false;
+    }
+    last_flush = std::chrono::steady_clock::now();
+  };
+  std::exception_ptr sink_error;
+  try {
+    while (true) {
+      auto item = queue.Pop(std::chrono::milliseconds(100));
+      if (!item) {
+        if (queue.closed()) {
+          item = queue.Pop(std::chrono::milliseconds(0));  // closed: anything left is returned at once
+          if (!item) break;
+        } else {
+          if (has_pending && std::chrono::steady_clock::now() - last_flush >= delay) checkpoint();
+          continue;
+        }
+      }
+      if (auto* chunk = std::get_if<ChangeChunk>(&*item)) {
+        sink.Write(*chunk);
+      } else if (auto* s = std::get_if<SchemaMsg>(&*item)) {
+        if (s->after && !s->before) {
+          sink.EnsureTable(*s->after);
+        } else if (s->after && s->before) {
+          sink.ApplySchemaChange(*s->before, *s->after);
+        } else if (s->before) {
+          SLOG_WARN("table {} was dropped in the source; its ClickHouse table is kept", s->before->QualifiedName());
+        }
+      } else if (auto* c = std::get_if<CommitMsg>(&*item)) {
+        pending = c->offset;
+        has_pending = true;
+        if (sink.FlushDue() || std::chrono::steady_clock::now() - last_flush >= delay) checkpoint();
+      } else if (std::holds_alternative<CaughtUpMsg>(*item)) {
+        caught_up = true;
+        checkpoint();
+        if (flags.exit_when_caught_up) {
+          capture.Stop();
+        }
+      }
+    }
+    checkpoint();
+  } catch (...) {
+    sink_error = std::current_exception();
+    capture.Stop();
+    queue.Close();
+  }
+  capture_thread.join();
+  g_capture = nullptr;
+  if (sink_error) std::rethrow_exception(sink_error);
+  if (capture_error) std::rethrow_exception(capture_error);
+  const auto& st = sink.stats();
+  SLOG_INFO("stopped{}: {} rows in {} inserts ({} bytes), {} retries; offset {}", caught_up ? " (caught up)" : "",
+            st.rows_inserted, st.inserts, st.bytes_inserted, st.retries,
+            LoadOffset(*state, offset_key).ToString());
+  return 0;
+}
+
+int Check(const CommonFlags& flags) {
+  std::vector<std::string> problems;
+  Config config = LoadConfig(flags);  // throws with every config problem listed
+  std::printf("config %s: ok\n", flags.config_path.c_str());
+  try {
+    mysql::TableFilter filter(config);
+    auto options = mysql::CaptureOptions::FromConfig(config);
+    mysql::Connection conn(options.connection);
+    conn.Connect();
+    auto facts = mysql::ValidateSource(conn, options.server_id);
+    auto tables = mysql::LoadSchemas(conn, filter);
+    std::printf("source %s:%d: ok (%s, %zu table(s) match the filters)\n", options.connection.host.c_str(),
+                options.connection.port, facts.version.c_str(), tables.size());
+    if (tables.empty()) {
+      problems.push_back("no table matches database.include.list / table.include.list: nothing would be captured");
+    }
+    for (const auto& t : tables) {
+      if (t->primary_key.empty()) {
+        std::printf("  warning: %s has no primary key (events get a null key; the sink needs "
+                    "sink.tables.\"%s\".order.by)\n", t->QualifiedName().c_str(), t->QualifiedName().c_str());
+      }
+    }
+  } catch (const Error& e) {
+    problems.push_back(e.what());
+  }
+  if (config.HasSection("sink")) {
+    try {
+      clickhouse::ClickHouseSink sink(SinkFromConfig(config));
+      sink.Connect();
+      std::printf("sink ClickHouse %s:%lld: ok (version %s)\n", config.GetString("sink", "hostname").c_str(),
+                  static_cast<long long>(config.GetInt("sink", "port")), sink.features().version.ToString().c_str());
+    } catch (const Error& e) {
+      problems.push_back(e.what());
+    }
+  }
+  try {
+    auto state = StateStore::Open(config.GetPath("state", "dir"));
+    std::printf("state %s: ok\n", config.GetPath("state", "dir").c_str());
+  } catch (const Error& e) {
+    problems.push_back(e.what());
+  }
+  if (!problems.empty()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%zu problem%s:\n", problems.size(), problems.size() == 1 ? "" : "s");
+    for (const auto& p : problems) std::fprintf(stderr, "  - %s\n", p.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int Status(const CommonFlags& flags) {
+  Config config = LoadConfig(flags);
+  auto state = StateStore::Open(config.GetPath("state", "dir"), /*read_only=*/true);
+  for (const char* cmd : {"run", "capture"}) {
+    auto v = state->Get(StatePrefix(cmd) + "offset");
+    if (!v) continue;
+    auto o = mysql::SourceOffset::Parse(*v);
+    std::printf("%s:\n  position: %s:%llu\n  gtid: %s\n  snapshot: %s\n", cmd, o.file.c_str(),
+                static_cast<unsigned long long>(o.pos), o.gtid_set.empty() ? "-" : o.gtid_set.c_str(),
+                o.snapshot_done ? "done"
+                : o.snapshot_running
+                    ? fmt::format("in progress ({} tables done, at {}, {} rows)", o.tables_done.size(),
+                                  o.current_table, o.rows_done)
+                          .c_str()
+                    : "not started");
+  }
+  return 0;
+}
+
+}  // namespace sluice::pipeline

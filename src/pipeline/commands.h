@@ -1,0 +1,27 @@
+#pragma once
+/// The CLI commands. Each returns the process exit code; user errors are thrown as sluice::Error
+/// and reported by main().
+
+#include <string>
+
+namespace sluice::pipeline {
+
+struct CommonFlags {
+  std::string config_path;
+  bool exit_when_caught_up = false;
+};
+
+/// `sluice check CONFIG`: config, connectivity and privileges; lists every problem.
+int Check(const CommonFlags& flags);
+/// `sluice capture CONFIG --output jsonl`: source only, Debezium JSON lines on stdout.
+int Capture(const CommonFlags& flags, const std::string& output);
+/// `sluice run CONFIG`: capture -> ClickHouse in one process.
+int Run(const CommonFlags& flags);
+/// `sluice status CONFIG`: offsets and snapshot progress from the state directory.
+int Status(const CommonFlags& flags);
+
+/// Set by SIGINT/SIGTERM.
+bool StopRequested();
+void InstallSignalHandlers();
+
+}  // namespace sluice::pipeline

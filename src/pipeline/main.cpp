@@ -1,0 +1,63 @@
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "pipeline/commands.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice: stream every committed MySQL/MariaDB change into ClickHouse"};
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (logs go to stderr)")
+      ->capture_default_str();
+  app.require_subcommand(1);
+
+  sluice::pipeline::CommonFlags flags;
+  std::string output;
+
+  auto* run = app.add_subcommand("run", "run the whole pipeline (capture -> ClickHouse) until SIGINT/SIGTERM");
+  run->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
+  run->add_flag("--exit-when-caught-up", flags.exit_when_caught_up,
+                "exit 0 once the snapshot is done and every change committed before catching up is in ClickHouse");
+
+  auto* capture = app.add_subcommand("capture", "capture only: print change events (Debezium JSON) on stdout");
+  capture->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
+  capture->add_option("--output", output, "jsonl: one {\"topic\",\"key\",\"value\"} line per event")
+      ->required()
+      ->check(CLI::IsMember({"jsonl"}));
+  capture->add_flag("--exit-when-caught-up", flags.exit_when_caught_up,
+                    "exit 0 once the snapshot is done and every change committed before catching up is printed");
+
+  auto* check = app.add_subcommand("check", "validate the config file and the connections it names");
+  check->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
+
+  auto* status = app.add_subcommand("status", "print positions and snapshot progress from the state directory");
+  status->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    sluice::InitLogging(log_level);
+    sluice::pipeline::InstallSignalHandlers();
+    if (*run) return sluice::pipeline::Run(flags);
+    if (*capture) return sluice::pipeline::Capture(flags, output);
+    if (*check) return sluice::pipeline::Check(flags);
+    if (*status) return sluice::pipeline::Status(flags);
+  } catch (const sluice::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.kind() == sluice::ErrorKind::kConfig ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: unexpected failure: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
