@@ -14,7 +14,7 @@ namespace {
 
 /// MYSQL_TYPE_* codes as written in TABLE_MAP events (enum_field_types in include/field_types.h).
 namespace mysql_type {
-inline constexpr uint8_t kTiny = 1, kShort = 2, kLong = 3, kFloat = 4, kDouble = 5, kTimestamp = 7,
+inline constexpr uint8_t kVector = 242, kTiny = 1, kShort = 2, kLong = 3, kFloat = 4, kDouble = 5, kTimestamp = 7,
                          kLongLong = 8, kInt24 = 9, kDate = 10, kTime = 11, kDateTime = 12,
                          kYear = 13, kNewDate = 14, kVarchar = 15, kBit = 16, kTimestamp2 = 17,
                          kDateTime2 = 18, kTime2 = 19, kJson = 245, kNewDecimal = 246, kEnum = 247,
@@ -173,7 +173,7 @@ enum class Base {
   kTinyInt, kSmallInt, kMediumInt, kInt, kBigInt, kFloat, kDouble, kDecimal, kDate, kTime,
   kDateTime, kTimestamp, kYear, kChar, kVarchar, kBinary, kVarbinary, kTinyText, kText,
   kMediumText, kLongText, kTinyBlob, kBlob, kMediumBlob, kLongBlob, kEnum, kSet, kJson, kBit,
-  kGeometry, kUuid, kInet6, kInet4,
+  kGeometry, kUuid, kInet6, kInet4, kVector,
 };
 
 struct BaseInfo {
@@ -195,7 +195,7 @@ std::optional<BaseInfo> ResolveBase(const std::vector<std::string>& w) {
   };
   const std::string& a = w[0];
   if (w.size() == 1) {
-    static const std::array<std::pair<const char*, Base>, 52> kSingle = {{
+    static const std::array<std::pair<const char*, Base>, 53> kSingle = {{
         {"tinyint", Base::kTinyInt}, {"int1", Base::kTinyInt}, {"smallint", Base::kSmallInt},
         {"int2", Base::kSmallInt}, {"mediumint", Base::kMediumInt}, {"int3", Base::kMediumInt},
         {"middleint", Base::kMediumInt}, {"int", Base::kInt}, {"integer", Base::kInt},
@@ -213,6 +213,7 @@ std::optional<BaseInfo> ResolveBase(const std::vector<std::string>& w) {
         {"enum", Base::kEnum}, {"set", Base::kSet}, {"json", Base::kJson}, {"bit", Base::kBit},
         {"uuid", Base::kUuid}, {"inet6", Base::kInet6}, {"inet4", Base::kInet4},
         {"clob", Base::kLongText}, {"raw", Base::kVarbinary}, {"nvarchar", Base::kVarchar},
+        {"vector", Base::kVector},
     }};
     for (const auto& [s, b] : kSingle) {
       if (a == s) {
@@ -503,6 +504,16 @@ ColumnSchema MakeColumnSchema(std::string name, std::string_view column_type, st
       col.kind = ValueKind::kGeometry;
       col.mysql_type = mysql_type::kGeometry;
       col.column_type = info->canonical == "geomcollection" ? "geometrycollection" : info->canonical;
+      break;
+    case Base::kVector:
+      // MySQL 9 VECTOR(N): N little-endian float32 values, logged as MYSQL_TYPE_VECTOR.
+      require_args(1);
+      col.kind = ValueKind::kBytes;
+      col.mysql_type = mysql_type::kVector;
+      col.charset = "binary";
+      col.length = nargs ? ArgInt(nm, column_type, t.args[0]) : 2048;
+      if (col.length < 1 || col.length > 16383) BadType(nm, column_type, "VECTOR dimension out of range 1..16383");
+      col.column_type = fmt::format("vector({})", col.length);
       break;
     case Base::kUuid:
     case Base::kInet6:

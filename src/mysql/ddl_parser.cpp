@@ -526,6 +526,11 @@ class Parser {
       }
     }
     TableOptions(&c.table_charset, nullptr);
+    if (has_columns && PeekKw("START") && PeekKw("TRANSACTION", 1)) {
+      // MySQL 8.0.21+ logs an atomic CREATE TABLE ... SELECT as the server-generated CREATE TABLE
+      // (every column) followed by START TRANSACTION; the rows come as row events.
+      pos_ += 2;
+    }
     if (!AtEnd()) {
       if (PeekAnyKw({"SELECT", "AS", "IGNORE", "REPLACE", "WITH", "VALUES", "TABLE", "START"}) || PeekPunct('(')) {
         throw ParseError("CREATE TABLE ... SELECT: the columns come from the query; re-read the schema",

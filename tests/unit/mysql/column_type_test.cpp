@@ -249,6 +249,16 @@ TEST(ColumnType, MariaDbTypePlugins) {
   EXPECT_EQ(MakeColumnSchema("u", "inet4", "", true).length, 4);
 }
 
+TEST(ColumnType, Vector) {
+  // MySQL 9 VECTOR(N): N float32 values, MYSQL_TYPE_VECTOR = 242.
+  ColumnSchema c = MakeColumnSchema("v", "vector(3)", "", true);
+  EXPECT_EQ(c.kind, ValueKind::kBytes);
+  EXPECT_EQ(c.mysql_type, 242);
+  EXPECT_EQ(c.length, 3);
+  EXPECT_EQ(c.charset, "binary");
+  EXPECT_EQ(MakeColumnSchema("v", "VECTOR", "", true).length, 2048);
+}
+
 TEST(ColumnType, UnknownTypeNamesColumn) {
   try {
     MakeColumnSchema("weird", "hyperloglog(3)", "", true);

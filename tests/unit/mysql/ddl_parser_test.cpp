@@ -290,7 +290,7 @@ TEST(DdlParser, CreateTableVariants) {
   for (const char* ctas : {"CREATE TABLE t AS SELECT * FROM u", "CREATE TABLE t SELECT 1 AS a",
                            "CREATE TABLE t (a int) SELECT a FROM u", "CREATE TABLE t (a int) IGNORE SELECT a FROM u",
                            "CREATE TABLE t ENGINE=InnoDB AS SELECT 1", "CREATE TABLE t (SELECT 1)",
-                           "CREATE TABLE t (a int) START TRANSACTION"}) {
+                           "CREATE TABLE t START TRANSACTION"}) {
     c = One(ctas);
     EXPECT_EQ(c.kind, DdlKind::kUnparsed) << ctas;
     EXPECT_EQ(c.table, (QualifiedName{"shop", "t"})) << ctas;
@@ -300,6 +300,65 @@ TEST(DdlParser, CreateTableVariants) {
   EXPECT_EQ(c.kind, DdlKind::kIgnored);
   c = One("CREATE TABLE t (a int) WITH SYSTEM VERSIONING");
   EXPECT_EQ(c.kind, DdlKind::kUnparsed);
+}
+
+TEST(DdlParser, AtomicCtasAsLoggedByMySql8) {
+  // MySQL 8.0.21+ writes CREATE TABLE ... SELECT in row format as the generated CREATE TABLE
+  // followed by START TRANSACTION (WL#13355); the columns are complete.
+  DdlChange c = Create(
+      "CREATE TABLE `t2` (\n  `a` int DEFAULT NULL,\n  `b` varchar(3) DEFAULT NULL\n) ENGINE=InnoDB "
+      "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci START TRANSACTION");
+  EXPECT_EQ(Names(c.schema), (Strings{"a", "b"}));
+  EXPECT_EQ(c.table_charset, "utf8mb4");
+}
+
+TEST(DdlParser, StatementsFromRealBinlogFixtures) {
+  // QUERY events of ../shared/fixtures/mysql-binlog (MySQL 8.0.17 .. 9.0.1 servers).
+  DdlChange c = Create(
+      "CREATE TABLE test.data_types_demo (\n  `id` INT AUTO_INCREMENT PRIMARY KEY,\n"
+      "  `varchar_col` VARCHAR(255),     \n  `char_col` CHAR(10),            \n"
+      "  `int_col` INT,                  \n  `smallint_col` SMALLINT,        \n"
+      "  `tinyint_col` TINYINT,          \n  `bigint_col` BIGINT,            \n"
+      "  `float_col` FLOAT,              \n  `double_col` DOUBLE,            \n"
+      "  `decimal_col` DECIMAL(10, 2),   \n  `date_col` DATE,                \n"
+      "  `time_col` TIME,                \n  `datetime_col` DATETIME,        \n"
+      "  `timestamp_col` TIMESTAMP,      \n  `year_col` YEAR,                \n"
+      "  `blob_col` BLOB,                \n  `text_col` TEXT,                \n"
+      "  `enum_col` ENUM('val1', 'val2', 'val3'),  \n  `set_col` SET('set1', 'set2', 'set3')     \n)",
+      "");
+  EXPECT_EQ(c.table, (QualifiedName{"test", "data_types_demo"}));
+  ASSERT_EQ(c.schema.columns.size(), 19u);
+  EXPECT_EQ(c.schema.columns[9].column_type, "decimal(10,2)");
+  EXPECT_EQ(c.schema.columns[17].enum_values, (Strings{"val1", "val2", "val3"}));
+  EXPECT_EQ(c.schema.primary_key, (std::vector<int>{0}));
+
+  c = Create("CREATE TABLE t (a INT, INDEX i((a+1)))", "test");  // functional index: skipped
+  EXPECT_EQ(Names(c.schema), (Strings{"a"}));
+  c = Alter("ALTER TABLE t ADD COLUMN b TEXT", "test");
+  EXPECT_EQ(c.ops[0].definition.column.column_type, "text");
+  c = Create("CREATE TABLE t1 (f1 INT UNSIGNED INVISIBLE, f2 INT UNSIGNED INVISIBLE, f3 INT , f4 TEXT, f5 BLOB, "
+             "f6 BIGINT UNSIGNED INVISIBLE)",
+             "test");
+  EXPECT_EQ(Names(c.schema), (Strings{"f1", "f2", "f3", "f4", "f5", "f6"}));  // invisible columns are logged
+  c = Create("CREATE TABLE bar(id SERIAL, vector_column VECTOR(2) NOT NULL, foo TEXT, vector_column2 VECTOR(4) NOT NULL)",
+             "dtb");
+  EXPECT_EQ(c.schema.columns[1].mysql_type, 242);
+  EXPECT_EQ(c.schema.columns[1].kind, ValueKind::kBytes);
+  EXPECT_EQ(c.schema.columns[3].length, 4);
+  c = Create("CREATE TABLE foo(a BIT(3), b TEXT, c BIT(8))", "test");
+  EXPECT_EQ(c.schema.columns[2].length, 8);
+  c = Create("CREATE TABLE t(f1 CHAR(128), f2 VARCHAR(300), f3 ENUM('var1', 'variant2', 'foo'), "
+             "f4 SET('one', 'two', 'three', 'four'), f5 TEXT)",
+             "test");
+  EXPECT_EQ(c.schema.columns[3].enum_values, (Strings{"one", "two", "three", "four"}));
+  c = One("CREATE DATABASE dtb CHARSET utf8mb4", "");
+  EXPECT_EQ(c.kind, DdlKind::kCreateDatabase);
+  EXPECT_EQ(c.charset, "utf8mb4");
+  EXPECT_EQ(One("drop database dtb", "").kind, DdlKind::kDropDatabase);
+  EXPECT_EQ(One("ALTER USER 'root'@'localhost' IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$x'", "").kind,
+            DdlKind::kIgnored);
+  c = Create("create table test (a json)", "foo");
+  EXPECT_EQ(c.schema.columns[0].kind, ValueKind::kJson);
 }
 
 TEST(DdlParser, TableOptionsAndPartitions) {
