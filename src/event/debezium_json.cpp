@@ -1563,7 +1563,7 @@ void DebeziumEncoder::WriteEnvelope(const TablePlan& plan, const ChangeChunk& ch
 void DebeziumEncoder::AddValueRecord(const TablePlan& plan, const ChangeChunk& chunk, size_t key_row, char op,
                                      long before_row, long after_row, size_t source_row, int64_t now_ns,
                                      const char* header_name, size_t header_row) {
-  Pending& p = pending_[num_records_++];
+  Pending& p = pending_[num_pending_++];
   p = Pending{};
   const bool has_key = !plan.key_cols.empty();
   p.key_is_null = !has_key;
@@ -1588,7 +1588,7 @@ void DebeziumEncoder::AddValueRecord(const TablePlan& plan, const ChangeChunk& c
 }
 
 void DebeziumEncoder::AddTombstone(const Pending& of) {
-  Pending& p = pending_[num_records_++];
+  Pending& p = pending_[num_pending_++];
   p = Pending{};
   p.key_is_null = of.key_is_null;
   p.key_begin = of.key_begin;
@@ -1597,7 +1597,7 @@ void DebeziumEncoder::AddTombstone(const Pending& of) {
 }
 
 void DebeziumEncoder::Finish(const TablePlan& plan) {
-  for (size_t i = 0; i < num_records_; ++i) {
+  for (size_t i = 0; i < num_pending_; ++i) {
     const Pending& p = pending_[i];
     DebeziumRecord& r = records_[i];
     r = DebeziumRecord{};
@@ -1611,6 +1611,7 @@ void DebeziumEncoder::Finish(const TablePlan& plan) {
       r.header_value = writer_.view(p.header_begin, p.header_end);
     }
   }
+  num_records_ = num_pending_;
 }
 
 bool DebeziumEncoder::KeyChanged(const TablePlan& plan, const ChangeChunk& chunk, size_t a, size_t b) const {
@@ -1627,6 +1628,7 @@ size_t DebeziumEncoder::Encode(const ChangeChunk& chunk, size_t row) {
   SLUICE_CHECK(chunk.num_columns() == plan.cols.size(), "chunk columns do not match its schema");
   writer_.Clear();
   num_records_ = 0;
+  num_pending_ = 0;
   const int64_t now_ns = fixed_now_ns_ != 0 ? fixed_now_ns_ : NowNs();
   const auto r = static_cast<long>(row);
   size_t consumed = 1;

@@ -151,8 +151,9 @@ class DebeziumEncoder {
   const TableSchema* last_schema_ = nullptr;
   const TablePlan* last_plan_ = nullptr;
   Pending pending_[4];
+  size_t num_pending_ = 0;
   DebeziumRecord records_[4];
-  size_t num_records_ = 0;
+  size_t num_records_ = 0;  // set only once a whole change is encoded (0 after an exception)
   int64_t fixed_now_ns_ = 0;
   std::string source_head_;              // {"version":...,"ts_ms": prefix of every source block
   std::string source_schema_json_;       // cached `source` struct schema

@@ -464,6 +464,20 @@ TEST(DebeziumTypes, JavaBigDecimalToString) {
   EXPECT_THROW(JavaBigDecimalString("1e5"), Error);
 }
 
+TEST(DebeziumTypes, FailedEncodeLeavesNoRecords) {
+  TableBuilder b("db", "t");
+  b.Add("a", ValueKind::kDecimal, "decimal(10,2)");
+  ChangeChunk chunk(b.Build());
+  const uint32_t s = chunk.AddSource(StreamingSource());
+  Row(chunk, RowOp::kInsert, s, 0, {Str("1.00")});
+  Row(chunk, RowOp::kInsert, s, 0, {Str("x")});
+  DebeziumEncoder enc(Opts());
+  enc.Encode(chunk, 0);
+  EXPECT_EQ(enc.records().size(), 1u);
+  EXPECT_THROW(enc.Encode(chunk, 1), Error);
+  EXPECT_EQ(enc.records().size(), 0u);
+}
+
 TEST(DebeziumTypes, MalformedDecimalIsADataError) {
   try {
     Enc1(C("a", ValueKind::kDecimal, "decimal(10,2)"), Str("12,5"));
