@@ -26,7 +26,7 @@ using json::JsonWriter;
 
 // MYSQL_TYPE_* (include/field_types.h).
 constexpr uint8_t kMyTiny = 1, kMyShort = 2, kMyLong = 3, kMyLongLong = 8, kMyInt24 = 9,
-                  kMyYear = 13, kMyString = 254;
+                  kMyYear = 13, kMyVector = 242, kMyString = 254;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -506,6 +506,7 @@ enum class Enc : uint8_t {
   kBits,
   kGeometry,
   kPoint,
+  kFloatVector,    // MySQL 9 VECTOR: io.debezium.data.FloatVector, an array of float32
 };
 
 struct ColumnPlan {
@@ -606,6 +607,10 @@ ColumnPlan Classify(const ColumnSchema& c, const DebeziumOptions& o) {
       p.enc = Enc::kJson;
       break;
     case ValueKind::kBytes:
+      if (c.mysql_type == kMyVector || StartsWith(ct, "vector")) {
+        p.enc = Enc::kFloatVector;
+        break;
+      }
       p.enc = Enc::kBytes;
       // DBZ-254: BINARY(n) values are right-padded with 0x00 to n bytes.
       if (c.mysql_type == kMyString || StartsWith(ct, "binary")) {
@@ -825,6 +830,21 @@ void WriteValue(JsonWriter& w, const ColumnPlan& cp, const DebeziumOptions& o, i
       w.Char('}');
       return;
     }
+    case Enc::kFloatVector: {
+      // N little-endian IEEE float32 values (MySQL's VECTOR storage).
+      if (bytes.size() % 4 != 0) {
+        Throw(ErrorKind::kData, "cannot encode VECTOR value: {} bytes is not a whole number of floats", bytes.size());
+      }
+      w.Char('[');
+      for (size_t i = 0; i < bytes.size(); i += 4) {
+        if (i) w.Char(',');
+        uint32_t u = 0;
+        for (int k = 3; k >= 0; --k) u = (u << 8) | static_cast<unsigned char>(bytes[i + static_cast<size_t>(k)]);
+        w.JavaFloat(std::bit_cast<float>(u));
+      }
+      w.Char(']');
+      return;
+    }
   }
 }
 
@@ -941,6 +961,7 @@ bool RenderDefault(const ColumnSchema& c, const ColumnPlan& cp, const DebeziumOp
     case Enc::kJson:
     case Enc::kGeometry:
     case Enc::kPoint:
+    case Enc::kFloatVector:
       return false;
     case Enc::kBool:
     case Enc::kBits: {
@@ -1023,6 +1044,7 @@ struct SchemaShape {
   int version = 0;
   const char* doc = nullptr;
   const char* fields = nullptr;  // for struct types: the JSON array body
+  const char* items = nullptr;   // for array types: the element schema
   std::vector<std::pair<std::string, std::string>> params;
 };
 
@@ -1147,6 +1169,12 @@ SchemaShape ShapeOf(const ColumnSchema& c, const ColumnPlan& cp, const DebeziumO
       s.version = 1;
       s.doc = "Geometry (POINT)";
       break;
+    case Enc::kFloatVector:
+      s.type = "array";
+      s.items = R"({"type":"float","optional":false})";
+      s.name = "io.debezium.data.FloatVector";
+      s.version = 1;
+      break;
   }
   return s;
 }
@@ -1161,6 +1189,10 @@ std::string FieldSchemaJson(const ColumnSchema& c, const ColumnPlan& cp, const D
   if (s.fields) {
     w.Raw(",\"fields\":");
     w.Raw(s.fields);
+  }
+  if (s.items) {
+    w.Raw(",\"items\":");
+    w.Raw(s.items);
   }
   w.Raw(cp.nullable ? ",\"optional\":true" : ",\"optional\":false");
   if (s.name) {

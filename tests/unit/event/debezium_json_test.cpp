@@ -132,6 +132,9 @@ ColumnSchema C(std::string name, ValueKind kind, std::string column_type, bool n
 
 std::string Enc1(ColumnSchema col, const V& value) { return EncodeOne(Opts(), std::move(col), value); }
 
+std::string FieldSchema(const DebeziumOptions& o, ColumnSchema col);
+std::string FieldSchemaOf(ColumnSchema col) { return FieldSchema(Opts(), std::move(col)); }
+
 // ---- The envelope, byte for byte against real Debezium ----------------------------------------
 
 TableSchemaPtr Customers() {
@@ -633,6 +636,17 @@ TEST(DebeziumTypes, Geometry) {
   EXPECT_EQ(Enc1(C("g", ValueKind::kGeometry, "point"), Str(srid0 + wkb_point)),
             R"({"x":1.0,"y":2.0,"wkb":"AQEAAAAAAAAAAADwPwAAAAAAAABA","srid":null})");
   EXPECT_THROW(Enc1(C("g", ValueKind::kGeometry, "geometry"), Str("ab")), Error);
+}
+
+// MySQL 9 VECTOR -> io.debezium.data.FloatVector: an array of FLOAT32 (Float.toString each).
+TEST(DebeziumTypes, Vector) {
+  const std::string v = std::string("\x00\x00\x80\x3F", 4) + std::string("\xCD\xCC\x8C\x3F", 4);  // 1.0f, 1.1f
+  EXPECT_EQ(Enc1(C("v", ValueKind::kBytes, "vector(2)"), Str(v)), "[1.0,1.1]");
+  EXPECT_EQ(Enc1(C("v", ValueKind::kBytes, "vector(2)"), Str("")), "[]");
+  EXPECT_THROW(Enc1(C("v", ValueKind::kBytes, "vector(2)"), Str("abc")), Error);
+  EXPECT_EQ(FieldSchemaOf(C("v", ValueKind::kBytes, "vector(2)")),
+            R"({"type":"array","items":{"type":"float","optional":false},"optional":true,)"
+            R"("name":"io.debezium.data.FloatVector","version":1,"field":"v"})");
 }
 
 TEST(DebeziumTypes, NullInEveryKind) {
