@@ -452,6 +452,13 @@ ColumnSchema MakeColumnSchema(std::string name, std::string_view column_type, st
       require_args(1);
       bool binary = info->base >= Base::kTinyBlob;
       int level = static_cast<int>(info->base) - static_cast<int>(binary ? Base::kTinyBlob : Base::kTinyText);
+      if (nargs == 1 && info->base == Base::kText && cs.empty()) {
+        // TEXT(M) without a known charset: the size is decided when ApplyColumnCharset gives one.
+        int m = ArgInt(nm, column_type, t.args[0]);
+        set_lob("text", m, false);
+        col.column_type = fmt::format("text({})", m);
+        break;
+      }
       if (nargs == 1 && (info->base == Base::kText || info->base == Base::kBlob)) {
         // TEXT(M)/BLOB(M): the smallest type holding M characters (bytes for BLOB).
         int64_t bytes = static_cast<int64_t>(ArgInt(nm, column_type, t.args[0])) *
@@ -554,12 +561,19 @@ void ApplyColumnCharset(ColumnSchema& column, std::string_view charset, bool res
   std::string_view t = column.column_type;
   std::string base(t.substr(0, t.find_first_of("( ")));
   bool is_text = base.size() >= 4 && base.compare(base.size() - 4, 4, "text") == 0;
-  if (is_text && resize_text && !column.charset.empty()) {
+  static const char* kText[] = {"tinytext", "text", "mediumtext", "longtext"};
+  static const int64_t kBytes[] = {255, 65535, 16777215, 4294967295LL};
+  if (base == "text" && t.size() > 4 && t[4] == '(') {
+    // TEXT(M) from a DDL without a charset: the smallest TEXT type holding M characters.
+    int64_t bytes = static_cast<int64_t>(column.length) * MaxBytesPerChar(NormalizeCharset(charset));
+    int level = bytes <= 255 ? 0 : bytes <= 65535 ? 1 : bytes <= 16777215 ? 2 : 3;
+    base = kText[level];
+    column.column_type = base;
+    column.length = static_cast<int>(std::min<int64_t>(kBytes[level], INT_MAX));
+  } else if (is_text && resize_text && !column.charset.empty()) {
     int64_t chars = static_cast<int64_t>(column.length) / MaxBytesPerChar(column.charset);
     if (column.length >= INT_MAX) chars = 4294967295LL / MaxBytesPerChar(column.charset);
     int64_t bytes = chars * MaxBytesPerChar(cs);
-    static const char* kText[] = {"tinytext", "text", "mediumtext", "longtext"};
-    static const int64_t kBytes[] = {255, 65535, 16777215, 4294967295LL};
     int level = bytes <= 255 ? 0 : bytes <= 65535 ? 1 : bytes <= 16777215 ? 2 : 3;
     base = kText[level];
     column.column_type = base;

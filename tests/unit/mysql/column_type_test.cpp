@@ -168,6 +168,12 @@ TEST(ColumnType, Strings) {
   EXPECT_EQ(MakeColumnSchema("s", "long varchar", "", true).column_type, "mediumtext");
   // TEXT(M) picks the smallest TEXT type holding M characters.
   EXPECT_EQ(MakeColumnSchema("s", "text(100)", "latin1", true).column_type, "tinytext");
+  // Without a charset the size waits for ApplyColumnCharset.
+  c = MakeColumnSchema("s", "text(100)", "", true);
+  EXPECT_EQ(c.column_type, "text(100)");
+  EXPECT_EQ(c.mysql_type, 252);
+  ApplyColumnCharset(c, "utf8mb4");
+  EXPECT_EQ(c.column_type, "text");
   EXPECT_EQ(MakeColumnSchema("s", "text(100)", "utf8mb4", true).column_type, "text");
   EXPECT_EQ(MakeColumnSchema("s", "blob(70000)", "", true).column_type, "mediumblob");
 }

@@ -269,6 +269,19 @@ TEST(SchemaCatalog, ConvertCharset) {
   EXPECT_EQ(t->columns[5].charset, "latin2");
 }
 
+TEST(SchemaCatalog, TextWithLengthUsesTheResolvedCharset) {
+  // TEXT(M) is the smallest TEXT type holding M characters (MySQL manual 13.3.4): 100 utf8mb4
+  // characters need 400 bytes -> TEXT; 100 latin1 characters fit TINYTEXT. Checked on MariaDB 10.11.
+  SchemaCatalog cat;
+  cat.SetDatabaseCharset("shop", "utf8mb4");
+  ApplySql(cat, "CREATE TABLE t (a text(100), b text(100) CHARACTER SET latin1, c text(70000))");
+  TableSchemaPtr t = cat.Get("shop", "t");
+  EXPECT_EQ(t->columns[0].column_type, "text");
+  EXPECT_EQ(t->columns[1].column_type, "tinytext");
+  EXPECT_EQ(t->columns[2].column_type, "mediumtext");
+  EXPECT_EQ(t->columns[0].length, 65535);
+}
+
 TEST(SchemaCatalog, FailuresAskForReread) {
   SchemaCatalog cat;
   ApplySql(cat, "CREATE TABLE t (a int, b int)");
