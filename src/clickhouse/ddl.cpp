@@ -47,6 +47,35 @@ std::string QuoteString(std::string_view v) {
   return s;
 }
 
+/// ` DEFAULT <literal>` for a column added to an existing table, so that rows already in
+/// ClickHouse read the source's default as MySQL's ADD COLUMN ... DEFAULT fills existing rows.
+/// Only constant numbers and strings; expressions (CURRENT_TIMESTAMP, ...) give "".
+static std::string AddColumnDefault(const ColumnSchema& c, const std::string& type) {
+  if (!c.has_default) return "";
+  const std::string& v = c.default_value;
+  switch (c.kind) {
+    case ValueKind::kInt:
+    case ValueKind::kUInt:
+    case ValueKind::kFloat:
+    case ValueKind::kDouble:
+    case ValueKind::kDecimal: {
+      if (v.empty()) return "";
+      size_t i = (v[0] == '-' || v[0] == '+') ? 1 : 0;
+      bool digit = false;
+      for (; i < v.size(); ++i) {
+        if (std::isdigit(static_cast<unsigned char>(v[i]))) digit = true;
+        else if (v[i] != '.' && v[i] != 'e' && v[i] != 'E' && v[i] != '-' && v[i] != '+') return "";
+      }
+      if (!digit) return "";
+      return " DEFAULT CAST(" + QuoteString(v) + " AS " + type + ")";
+    }
+    case ValueKind::kString:
+      return " DEFAULT CAST(" + QuoteString(v) + " AS " + type + ")";
+    default:
+      return "";
+  }
+}
+
 std::string CreateDatabaseSql(std::string_view database, const DdlContext& ctx) {
   return "CREATE DATABASE IF NOT EXISTS " + QuoteIdent(database) + OnCluster(ctx);
 }
@@ -225,7 +254,7 @@ std::vector<DdlStep> AlterTableSteps(const TableSchema& old_schema, const TableS
     const int oi = old_schema.FindColumn(nc.name);
     if (oi < 0) {
       if (renamed_from(nc.name)) continue;
-      std::string sql = alter + "ADD COLUMN " + QuoteIdent(nc.name) + " " + type_of(nc);
+      std::string sql = alter + "ADD COLUMN " + QuoteIdent(nc.name) + " " + type_of(nc) + AddColumnDefault(nc, type_of(nc));
       if (ni > 0) sql += " AFTER " + QuoteIdent(new_schema.columns[ni - 1].name);
       steps.push_back({K::kAdd, nc.name, "", type_of(nc), std::move(sql)});
       continue;

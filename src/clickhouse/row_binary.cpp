@@ -178,12 +178,13 @@ void RowBinaryEncoder::EncodeValue(const ColumnType& t, const ColumnVector& col,
       break;
     }
     case Encoding::kDate: {
-      const int64_t days = zero_date ? 0 : std::clamp<int64_t>(col.GetInt(row), 0, 65535);
+      const int64_t days = zero_date ? 0 : std::clamp<int64_t>(col.GetInt(row), 0, t.max_date_days);
       PutFixed(static_cast<uint16_t>(days), out);
       break;
     }
     case Encoding::kDateTime: {
-      const int64_t secs = zero_date ? 0 : std::clamp<int64_t>(FloorDiv(col.GetInt(row), kMicrosPerSecond), 0, 4294967295LL);
+      const int64_t max_secs = t.max_date_days < 65535 ? (t.max_date_days + 1) * 86400 - 1 : 4294967295LL;
+      const int64_t secs = zero_date ? 0 : std::clamp<int64_t>(FloorDiv(col.GetInt(row), kMicrosPerSecond), 0, max_secs);
       PutFixed(static_cast<uint32_t>(secs), out);
       break;
     }

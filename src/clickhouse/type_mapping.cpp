@@ -171,6 +171,7 @@ ColumnType MapColumnType(const ColumnSchema& c, const ServerFeatures& f) {
     }
   }
   t.nullable = c.nullable;
+  if (!f.datetime64) t.max_date_days = 49709;  // 18.16's date table ends at 2106-02-06
   return t;
 }
 

@@ -33,6 +33,9 @@ struct ColumnType {
   bool nullable = false;   ///< wrapped in Nullable(...)
   Encoding encoding = Encoding::kString;
   int scale = 0;           ///< decimal scale, or DateTime64 / text precision (0..6)
+  /// Last day a Date column shows correctly: 2149-06-06 (65535), but 2106-02-07 (49710) on
+  /// servers before 20.1, whose date tables end there (later days print as 1970-01-01).
+  int64_t max_date_days = 65535;
 
   /// Returns the full type, e.g. "Nullable(Decimal(10, 2))".
   std::string Full() const { return nullable ? "Nullable(" + base + ")" : base; }

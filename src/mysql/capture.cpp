@@ -183,6 +183,7 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
   conn.Connect();
   SourceFacts facts = ValidateSource(conn, options_.server_id);
   is_mariadb_ = facts.is_mariadb;
+  history_->set_mariadb(is_mariadb_);
   SLOG_INFO("connected to {} at {}:{} (server_id {})", facts.version, options_.connection.host,
             options_.connection.port, facts.server_id);
   SourceOffset offset = resume;
@@ -488,6 +489,12 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     return;
   }
 
+  // Metadata queries cannot share the replication connection (it is busy streaming).
+  Connection meta(options_.connection);
+  auto meta_conn = [&]() -> Connection* {
+    if (!meta.connected()) meta.Connect();
+    return &meta;
+  };
   BinlogDecoder decoder;
   RowDecoder rows;
   std::string file = offset.file;
@@ -602,11 +609,17 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         }
         // DDL (or another statement-logged change): its own transaction.
         flush();
-        auto changes = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, &stream.connection());
+        auto changes = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, meta_conn());
         for (auto& [before, after] : changes) {
-          const TableSchemaPtr& any = after ? after : before;
-          if (!filter_.IncludeTable(any->database, any->table)) continue;
-          consumer.OnSchema(before ? Emitted(before) : nullptr, after ? Emitted(after) : nullptr);
+          bool in_before = before && filter_.IncludeTable(before->database, before->table);
+          bool in_after = after && filter_.IncludeTable(after->database, after->table);
+          if (in_before && in_after && before->QualifiedName() == after->QualifiedName()) {
+            consumer.OnSchema(Emitted(before), Emitted(after));
+          } else {
+            // A rename is a drop of the old name and a create of the new one downstream.
+            if (in_before) consumer.OnSchema(Emitted(before), nullptr);
+            if (in_after) consumer.OnSchema(nullptr, Emitted(after));
+          }
         }
         commit(h.log_pos);
         continue;
@@ -627,7 +640,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         TableSchemaPtr full = history_->Get(map.database, map.table);
         if (!full) {
           // Created before our history started (e.g. filter widened): learn it now.
-          full = LoadTableSchema(stream.connection(), map.database, map.table);
+          full = LoadTableSchema(*meta_conn(), map.database, map.table);
           if (!full) full = SchemaFromTableMap(map);
           SLOG_WARN("table {} was not in the schema history; using its current definition", map.QualifiedName());
           history_->Put(full, file_seq, h.position());

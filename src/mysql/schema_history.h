@@ -30,6 +30,8 @@ using SchemaChange = std::pair<TableSchemaPtr, TableSchemaPtr>;
 class SchemaHistory {
  public:
   SchemaHistory(StateStore* state, std::string key_prefix);
+  /// Parse DDL in MariaDB's dialect (JSON = LONGTEXT + json_valid).
+  void set_mariadb(bool v) { mariadb_ = v; }
   ~SchemaHistory();
 
   /// Loads the catalog in force at binlog (file_seq, pos): the last one stored at or before it.
@@ -52,6 +54,7 @@ class SchemaHistory {
   void Persist(uint32_t file_seq, uint64_t pos);
   StateStore* state_;
   std::string prefix_;
+  bool mariadb_ = false;
   std::unique_ptr<SchemaCatalog> catalog_;
 };
 

@@ -193,9 +193,20 @@ std::vector<TableSchemaPtr> LoadWhere(Connection& conn, const std::string& where
     std::string extra = Upper(Val(r, 6));
     c.generated = extra.find("GENERATED") != std::string::npos || extra.find("VIRTUAL") != std::string::npos ||
                   extra.find("PERSISTENT") != std::string::npos || extra.find("STORED") != std::string::npos;
-    if (r[7]) {
+    if (r[7] && *r[7] != "NULL") {
+      // MariaDB 10.2.7+ quotes string defaults ('abc', with '' for a quote); numbers and
+      // expressions (current_timestamp()) are bare. Keep the value as DDL gives it: unquoted.
+      std::string d = *r[7];
+      if (d.size() >= 2 && d.front() == '\'' && d.back() == '\'') {
+        std::string u;
+        for (size_t k = 1; k + 1 < d.size(); ++k) {
+          if (d[k] == '\'' && d[k + 1] == '\'') ++k;
+          u += d[k];
+        }
+        d = u;
+      }
       c.has_default = true;
-      c.default_value = *r[7];
+      c.default_value = d;
     }
     t->columns.push_back(std::move(c));
   }

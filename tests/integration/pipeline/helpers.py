@@ -1,0 +1,139 @@
+"""Helpers for end-to-end tests against the real MariaDB and ClickHouse of scripts/services.
+
+Standard library only: MariaDB through the `mariadb` command-line client, ClickHouse over HTTP.
+"""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def _run_env():
+    env = {}
+    path = os.path.join(os.environ.get("SLUICE_RUN_DIR", os.path.join(ROOT, ".run")), "env")
+    if os.path.exists(path):
+        for line in open(path):
+            if line.startswith("export ") and "=" in line:
+                k, v = line[7:].strip().split("=", 1)
+                env[k] = v.strip("'\"")
+    return env
+
+
+_ENV = _run_env()
+
+
+def setting(name, default):
+    return os.environ.get(name) or _ENV.get(name) or default
+
+
+MYSQL_PORT = int(setting("SLUICE_MYSQL_PORT", "13306"))
+MYSQL_ROOT_PW = setting("SLUICE_MYSQL_ROOT_PASSWORD", "root")
+MYSQL_USER = setting("SLUICE_MYSQL_USER", "sluice")
+MYSQL_PW = setting("SLUICE_MYSQL_PASSWORD", "sluice")
+CH_PORT = int(setting("SLUICE_CH_HTTP_PORT", "18123"))
+SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
+
+
+def mysql(sql, db=None, user="root", password=None):
+    """Runs SQL as root (UTC session); returns rows as lists of str/None."""
+    args = ["mariadb", "--protocol=tcp", "-h127.0.0.1", f"-P{MYSQL_PORT}", f"-u{user}",
+            f"-p{MYSQL_ROOT_PW if password is None else password}", "--batch", "--raw", "--skip-column-names"]
+    if db:
+        args.append(db)
+    out = subprocess.run(args, input="SET time_zone = '+00:00';\n" + sql, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"mariadb failed: {out.stderr}\nSQL: {sql[:500]}")
+    rows = []
+    for line in out.stdout.splitlines():
+        rows.append([None if f == "NULL" else f for f in line.split("\t")])
+    return rows
+
+
+def ch(query, check=True):
+    """Runs a ClickHouse query over HTTP; returns the response text."""
+    req = urllib.request.Request(f"http://127.0.0.1:{CH_PORT}/", data=query.encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.read().decode()
+    except urllib.error.HTTPError as e:
+        if check:
+            raise RuntimeError(f"ClickHouse: {e.read().decode()[:1000]}\nquery: {query[:500]}")
+        return None
+
+
+def ch_rows(query):
+    """Rows of a ClickHouse query as lists of str/None (JSONCompact)."""
+    text = ch(query + " FORMAT JSONCompact")
+    import decimal
+    data = json.loads(text, parse_float=decimal.Decimal)["data"]
+    return [[None if v is None else str(v) for v in row] for row in data]
+
+
+class Pipeline:
+    """A pipeline config in a temporary directory and the sluice processes run with it."""
+
+    def __init__(self, name, source_extra="", sink_extra="", snapshot_mode="initial", database=None):
+        self.dir = tempfile.mkdtemp(prefix=f"sluice-{name}-")
+        self.db = database or name
+        self.ch_db = f"{name}_olap"
+        self.config = os.path.join(self.dir, "pipeline.yaml")
+        with open(self.config, "w") as f:
+            f.write(f"""source:
+  database.hostname: 127.0.0.1
+  database.port: {MYSQL_PORT}
+  database.user: {MYSQL_USER}
+  database.password: {MYSQL_PW}
+  database.server.id: {5400 + (abs(hash(name)) % 500)}
+  topic.prefix: it
+  database.include.list: {self.db}
+  snapshot.mode: {snapshot_mode}
+{source_extra}
+sink:
+  type: clickhouse
+  hostname: 127.0.0.1
+  port: {CH_PORT}
+  database: {self.ch_db}
+  batch.max.delay.ms: 200
+{sink_extra}
+state:
+  dir: state
+""")
+        self.proc = None
+
+    def reset(self):
+        mysql(f"DROP DATABASE IF EXISTS `{self.db}`; CREATE DATABASE `{self.db}`;")
+        ch(f"DROP DATABASE IF EXISTS {self.ch_db}")
+
+    def run(self, *args, timeout=300, check=True):
+        out = subprocess.run([SLUICE, *args], capture_output=True, text=True, timeout=timeout)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"sluice {' '.join(args)} exited {out.returncode}\n{out.stderr[-4000:]}")
+        return out
+
+    def catch_up(self, timeout=300):
+        return self.run("run", self.config, "--exit-when-caught-up", timeout=timeout)
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "run.log"), "a")
+        self.proc = subprocess.Popen([SLUICE, "run", self.config], stdout=self.log, stderr=self.log)
+
+    def kill9(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=60)
+            self.proc = None
+            return rc
+        return 0
