@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import Pipeline, ch, ch_rows, mysql  # noqa: E402
+from helpers import Pipeline, ch, ch_rows, mysql, services  # noqa: E402
 
 # column -> (SQL type, comparison kind)
 TYPES = [
@@ -232,6 +232,43 @@ class EndToEnd(unittest.TestCase):
         self.assertIsNone(lines[2]["value"])  # tombstone
         self.assertEqual(lines[2]["key"], {"id": 1})
 
+    def test_snapshot_resume_after_kill9_with_concurrent_writes(self):
+        p = Pipeline("e2e_snap", source_extra="  snapshot.fetch.size: 2000")
+        p.reset()
+        mysql("CREATE TABLE big (id INT PRIMARY KEY, k2 VARCHAR(10), v BIGINT, pad CHAR(100));"
+              "CREATE TABLE small (a INT, b VARCHAR(10), c INT, PRIMARY KEY (a, b))", db=p.db)
+        mysql("INSERT INTO big SELECT seq, CONCAT('k', seq % 7), seq, REPEAT('p', 100) FROM seq_1_to_200000;"
+              "INSERT INTO small SELECT seq % 50, CONCAT('b', seq), seq FROM seq_1_to_3000", db=p.db)
+        stop = threading.Event()
+
+        def writer():
+            i = 0
+            while not stop.is_set():
+                i += 1
+                mysql(f"UPDATE big SET v = v + 1000000 WHERE id % 997 = {i % 997};"
+                      f"DELETE FROM big WHERE id = {(i * 7919) % 200000 + 1};"
+                      f"INSERT INTO big VALUES ({200000 + i}, 'new', {i}, 'n');"
+                      f"UPDATE small SET c = c + 1 WHERE a = {i % 50}", db=p.db)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            for delay in (1.5, 2.0):
+                p.start()
+                time.sleep(delay)
+                p.kill9()
+            status = p.run("status", p.config).stdout
+            self.assertIn("run:", status)
+        finally:
+            stop.set()
+            t.join()
+        out = p.catch_up()
+        compare_table(self, p.db, p.ch_db, "big", [("k2", "", "hex"), ("v", "", "int"), ("pad", "", "hex")])
+        mrows = mysql("SELECT a, b, c FROM small ORDER BY a, b", db=p.db)
+        crows = ch_rows(f"SELECT toString(a), b, toString(c) FROM {p.ch_db}.small FINAL WHERE _is_deleted = 0 "
+                        f"ORDER BY a, b")
+        self.assertEqual(mrows, crows)
+
     def test_bad_input_errors(self):
         p = Pipeline("e2e_bad")
         p.reset()
@@ -252,6 +289,69 @@ class EndToEnd(unittest.TestCase):
         out = p.run("check", p.config, check=False)
         self.assertEqual(out.returncode, 2)
         self.assertRegex(out.stderr, r"pipeline.yaml:\d+: source: unknown key 'snapshot.mod'; did you mean 'snapshot.mode'\?")
+
+
+class Faults(unittest.TestCase):
+    """Each stops a shared service: ctest runs them serially (RUN_SERIAL)."""
+
+    def _writer(self, db, stop, errors):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                mysql(f"INSERT INTO t VALUES ({i}, {i}) ON DUPLICATE KEY UPDATE v = v + 1;"
+                      f"UPDATE t SET v = -v WHERE id = {max(1, i - 7)}; DELETE FROM t WHERE id = {max(1, i - 13)}",
+                      db=db)
+            except RuntimeError:
+                errors.append(i)  # the server is down: this transaction did not happen
+                time.sleep(0.2)
+
+    def test_mariadb_restart_mid_stream(self):
+        p = Pipeline("e2e_mdbrestart")
+        p.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v INT)", db=p.db)
+        p.start()
+        stop, errors = threading.Event(), []
+        t = threading.Thread(target=self._writer, args=(p.db, stop, errors))
+        t.start()
+        try:
+            time.sleep(2)
+            services("restart", "mariadb")
+            time.sleep(3)
+        finally:
+            stop.set()
+            t.join()
+        time.sleep(1)
+        self.assertIsNotNone(p.proc)
+        self.assertIsNone(p.proc.poll(), "sluice exited when MariaDB restarted")
+        self.assertEqual(p.stop(), 0)
+        p.catch_up()
+        compare_table(self, p.db, p.ch_db, "t", [("v", "", "int")])
+        with open(os.path.join(p.dir, "run.log")) as f:
+            log = f.read()
+        self.assertIn("reconnecting", log)
+
+    def test_clickhouse_down_30s_loses_nothing(self):
+        p = Pipeline("e2e_chdown")
+        p.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v INT)", db=p.db)
+        p.start()
+        stop, errors = threading.Event(), []
+        t = threading.Thread(target=self._writer, args=(p.db, stop, errors))
+        t.start()
+        try:
+            time.sleep(2)
+            services("stop", "clickhouse")
+            time.sleep(30)
+            services("start", "clickhouse")
+            time.sleep(2)
+        finally:
+            stop.set()
+            t.join()
+        self.assertIsNone(p.proc.poll(), "sluice exited while ClickHouse was down")
+        self.assertEqual(p.stop(), 0)
+        p.catch_up()
+        compare_table(self, p.db, p.ch_db, "t", [("v", "", "int")])
 
 
 if __name__ == "__main__":

@@ -129,11 +129,20 @@ state:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
             self.proc = None
+            self.log.close()
 
     def stop(self):
         if self.proc:
             self.proc.send_signal(signal.SIGTERM)
             rc = self.proc.wait(timeout=60)
             self.proc = None
+            self.log.close()
             return rc
         return 0
+
+
+def services(*args):
+    """Runs scripts/services (e.g. restart mariadb) for fault tests."""
+    out = subprocess.run([os.path.join(ROOT, "scripts", "services"), *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"scripts/services {' '.join(args)} failed: {out.stdout}{out.stderr}")
