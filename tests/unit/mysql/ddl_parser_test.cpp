@@ -632,7 +632,8 @@ TEST(DdlParser, TruncatedAndMangledInputNeverThrows) {
         seed = seed * 1103515245u + 12345u;
         size_t pos = (seed >> 8) % m.size();
         seed = seed * 1103515245u + 12345u;
-        m[pos] = "()'`\",;/*-# .=x0"[(seed >> 8) % 18];
+        static const char kNoise[] = "()'`\\\",;/*-# .=x0";
+        m[pos] = kNoise[(seed >> 8) % (sizeof kNoise - 1)];
       }
       EXPECT_NO_THROW(ParseDdl(m, "db")) << m;
     }

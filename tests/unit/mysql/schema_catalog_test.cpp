@@ -188,6 +188,22 @@ TEST(SchemaCatalog, RenameTables) {
   EXPECT_EQ(u.reread[0], (QualifiedName{"shop", "somewhere"}));
 }
 
+TEST(SchemaCatalog, OnlineSchemaChangeToolFlow) {
+  // gh-ost writes its statements with a /* gh-ost */ comment after the verb; pt-osc is alike.
+  SchemaCatalog cat;
+  ApplySql(cat, "CREATE TABLE `test`.`t` (`id` int NOT NULL, `v` varchar(10), PRIMARY KEY (`id`))", "test");
+  ApplySql(cat, "create /* gh-ost */ table `test`.`_t_gho` like `test`.`t`", "test");
+  ApplySql(cat, "alter /* gh-ost */ table `test`.`_t_gho` add column `w` int not null default 0 after `id`", "test");
+  CatalogUpdate u = ApplySql(cat, "rename /* gh-ost */ table `test`.`t` to `test`.`_t_del`, `test`.`_t_gho` to `test`.`t`",
+                             "test");
+  ASSERT_EQ(u.status, Status::kApplied) << u.message;
+  ApplySql(cat, "drop /* gh-ost */ table if exists `test`.`_t_del`", "test");
+  EXPECT_EQ(cat.size(), 1u);
+  TableSchemaPtr t = cat.Get("test", "t");
+  EXPECT_EQ(Names(t), (Strings{"id", "w", "v"}));
+  EXPECT_EQ(Pk(t), (Strings{"id"}));
+}
+
 TEST(SchemaCatalog, TableNamesAreCaseSensitive) {
   SchemaCatalog cat;
   ApplySql(cat, "CREATE TABLE T (a int)");
