@@ -42,6 +42,8 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"source", "binary.handling.mode", T::kEnum, "bytes", "bytes|base64|base64-url-safe|hex", "binary columns in JSON events"},
   {"source", "tombstones.on.delete", T::kBool, "true", nullptr, "emit a tombstone (null value) after each delete event"},
   {"source", "schemas.enable", T::kBool, "false", nullptr, "wrap JSON events in Kafka Connect's {schema, payload}"},
+  {"source", "include.query", T::kBool, "false", nullptr, "fill source.query with the statement (needs binlog_annotate_row_events / binlog_rows_query_log_events)"},
+  {"source", "enable.time.adjuster", T::kBool, "true", nullptr, "two-digit years 00-69 -> 2000-2069, 70-99 -> 1970-1999 (Debezium's default)"},
   // Debezium / Kafka Connect keys that have no meaning for sluice: accepted so existing connector
   // configs carry over, and reported as ignored.
   {"source", "connector.class", T::kPassthrough, nullptr, nullptr, "ignored (Kafka Connect)"},

@@ -40,7 +40,8 @@ Config LoadConfig(const CommonFlags& flags) {
 DebeziumOptions DebeziumFromConfig(const Config& c) {
   std::map<std::string, std::string> props;
   for (const char* k : {"topic.prefix", "decimal.handling.mode", "time.precision.mode", "bigint.unsigned.handling.mode",
-                        "binary.handling.mode", "tombstones.on.delete", "schemas.enable"}) {
+                        "binary.handling.mode", "tombstones.on.delete", "schemas.enable", "include.query",
+                        "enable.time.adjuster"}) {
     props[k] = c.GetString("source", k);
   }
   return ParseDebeziumOptions(props);
