@@ -195,6 +195,12 @@ std::vector<Token> Tokenize(std::string_view sql) {
           if (i + 1 < n && sql[i] == '.' && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
             ++i;
             while (i < n && IsWordByte(static_cast<unsigned char>(sql[i]))) ++i;
+            // 1.5e-3: the exponent sign stopped the scan.
+            if ((sql[i - 1] == 'e' || sql[i - 1] == 'E') && i + 1 < n && (sql[i] == '-' || sql[i] == '+') &&
+                std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+              i += 1;
+              while (i < n && std::isdigit(static_cast<unsigned char>(sql[i]))) ++i;
+            }
           } else if (i < n && sql[i] == '.' && (i + 1 >= n || !IsWordByte(static_cast<unsigned char>(sql[i + 1])))) {
             ++i;  // "1." is a number
           }

@@ -166,7 +166,8 @@ TEST(DdlParser, StringLiteralsAndIntroducers) {
       "CREATE TABLE t (a varchar(10) DEFAULT _utf8mb4'x\\'y', b varchar(10) DEFAULT 'it''s', "
       "c varchar(10) DEFAULT \"dq\\\"\", d varchar(10) DEFAULT N'nat', e varchar(10) DEFAULT 'a' 'b', "
       "f enum('x ', 'y') DEFAULT _latin1 'y', g int DEFAULT -5, h double DEFAULT +1.5e3, "
-      "i varbinary(4) DEFAULT 0x0A0B, j varbinary(4) DEFAULT X'0a', k tinyint(1) DEFAULT TRUE)");
+      "i varbinary(4) DEFAULT 0x0A0B, j varbinary(4) DEFAULT X'0a', k tinyint(1) DEFAULT TRUE, "
+      "l double DEFAULT -1.5e-3, m double DEFAULT 2e5, n double DEFAULT .25)");
   const auto& col = c.schema.columns;
   EXPECT_EQ(col[0].default_value, "x'y");
   EXPECT_EQ(col[1].default_value, "it's");
@@ -180,6 +181,9 @@ TEST(DdlParser, StringLiteralsAndIntroducers) {
   EXPECT_EQ(col[8].default_value, "0x0A0B");
   EXPECT_EQ(col[9].default_value, "X'0a'");
   EXPECT_EQ(col[10].default_value, "1");
+  EXPECT_EQ(col[11].default_value, "-1.5e-3");
+  EXPECT_EQ(col[12].default_value, "2e5");
+  EXPECT_EQ(col[13].default_value, ".25");
 }
 
 TEST(DdlParser, ExpressionDefaultsAndGeneratedColumns) {
