@@ -269,6 +269,79 @@ class EndToEnd(unittest.TestCase):
                         f"ORDER BY a, b")
         self.assertEqual(mrows, crows)
 
+    def test_filters_and_snapshot_modes(self):
+        import json
+        p = Pipeline("e2e_filter", source_extra="  table.include.list: e2e_filter\\.(keep|nokey)\n"
+                                                 "  column.exclude.list: e2e_filter\\.keep\\.secret")
+        p.reset()
+        mysql("CREATE TABLE keep (id INT PRIMARY KEY, name VARCHAR(10), secret VARCHAR(10));"
+              "CREATE TABLE skip (id INT PRIMARY KEY); CREATE TABLE nokey (a INT, b INT);"
+              "INSERT INTO keep VALUES (1, 'a', 's1'); INSERT INTO skip VALUES (1); INSERT INTO nokey VALUES (1, 2)",
+              db=p.db)
+
+        def capture():
+            out = p.run("capture", p.config, "--output", "jsonl", "--exit-when-caught-up")
+            return [json.loads(l) for l in out.stdout.splitlines()], out.stderr
+
+        events, err = capture()
+        topics = sorted(e["topic"] for e in events)
+        self.assertEqual(topics, [f"it.{p.db}.keep", f"it.{p.db}.nokey"])
+        keep = [e for e in events if e["topic"].endswith(".keep")][0]
+        self.assertEqual(keep["value"]["after"], {"id": 1, "name": "a"})  # secret excluded
+        nokey = [e for e in events if e["topic"].endswith(".nokey")][0]
+        self.assertIsNone(nokey["key"])
+        self.assertIn("has no primary key", err)
+        mysql("UPDATE keep SET secret = 's2', name = 'b' WHERE id = 1; INSERT INTO skip VALUES (2);"
+              "INSERT INTO nokey VALUES (3, 4)", db=p.db)
+        events, _ = capture()
+        self.assertEqual([(e["topic"].split(".")[-1], e["value"]["op"]) for e in events], [("keep", "u"), ("nokey", "c")])
+        self.assertEqual(events[0]["value"]["after"], {"id": 1, "name": "b"})
+
+        # no_data: schema only, then only new changes.
+        q = Pipeline("e2e_nodata", snapshot_mode="no_data", database=p.db)
+        out = q.run("capture", q.config, "--output", "jsonl", "--exit-when-caught-up")
+        self.assertEqual(out.stdout, "")
+        mysql("INSERT INTO keep VALUES (2, 'c', 'x')", db=p.db)
+        out = q.run("capture", q.config, "--output", "jsonl", "--exit-when-caught-up")
+        self.assertEqual([json.loads(l)["value"]["op"] for l in out.stdout.splitlines()], ["c"])
+
+        # initial_only: the snapshot, then exit without streaming, and nothing on the next start.
+        r = Pipeline("e2e_initonly", snapshot_mode="initial_only", database=p.db)
+        out = r.run("capture", r.config, "--output", "jsonl")
+        ops = [json.loads(l)["value"]["op"] for l in out.stdout.splitlines()]
+        self.assertEqual(ops, ["r"] * 6)
+        out = r.run("capture", r.config, "--output", "jsonl")
+        self.assertEqual(out.stdout, "")
+
+    def test_replicated_cluster_converges(self):
+        from helpers import setting
+        if int(setting("SLUICE_CH_REPLICAS", "1")) < 2:
+            self.skipTest("needs CH_REPLICAS=2 scripts/services start")
+        cluster = setting("SLUICE_CH_CLUSTER", "sluice_cluster")
+        port2 = int(setting("SLUICE_CH2_HTTP_PORT", "18124"))
+        p = Pipeline("e2e_cluster", sink_extra=f"  cluster: {cluster}")
+        p.reset()
+        ch(f"DROP DATABASE IF EXISTS {p.ch_db} ON CLUSTER {cluster}")
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))", db=p.db)
+        mysql("INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_1000", db=p.db)
+        p.catch_up()
+        mysql("UPDATE t SET v = 'updated' WHERE id % 3 = 0; DELETE FROM t WHERE id % 10 = 0", db=p.db)
+        p.catch_up()
+        engine = ch_rows(f"SELECT engine FROM system.tables WHERE database = '{p.ch_db}' AND name = 't'")
+        self.assertEqual(engine, [["ReplicatedReplacingMergeTree"]])
+        compare_table(self, p.db, p.ch_db, "t", [("v", "", "hex")])
+        import urllib.request
+        q = (f"SELECT toString(id), hex(v) FROM {p.ch_db}.t FINAL WHERE _is_deleted = 0 ORDER BY id FORMAT TSV")
+        deadline = time.time() + 60
+        while True:
+            with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port2}/", data=q.encode())) as r:
+                second = r.read().decode()
+            first = ch(q)
+            if first == second or time.time() > deadline:
+                break
+            time.sleep(1)
+        self.assertEqual(first, second, "replica 2 did not converge to replica 1")
+
     def test_bad_input_errors(self):
         p = Pipeline("e2e_bad")
         p.reset()
@@ -351,6 +424,30 @@ class Faults(unittest.TestCase):
         self.assertIsNone(p.proc.poll(), "sluice exited while ClickHouse was down")
         self.assertEqual(p.stop(), 0)
         p.catch_up()
+        compare_table(self, p.db, p.ch_db, "t", [("v", "", "int")])
+
+    def test_purged_binlog_errors_or_resnapshots(self):
+        p = Pipeline("e2e_purge")
+        p.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v INT)", db=p.db)
+        mysql("INSERT INTO t VALUES (1, 1), (2, 2)", db=p.db)
+        p.catch_up()
+        mysql("UPDATE t SET v = 10 WHERE id = 1; FLUSH BINARY LOGS; INSERT INTO t VALUES (3, 3); FLUSH BINARY LOGS;",
+              db=p.db)
+        current = mysql("SHOW MASTER STATUS")[0][0]
+        mysql(f"PURGE BINARY LOGS TO '{current}'")
+        out = p.run("run", p.config, "--exit-when-caught-up", check=False)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("purged", out.stderr)
+        self.assertIn(f"oldest available: {current}", out.stderr)
+        self.assertIn("when_needed", out.stderr)
+        # The same pipeline with snapshot.mode when_needed takes a new snapshot and converges.
+        with open(p.config) as f:
+            cfg = f.read()
+        with open(p.config, "w") as f:
+            f.write(cfg.replace("snapshot.mode: initial", "snapshot.mode: when_needed"))
+        out = p.catch_up()
+        self.assertIn("taking a new snapshot", out.stderr)
         compare_table(self, p.db, p.ch_db, "t", [("v", "", "int")])
 
 
