@@ -68,6 +68,7 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"sink", "cluster", T::kString, "", nullptr, "cluster name: ON CLUSTER DDL and ReplicatedReplacingMergeTree"},
   {"sink", "batch.max.rows", T::kInt, "100000", nullptr, "rows per INSERT at most"},
   {"sink", "batch.max.bytes", T::kInt, "16777216", nullptr, "bytes per INSERT at most"},
+  {"sink", "buffer.max.bytes", T::kInt, "67108864", nullptr, "all tables' buffered rows together: inserted early above this (memory bound)"},
   {"sink", "batch.max.delay.ms", T::kInt, "1000", nullptr, "longest time a row waits before its INSERT"},
   {"sink", "retry.max.ms", T::kInt, "600000", nullptr, "give up after retrying a failing INSERT this long (backpressure meanwhile)"},
   {"sink", "auto.evolve", T::kBool, "false", nullptr, "ALTER an existing ClickHouse table whose columns differ"},

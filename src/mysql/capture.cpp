@@ -221,6 +221,8 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
       auto files = ListBinlogFiles(conn);
       offset.file = files.empty() ? "" : files.front();
       offset.pos = 4;
+      auto cs = LoadCharsetDefaults(conn, filter_);
+      history_->SetCharsetDefaults(cs.server, cs.databases, cs.tables);
       history_->Reset(LoadSchemas(conn, filter_), BinlogFileSequence(offset.file), offset.pos);
       offset.snapshot_done = true;
       for (const auto& t : LoadSchemas(conn, filter_)) consumer.OnSchema(nullptr, Emitted(t));
@@ -274,6 +276,8 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     }
   }
   std::vector<TableSchemaPtr> tables = LoadSchemas(conn, filter_);
+  CharsetDefaults charsets = LoadCharsetDefaults(conn, filter_);
+  history_->SetCharsetDefaults(charsets.server, charsets.databases, charsets.tables);
   if (locked) conn.Execute("UNLOCK TABLES");
 
   const bool resuming = offset.snapshot_running;

@@ -771,6 +771,7 @@ RowsDecodeResult RowDecoder::Decode(const RowsEvent& event, const TableMap& map,
     }
     Cursor cur{event.rows.data(), event.rows.data() + event.rows.size()};
     while (cur.p < cur.end) {
+      const char* row_start = cur.p;
       uint64_t ver = version(row);
       if (event.kind == RowsKind::kWrite) {
         out.BeginRow(RowOp::kInsert, ver, source_index, row);
@@ -788,6 +789,9 @@ RowsDecodeResult RowDecoder::Decode(const RowsEvent& event, const TableMap& map,
         res.row_images += 2;
       }
       col_index = SIZE_MAX;
+      if (cur.p == row_start) {
+        Throw(ErrorKind::kData, "row image with no columns (empty columns-present bitmap)");
+      }
       ++row;
     }
     res.rows = row;

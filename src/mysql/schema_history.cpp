@@ -45,8 +45,20 @@ bool SchemaHistory::LoadAt(uint32_t file_seq, uint64_t pos) {
 
 void SchemaHistory::Reset(const std::vector<TableSchemaPtr>& tables, uint32_t file_seq, uint64_t pos) {
   *catalog_ = SchemaCatalog();
-  for (const auto& t : tables) catalog_->Put(t);
+  if (!server_charset_.empty()) catalog_->SetServerCharset(server_charset_);
+  for (const auto& [db, cs] : db_charsets_) catalog_->SetDatabaseCharset(db, cs);
+  for (const auto& t : tables) {
+    auto it = table_charsets_.find(t->QualifiedName());
+    catalog_->Put(t, it == table_charsets_.end() ? std::string() : it->second);
+  }
   Persist(file_seq, pos);
+}
+
+void SchemaHistory::SetCharsetDefaults(const std::string& server, const std::map<std::string, std::string>& databases,
+                                       const std::map<std::string, std::string>& tables) {
+  server_charset_ = server;
+  db_charsets_ = databases;
+  table_charsets_ = tables;
 }
 
 TableSchemaPtr SchemaHistory::Get(const std::string& db, const std::string& table) const {
@@ -82,6 +94,10 @@ std::vector<SchemaChange> SchemaHistory::ApplyDdl(const std::string& db, std::st
         changes.emplace_back(before, nullptr);
       }
     }
+  }
+  if (update.status == CatalogUpdate::Status::kNeedsReread && update.reread.empty()) {
+    SLOG_WARN("DDL at {}:{} may change a table but could not be understood ({}); the schema history may be stale: {}",
+              file_seq, pos, update.message, std::string(sql.substr(0, 200)));
   }
   if (!changes.empty()) Persist(file_seq, pos);
   return changes;

@@ -6,6 +6,7 @@
 /// written with. Used by the capture thread only.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ class SchemaHistory {
   bool LoadAt(uint32_t file_seq, uint64_t pos);
   /// Replaces the catalog with `tables` (read from information_schema) and persists it at (seq, pos).
   void Reset(const std::vector<TableSchemaPtr>& tables, uint32_t file_seq, uint64_t pos);
+  /// Sets the charsets columns created later by DDL without their own charset take; call before
+  /// Reset's Persist matters, i.e. right before Reset.
+  void SetCharsetDefaults(const std::string& server, const std::map<std::string, std::string>& databases,
+                          const std::map<std::string, std::string>& tables);
   TableSchemaPtr Get(const std::string& db, const std::string& table) const;
   /// Adds or replaces one table (learned from information_schema) and persists at (seq, pos).
   void Put(const TableSchemaPtr& table, uint32_t file_seq, uint64_t pos);
@@ -56,6 +61,8 @@ class SchemaHistory {
   std::string prefix_;
   bool mariadb_ = false;
   std::unique_ptr<SchemaCatalog> catalog_;
+  std::string server_charset_;
+  std::map<std::string, std::string> db_charsets_, table_charsets_;
 };
 
 }  // namespace sluice::mysql

@@ -223,6 +223,20 @@ std::vector<TableSchemaPtr> LoadWhere(Connection& conn, const std::string& where
 
 }  // namespace
 
+CharsetDefaults LoadCharsetDefaults(Connection& conn, const TableFilter& filter) {
+  CharsetDefaults d;
+  d.server = conn.QueryValue("SELECT @@global.character_set_server").value_or("");
+  for (const auto& r : conn.Query("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA").rows) {
+    if (filter.IncludeDatabase(Val(r, 0))) d.databases[Val(r, 0)] = Val(r, 1);
+  }
+  for (const auto& r : conn.Query("SELECT t.TABLE_SCHEMA, t.TABLE_NAME, c.CHARACTER_SET_NAME FROM information_schema.TABLES t "
+                                  "JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c "
+                                  "ON c.COLLATION_NAME = t.TABLE_COLLATION").rows) {
+    if (d.databases.count(Val(r, 0))) d.tables[Val(r, 0) + "." + Val(r, 1)] = Val(r, 2);
+  }
+  return d;
+}
+
 std::vector<TableSchemaPtr> LoadSchemas(Connection& conn, const TableFilter& filter) {
   ResultSet dbs = conn.Query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA");
   std::string in;

@@ -4,6 +4,7 @@
 /// variable or privilege and says exactly what to change.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,14 @@ std::vector<TableSchemaPtr> LoadSchemas(Connection& conn, const TableFilter& fil
 
 /// Loads one table's schema (nullptr when the table does not exist).
 TableSchemaPtr LoadTableSchema(Connection& conn, const std::string& db, const std::string& table);
+
+/// Default charsets a column without its own takes: server, per database, per table.
+struct CharsetDefaults {
+  std::string server;
+  std::map<std::string, std::string> databases;  ///< db -> charset
+  std::map<std::string, std::string> tables;     ///< "db.table" -> charset (of the table's collation)
+};
+CharsetDefaults LoadCharsetDefaults(Connection& conn, const TableFilter& filter);
 
 /// The number at the end of a binlog file name ("mysql-bin.000123" -> 123); used for _version.
 uint32_t BinlogFileSequence(const std::string& file);

@@ -54,12 +54,13 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c) {
   }
   YAML::Node n;
   for (const auto& [k, v] : c.Entries("sink")) {
-    if (k == "tables") continue;
+    if (k == "tables" || k == "buffer.max.bytes") continue;  // tables below; buffer.max.bytes is the pipeline's
     n[k] = v;
   }
   // Defaults of keys not written, so the sink sees the documented defaults.
   for (const auto& spec : ConfigSpec()) {
     if (std::string(spec.section) != "sink" || spec.type == ConfigType::kMap || !spec.default_value) continue;
+    if (std::string(spec.key) == "buffer.max.bytes") continue;
     if (!c.Has("sink", spec.key)) n[spec.key] = spec.default_value;
   }
   for (const auto& [table, settings] : c.GetMap("sink", "tables")) {
@@ -217,6 +218,8 @@ int Run(const CommonFlags& flags) {
   bool has_pending = false;
   bool caught_up = false;
   const auto delay = std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"));
+  const size_t buffer_budget = static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"));
+  bool checkpoint_next_commit = false;
   auto last_flush = std::chrono::steady_clock::now();
   auto checkpoint = [&] {
     sink.Flush();
@@ -241,7 +244,13 @@ int Run(const CommonFlags& flags) {
       }
       if (auto* chunk = std::get_if<ChangeChunk>(&*item)) {
         sink.Write(*chunk);
+        // Memory bound across tables: buffers are inserted early (safe: replays collapse by
+        // _version) when together they exceed the budget; the offset waits for the next commit.
+        if (sink.BufferedBytes() > buffer_budget) sink.Flush();
       } else if (auto* s = std::get_if<SchemaMsg>(&*item)) {
+        // The DDL's own commit follows; store it right away so a restart never replays rows of
+        // the old shape into the altered ClickHouse table.
+        checkpoint_next_commit = true;
         if (s->after && !s->before) {
           sink.EnsureTable(*s->after);
         } else if (s->after && s->before) {
@@ -252,7 +261,10 @@ int Run(const CommonFlags& flags) {
       } else if (auto* c = std::get_if<CommitMsg>(&*item)) {
         pending = c->offset;
         has_pending = true;
-        if (sink.FlushDue() || std::chrono::steady_clock::now() - last_flush >= delay) checkpoint();
+        if (checkpoint_next_commit || sink.FlushDue() || std::chrono::steady_clock::now() - last_flush >= delay) {
+          checkpoint();
+          checkpoint_next_commit = false;
+        }
       } else if (std::holds_alternative<CaughtUpMsg>(*item)) {
         caught_up = true;
         checkpoint();
