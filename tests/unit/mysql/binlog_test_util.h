@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <deque>
+#include <string_view>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -102,8 +104,9 @@ struct Bytes {
   }
 };
 
-// Wraps a body in a v4 header (and a CRC32 trailer when `crc`).
-inline std::string MakeEvent(uint8_t type, const std::string& body, bool crc = true, uint32_t log_pos = 1000,
+// Wraps a body in a v4 header (and a CRC32 trailer when `crc`). Returns a view of storage that
+// lives until the end of the test program, because decoded events point into their raw bytes.
+inline std::string_view MakeEvent(uint8_t type, const std::string& body, bool crc = true, uint32_t log_pos = 1000,
                              uint32_t server_id = 1, uint16_t flags = 0) {
   Bytes h;
   uint32_t size = static_cast<uint32_t>(19 + body.size() + (crc ? 4 : 0));
@@ -114,7 +117,9 @@ inline std::string MakeEvent(uint8_t type, const std::string& body, bool crc = t
     c = crc32(c, reinterpret_cast<const Bytef*>(ev.data()), static_cast<uInt>(ev.size()));
     ev += Bytes().le(c, 4).b;
   }
-  return ev;
+  static std::deque<std::string> keep;
+  keep.push_back(std::move(ev));
+  return keep.back();
 }
 
 // A MySQL 8.0 FDE body (binlog v4, CRC32) + event, to prime a decoder.
@@ -131,7 +136,7 @@ inline std::string MakeFde(const std::string& version = "8.0.36", uint8_t alg = 
   std::string body = b.b;
   // The FDE always reserves 4 checksum bytes; MakeEvent appends the real CRC when alg == 1.
   if (alg != 1) body += std::string(4, '\0');
-  return MakeEvent(15, body, alg == 1, 0);
+  return std::string(MakeEvent(15, body, alg == 1, 0));
 }
 
 // Table map event body builder.
