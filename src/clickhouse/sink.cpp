@@ -316,6 +316,38 @@ void ClickHouseSink::WaitForMutations(const std::string& db, const std::string& 
   }
 }
 
+void ClickHouseSink::Truncate(const TableSchema& schema) {
+  Connect();
+  auto it = tables_.find(schema.QualifiedName());
+  if (it != tables_.end()) FlushTable(*it->second);
+  const auto [db, name] = TargetOf(schema);
+  if (ReadColumns(db, name).empty()) return;
+  const std::string sql = "TRUNCATE TABLE " + QuoteIdent(db) + "." + QuoteIdent(name) +
+                          (ctx_.cluster.empty() ? "" : " ON CLUSTER " + QuoteIdent(ctx_.cluster));
+  WithRetry("truncate " + db + "." + name, [&] { client_->Query(sql); });
+  SLOG_INFO("clickhouse: truncated {}.{} (TRUNCATE TABLE {} in the source)", db, name, schema.QualifiedName());
+}
+
+void ClickHouseSink::RenameTable(const TableSchema& old_schema, const TableSchema& new_schema) {
+  Connect();
+  auto it = tables_.find(old_schema.QualifiedName());
+  if (it != tables_.end()) {
+    FlushTable(*it->second);
+    tables_.erase(it);
+  }
+  const auto [odb, oname] = TargetOf(old_schema);
+  const auto [ndb, nname] = TargetOf(new_schema);
+  if (!ReadColumns(odb, oname).empty() && ReadColumns(ndb, nname).empty()) {
+    EnsureDatabase(ndb);
+    const std::string sql = "RENAME TABLE " + QuoteIdent(odb) + "." + QuoteIdent(oname) + " TO " + QuoteIdent(ndb) +
+                            "." + QuoteIdent(nname) +
+                            (ctx_.cluster.empty() ? "" : " ON CLUSTER " + QuoteIdent(ctx_.cluster));
+    WithRetry("rename " + odb + "." + oname, [&] { client_->Query(sql); });
+    SLOG_INFO("clickhouse: renamed {}.{} to {}.{} (RENAME TABLE in the source)", odb, oname, ndb, nname);
+  }
+  EnsureTable(new_schema);
+}
+
 void ClickHouseSink::ApplySchemaChange(const TableSchema& old_schema, const TableSchema& new_schema,
                                        const std::map<std::string, std::string>& renames) {
   Connect();

@@ -49,6 +49,14 @@ class ClickHouseSink {
   void ApplySchemaChange(const TableSchema& old_schema, const TableSchema& new_schema,
                          const std::map<std::string, std::string>& renames = {});
 
+  /// Applies a source TRUNCATE TABLE: inserts the table's buffered rows, then empties the
+  /// ClickHouse table (rows written after this call are kept). Idempotent on replay.
+  void Truncate(const TableSchema& schema);
+
+  /// Applies a source RENAME TABLE: inserts the old table's buffered rows, then renames the
+  /// ClickHouse table when the new name has no table yet (idempotent on replay).
+  void RenameTable(const TableSchema& old_schema, const TableSchema& new_schema);
+
   /// Buffers the rows of `chunk`. Creates the table on first sight and applies a schema change
   /// when the chunk's schema differs from the last one seen. Inserts a table's buffer when it
   /// reaches `batch.max.rows` or `batch.max.bytes` (early delivery is safe: replays collapse).

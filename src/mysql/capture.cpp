@@ -613,12 +613,16 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         }
         // DDL (or another statement-logged change): its own transaction.
         flush();
-        auto changes = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, meta_conn());
-        for (auto& [before, after] : changes) {
+        DdlOutcome ddl = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, meta_conn());
+        for (const auto& t : ddl.truncated) {
+          if (filter_.IncludeTable(t->database, t->table)) consumer.OnTruncate(Emitted(t));
+        }
+        for (auto& [before, after, renames] : ddl.changes) {
           bool in_before = before && filter_.IncludeTable(before->database, before->table);
           bool in_after = after && filter_.IncludeTable(after->database, after->table);
-          if (in_before && in_after && before->QualifiedName() == after->QualifiedName()) {
-            consumer.OnSchema(Emitted(before), Emitted(after));
+          if (in_before && in_after) {
+            // Same table changed, or renamed (names differ: downstream renames its table).
+            consumer.OnSchema(Emitted(before), Emitted(after), renames);
           } else {
             // A rename is a drop of the old name and a create of the new one downstream.
             if (in_before) consumer.OnSchema(Emitted(before), nullptr);

@@ -36,7 +36,10 @@ class ChangeConsumer {
   /// A captured table's schema changed; called before any row of the new shape. `before` is null
   /// for a new table, `after` is null for a dropped one. Schemas are the emitted ones (excluded
   /// columns removed).
-  virtual void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after) = 0;
+  virtual void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after,
+                        const std::map<std::string, std::string>& renames = {}) = 0;
+  /// TRUNCATE TABLE in the source (its rows are not in the binlog): downstream empties the table.
+  virtual void OnTruncate(const TableSchemaPtr& table) = 0;
   /// A transaction boundary: a restart from `offset` re-delivers nothing before it.
   virtual void OnCommit(const SourceOffset& offset) = 0;
   /// Everything committed in the source before the capture caught up has been passed on.

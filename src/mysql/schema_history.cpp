@@ -70,13 +70,37 @@ void SchemaHistory::Put(const TableSchemaPtr& table, uint32_t file_seq, uint64_t
   Persist(file_seq, pos);
 }
 
-std::vector<SchemaChange> SchemaHistory::ApplyDdl(const std::string& db, std::string_view sql, uint32_t file_seq,
-                                                  uint64_t pos, Connection* conn) {
+DdlOutcome SchemaHistory::ApplyDdl(const std::string& db, std::string_view sql, uint32_t file_seq, uint64_t pos,
+                                   Connection* conn) {
   DdlParseOptions opts;
   opts.mariadb = mariadb_;
   std::vector<DdlChange> parsed = ParseDdl(sql, db, opts);
+  DdlOutcome out;
+  for (const DdlChange& c : parsed) {
+    if (c.kind != DdlKind::kTruncateTable) continue;
+    if (TableSchemaPtr t = catalog_->Get(c.table.database, c.table.table)) out.truncated.push_back(t);
+  }
+  // Column renames per table, from the parsed ALTER specs.
+  std::map<std::string, std::map<std::string, std::string>> renames;
+  for (const DdlChange& c : parsed) {
+    if (c.kind != DdlKind::kAlterTable) continue;
+    for (const AlterOp& op : c.ops) {
+      std::string to;
+      if (op.kind == AlterOpKind::kRenameColumn) to = op.new_name;
+      if (op.kind == AlterOpKind::kChangeColumn) to = op.definition.column.name;
+      if (!to.empty() && to != op.column) renames[c.table.ToString()][op.column] = to;
+    }
+  }
   CatalogUpdate update = catalog_->Apply(parsed);
-  std::vector<SchemaChange> changes = std::move(update.changes);
+  std::vector<SchemaChange>& changes = out.changes;
+  for (auto& [before, after] : update.changes) {
+    SchemaChange sc{before, after, {}};
+    if (before) {
+      auto r = renames.find(before->QualifiedName());
+      if (r != renames.end()) sc.renames = r->second;
+    }
+    changes.push_back(std::move(sc));
+  }
   if (update.status == CatalogUpdate::Status::kNeedsReread || update.status == CatalogUpdate::Status::kUnknownTable) {
     for (const QualifiedName& name : update.reread) {
       // The table's definition as the server has it now: exact unless another DDL on the same
@@ -88,10 +112,10 @@ std::vector<SchemaChange> SchemaHistory::ApplyDdl(const std::string& db, std::st
                   update.message, std::string(sql.substr(0, 200)));
       }
       if (now) {
-        changes.emplace_back(before, catalog_->Put(now));
+        changes.push_back({before, catalog_->Put(now), {}});
       } else if (before) {
         catalog_->Remove(name.database, name.table);
-        changes.emplace_back(before, nullptr);
+        changes.push_back({before, nullptr, {}});
       }
     }
   }
@@ -100,7 +124,7 @@ std::vector<SchemaChange> SchemaHistory::ApplyDdl(const std::string& db, std::st
               file_seq, pos, update.message, std::string(sql.substr(0, 200)));
   }
   if (!changes.empty()) Persist(file_seq, pos);
-  return changes;
+  return out;
 }
 
 }  // namespace sluice::mysql

@@ -25,8 +25,18 @@ class Connection;
 class SchemaCatalog;
 class TableFilter;
 
-/// (before, after) of one table touched by a DDL; null before = created, null after = dropped.
-using SchemaChange = std::pair<TableSchemaPtr, TableSchemaPtr>;
+/// One table touched by a DDL: null before = created, null after = dropped. `renames` maps old
+/// to new column names for RENAME COLUMN / CHANGE old new (so downstream keeps the data).
+struct SchemaChange {
+  TableSchemaPtr before, after;
+  std::map<std::string, std::string> renames;
+};
+
+/// What one DDL statement did: schema changes and tables emptied by TRUNCATE.
+struct DdlOutcome {
+  std::vector<SchemaChange> changes;
+  std::vector<TableSchemaPtr> truncated;
+};
 
 class SchemaHistory {
  public:
@@ -52,8 +62,8 @@ class SchemaHistory {
   /// too (a later RENAME may bring them in). When the statement cannot be parsed, the affected
   /// table is re-read through `conn` (a warning says so). Persists the catalog at (seq, pos) when
   /// anything changed and returns the changes.
-  std::vector<SchemaChange> ApplyDdl(const std::string& db, std::string_view sql, uint32_t file_seq, uint64_t pos,
-                                     Connection* conn);
+  DdlOutcome ApplyDdl(const std::string& db, std::string_view sql, uint32_t file_seq, uint64_t pos,
+                      Connection* conn);
 
  private:
   void Persist(uint32_t file_seq, uint64_t pos);

@@ -74,12 +74,16 @@ std::string StatePrefix(const char* command) { return std::string(command) + "/"
 /// Progress through the queue between the capture thread and the sink thread.
 struct SchemaMsg {
   TableSchemaPtr before, after;
+  std::map<std::string, std::string> renames;
+};
+struct TruncateMsg {
+  TableSchemaPtr table;
 };
 struct CommitMsg {
   mysql::SourceOffset offset;
 };
 struct CaughtUpMsg {};
-using Item = std::variant<ChangeChunk, SchemaMsg, CommitMsg, CaughtUpMsg>;
+using Item = std::variant<ChangeChunk, SchemaMsg, TruncateMsg, CommitMsg, CaughtUpMsg>;
 
 class QueueConsumer : public mysql::ChangeConsumer {
  public:
@@ -88,8 +92,12 @@ class QueueConsumer : public mysql::ChangeConsumer {
     size_t bytes = chunk.ByteSize();
     if (!q_.Push(Item(std::move(chunk)), bytes)) Interrupted();
   }
-  void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after) override {
-    if (!q_.Push(Item(SchemaMsg{before, after}), 256)) Interrupted();
+  void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after,
+                const std::map<std::string, std::string>& renames) override {
+    if (!q_.Push(Item(SchemaMsg{before, after, renames}), 256)) Interrupted();
+  }
+  void OnTruncate(const TableSchemaPtr& table) override {
+    if (!q_.Push(Item(TruncateMsg{table}), 256)) Interrupted();
   }
   void OnCommit(const mysql::SourceOffset& offset) override {
     if (!q_.Push(Item(CommitMsg{offset}), 256)) Interrupted();
@@ -110,7 +118,8 @@ class JsonlConsumer : public mysql::ChangeConsumer {
     encoder_.EncodeChunk(chunk, [&](const DebeziumRecord& r) { AppendJsonLine(r, &buf_); });
     if (buf_.size() > (1u << 20)) Write();
   }
-  void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&) override {}
+  void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&, const std::map<std::string, std::string>&) override {}
+  void OnTruncate(const TableSchemaPtr&) override {}  // Debezium skips truncate events by default
   void OnCommit(const mysql::SourceOffset& offset) override {
     pending_ = offset;
     has_pending_ = true;
@@ -253,11 +262,17 @@ int Run(const CommonFlags& flags) {
         checkpoint_next_commit = true;
         if (s->after && !s->before) {
           sink.EnsureTable(*s->after);
+        } else if (s->after && s->before && s->before->QualifiedName() != s->after->QualifiedName()) {
+          sink.RenameTable(*s->before, *s->after);
+          if (s->before->columns.size() != s->after->columns.size()) sink.ApplySchemaChange(*s->before, *s->after);
         } else if (s->after && s->before) {
-          sink.ApplySchemaChange(*s->before, *s->after);
+          sink.ApplySchemaChange(*s->before, *s->after, s->renames);
         } else if (s->before) {
           SLOG_WARN("table {} was dropped in the source; its ClickHouse table is kept", s->before->QualifiedName());
         }
+      } else if (auto* t = std::get_if<TruncateMsg>(&*item)) {
+        sink.Truncate(*t->table);
+        checkpoint_next_commit = true;
       } else if (auto* c = std::get_if<CommitMsg>(&*item)) {
         pending = c->offset;
         has_pending = true;

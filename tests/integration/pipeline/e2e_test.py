@@ -160,6 +160,16 @@ class EndToEnd(unittest.TestCase):
         cols = [("a", "", "hex"), ("c", "", "decimal")]
         compare_table(self, p.db, p.ch_db, "t", cols)
         compare_table(self, p.db, p.ch_db, "u", [("v", "", "int")], key="k")
+        # Renames keep the data; TRUNCATE empties the table; RENAME TABLE writes to the new name.
+        mysql("ALTER TABLE t RENAME COLUMN a TO a2; INSERT INTO t VALUES (7, 'after', 5);"
+              "ALTER TABLE t CHANGE c c2 DECIMAL(8,3); UPDATE t SET c2 = 7.5 WHERE id = 2;"
+              "TRUNCATE TABLE u; INSERT INTO u VALUES ('two', 2);"
+              "CREATE TABLE r (id INT PRIMARY KEY, x INT); INSERT INTO r VALUES (1, 1);"
+              "RENAME TABLE r TO r2; INSERT INTO r2 VALUES (2, 2)", db=p.db)
+        p.catch_up()
+        compare_table(self, p.db, p.ch_db, "t", [("a2", "", "hex"), ("c2", "", "decimal")])
+        compare_table(self, p.db, p.ch_db, "u", [("v", "", "int")], key="k")
+        compare_table(self, p.db, p.ch_db, "r2", [("x", "", "int")])
 
     def test_kill9_during_streaming_loses_nothing(self):
         p = Pipeline("e2e_kill")
