@@ -110,7 +110,7 @@ SourceFacts ValidateSource(Connection& conn, uint32_t our_server_id) {
   if (!problems.empty()) {
     std::string m = fmt::format("the MySQL server at {}:{} cannot be captured yet:", conn.options().host,
                                 conn.options().port);
-    for (const auto& p : problems) m += "\n  - " + p;
+    for (const auto& p : problems) m += "\n      - " + p;
     throw Error(ErrorKind::kSource, m);
   }
   return facts;
