@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -582,14 +583,15 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         continue;
       }
       if (const auto* mg = e.As<MariaGtidEvent>()) {
-        in_txn = true;
+        // MariaDB's GTID event is the BEGIN of its group, unless the group is a standalone
+        // statement (DDL) that ends itself.
+        in_txn = !mg->standalone();
         txn_gtid = mg->gtid;
         txn_domain = mg->domain_id;
         continue;
       }
       if (const auto* g = e.As<GtidEvent>()) {
-        in_txn = true;
-        txn_gtid = g->gtid;
+        txn_gtid = g->gtid;  // MySQL: BEGIN follows for transactions; DDL comes without one
         continue;
       }
       if (const auto* rq = e.As<RowsQueryEvent>()) {
@@ -599,20 +601,29 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
       if (const auto* q = e.As<QueryEvent>()) {
         std::string_view sql = q->query;
         thread = q->thread_id;
-        if (sql == "BEGIN" || sql == "XA START") {
+        auto starts = [&](std::string_view prefix) {
+          if (sql.size() < prefix.size()) return false;
+          for (size_t i = 0; i < prefix.size(); ++i) {
+            if (std::toupper(static_cast<unsigned char>(sql[i])) != prefix[i]) return false;
+          }
+          return true;
+        };
+        if (sql == "BEGIN" || starts("XA START")) {
           in_txn = true;
           continue;
         }
-        if (sql == "COMMIT" || sql.substr(0, 9) == "XA COMMIT") {
+        if (sql == "COMMIT" || starts("XA COMMIT") || sql == "ROLLBACK" || starts("XA ROLLBACK")) {
           commit(h.log_pos);
           continue;
         }
-        if (sql == "ROLLBACK") {  // non-transactional part logged then rolled back: nothing to do
-          commit(h.log_pos);
-          continue;
+        if (starts("SAVEPOINT") || starts("ROLLBACK TO") || starts("RELEASE SAVEPOINT") || starts("XA END") ||
+            starts("XA PREPARE")) {
+          continue;  // inside a transaction; nothing to apply
         }
-        // DDL (or another statement-logged change): its own transaction.
-        flush();
+        // DDL (or another statement-logged change). Inside a transaction (e.g. CREATE TEMPORARY
+        // TABLE) it does not end it; otherwise it is its own transaction.
+        const bool own_txn = !in_txn;
+        if (own_txn) flush();
         DdlOutcome ddl = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, meta_conn());
         for (const auto& t : ddl.truncated) {
           if (filter_.IncludeTable(t->database, t->table)) consumer.OnTruncate(Emitted(t));
@@ -629,7 +640,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
             if (in_after) consumer.OnSchema(nullptr, Emitted(after));
           }
         }
-        commit(h.log_pos);
+        if (own_txn) commit(h.log_pos);
         continue;
       }
       if (e.Is<XidEvent>()) {

@@ -155,7 +155,10 @@ class EndToEnd(unittest.TestCase):
               "INSERT INTO t VALUES (4, 'w', 40, 2.25); UPDATE t SET c = 9.125 WHERE id = 1;"
               "ALTER TABLE t DROP COLUMN b; INSERT INTO t VALUES (5, 'v', 3.5);"
               "ALTER TABLE t MODIFY COLUMN a VARCHAR(200); INSERT INTO t VALUES (6, REPEAT('q', 150), 4);"
-              "CREATE TABLE u (k VARCHAR(20) PRIMARY KEY, v INT); INSERT INTO u VALUES ('one', 1);", db=p.db)
+              "CREATE TABLE u (k VARCHAR(20) PRIMARY KEY, v INT); INSERT INTO u VALUES ('one', 1);"
+              "START TRANSACTION; INSERT INTO u VALUES ('sp1', 1); SAVEPOINT s1; INSERT INTO u VALUES ('sp2', 2);"
+              "ROLLBACK TO SAVEPOINT s1; INSERT INTO u VALUES ('sp3', 3); CREATE TEMPORARY TABLE tmp (x INT);"
+              "INSERT INTO u VALUES ('sp4', 4); COMMIT;", db=p.db)
         p.catch_up()
         cols = [("a", "", "hex"), ("c", "", "decimal")]
         compare_table(self, p.db, p.ch_db, "t", cols)
