@@ -1,0 +1,1043 @@
+#!/usr/bin/env python3
+"""Sluice benchmark harness (issue 8). Python 3 standard library only; run it through `bench/run`.
+
+Measures each stage that exists today side by side with a peer tool on the same data, in the same
+run, several times, and writes bench/results/<date>-<host>.json; bench/report.py turns that JSON
+into docs/BENCHMARKS.md. Every figure it prints is formatted by report.fmt_* so the document shows
+exactly what the harness printed.
+
+Stages (see docs/BENCHMARKS.md for what each number means):
+  snapshot   sluice capture (jsonl > /dev/null) and sluice run (-> ClickHouse), initial_only,
+             vs mydumper and vs ClickHouse's mysql() table function, and the sink peer
+             clickhouse-client INSERT ... FORMAT TSV from a file of the same rows
+  binlog     sluice capture / sluice run streaming a pre-generated binlog (snapshot.mode no_data,
+             then the workload, then a copy of the stored offset per repetition) vs mariadb-binlog
+             --verbose decoding the same binlog files (local files and --read-from-remote-server),
+             with mariadb-binlog --raw (transfer only) as an anchor
+  latency    commit in MariaDB -> visible in ClickHouse, p50/p99, with `sluice run` running, at a
+             fixed writer rate, idle and under a concurrent sysbench oltp_write_only load
+  micro      Google Benchmark programs in bench/micro/*.cpp, built with g++ against build/'s
+             static libraries
+
+Uses only its own databases: MariaDB bench_sb, bench_wide, bench_lat; ClickHouse bench_olap.
+The only server-wide statement is FLUSH BINARY LOGS (to give each binlog workload its own files).
+"""
+import argparse
+import datetime
+import glob
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run_env():
+    env = {}
+    path = os.path.join(os.environ.get("SLUICE_RUN_DIR", os.path.join(ROOT, ".run")), "env")
+    if os.path.exists(path):
+        for line in open(path):
+            if line.startswith("export ") and "=" in line:
+                k, v = line[7:].strip().split("=", 1)
+                env[k] = v.strip("'\"")
+    return env
+
+
+_ENV = _run_env()
+
+
+def setting(name, default):
+    return os.environ.get(name) or _ENV.get(name) or default
+
+
+MYSQL_HOST = "127.0.0.1"
+MYSQL_PORT = int(setting("SLUICE_MYSQL_PORT", "13306"))
+MYSQL_ROOT_PW = setting("SLUICE_MYSQL_ROOT_PASSWORD", "root")
+MYSQL_USER = setting("SLUICE_MYSQL_USER", "sluice")
+MYSQL_PW = setting("SLUICE_MYSQL_PASSWORD", "sluice")
+CH_HTTP = int(setting("SLUICE_CH_HTTP_PORT", "18123"))
+CH_TCP = int(setting("SLUICE_CH_TCP_PORT", "19000"))
+SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
+BUILD_DIR = os.path.dirname(SLUICE)
+SLUICE_SOURCE = os.path.relpath(SLUICE, ROOT) if SLUICE.startswith(ROOT) else SLUICE
+CH_DB = "bench_olap"
+
+RESULTS = {
+    "schema": 1,
+    "measurements": {},
+    "comparisons": [],
+    "latency": [],
+    "micro": [],
+    "errors": [],
+    "notes": [],
+}
+WORK = None
+_server_id = 6100 + os.getpid() % 500
+
+
+def log(msg):
+    print(f"[bench {datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Services
+# --------------------------------------------------------------------------------------------
+
+def mysql(sql, db=None):
+    """Runs SQL as root over TCP; returns rows as lists of str/None."""
+    args = ["mariadb", "--protocol=tcp", f"-h{MYSQL_HOST}", f"-P{MYSQL_PORT}", "-uroot", f"-p{MYSQL_ROOT_PW}",
+            "--batch", "--raw", "--skip-column-names"]
+    if db:
+        args.append(db)
+    out = subprocess.run(args, input=sql, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"mariadb failed: {out.stderr.strip()}\nSQL: {sql[:300]}")
+    return [[None if f == "NULL" else f for f in line.split("\t")] for line in out.stdout.splitlines()]
+
+
+def mysql_value(sql, db=None):
+    rows = mysql(sql, db)
+    return rows[0][0] if rows else None
+
+
+def ch(query, check=True, timeout=600):
+    req = urllib.request.Request(f"http://127.0.0.1:{CH_HTTP}/", data=query.encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.read().decode()
+    except urllib.error.HTTPError as e:
+        if check:
+            raise RuntimeError(f"ClickHouse: {e.read().decode()[:600]}\nquery: {query[:300]}")
+        return None
+
+
+def ch_to_file(query, path):
+    req = urllib.request.Request(f"http://127.0.0.1:{CH_HTTP}/", data=query.encode(), method="POST")
+    n = 0
+    with urllib.request.urlopen(req, timeout=600) as r, open(path, "wb") as f:
+        while True:
+            b = r.read(1 << 20)
+            if not b:
+                break
+            f.write(b)
+            n += len(b)
+    return n
+
+
+def ch_columns(table):
+    rows = ch(f"SELECT name, type FROM system.columns WHERE database = '{CH_DB}' AND table = '{table}' FORMAT TSV")
+    return [line.split("\t") for line in rows.splitlines()]
+
+
+# --------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, wall, user, sys_, maxrss_kb, rc, stderr):
+        self.wall, self.user, self.sys, self.maxrss_kb, self.rc, self.stderr = wall, user, sys_, maxrss_kb, rc, stderr
+
+
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def run_timed(argv, stdout=subprocess.DEVNULL, stdin=None, cwd=None, timeout=900, check=True):
+    """Runs argv; wall time (measured here), the process's CPU time and peak RSS.
+
+    CPU and RSS come from GNU time when it is there: a child forked from this Python process
+    inherits Python's RSS high-water mark through exec (Linux keeps the larger of the two in
+    ru_maxrss), so wait4's figure is never below the harness's own ~30 MB; forked from `time`,
+    the tool's figure is its own."""
+    errf = tempfile.TemporaryFile(dir=WORK)
+    tf = tempfile.NamedTemporaryFile(dir=WORK, delete=False)
+    tf.close()
+    full = [GNU_TIME, "-f", "%U %S %M", "-o", tf.name, *argv] if GNU_TIME else list(argv)
+    t0 = time.perf_counter()
+    p = subprocess.Popen(full, stdout=stdout, stdin=stdin, stderr=errf, cwd=cwd)
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    try:
+        _, status, ru = os.wait4(p.pid, 0)
+    finally:
+        timer.cancel()
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    errf.seek(0)
+    err = errf.read().decode(errors="replace")
+    errf.close()
+    user, sys_, rss = ru.ru_utime, ru.ru_stime, None
+    if GNU_TIME:
+        lines = [l for l in open(tf.name).read().splitlines() if l.strip()]
+        try:
+            u, s_, m = lines[-1].split()
+            user, sys_, rss = float(u), float(s_), int(m)
+        except (IndexError, ValueError):
+            pass
+    os.unlink(tf.name)
+    r = Run(wall, user, sys_, rss, p.returncode, err)
+    if check and r.rc != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} ... exited {r.rc}: {err.strip()[-1500:]}")
+    return r
+
+
+def loadavg():
+    try:
+        return float(open("/proc/loadavg").read().split()[0])
+    except OSError:
+        return None
+
+
+class Measure:
+    """Repeated runs of one tool on one workload."""
+
+    def __init__(self, mid, stage, workload, tool, role, unit="rows", note=""):
+        self.d = {"id": mid, "stage": stage, "workload": workload, "tool": tool, "role": role, "unit": unit,
+                  "note": note, "runs": [], "error": None}
+        RESULTS["measurements"][mid] = self.d
+
+    def add(self, run, count, nbytes=None, rss=True, **extra):
+        r = {"wall_s": round(run.wall, 4), "cpu_user_s": round(run.user, 3), "cpu_sys_s": round(run.sys, 3),
+             "maxrss_kb": run.maxrss_kb if rss else None, "count": count, "bytes": nbytes, "loadavg": loadavg()}
+        r.update(extra)
+        self.d["runs"].append(r)
+        self.d["summary"] = summarize(self.d["runs"])
+        log(f"  {self.d['id']:<44} run {len(self.d['runs'])}: {report.fmt_s(run.wall)} s, "
+            f"{report.fmt_rate(count / run.wall if run.wall else 0)} {self.d['unit']}/s"
+            + (f", {report.fmt_mb(nbytes / run.wall / 1e6)} MB/s" if nbytes else "")
+            + (f", peak RSS {report.fmt_mib(run.maxrss_kb)} MiB" if rss else ""))
+
+    def fail(self, err):
+        self.d["error"] = str(err)[:800]
+        RESULTS["errors"].append({"id": self.d["id"], "error": self.d["error"]})
+        log(f"  {self.d['id']}: FAILED: {str(err)[:300]}")
+
+    def printable(self):
+        s = self.d.get("summary")
+        if not s:
+            return
+        log(f"= {self.d['id']}: median {report.fmt_s(s['wall_s']['median'])} s "
+            f"[{report.fmt_s(s['wall_s']['min'])}..{report.fmt_s(s['wall_s']['max'])}], "
+            f"{report.fmt_rate(s['rate']['median'])} {self.d['unit']}/s "
+            f"[{report.fmt_rate(s['rate']['min'])}..{report.fmt_rate(s['rate']['max'])}]"
+            + (f", {report.fmt_mb(s['mb_per_s']['median'])} MB/s" if s.get("mb_per_s") else "")
+            + (f", peak RSS {report.fmt_mib(s['maxrss_kb_max'])} MiB" if s.get("maxrss_kb_max") else ""))
+
+
+def _stats(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
+
+def summarize(runs):
+    s = {"n": len(runs), "wall_s": _stats([r["wall_s"] for r in runs]),
+         "rate": _stats([r["count"] / r["wall_s"] for r in runs]),
+         "cpu_s": _stats([r["cpu_user_s"] + r["cpu_sys_s"] for r in runs])}
+    if all(r["bytes"] for r in runs):
+        s["mb_per_s"] = _stats([r["bytes"] / r["wall_s"] / 1e6 for r in runs])
+    rss = [r["maxrss_kb"] for r in runs if r["maxrss_kb"]]
+    if rss:
+        s["maxrss_kb_max"] = max(rss)
+        s["maxrss_kb_median"] = statistics.median(rss)
+    return s
+
+
+def compare(stage, workload, sluice_id, peer_id, goal=None, what=""):
+    RESULTS["comparisons"].append({"stage": stage, "workload": workload, "sluice": sluice_id, "peer": peer_id,
+                                   "goal": goal, "what": what})
+
+
+# --------------------------------------------------------------------------------------------
+# Sluice configs
+# --------------------------------------------------------------------------------------------
+
+def sluice_config(name, dbs, mode, state_dir, sink_extra=None):
+    global _server_id
+    _server_id += 1
+    path = os.path.join(WORK, f"{name}.yaml")
+    extra = "".join(f"  {k}: {v}\n" for k, v in (sink_extra or {}).items())
+    with open(path, "w") as f:
+        f.write(f"""source:
+  database.hostname: {MYSQL_HOST}
+  database.port: {MYSQL_PORT}
+  database.user: {MYSQL_USER}
+  database.password: {MYSQL_PW}
+  database.server.id: {_server_id}
+  topic.prefix: bench
+  database.include.list: {",".join(dbs)}
+  snapshot.mode: {mode}
+sink:
+  type: clickhouse
+  hostname: 127.0.0.1
+  port: {CH_HTTP}
+  database: {CH_DB}
+{extra}state:
+  dir: {state_dir}
+""")
+    return path
+
+
+def fresh_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def copy_state(src, dst):
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+    return dst
+
+
+RUN_STOPPED = re.compile(r"stopped \(caught up\): (\d+) rows in (\d+) inserts \((\d+) bytes\)")
+
+
+# --------------------------------------------------------------------------------------------
+# Workloads
+# --------------------------------------------------------------------------------------------
+
+SYSBENCH_CONN = ["--db-driver=mysql", f"--mysql-host={MYSQL_HOST}", f"--mysql-port={MYSQL_PORT}",
+                 "--mysql-user=root", f"--mysql-password={MYSQL_ROOT_PW}", "--mysql-db=bench_sb", "--tables=1"]
+
+WIDE_DDL = """
+CREATE TABLE wide (
+  id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+  ti TINYINT NOT NULL, si SMALLINT UNSIGNED, mi MEDIUMINT, i INT, bi BIGINT, ubi BIGINT UNSIGNED,
+  f FLOAT, d DOUBLE,
+  dec1 DECIMAL(10,2), dec2 DECIMAL(20,6), dec3 DECIMAL(65,30),
+  dt DATETIME, dt6 DATETIME(6), ts3 TIMESTAMP(3) NULL, dte DATE, tm TIME(6), yr YEAR,
+  ch CHAR(10), vc VARCHAR(255), txt TEXT, vb VARBINARY(64), bl BLOB,
+  e ENUM('red','green','blue'), s SET('a','b','c','d'), bt BIT(12), j JSON,
+  n_null INT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+
+WIDE_SELECT = """SELECT seq, seq % 127 - 63, seq % 65535, seq % 8388607 - 4000000, seq * 7 - 1000000, seq * 1000003,
+  18446744073709551615 - seq, seq / 7, seq / 13.0e0,
+  (seq % 100000) / 100, seq / 1000000, CONCAT('-', seq, '.', LPAD(seq, 30, '7')),
+  '2024-01-01 00:00:00' + INTERVAL seq SECOND, '2024-01-01 00:00:00.000001' + INTERVAL seq * 1001 MICROSECOND,
+  IF(seq % 5 = 0, NULL, '2024-06-01 12:00:00.123' + INTERVAL seq MINUTE), '2000-01-01' + INTERVAL seq % 9000 DAY,
+  IF(seq % 3 = 0, '-12:34:56.5', '838:59:58.999999'), 1901 + seq % 255,
+  LEFT(MD5(seq), 10), CONCAT('naïve-東京-', seq, '-', REPEAT('x', seq % 60)), REPEAT(MD5(seq), 1 + seq % 8),
+  UNHEX(MD5(seq)), IF(seq % 4 = 0, NULL, UNHEX(REPEAT(MD5(seq), 4))),
+  ELT(1 + seq % 3, 'red', 'green', 'blue'), ELT(1 + seq % 4, 'a', 'a,b', 'b,c,d', ''), seq % 4096,
+  CONCAT('{"id":', seq, ',"tags":["x","y"],"n":{"k":', seq % 97, '}}'), NULL
+FROM (SELECT CAST(seq AS SIGNED) AS seq FROM seq_1_to_{n}) q"""
+
+
+def data_bytes(db, table):
+    """Sum of the lengths of every value as MariaDB text (the neutral basis of MB/s for snapshots)."""
+    cols = [r[0] for r in mysql(f"SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='{db}' "
+                                f"AND TABLE_NAME='{table}' ORDER BY ORDINAL_POSITION")]
+    expr = " + ".join(f"COALESCE(LENGTH(`{c}`), 0)" for c in cols)
+    return int(mysql_value(f"SELECT SUM({expr}) FROM `{db}`.`{table}`"))
+
+
+def prepare_workloads(args):
+    wl = {}
+    log(f"workload sbtest1: sysbench oltp_insert prepare, {args.rows} rows in bench_sb")
+    mysql("DROP DATABASE IF EXISTS bench_sb; CREATE DATABASE bench_sb;")
+    t0 = time.perf_counter()
+    subprocess.run(["sysbench", "oltp_insert", *SYSBENCH_CONN, f"--table-size={args.rows}", "prepare"],
+                   check=True, capture_output=True)
+    log(f"  prepared in {time.perf_counter() - t0:.1f} s")
+    wl["sbtest1"] = {"db": "bench_sb", "table": "sbtest1", "rows": args.rows,
+                     "generator": f"sysbench oltp_insert prepare --tables=1 --table-size={args.rows}"}
+
+    log(f"workload wide: {args.wide_rows} rows of 28 typed columns in bench_wide")
+    mysql("DROP DATABASE IF EXISTS bench_wide; CREATE DATABASE bench_wide;")
+    mysql(WIDE_DDL + ";\nINSERT INTO wide " + WIDE_SELECT.replace("{n}", str(args.wide_rows)) + ";",
+          db="bench_wide")
+    wl["wide"] = {"db": "bench_wide", "table": "wide", "rows": args.wide_rows,
+                  "generator": "INSERT ... SELECT FROM seq_1_to_N (MariaDB Sequence engine), 28 columns: "
+                               "all integer widths, FLOAT/DOUBLE, DECIMAL(10,2)/(20,6)/(65,30), DATETIME(0/6), "
+                               "TIMESTAMP(3), DATE, TIME(6), YEAR, CHAR, utf8mb4 VARCHAR, TEXT, VARBINARY, BLOB, "
+                               "ENUM, SET, BIT(12), JSON, NULLs"}
+    for w in wl.values():
+        mysql(f"ANALYZE TABLE `{w['db']}`.`{w['table']}`")
+        st = mysql(f"SELECT TABLE_ROWS, AVG_ROW_LENGTH, DATA_LENGTH FROM information_schema.TABLES "
+                   f"WHERE TABLE_SCHEMA='{w['db']}' AND TABLE_NAME='{w['table']}'")[0]
+        w["innodb_avg_row_length"] = int(st[1])
+        w["innodb_data_length"] = int(st[2])
+        w["data_bytes"] = data_bytes(w["db"], w["table"])
+        w["avg_row_bytes"] = round(w["data_bytes"] / w["rows"], 1)
+        w["columns"] = int(mysql_value(f"SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
+                                       f"TABLE_SCHEMA='{w['db']}' AND TABLE_NAME='{w['table']}'"))
+        log(f"  {w['db']}.{w['table']}: {w['rows']} rows, {w['columns']} columns, {w['avg_row_bytes']} bytes/row "
+            f"as text (InnoDB avg row length {w['innodb_avg_row_length']})")
+    RESULTS["workloads"] = wl
+    return wl
+
+
+# --------------------------------------------------------------------------------------------
+# Stage: snapshot (and the sink peers on the same rows)
+# --------------------------------------------------------------------------------------------
+
+def stage_snapshot(args, w, name):
+    db, table, rows, nbytes = w["db"], w["table"], w["rows"], w["data_bytes"]
+    log(f"stage snapshot: {db}.{table} ({rows} rows, {nbytes / 1e6:.1f} MB as text), {args.reps} repetitions")
+    m_cap = Measure(f"snapshot.{name}.sluice_capture", "snapshot", name,
+                    "sluice capture --output jsonl > /dev/null (initial_only)", "sluice")
+    m_run = Measure(f"snapshot.{name}.sluice_run", "snapshot", name,
+                    "sluice run --exit-when-caught-up (initial_only) -> ClickHouse", "sluice")
+    m_dump = Measure(f"snapshot.{name}.mydumper", "snapshot", name, "mydumper -t 2 (to tmpfs)", "peer")
+    m_pull = Measure(f"snapshot.{name}.ch_mysql_pull", "snapshot", name,
+                     "clickhouse-client: INSERT INTO t SELECT ... FROM mysql(...)", "peer",
+                     note="ClickHouse server does the work; RSS is the client's")
+    m_tsv = Measure(f"sink.{name}.clickhouse_client_tsv", "sink", name,
+                    "clickhouse-client INSERT ... FORMAT TSV < file (same rows)", "peer",
+                    note="ClickHouse server does the work; RSS is the client's")
+    tsv = os.path.join(WORK, f"{table}.tsv")
+    tsv_bytes = None
+    src_cols = None
+    for rep in range(args.reps):
+        # sluice capture, snapshot only, JSON to /dev/null
+        try:
+            st = fresh_dir(os.path.join(WORK, f"st-snapcap-{name}"))
+            cfg = sluice_config(f"snapcap-{name}", [db], "initial_only", st)
+            r = run_timed([SLUICE, "capture", cfg, "--output", "jsonl", "--exit-when-caught-up"])
+            m_cap.add(r, rows, nbytes)
+        except Exception as e:  # noqa: BLE001
+            m_cap.fail(e)
+        # sluice run, snapshot only, into ClickHouse
+        try:
+            ch(f"DROP TABLE IF EXISTS {CH_DB}.{table}")
+            st = fresh_dir(os.path.join(WORK, f"st-snaprun-{name}"))
+            cfg = sluice_config(f"snaprun-{name}", [db], "initial_only", st)
+            r = run_timed([SLUICE, "run", cfg, "--exit-when-caught-up"])
+            got = int(ch(f"SELECT count() FROM {CH_DB}.{table}").strip())
+            if got != rows:
+                raise RuntimeError(f"ClickHouse has {got} rows, expected {rows}")
+            mm = RUN_STOPPED.search(r.stderr)
+            m_run.add(r, rows, nbytes, inserts=int(mm.group(2)) if mm else None,
+                      rowbinary_bytes=int(mm.group(3)) if mm else None)
+        except Exception as e:  # noqa: BLE001
+            m_run.fail(e)
+        # mydumper
+        try:
+            out = fresh_dir(os.path.join(WORK, "dump"))
+            r = run_timed(["mydumper", "-h", MYSQL_HOST, "-P", str(MYSQL_PORT), "-u", "root", "-p", MYSQL_ROOT_PW,
+                           "-B", db, "-T", table, "-t", "2", "-o", out])
+            dumped = sum(os.path.getsize(p) for p in glob.glob(os.path.join(out, "*")))
+            m_dump.add(r, rows, nbytes, dump_bytes=dumped)
+            shutil.rmtree(out, ignore_errors=True)
+        except Exception as e:  # noqa: BLE001
+            m_dump.fail(e)
+        if src_cols is None:
+            try:
+                cols = ch_columns(table)
+                if not cols:
+                    raise RuntimeError(f"{CH_DB}.{table} does not exist (the sluice run failed)")
+                src_cols = [c for c, _ in cols if c not in ("_version", "_is_deleted")]
+                tsv_bytes = ch_to_file(f"SELECT * FROM {CH_DB}.{table} FORMAT TSV", tsv)
+                log(f"  {tsv}: {tsv_bytes} bytes (the rows sluice wrote, as TSV, for the sink peer)")
+            except Exception as e:  # noqa: BLE001
+                m_pull.fail(e)
+                m_tsv.fail(e)
+                break
+        # ClickHouse pulls from MariaDB itself
+        try:
+            ch(f"DROP TABLE IF EXISTS {CH_DB}.peer_mysql_{table}")
+            ch(f"CREATE TABLE {CH_DB}.peer_mysql_{table} AS {CH_DB}.{table}")
+            colist = ", ".join(f"`{c}`" for c in src_cols)
+            q = (f"INSERT INTO {CH_DB}.peer_mysql_{table} ({colist}) SELECT {colist} FROM "
+                 f"mysql('{MYSQL_HOST}:{MYSQL_PORT}', '{db}', '{table}', 'root', '{MYSQL_ROOT_PW}')")
+            r = run_timed(["clickhouse-client", "--host", "127.0.0.1", "--port", str(CH_TCP), "--query", q])
+            got = int(ch(f"SELECT count() FROM {CH_DB}.peer_mysql_{table}").strip())
+            if got != rows:
+                raise RuntimeError(f"mysql() pull loaded {got} rows, expected {rows}")
+            m_pull.add(r, rows, nbytes)
+        except Exception as e:  # noqa: BLE001
+            m_pull.fail(e)
+        # Sink peer: clickhouse-client inserting the same rows from a TSV file
+        try:
+            ch(f"DROP TABLE IF EXISTS {CH_DB}.peer_tsv_{table}")
+            ch(f"CREATE TABLE {CH_DB}.peer_tsv_{table} AS {CH_DB}.{table}")
+            with open(tsv, "rb") as f:
+                r = run_timed(["clickhouse-client", "--host", "127.0.0.1", "--port", str(CH_TCP), "--query",
+                               f"INSERT INTO {CH_DB}.peer_tsv_{table} FORMAT TSV"], stdin=f)
+            got = int(ch(f"SELECT count() FROM {CH_DB}.peer_tsv_{table}").strip())
+            if got != rows:
+                raise RuntimeError(f"TSV insert loaded {got} rows, expected {rows}")
+            m_tsv.add(r, rows, tsv_bytes)
+        except Exception as e:  # noqa: BLE001
+            m_tsv.fail(e)
+    for m in (m_cap, m_run, m_dump, m_pull, m_tsv):
+        m.printable()
+    if os.path.exists(tsv):
+        os.unlink(tsv)
+    for t in (f"peer_mysql_{table}", f"peer_tsv_{table}"):
+        ch(f"DROP TABLE IF EXISTS {CH_DB}.{t}", check=False)
+    compare("snapshot", name, m_cap.d["id"], m_dump.d["id"], 0.5, "typed rows + JSON vs mydumper's SQL dump")
+    compare("snapshot", name, m_run.d["id"], m_pull.d["id"], 0.7, "MariaDB -> ClickHouse vs ClickHouse's own mysql() pull")
+    compare("sink", name, m_run.d["id"], m_tsv.d["id"], 0.7,
+            "sluice run (reads MariaDB too) vs clickhouse-client inserting a TSV file")
+
+
+# --------------------------------------------------------------------------------------------
+# Stage: binlog streaming decode
+# --------------------------------------------------------------------------------------------
+
+def binlog_marker():
+    mysql("CREATE DATABASE IF NOT EXISTS bench_marker; CREATE TABLE IF NOT EXISTS bench_marker.m ("
+          "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, at DATETIME(6)); INSERT INTO bench_marker.m (at) VALUES (NOW(6));")
+
+
+def binlog_files():
+    return [(r[0], int(r[1])) for r in mysql("SHOW BINARY LOGS")]
+
+
+def generate_binlog(args, name, db):
+    """FLUSH BINARY LOGS, stores no_data offsets for capture and run, runs the workload, flushes
+    again. Returns the info needed to replay the range."""
+    mysql("FLUSH BINARY LOGS")
+    cap_base = fresh_dir(os.path.join(WORK, f"st-bl-{name}-cap"))
+    run_base = fresh_dir(os.path.join(WORK, f"st-bl-{name}-run"))
+    r = run_timed([SLUICE, "capture", sluice_config(f"blbase-cap-{name}", [db], "no_data", cap_base),
+                   "--output", "jsonl", "--exit-when-caught-up"])
+    m = re.search(r"snapshot at (\S+):(\d+)", r.stderr)
+    start_file, start_pos = m.group(1), int(m.group(2))
+    run_timed([SLUICE, "run", sluice_config(f"blbase-run-{name}", [db], "no_data", run_base), "--exit-when-caught-up"])
+    info = {"start_file": start_file, "start_pos": start_pos}
+    t0 = time.perf_counter()
+    if name == "sbtest1":
+        out = subprocess.run(["sysbench", "oltp_write_only", *SYSBENCH_CONN, f"--table-size={args.rows}",
+                              "--threads=2", f"--time={args.binlog_seconds}", "--report-interval=0", "run"],
+                             check=True, capture_output=True, text=True).stdout
+        tps = re.search(r"transactions:\s+(\d+)\s+\(([\d.]+) per sec", out)
+        info["generator"] = f"sysbench oltp_write_only --threads=2 --time={args.binlog_seconds} (no rate limit)"
+        info["transactions"] = int(tps.group(1))
+        info["tps"] = float(tps.group(2))
+        log(f"  sysbench oltp_write_only: {info['transactions']} transactions, {info['tps']} tps")
+    else:
+        n = args.wide_rows
+        sql = []
+        step = max(1, n // 100)
+        for lo in range(1, n + 1, 2 * step):
+            sql.append(f"UPDATE wide SET i = i + 1, vc = CONCAT(vc, 'u'), dt6 = NOW(6), j = JSON_SET(j, '$.u', {lo}) "
+                       f"WHERE id BETWEEN {lo} AND {lo + step - 1};")
+        sql.append("DELETE FROM wide WHERE id % 10 = 1;")
+        sql.append("INSERT INTO wide " + WIDE_SELECT.replace("{n}", str(n // 10)).replace("SELECT seq,", f"SELECT seq + {n},", 1) + ";")
+        mysql("\n".join(sql), db="bench_wide")
+        info["generator"] = (f"{len(sql) - 2} UPDATE transactions of {step} rows (half the table), "
+                             f"DELETE of every 10th row (1 transaction), INSERT ... SELECT of {n // 10} rows")
+        log(f"  wide mix: {info['generator']}")
+    info["workload_s"] = round(time.perf_counter() - t0, 2)
+    mysql("FLUSH BINARY LOGS")
+    # One committed transaction after the rotation, so the binlog end is a commit and not a bare
+    # rotation. (While writing this harness, the first `sluice capture --exit-when-caught-up` after
+    # a FLUSH BINARY LOGS sometimes stalled 20-70 s before delivering the rotated file's last
+    # transaction; the untimed counting capture runs first and absorbs such a stall.)
+    binlog_marker()
+    files = binlog_files()
+    names = [f for f, _ in files]
+    i0 = names.index(start_file)
+    current = mysql("SHOW MASTER STATUS")[0][0]
+    rng = [(f, s) for f, s in files[i0:] if f != current]
+    info["files"] = [f for f, _ in rng]
+    info["bytes"] = sum(s for _, s in rng) - start_pos
+    info["cap_base"], info["run_base"] = cap_base, run_base
+    datadir = mysql_value("SELECT @@datadir")
+    info["datadir"] = datadir
+    log(f"  binlog range {start_file}:{start_pos} .. end of {info['files'][-1]}: {info['bytes'] / 1e6:.1f} MB")
+    return info
+
+
+def count_sluice_events(cfg, db):
+    """One untimed capture reading the JSON: (change events, tombstones, events of `db`)."""
+    p = subprocess.Popen([SLUICE, "capture", cfg, "--output", "jsonl", "--exit-when-caught-up"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = tomb = mine = 0
+    ops = {}
+    key = f'"topic":"bench.{db}.'.encode()
+    for line in p.stdout:
+        lines += 1
+        if line.rstrip().endswith(b'"value":null}'):
+            tomb += 1
+            continue
+        if key in line:
+            mine += 1
+        m = re.search(rb'"op":"(\w)"', line[-200:])
+        if m:
+            ops[m.group(1).decode()] = ops.get(m.group(1).decode(), 0) + 1
+    if p.wait() != 0:
+        raise RuntimeError("counting capture failed")
+    return {"lines": lines, "tombstones": tomb, "events": lines - tomb, "events_in_db": mine, "ops": ops}
+
+
+def count_binlog_rows(argv, db):
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    total = mine = 0
+    pat = re.compile(rb"^### (INSERT INTO|UPDATE|DELETE FROM) `([^`]*)`")
+    for line in p.stdout:
+        if line.startswith(b"### ") and not line.startswith(b"###   "):
+            m = pat.match(line)
+            if m:
+                total += 1
+                if m.group(2) == db.encode():
+                    mine += 1
+    p.wait()
+    return {"row_events": total, "row_events_in_db": mine}
+
+
+def stage_binlog(args, w, name):
+    db = w["db"]
+    log(f"stage binlog: generating the {name} workload's binlog")
+    info = generate_binlog(args, name, db)
+    RESULTS.setdefault("binlog_workloads", {})[name] = {k: v for k, v in info.items()
+                                                        if k not in ("cap_base", "run_base")}
+    files_local = [os.path.join(info["datadir"], f) for f in info["files"]]
+    local_ok = all(os.access(p, os.R_OK) for p in files_local)
+    remote = ["--read-from-remote-server", f"--host={MYSQL_HOST}", f"--port={MYSQL_PORT}", "--user=root",
+              f"--password={MYSQL_ROOT_PW}"]
+    mb_verbose_local = ["mariadb-binlog", "--verbose", f"--start-position={info['start_pos']}", *files_local]
+    mb_verbose_remote = ["mariadb-binlog", "--verbose", *remote, f"--start-position={info['start_pos']}",
+                         *info["files"]]
+    # Counts (untimed; also warms the page cache for every reader).
+    cfg_count = sluice_config(f"bl-count-{name}", [db], "no_data",
+                              copy_state(info["cap_base"], os.path.join(WORK, f"st-bl-{name}-count")))
+    t0 = time.perf_counter()
+    sc = count_sluice_events(cfg_count, db)
+    log(f"  counted sluice's events in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    bc = count_binlog_rows(mb_verbose_local if local_ok else mb_verbose_remote, db)
+    log(f"  counted mariadb-binlog's row events in {time.perf_counter() - t0:.1f} s")
+    info_out = RESULTS["binlog_workloads"][name]
+    info_out["sluice_counts"] = sc
+    info_out["mariadb_binlog_counts"] = bc
+    log(f"  sluice capture: {sc['events']} change events ({sc['events_in_db']} in {db}; ops {sc['ops']}), "
+        f"{sc['tombstones']} tombstones; mariadb-binlog: {bc['row_events']} row events "
+        f"({bc['row_events_in_db']} in {db})")
+    if sc["events_in_db"] != bc["row_events_in_db"]:
+        RESULTS["notes"].append(f"binlog {name}: sluice emitted {sc['events_in_db']} events for {db}, "
+                                f"mariadb-binlog printed {bc['row_events_in_db']} row events for {db}")
+    events = bc["row_events"]  # every reader goes through every row event of the range
+    nbytes = info["bytes"]
+    m_cap = Measure(f"binlog.{name}.sluice_capture", "binlog", name,
+                    "sluice capture --output jsonl > /dev/null (from the stored offset)", "sluice", unit="events")
+    m_run = Measure(f"binlog.{name}.sluice_run", "binlog", name,
+                    "sluice run --exit-when-caught-up (from the stored offset) -> ClickHouse", "sluice", unit="events")
+    m_loc = Measure(f"binlog.{name}.mariadb_binlog_local", "binlog", name,
+                    "mariadb-binlog --verbose FILES > /dev/null (local files)", "peer", unit="events")
+    m_rem = Measure(f"binlog.{name}.mariadb_binlog_remote", "binlog", name,
+                    "mariadb-binlog --verbose --read-from-remote-server > /dev/null", "peer", unit="events")
+    m_raw = Measure(f"binlog.{name}.mariadb_binlog_raw", "binlog", name,
+                    "mariadb-binlog --read-from-remote-server --raw (transfer only, no decode)", "anchor",
+                    unit="events")
+    for rep in range(args.reps):
+        try:
+            st = copy_state(info["cap_base"], os.path.join(WORK, f"st-bl-{name}-rep"))
+            cfg = sluice_config(f"bl-cap-{name}", [db], "no_data", st)
+            r = run_timed([SLUICE, "capture", cfg, "--output", "jsonl", "--exit-when-caught-up"])
+            m_cap.add(r, events, nbytes)
+        except Exception as e:  # noqa: BLE001
+            m_cap.fail(e)
+        try:
+            st = copy_state(info["run_base"], os.path.join(WORK, f"st-bl-{name}-runrep"))
+            cfg = sluice_config(f"bl-run-{name}", [db], "no_data", st)
+            r = run_timed([SLUICE, "run", cfg, "--exit-when-caught-up"])
+            mm = RUN_STOPPED.search(r.stderr)
+            m_run.add(r, events, nbytes, ch_rows=int(mm.group(1)) if mm else None,
+                      inserts=int(mm.group(2)) if mm else None, rowbinary_bytes=int(mm.group(3)) if mm else None)
+        except Exception as e:  # noqa: BLE001
+            m_run.fail(e)
+        if local_ok:
+            try:
+                m_loc.add(run_timed(mb_verbose_local), events, nbytes)
+            except Exception as e:  # noqa: BLE001
+                m_loc.fail(e)
+        try:
+            m_rem.add(run_timed(mb_verbose_remote), events, nbytes)
+        except Exception as e:  # noqa: BLE001
+            m_rem.fail(e)
+        try:
+            out = fresh_dir(os.path.join(WORK, "raw")) + "/"
+            os.makedirs(out)
+            m_raw.add(run_timed(["mariadb-binlog", *remote, "--raw", f"--start-position={info['start_pos']}",
+                                 f"--result-file={out}", *info["files"]]), events, nbytes)
+            shutil.rmtree(out, ignore_errors=True)
+        except Exception as e:  # noqa: BLE001
+            m_raw.fail(e)
+    if not local_ok:
+        m_loc.fail(f"binlog files not readable under {info['datadir']}")
+    for m in (m_cap, m_run, m_loc, m_rem, m_raw):
+        m.printable()
+    compare("binlog", name, m_cap.d["id"], m_loc.d["id"], 3.0, "decode + Debezium JSON vs decode + pseudo-SQL text")
+    compare("binlog", name, m_cap.d["id"], m_rem.d["id"], 3.0, "both reading over the replication protocol")
+    compare("binlog", name, m_cap.d["id"], m_raw.d["id"], None, "vs the raw transfer of the same bytes")
+    compare("binlog", name, m_run.d["id"], m_cap.d["id"], None, "streaming into ClickHouse vs JSON to /dev/null")
+
+
+# --------------------------------------------------------------------------------------------
+# Stage: end-to-end latency
+# --------------------------------------------------------------------------------------------
+
+def latency_run(args, phase, rate, delay_ms, with_sysbench, rep):
+    dbs = ["bench_lat"] + (["bench_sb"] if with_sysbench else [])
+    mysql("DROP DATABASE IF EXISTS bench_lat; CREATE DATABASE bench_lat; CREATE TABLE bench_lat.lat ("
+          "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, t_us BIGINT NOT NULL, pad VARCHAR(200) NOT NULL);")
+    ch(f"DROP TABLE IF EXISTS {CH_DB}.lat")
+    st = fresh_dir(os.path.join(WORK, "st-lat"))
+    cfg = sluice_config(f"lat-{phase}", dbs, "no_data", st, {"batch.max.delay.ms": delay_ms})
+    errf = open(os.path.join(WORK, f"lat-{phase}-{rep}.log"), "wb")
+    t_start = time.perf_counter()
+    proc = subprocess.Popen([SLUICE, "run", cfg], stdout=subprocess.DEVNULL, stderr=errf)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if ch(f"EXISTS TABLE {CH_DB}.lat", check=False) == "1\n":
+            break
+        if proc.poll() is not None:
+            raise RuntimeError("sluice run exited early: " + open(errf.name).read()[-800:])
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("sluice run did not create the ClickHouse table in 60 s")
+    sysb = None
+    if with_sysbench:
+        sysb = subprocess.Popen(["sysbench", "oltp_write_only", *SYSBENCH_CONN, f"--table-size={args.rows}",
+                                 "--threads=2", f"--time={args.latency_seconds + 2}", "run"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(1)
+    writer = subprocess.Popen(["mariadb", "--protocol=tcp", f"-h{MYSQL_HOST}", f"-P{MYSQL_PORT}", "-uroot",
+                               f"-p{MYSQL_ROOT_PW}", "bench_lat"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stmt = b"INSERT INTO lat (t_us, pad) VALUES (CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED), '" + \
+        b"p" * 100 + b"');\n"
+    samples = []
+    stop = threading.Event()
+
+    def poll():
+        last = 0
+        while True:
+            q0 = time.time()
+            text = ch(f"SELECT id, t_us FROM {CH_DB}.lat WHERE id > {last} ORDER BY id FORMAT TSV", check=False)
+            q1 = time.time()
+            seen_us = (q0 + q1) / 2 * 1e6
+            for line in (text or "").splitlines():
+                i, t = line.split("\t")
+                last = max(last, int(i))
+                samples.append((int(t), (seen_us - int(t)) / 1000.0))
+            if stop.is_set() and last >= sent[0]:
+                return
+            if stop.is_set() and time.time() > stop_deadline[0]:
+                return
+            time.sleep(args.poll_ms / 1000.0)
+
+    sent = [0]
+    stop_deadline = [0]
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    t0 = time.perf_counter()
+    tick = 0.01
+    per_tick = rate * tick
+    owed = 0.0
+    while time.perf_counter() - t0 < args.latency_seconds:
+        owed += per_tick
+        k = int(owed)
+        if k:
+            writer.stdin.write(stmt * k)
+            writer.stdin.flush()
+            sent[0] += k
+            owed -= k
+        nxt = t0 + (int((time.perf_counter() - t0) / tick) + 1) * tick
+        time.sleep(max(0.0, nxt - time.perf_counter()))
+    writer.stdin.close()
+    writer.wait()
+    stop_deadline[0] = time.time() + 30
+    stop.set()
+    poller.join(timeout=40)
+    tps = None
+    if sysb:
+        out = sysb.communicate()[0]
+        m = re.search(r"transactions:\s+(\d+)\s+\(([\d.]+) per sec", out)
+        tps = float(m.group(2)) if m else None
+    hwm_kb = None
+    try:
+        for line in open(f"/proc/{proc.pid}/status"):
+            if line.startswith("VmHWM:"):
+                hwm_kb = int(line.split()[1])  # this process's own peak RSS (fresh since exec)
+    except OSError:
+        pass
+    proc.send_signal(signal.SIGTERM)
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t_start
+    errf.close()
+    # Drop the first second (connection set-up) of samples.
+    t_first = min(t for t, _ in samples) if samples else 0
+    lat = sorted(l for t, l in samples if t >= t_first + 1e6)
+    if not lat:
+        raise RuntimeError("no latency samples")
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(p / 100.0 * len(lat)))]
+    by_time = [l for t, l in sorted(samples) if t >= t_first + 1e6]
+    q = max(1, len(by_time) // 4)
+    return {"rows_written": sent[0], "rows_seen": len(samples), "p50_ms": round(pct(50), 1),
+            "p90_ms": round(pct(90), 1), "p99_ms": round(pct(99), 1), "max_ms": round(lat[-1], 1),
+            "first_quarter_p50_ms": round(statistics.median(by_time[:q]), 1),
+            "last_quarter_p50_ms": round(statistics.median(by_time[-q:]), 1),
+            "sysbench_tps": tps, "maxrss_kb": hwm_kb, "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+            "wall_s": round(wall, 1), "exit_code": proc.returncode, "loadavg": loadavg()}
+
+
+def stage_latency(args):
+    phases = [
+        ("idle-default", args.latency_rate, 1000, False, "writer only, batch.max.delay.ms 1000 (default)"),
+        ("idle-100ms", args.latency_rate, 100, False, "writer only, batch.max.delay.ms 100"),
+        ("sysbench-100ms", args.latency_rate, 100, True,
+         "writer + sysbench oltp_write_only --threads=2 (unthrottled) captured by the same pipeline, "
+         "batch.max.delay.ms 100"),
+    ]
+    for phase, rate, delay, with_sb, desc in phases:
+        log(f"stage latency {phase}: {desc}; {rate} rows/s, 1 row per transaction, {args.latency_seconds} s, "
+            f"{args.reps} repetitions")
+        entry = {"phase": phase, "description": desc, "rate_rows_per_s": rate, "batch_max_delay_ms": delay,
+                 "seconds": args.latency_seconds, "poll_ms": args.poll_ms, "runs": [], "error": None}
+        RESULTS["latency"].append(entry)
+        for rep in range(args.reps):
+            try:
+                r = latency_run(args, phase, rate, delay, with_sb, rep)
+                entry["runs"].append(r)
+                log(f"  {phase} run {rep + 1}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, "
+                    f"{r['rows_seen']}/{r['rows_written']} rows seen, first/last quarter p50 "
+                    f"{r['first_quarter_p50_ms']}/{r['last_quarter_p50_ms']} ms"
+                    + (f", sysbench {r['sysbench_tps']} tps" if r["sysbench_tps"] else "")
+                    + f", peak RSS {report.fmt_mib(r['maxrss_kb'])} MiB")
+            except Exception as e:  # noqa: BLE001
+                entry["error"] = str(e)[:800]
+                RESULTS["errors"].append({"id": f"latency.{phase}", "error": entry["error"]})
+                log(f"  {phase}: FAILED: {e}")
+        if entry["runs"]:
+            entry["summary"] = {k: _stats([r[k] for r in entry["runs"]]) for k in ("p50_ms", "p99_ms", "max_ms")}
+            entry["summary"]["maxrss_kb_max"] = max(r["maxrss_kb"] or 0 for r in entry["runs"])
+            s = entry["summary"]
+            log(f"= latency.{phase}: p50 median {s['p50_ms']['median']} ms [{s['p50_ms']['min']}..{s['p50_ms']['max']}],"
+                f" p99 median {s['p99_ms']['median']} ms [{s['p99_ms']['min']}..{s['p99_ms']['max']}]")
+    ch(f"DROP TABLE IF EXISTS {CH_DB}.lat", check=False)
+    mysql("DROP DATABASE IF EXISTS bench_lat")
+
+
+# --------------------------------------------------------------------------------------------
+# Stage: micro-benchmarks
+# --------------------------------------------------------------------------------------------
+
+_UNIT_NS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+MICRO_LIBS = ["pipeline", "clickhouse", "mysql", "state", "event", "common"]
+
+
+def stage_micro(args):
+    srcs = sorted(glob.glob(os.path.join(ROOT, "bench", "micro", "*.cpp")))
+    libs = [os.path.join(BUILD_DIR, "src", l, f"libsluice_{l}.a") for l in MICRO_LIBS]
+    missing = [l for l in libs if not os.path.exists(l)]
+    if missing:
+        RESULTS["errors"].append({"id": "micro", "error": f"static libraries missing: {missing}"})
+        log(f"stage micro: skipped, missing {missing}")
+        return
+    for src in srcs:
+        name = os.path.splitext(os.path.basename(src))[0]
+        exe = os.path.join(WORK, name)
+        log(f"stage micro: building {name}")
+        cmd = ["g++", "-O2", "-g", "-DNDEBUG", "-std=c++20", "-DFMT_SHARED", "-DSPDLOG_COMPILED_LIB",
+               "-DSPDLOG_FMT_EXTERNAL", "-DSPDLOG_SHARED_LIB", f"-I{ROOT}/src", "-isystem", "/usr/include/mariadb",
+               src, *libs, "-lbenchmark", "-lspdlog", "-lfmt", "-lyaml-cpp", "-lcurl", "-lrocksdb", "-lmariadb",
+               "-lzstd", "-lz", "-lpthread", "-o", exe]
+        log("  " + " ".join(cmd))
+        b = subprocess.run(cmd, capture_output=True, text=True)
+        if b.returncode != 0:
+            RESULTS["micro"].append({"program": name, "error": "build failed: " + b.stderr[-1500:]})
+            log(f"  build failed: {b.stderr[-800:]}")
+            continue
+        env = dict(os.environ)
+        sb = RESULTS.get("binlog_workloads", {}).get("sbtest1")
+        if sb and sb.get("files"):
+            env["SLUICE_BENCH_BINLOG"] = os.path.join(sb["datadir"], sb["files"][0])
+            RESULTS["micro_binlog"] = env["SLUICE_BENCH_BINLOG"]
+        out = subprocess.run([exe, "--benchmark_format=json", f"--benchmark_min_time={args.micro_min_time}",
+                              f"--benchmark_repetitions={args.reps}"], capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            RESULTS["micro"].append({"program": name, "error": "run failed: " + out.stderr[-1500:]})
+            continue
+        data = json.loads(out.stdout)
+        per = {}
+        for bm in data["benchmarks"]:
+            if bm.get("run_type") == "aggregate":
+                continue
+            per.setdefault(bm["run_name"], []).append(bm)
+        for bname, runs in per.items():
+            if any(r.get("error_occurred") for r in runs):
+                RESULTS["micro"].append({"program": name, "benchmark": bname,
+                                         "error": "skipped: " + str(runs[0].get("error_message"))})
+                log(f"  {bname}: skipped: {runs[0].get('error_message')}")
+                continue
+            e = {"program": name, "benchmark": bname, "reps": len(runs),
+                 "cpu_ns_per_iter": _stats([r["cpu_time"] * _UNIT_NS[r.get("time_unit", "ns")] for r in runs]),
+                 "real_ns_per_iter": _stats([r["real_time"] * _UNIT_NS[r.get("time_unit", "ns")] for r in runs])}
+            if all("items_per_second" in r for r in runs):
+                e["items_per_second"] = _stats([r["items_per_second"] for r in runs])
+            if all("bytes_per_second" in r for r in runs):
+                e["bytes_per_second"] = _stats([r["bytes_per_second"] for r in runs])
+            if runs[0].get("label"):
+                e["label"] = runs[0]["label"]
+            if "skipped_rows_events" in runs[0]:
+                e["skipped_rows_events"] = runs[0]["skipped_rows_events"]
+            RESULTS["micro"].append(e)
+            log(f"  {bname}: "
+                + (f"{report.fmt_rate(e['items_per_second']['median'])} items/s " if "items_per_second" in e else "")
+                + (f"{report.fmt_mb(e['bytes_per_second']['median'] / 1e6)} MB/s" if "bytes_per_second" in e else ""))
+        RESULTS["micro_context"] = data.get("context", {})
+
+
+# --------------------------------------------------------------------------------------------
+# Machine and versions
+# --------------------------------------------------------------------------------------------
+
+def first_line(argv):
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except Exception as e:  # noqa: BLE001
+        return f"unavailable ({e})"
+
+
+def machine_info():
+    cpu = "unknown"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    return {"host": socket.gethostname(), "cores": os.cpu_count(), "cpu_model": cpu,
+            "ram_gib": round(mem_kb / 1024 / 1024, 1), "kernel": platform.release(),
+            "os": first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"])}
+
+
+def versions():
+    git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--", "src"],
+                           capture_output=True, text=True)
+    return {
+        "sluice": first_line([SLUICE, "--version"]),
+        "sluice_git": git.stdout.strip() + (" + uncommitted changes in src/ (the binary may include them)" if dirty.stdout.strip() else ""),
+        "sluice_binary": f"{SLUICE_SOURCE}, built {datetime.datetime.fromtimestamp(os.path.getmtime(SLUICE)).isoformat(timespec='seconds')}, sha256 {hashlib.sha256(open(SLUICE, 'rb').read()).hexdigest()[:16]}",
+        "mariadb_server": mysql_value("SELECT VERSION()"),
+        "clickhouse_server": ch("SELECT version()").strip(),
+        "sysbench": first_line(["sysbench", "--version"]),
+        "mydumper": first_line(["mydumper", "--version"]),
+        "mariadb-binlog": first_line(["mariadb-binlog", "--version"]),
+        "clickhouse-client": first_line(["clickhouse-client", "--version"]),
+        "g++": first_line(["g++", "--version"]),
+        "python": platform.python_version(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of every measurement (default 3)")
+    ap.add_argument("--rows", type=int, default=300000, help="sysbench table rows (default 300000)")
+    ap.add_argument("--wide-rows", type=int, default=100000, help="wide-typed table rows (default 100000)")
+    ap.add_argument("--binlog-seconds", type=int, default=60, help="sysbench oltp_write_only run time for the binlog")
+    ap.add_argument("--latency-seconds", type=int, default=20, help="length of one latency run")
+    ap.add_argument("--latency-rate", type=int, default=200, help="latency writer rows/s (1 row per transaction)")
+    ap.add_argument("--poll-ms", type=int, default=20, help="ClickHouse poll interval of the latency reader")
+    ap.add_argument("--micro-min-time", default="0.5", help="Google Benchmark --benchmark_min_time")
+    ap.add_argument("--stages", default="snapshot,binlog,latency,micro")
+    ap.add_argument("--out", default=None, help="results JSON (default bench/results/<date>-<host>.json)")
+    ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/BENCHMARKS.md")
+    ap.add_argument("--keep", action="store_true", help="keep the bench_* databases afterwards")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for trying the harness out")
+    args = ap.parse_args()
+    if args.quick:
+        args.rows, args.wide_rows, args.binlog_seconds, args.latency_seconds, args.reps = 30000, 10000, 5, 5, 2
+        args.micro_min_time = "0.05"
+    stages = args.stages.split(",")
+
+    global WORK
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    WORK = tempfile.mkdtemp(prefix="sluice-bench-", dir=base)
+    started = datetime.datetime.now()
+    t0 = time.perf_counter()
+    # Other engineers rebuild build/ while this runs: use a private copy of the binary and of the
+    # static libraries for the whole run.
+    global SLUICE, BUILD_DIR
+    src_bin, src_build = SLUICE, BUILD_DIR
+    SLUICE = os.path.join(WORK, "sluice")
+    shutil.copy2(src_bin, SLUICE)
+    BUILD_DIR = os.path.join(WORK, "build")
+    for l in MICRO_LIBS:
+        a = os.path.join(src_build, "src", l, f"libsluice_{l}.a")
+        if os.path.exists(a):
+            os.makedirs(os.path.join(BUILD_DIR, "src", l), exist_ok=True)
+            shutil.copy2(a, os.path.join(BUILD_DIR, "src", l))
+    RESULTS["started"] = started.isoformat(timespec="seconds")
+    RESULTS["machine"] = machine_info()
+    RESULTS["versions"] = versions()
+    RESULTS["parameters"] = vars(args)
+    RESULTS["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
+    log(f"machine: {RESULTS['machine']}")
+    log(f"versions: {RESULTS['versions']}")
+    log(f"load average at start: {RESULTS['loadavg_start']}; scratch dir {WORK}")
+    host = RESULTS["machine"]["host"]
+    out = args.out or os.path.join(ROOT, "bench", "results", f"{started.strftime('%Y-%m-%d')}-{host}.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    try:
+        ch(f"CREATE DATABASE IF NOT EXISTS {CH_DB}")
+        if {"snapshot", "binlog", "latency"} & set(stages):
+            wl = prepare_workloads(args)
+        if "snapshot" in stages:
+            for name, w in wl.items():
+                stage_snapshot(args, w, name)
+        if "binlog" in stages:
+            for name, w in wl.items():
+                try:
+                    stage_binlog(args, w, name)
+                except Exception as e:  # noqa: BLE001
+                    RESULTS["errors"].append({"id": f"binlog.{name}", "error": str(e)[:800]})
+                    log(f"stage binlog {name}: FAILED: {e}")
+        if "latency" in stages:
+            stage_latency(args)
+        if "micro" in stages:
+            stage_micro(args)
+    finally:
+        if not args.keep:
+            try:
+                mysql("DROP DATABASE IF EXISTS bench_sb; DROP DATABASE IF EXISTS bench_wide; "
+                      "DROP DATABASE IF EXISTS bench_lat; DROP DATABASE IF EXISTS bench_marker;")
+                ch(f"DROP DATABASE IF EXISTS {CH_DB}")
+            except Exception as e:  # noqa: BLE001
+                log(f"clean-up failed: {e}")
+        RESULTS["duration_s"] = round(time.perf_counter() - t0, 1)
+        RESULTS["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        with open(out, "w") as f:
+            json.dump(RESULTS, f, indent=1, sort_keys=False)
+            f.write("\n")
+        log(f"wrote {out} ({RESULTS['duration_s']} s)")
+        shutil.rmtree(WORK, ignore_errors=True)
+    if not args.no_docs:
+        doc = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+        report.write(out, doc)
+        log(f"wrote {doc}")
+    print()
+    print(report.summary_text(RESULTS))
+    return 1 if RESULTS["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
