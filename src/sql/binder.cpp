@@ -1,0 +1,1231 @@
+// Front-end: libpg_query parses the file into its JSON parse tree, simdjson reads it, and the
+// binder turns each CREATE MATERIALIZED VIEW into a logical plan (sql/plan.h), resolving tables,
+// columns and types. Anything outside the supported set fails with "unsupported: ..." at its
+// file:line:column.
+
+#include <pg_query.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+#include "common/error.h"
+#include "sql/plan.h"
+
+namespace sluice::sql {
+
+namespace dom = simdjson::dom;
+
+// ---- Catalog ----
+
+static std::string Lower(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+void Catalog::AddTable(TableSchemaPtr schema) {
+  tables_[Lower(schema->database) + "." + Lower(schema->table)] = std::move(schema);
+}
+
+void Catalog::AddView(const std::string& name, TableSchemaPtr schema) { views_[Lower(name)] = std::move(schema); }
+
+TableSchemaPtr Catalog::Find(std::string_view database, std::string_view name, std::string* source) const {
+  if (database.empty()) {
+    auto v = views_.find(Lower(name));
+    if (v != views_.end()) {
+      *source = v->first;
+      return v->second;
+    }
+    database = default_database_;
+  }
+  auto t = tables_.find(Lower(database) + "." + Lower(name));
+  if (t == tables_.end()) return nullptr;
+  *source = t->second->QualifiedName();
+  return t->second;
+}
+
+// ---- PlanNode::ToString ----
+
+std::string PlanNode::ToString(int indent) const {
+  static const char* kKinds[] = {"Scan", "Filter", "Project", "Aggregate", "Join", "UnionAll"};
+  std::string s(static_cast<size_t>(indent) * 2, ' ');
+  s += kKinds[static_cast<int>(kind)];
+  if (kind == PlanKind::kScan) s += " " + source;
+  if (kind == PlanKind::kJoin) {
+    static const char* kJoins[] = {"inner", "left", "right", "full"};
+    s += fmt::format(" {} keys={}", kJoins[static_cast<int>(join_type)], left_keys.size());
+  }
+  if (kind == PlanKind::kAggregate) s += fmt::format(" keys={} aggs={}", group_keys.size(), aggs.size());
+  s += " [";
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i] + ":" + TypeToString(types[i]);
+  s += "]\n";
+  for (const auto& in : inputs) s += in->ToString(indent + 1);
+  return s;
+}
+
+namespace {
+
+// ---- JSON helpers ----
+
+std::optional<dom::element> Get(dom::element e, std::string_view key) {
+  dom::element r;
+  if (e.type() != dom::element_type::OBJECT) return std::nullopt;
+  if (e[key].get(r)) return std::nullopt;
+  return r;
+}
+
+std::string_view Str(dom::element e, std::string_view key) {
+  auto v = Get(e, key);
+  std::string_view s;
+  if (!v || v->get(s)) return {};
+  return s;
+}
+
+int64_t Int(dom::element e, std::string_view key, int64_t def = 0) {
+  auto v = Get(e, key);
+  int64_t i;
+  if (!v || v->get(i)) return def;
+  return i;
+}
+
+bool Bool(dom::element e, std::string_view key) {
+  auto v = Get(e, key);
+  bool b;
+  if (!v || v->get(b)) return false;
+  return b;
+}
+
+std::vector<dom::element> List(dom::element e, std::string_view key) {
+  std::vector<dom::element> r;
+  auto v = Get(e, key);
+  dom::array a;
+  if (!v || v->get(a)) return r;
+  for (dom::element x : a) r.push_back(x);
+  return r;
+}
+
+/// A parse-tree node is {"TypeName": {...}}; returns the type name and its body.
+std::pair<std::string_view, dom::element> Node(dom::element e) {
+  dom::object o;
+  if (e.get(o) || o.size() == 0) return {"", e};
+  for (auto field : o) return {field.key, field.value};
+  return {"", e};
+}
+
+/// The `sval` of a {"String": {"sval": ...}} node.
+std::string_view StringNode(dom::element e) {
+  auto [t, body] = Node(e);
+  if (t != "String") return {};
+  return Str(body, "sval");
+}
+
+/// Last component of a dotted name list (funcname, typeName.names).
+std::string LastName(dom::element e, std::string_view key) {
+  auto l = List(e, key);
+  return l.empty() ? std::string() : Lower(StringNode(l.back()));
+}
+
+bool IsAggregateName(std::string_view n) {
+  return n == "count" || n == "sum" || n == "avg" || n == "min" || n == "max";
+}
+
+/// Returns true when the subtree holds an aggregate call.
+bool ContainsAgg(dom::element e) {
+  if (e.type() == dom::element_type::ARRAY) {
+    for (dom::element x : dom::array(e)) if (ContainsAgg(x)) return true;
+    return false;
+  }
+  if (e.type() != dom::element_type::OBJECT) return false;
+  for (auto field : dom::object(e)) {
+    if (field.key == "FuncCall" && IsAggregateName(LastName(field.value, "funcname"))) return true;
+    if (field.key == "SubLink" || field.key == "SelectStmt") continue;
+    if (ContainsAgg(field.value)) return true;
+  }
+  return false;
+}
+
+// ---- scopes ----
+
+struct ScopeColumn {
+  std::string table;  ///< alias or table name, lower-case
+  std::string name;
+  SqlType type;
+};
+struct Scope {
+  std::vector<ScopeColumn> cols;
+};
+
+struct AggContext {
+  const Scope* input = nullptr;
+  std::vector<ExprPtr> group;
+  std::vector<std::string> group_fp;
+  std::vector<AggCall> aggs;
+  std::vector<std::string> agg_fp;
+};
+
+ExprPtr MakeColumn(int index, SqlType t) {
+  auto e = std::make_shared<Expr>();
+  e->kind = ExprKind::kColumn;
+  e->column = index;
+  e->type = t;
+  return e;
+}
+
+ExprPtr MakeConst(Value v, SqlType t) {
+  auto e = std::make_shared<Expr>();
+  e->kind = ExprKind::kConst;
+  e->constant = std::move(v);
+  e->type = t;
+  return e;
+}
+
+ExprPtr MakeNode(ExprKind k, SqlType t, std::vector<ExprPtr> args, char op = 0) {
+  auto e = std::make_shared<Expr>();
+  e->kind = k;
+  e->type = t;
+  e->args = std::move(args);
+  e->op = op;
+  return e;
+}
+
+const SqlType kBoolType{TypeId::kBool};
+const SqlType kIntType{TypeId::kInt};
+const SqlType kStringType{TypeId::kString};
+
+class Binder {
+ public:
+  Binder(std::string_view file, std::string_view text, Catalog& catalog)
+      : file_(file), text_(text), catalog_(catalog) {}
+
+  SourceLocation Locate(int64_t offset) const {
+    SourceLocation loc;
+    loc.file = std::string(file_);
+    size_t end = std::min(static_cast<size_t>(std::max<int64_t>(offset, 0)), text_.size());
+    for (size_t i = 0; i < end; ++i) {
+      if (text_[i] == '\n') {
+        ++loc.line;
+        loc.column = 1;
+      } else {
+        ++loc.column;
+      }
+    }
+    return loc;
+  }
+
+  template <typename... Args>
+  [[noreturn]] void Fail(int64_t offset, fmt::format_string<Args...> f, Args&&... args) const {
+    SourceLocation l = Locate(offset);
+    throw Error(ErrorKind::kSql,
+                fmt::format("{}:{}:{}: {}", l.file, l.line, l.column, fmt::format(f, std::forward<Args>(args)...)));
+  }
+
+  /// Location of a node: its "location" field, or that of the enclosing construct.
+  int64_t Loc(dom::element node, int64_t fallback) const {
+    auto [t, body] = Node(node);
+    int64_t l = Int(body, "location", -1);
+    return l >= 0 ? l : fallback;
+  }
+
+  ViewDefinition BindStatement(dom::element raw_stmt, int64_t stmt_location) {
+    int64_t at = stmt_location;
+    while (static_cast<size_t>(at) < text_.size()) {  // skip blanks and -- comments before the statement
+      if (std::isspace(static_cast<unsigned char>(text_[static_cast<size_t>(at)]))) {
+        ++at;
+      } else if (text_.substr(static_cast<size_t>(at), 2) == "--") {
+        while (static_cast<size_t>(at) < text_.size() && text_[static_cast<size_t>(at)] != '\n') ++at;
+      } else {
+        break;
+      }
+    }
+    stmt_at_ = at;
+    auto [type, stmt] = Node(*Get(raw_stmt, "stmt"));
+    if (type == "ViewStmt") Fail(at, "unsupported: CREATE VIEW (write CREATE MATERIALIZED VIEW)");
+    if (type != "CreateTableAsStmt" || Str(stmt, "objtype") != "OBJECT_MATVIEW") {
+      Fail(at, "unsupported: statement {} (only CREATE MATERIALIZED VIEW name AS SELECT ... is accepted)", type);
+    }
+    auto into = *Get(stmt, "into");
+    auto rel = *Get(into, "rel");
+    ViewDefinition v;
+    v.name = std::string(Str(rel, "relname"));
+    if (!Str(rel, "schemaname").empty()) Fail(Int(rel, "location", at), "unsupported: schema-qualified view name");
+    if (!List(into, "colNames").empty()) Fail(Int(rel, "location", at), "unsupported: column list after the view name");
+    std::string source;
+    if (catalog_.Find("", v.name, &source) && source == Lower(v.name)) {
+      Fail(Int(rel, "location", at), "view \"{}\" already exists", v.name);
+    }
+    v.location = Locate(at);
+    int64_t len = Int(raw_stmt, "stmt_len", static_cast<int64_t>(text_.size()) - stmt_location);
+    v.sql = std::string(text_.substr(static_cast<size_t>(at), static_cast<size_t>(stmt_location + len - at)));
+    auto [qt, query] = Node(*Get(stmt, "query"));
+    if (qt != "SelectStmt") Fail(at, "unsupported: {} as a view's query", qt);
+    Scope scope;
+    std::vector<int> keys;
+    v.plan = BindSelect(query, &scope, &keys);
+    v.key_columns = keys;
+    auto schema = std::make_shared<TableSchema>();
+    schema->table = v.name;
+    for (size_t i = 0; i < v.plan->names.size(); ++i) {
+      schema->columns.push_back(ColumnOfType(v.plan->names[i], v.plan->types[i]));
+    }
+    for (int k : keys) schema->primary_key.push_back(k);
+    v.output = schema;
+    catalog_.AddView(v.name, schema);
+    return v;
+  }
+
+ private:
+  // ---- SELECT ----
+
+  PlanPtr BindSelect(dom::element sel, Scope* out_scope, std::vector<int>* keys) {
+    std::string_view op = Str(sel, "op");
+    if (op == "SETOP_UNION" && Bool(sel, "all")) return BindUnionAll(sel, out_scope);
+    if (!op.empty() && op != "SETOP_NONE") Fail(stmt_at_, "unsupported: {} (only UNION ALL)", op);
+    if (Get(sel, "withClause")) Fail(stmt_at_, "unsupported: WITH");
+    if (!List(sel, "sortClause").empty()) {
+      auto sb = Node(List(sel, "sortClause")[0]).second;
+      auto n = Get(sb, "node");
+      Fail(n ? Loc(*n, stmt_at_) : stmt_at_, "unsupported: ORDER BY in a view");
+    }
+    if (Get(sel, "limitCount") || Get(sel, "limitOffset")) Fail(stmt_at_, "unsupported: LIMIT/OFFSET in a view");
+    if (!List(sel, "windowClause").empty()) Fail(stmt_at_, "unsupported: WINDOW");
+    if (!List(sel, "valuesLists").empty()) Fail(stmt_at_, "unsupported: VALUES");
+    if (!List(sel, "lockingClause").empty()) Fail(stmt_at_, "unsupported: FOR UPDATE/SHARE");
+    auto from = List(sel, "fromClause");
+    if (from.empty()) Fail(stmt_at_, "unsupported: SELECT without FROM");
+
+    Scope scope;
+    PlanPtr plan;
+    for (dom::element item : from) {
+      Scope s;
+      PlanPtr p = BindFromItem(item, &s);
+      if (!plan) {
+        plan = p;
+        scope = std::move(s);
+      } else {
+        plan = MakeJoin(plan, scope, p, s, JoinType::kInner, {}, {});
+        for (auto& c : s.cols) scope.cols.push_back(std::move(c));
+      }
+    }
+
+    if (auto where = Get(sel, "whereClause")) {
+      if (ContainsAgg(*where)) Fail(Loc(*where, stmt_at_), "aggregate functions are not allowed in WHERE");
+      ExprPtr pred = BindExpr(*where, scope, nullptr);
+      plan = MakeFilter(plan, RequireBool(pred, Loc(*where, stmt_at_), "WHERE"));
+    }
+
+    auto targets = List(sel, "targetList");
+    auto group = List(sel, "groupClause");
+    auto having = Get(sel, "havingClause");
+    bool aggregate = !group.empty() || (having && true);
+    for (auto t : targets) aggregate = aggregate || ContainsAgg(t);
+
+    std::vector<ExprPtr> exprs;
+    std::vector<std::string> names;
+    std::vector<int> name_locs;
+    auto expand_star = [&](dom::element target_val, const Scope& sc, bool via_agg) {
+      (void)via_agg;
+      auto fields = List(Node(target_val).second, "fields");
+      std::string table = fields.size() == 2 ? Lower(StringNode(fields[0])) : "";
+      bool any = false;
+      for (size_t i = 0; i < sc.cols.size(); ++i) {
+        if (!table.empty() && sc.cols[i].table != table) continue;
+        exprs.push_back(MakeColumn(static_cast<int>(i), sc.cols[i].type));
+        names.push_back(sc.cols[i].name);
+        any = true;
+      }
+      if (!any) Fail(Loc(target_val, stmt_at_), "missing FROM-clause entry for table \"{}\"", table);
+    };
+    auto is_star = [](dom::element val) {
+      auto [t, body] = Node(val);
+      if (t != "ColumnRef") return false;
+      auto f = List(body, "fields");
+      return !f.empty() && Node(f.back()).first == "A_Star";
+    };
+    auto target_name = [&](dom::element target) -> std::string {
+      std::string_view n = Str(target, "name");
+      if (!n.empty()) return std::string(n);
+      auto [t, body] = Node(*Get(target, "val"));
+      if (t == "ColumnRef") return std::string(StringNode(List(body, "fields").back()));
+      if (t == "FuncCall") return LastName(body, "funcname");
+      if (t == "TypeCast") {
+        auto [at, abody] = Node(*Get(body, "arg"));
+        if (at == "ColumnRef") return std::string(StringNode(List(abody, "fields").back()));
+        return LastName(*Get(body, "typeName"), "names");
+      }
+      if (t == "CaseExpr") return "case";
+      if (t == "CoalesceExpr") return "coalesce";
+      return "?column?";
+    };
+
+    if (!aggregate) {
+      if (!List(sel, "distinctClause").empty()) {
+        // handled below after projection
+      }
+      for (auto target : targets) {
+        auto res = Node(target).second;
+        dom::element val = *Get(res, "val");
+        if (is_star(val)) {
+          expand_star(val, scope, false);
+          continue;
+        }
+        exprs.push_back(BindExpr(val, scope, nullptr));
+        names.push_back(target_name(res));
+      }
+    } else {
+      AggContext ctx;
+      ctx.input = &scope;
+      for (dom::element g : group) {
+        ExprPtr e;
+        auto [gt, gbody] = Node(g);
+        if (gt == "A_Const" && Get(gbody, "ival")) {  // GROUP BY 1
+          int64_t pos = Int(*Get(gbody, "ival"), "ival", 0);
+          if (pos < 1 || pos > static_cast<int64_t>(targets.size())) {
+            Fail(Loc(g, stmt_at_), "GROUP BY position {} is not in select list", pos);
+          }
+          dom::element val = *Get(Node(targets[static_cast<size_t>(pos - 1)]).second, "val");
+          if (ContainsAgg(val)) Fail(Loc(g, stmt_at_), "aggregate functions are not allowed in GROUP BY");
+          e = BindExpr(val, scope, nullptr);
+        } else {
+          if (ContainsAgg(g)) Fail(Loc(g, stmt_at_), "aggregate functions are not allowed in GROUP BY");
+          if (gt == "GroupingSet") Fail(Loc(g, stmt_at_), "unsupported: GROUPING SETS/ROLLUP/CUBE");
+          // An output alias (GROUP BY name) when no input column has that name.
+          if (gt == "ColumnRef" && List(gbody, "fields").size() == 1 && !HasColumn(scope, StringNode(List(gbody, "fields")[0]))) {
+            std::string_view n = StringNode(List(gbody, "fields")[0]);
+            for (auto target : targets) {
+              auto res = Node(target).second;
+              if (Lower(Str(res, "name")) == Lower(n)) {
+                e = BindExpr(*Get(res, "val"), scope, nullptr);
+                break;
+              }
+            }
+          }
+          if (!e) e = BindExpr(g, scope, nullptr);
+        }
+        std::string fp = e->ToString();
+        if (std::find(ctx.group_fp.begin(), ctx.group_fp.end(), fp) != ctx.group_fp.end()) continue;
+        ctx.group.push_back(e);
+        ctx.group_fp.push_back(fp);
+      }
+      for (auto target : targets) {
+        auto res = Node(target).second;
+        dom::element val = *Get(res, "val");
+        if (is_star(val)) Fail(Loc(val, stmt_at_), "unsupported: * with GROUP BY or aggregates");
+        exprs.push_back(BindExpr(val, scope, &ctx));
+        names.push_back(target_name(res));
+      }
+      ExprPtr having_pred;
+      if (having) having_pred = RequireBool(BindExpr(*having, scope, &ctx), Loc(*having, stmt_at_), "HAVING");
+      auto agg = std::make_shared<PlanNode>();
+      agg->kind = PlanKind::kAggregate;
+      agg->inputs = {plan};
+      agg->group_keys = ctx.group;
+      agg->aggs = ctx.aggs;
+      agg->global_aggregate = ctx.group.empty();
+      for (size_t i = 0; i < ctx.group.size(); ++i) {
+        agg->names.push_back(fmt::format("_g{}", i));
+        agg->types.push_back(ctx.group[i]->type);
+      }
+      for (size_t i = 0; i < ctx.aggs.size(); ++i) {
+        agg->names.push_back(fmt::format("_a{}", i));
+        agg->types.push_back(ctx.aggs[i].type);
+      }
+      plan = agg;
+      if (having_pred) plan = MakeFilter(plan, having_pred);
+      // The upsert key: the group keys, when all of them are projected as plain columns.
+      if (keys && !ctx.group.empty()) {
+        std::vector<int> k;
+        for (size_t g = 0; g < ctx.group.size(); ++g) {
+          for (size_t i = 0; i < exprs.size(); ++i) {
+            if (exprs[i]->kind == ExprKind::kColumn && exprs[i]->column == static_cast<int>(g)) {
+              k.push_back(static_cast<int>(i));
+              break;
+            }
+          }
+        }
+        if (k.size() == ctx.group.size()) *keys = k;
+      }
+    }
+
+    for (size_t i = 0; i < names.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (Lower(names[i]) == Lower(names[j])) {
+          Fail(Loc(targets[std::min(i, targets.size() - 1)], stmt_at_),
+               "column name \"{}\" appears twice in the view's output; rename one with AS", names[i]);
+        }
+      }
+    }
+    auto proj = std::make_shared<PlanNode>();
+    proj->kind = PlanKind::kProject;
+    proj->inputs = {plan};
+    proj->exprs = exprs;
+    proj->names = names;
+    for (auto& e : exprs) proj->types.push_back(e->type.id == TypeId::kNull ? kStringType : e->type);
+    plan = proj;
+
+    auto distinct = List(sel, "distinctClause");
+    if (!distinct.empty()) {
+      if (distinct[0].type() == dom::element_type::OBJECT && dom::object(distinct[0]).size() > 0) {
+        Fail(Loc(distinct[0], stmt_at_), "unsupported: DISTINCT ON");
+      }
+      auto d = std::make_shared<PlanNode>();
+      d->kind = PlanKind::kAggregate;
+      d->inputs = {plan};
+      d->names = plan->names;
+      d->types = plan->types;
+      for (size_t i = 0; i < plan->types.size(); ++i) d->group_keys.push_back(MakeColumn(static_cast<int>(i), plan->types[i]));
+      plan = d;
+      if (keys) {
+        keys->clear();
+        for (size_t i = 0; i < plan->types.size(); ++i) keys->push_back(static_cast<int>(i));
+      }
+    }
+
+    out_scope->cols.clear();
+    for (size_t i = 0; i < plan->names.size(); ++i) out_scope->cols.push_back({"", plan->names[i], plan->types[i]});
+    return plan;
+  }
+
+  PlanPtr BindUnionAll(dom::element sel, Scope* out_scope) {
+    Scope ls, rs;
+    PlanPtr l = BindSelect(*Get(sel, "larg"), &ls, nullptr);
+    PlanPtr r = BindSelect(*Get(sel, "rarg"), &rs, nullptr);
+    if (l->types.size() != r->types.size()) Fail(stmt_at_, "each UNION query must have the same number of columns");
+    std::vector<ExprPtr> le, re;
+    std::vector<SqlType> types;
+    for (size_t i = 0; i < l->types.size(); ++i) {
+      std::vector<ExprPtr> pair{MakeColumn(static_cast<int>(i), l->types[i]), MakeColumn(static_cast<int>(i), r->types[i])};
+      SqlType t = CommonType(pair, stmt_at_, "UNION");
+      le.push_back(Coerce(pair[0], t, stmt_at_));
+      re.push_back(Coerce(pair[1], t, stmt_at_));
+      types.push_back(t);
+    }
+    auto wrap = [&](PlanPtr p, std::vector<ExprPtr> ex) {
+      auto n = std::make_shared<PlanNode>();
+      n->kind = PlanKind::kProject;
+      n->inputs = {p};
+      n->exprs = std::move(ex);
+      n->names = l->names;
+      n->types = types;
+      return PlanPtr(n);
+    };
+    auto u = std::make_shared<PlanNode>();
+    u->kind = PlanKind::kUnionAll;
+    u->inputs = {wrap(l, le), wrap(r, re)};
+    u->names = l->names;
+    u->types = types;
+    out_scope->cols.clear();
+    for (size_t i = 0; i < u->names.size(); ++i) out_scope->cols.push_back({"", u->names[i], u->types[i]});
+    return u;
+  }
+
+  PlanPtr BindFromItem(dom::element item, Scope* scope) {
+    auto [t, body] = Node(item);
+    if (t == "RangeVar") {
+      std::string source;
+      std::string_view db = Str(body, "schemaname"), name = Str(body, "relname");
+      if (!Str(body, "catalogname").empty()) Fail(Loc(item, stmt_at_), "unsupported: catalog-qualified table name");
+      TableSchemaPtr schema = catalog_.Find(db, name, &source);
+      if (!schema) {
+        Fail(Loc(item, stmt_at_), "relation \"{}{}{}\" does not exist (source tables are named db.table or table in database \"{}\"; views by name)",
+             db, db.empty() ? "" : ".", name, catalog_.default_database());
+      }
+      auto scan = std::make_shared<PlanNode>();
+      scan->kind = PlanKind::kScan;
+      scan->source = source;
+      std::string alias = Lower(name);
+      if (auto a = Get(body, "alias")) {
+        alias = Lower(Str(*a, "aliasname"));
+        if (!List(*a, "colnames").empty()) Fail(Loc(item, stmt_at_), "unsupported: column aliases in FROM");
+      }
+      for (const auto& c : schema->columns) {
+        SqlType ct = TypeOfColumn(c);
+        if (schema->database.empty() && c.column_type == "tinyint(1)") ct = kBoolType;  // a view's boolean
+        scan->names.push_back(c.name);
+        scan->types.push_back(ct);
+        scope->cols.push_back({alias, c.name, ct});
+      }
+      return scan;
+    }
+    if (t == "RangeSubselect") {
+      if (Bool(body, "lateral")) Fail(stmt_at_, "unsupported: LATERAL");
+      auto a = Get(body, "alias");
+      if (!a) Fail(stmt_at_, "subquery in FROM must have an alias");
+      auto [qt, q] = Node(*Get(body, "subquery"));
+      Scope inner;
+      PlanPtr p = BindSelect(q, &inner, nullptr);
+      std::string alias = Lower(Str(*a, "aliasname"));
+      for (auto& c : inner.cols) scope->cols.push_back({alias, c.name, c.type});
+      return p;
+    }
+    if (t == "JoinExpr") {
+      int64_t loc = stmt_at_;
+      if (Bool(body, "isNatural")) Fail(loc, "unsupported: NATURAL JOIN");
+      if (!List(body, "usingClause").empty()) Fail(loc, "unsupported: JOIN ... USING (write ON a.x = b.x)");
+      if (Get(body, "alias")) Fail(loc, "unsupported: alias on a JOIN");
+      Scope ls, rs;
+      PlanPtr l = BindFromItem(*Get(body, "larg"), &ls);
+      PlanPtr r = BindFromItem(*Get(body, "rarg"), &rs);
+      std::string_view jt = Str(body, "jointype");
+      JoinType type = jt == "JOIN_LEFT" ? JoinType::kLeft : jt == "JOIN_RIGHT" ? JoinType::kRight
+                    : jt == "JOIN_FULL" ? JoinType::kFull : JoinType::kInner;
+      if (jt != "JOIN_INNER" && jt != "JOIN_LEFT" && jt != "JOIN_RIGHT" && jt != "JOIN_FULL") {
+        Fail(loc, "unsupported: join type {}", jt);
+      }
+      Scope both = ls;
+      for (auto& c : rs.cols) both.cols.push_back(c);
+      std::vector<ExprPtr> lk, rk, residual;
+      if (auto quals = Get(body, "quals")) {
+        std::vector<dom::element> conj;
+        Conjuncts(*quals, conj);
+        for (dom::element c : conj) {
+          if (ContainsAgg(c)) Fail(Loc(c, loc), "aggregate functions are not allowed in JOIN conditions");
+          if (!TryEquiKey(c, ls, rs, lk, rk)) residual.push_back(RequireBool(BindExpr(c, both, nullptr), Loc(c, loc), "JOIN/ON"));
+        }
+      }
+      if (!residual.empty() && type != JoinType::kInner) {
+        Fail(loc, "unsupported: an outer join's ON condition must be equalities between the two sides joined by AND");
+      }
+      if (lk.empty() && type != JoinType::kInner) Fail(loc, "unsupported: an outer join without an equality in ON");
+      PlanPtr p = MakeJoin(l, ls, r, rs, type, lk, rk);
+      *scope = both;
+      if (!residual.empty()) {
+        ExprPtr pred = residual.size() == 1 ? residual[0] : MakeNode(ExprKind::kAnd, kBoolType, residual);
+        p = MakeFilter(p, pred);
+      }
+      return p;
+    }
+    Fail(Loc(item, stmt_at_), "unsupported: {} in FROM", t);
+  }
+
+  void Conjuncts(dom::element e, std::vector<dom::element>& out) {
+    auto [t, body] = Node(e);
+    if (t == "BoolExpr" && Str(body, "boolop") == "AND_EXPR") {
+      for (auto a : List(body, "args")) Conjuncts(a, out);
+    } else {
+      out.push_back(e);
+    }
+  }
+
+  std::optional<ExprPtr> TryBind(dom::element e, const Scope& s) {
+    try {
+      return BindExpr(e, s, nullptr);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }
+
+  bool TryEquiKey(dom::element c, const Scope& ls, const Scope& rs, std::vector<ExprPtr>& lk, std::vector<ExprPtr>& rk) {
+    auto [t, body] = Node(c);
+    if (t != "A_Expr" || Str(body, "kind") != "AEXPR_OP" || LastName(body, "name") != "=") return false;
+    auto le = Get(body, "lexpr"), re = Get(body, "rexpr");
+    if (!le || !re) return false;
+    std::optional<ExprPtr> a = TryBind(*le, ls), b = TryBind(*re, rs);
+    if (!a || !b || ReferencesNoColumn(**a) || ReferencesNoColumn(**b)) {
+      a = TryBind(*re, ls);
+      b = TryBind(*le, rs);
+      if (!a || !b || ReferencesNoColumn(**a) || ReferencesNoColumn(**b)) return false;
+    }
+    std::vector<ExprPtr> pair{*a, *b};
+    SqlType ct = CommonType(pair, Loc(c, stmt_at_), "=");
+    lk.push_back(Coerce(*a, ct, Loc(c, stmt_at_)));
+    rk.push_back(Coerce(*b, ct, Loc(c, stmt_at_)));
+    return true;
+  }
+
+  static bool ReferencesNoColumn(const Expr& e) {
+    if (e.kind == ExprKind::kColumn) return false;
+    for (auto& a : e.args) if (!ReferencesNoColumn(*a)) return false;
+    return true;
+  }
+
+  PlanPtr MakeJoin(PlanPtr l, const Scope&, PlanPtr r, const Scope&, JoinType type, std::vector<ExprPtr> lk,
+                   std::vector<ExprPtr> rk) {
+    auto j = std::make_shared<PlanNode>();
+    j->kind = PlanKind::kJoin;
+    j->inputs = {l, r};
+    j->join_type = type;
+    j->left_keys = std::move(lk);
+    j->right_keys = std::move(rk);
+    j->names = l->names;
+    j->types = l->types;
+    for (size_t i = 0; i < r->names.size(); ++i) {
+      j->names.push_back(r->names[i]);
+      j->types.push_back(r->types[i]);
+    }
+    return j;
+  }
+
+  PlanPtr MakeFilter(PlanPtr in, ExprPtr pred) {
+    auto f = std::make_shared<PlanNode>();
+    f->kind = PlanKind::kFilter;
+    f->inputs = {in};
+    f->predicate = std::move(pred);
+    f->names = in->names;
+    f->types = in->types;
+    return f;
+  }
+
+  static bool HasColumn(const Scope& s, std::string_view name) {
+    for (auto& c : s.cols) if (Lower(c.name) == Lower(name)) return true;
+    return false;
+  }
+
+  ExprPtr RequireBool(ExprPtr e, int64_t loc, const char* where) {
+    if (e->type.id == TypeId::kNull) return MakeConst(Value::Null(), kBoolType);
+    if (e->type.id != TypeId::kBool) Fail(loc, "argument of {} must be type boolean, not type {}", where, TypeToString(e->type));
+    return e;
+  }
+
+  // ---- expressions ----
+
+  SqlType CommonType(std::vector<ExprPtr>& args, int64_t loc, const char* what) {
+    SqlType t{TypeId::kNull};
+    // Typed (non-literal-string) arguments decide; string literals then adapt (PostgreSQL's unknown).
+    bool any_double = false, any_decimal = false, any_int = false, any_string = false, any_bool = false;
+    bool any_dt = false, any_date = false, any_time = false, any_ts = false, any_other = false;
+    int scale = 0;
+    TypeId other = TypeId::kNull;
+    for (auto& a : args) {
+      bool literal = a->kind == ExprKind::kConst && a->type.id == TypeId::kString;
+      switch (a->type.id) {
+        case TypeId::kNull: break;
+        case TypeId::kDouble: case TypeId::kFloat: any_double = true; break;
+        case TypeId::kDecimal: any_decimal = true; scale = std::max(scale, a->type.scale); break;
+        case TypeId::kInt: case TypeId::kUInt: case TypeId::kBit: any_int = true; break;
+        case TypeId::kString: if (!literal) any_string = true; break;
+        case TypeId::kBytes: case TypeId::kJson: any_string = true; break;
+        case TypeId::kBool: any_bool = true; break;
+        case TypeId::kDate: any_date = true; break;
+        case TypeId::kDateTime: any_dt = true; break;
+        case TypeId::kTimestamp: any_ts = true; break;
+        case TypeId::kTime: any_time = true; break;
+        default: any_other = true; other = a->type.id; break;
+      }
+    }
+    int classes = (any_double || any_decimal || any_int) + any_string + any_bool + (any_dt || any_date || any_ts) + any_time + any_other;
+    if (classes > 1) {
+      std::string list;
+      for (auto& a : args) list += (list.empty() ? "" : ", ") + TypeToString(a->type);
+      Fail(loc, "{} types {} cannot be matched", what, list);
+    }
+    if (any_double) t = SqlType{TypeId::kDouble};
+    else if (any_decimal) t = SqlType{TypeId::kDecimal, scale, 38};
+    else if (any_int) t = kIntType;
+    else if (any_bool) t = kBoolType;
+    else if (any_ts) t = SqlType{TypeId::kTimestamp};
+    else if (any_dt) t = SqlType{TypeId::kDateTime};
+    else if (any_date) t = SqlType{TypeId::kDate};
+    else if (any_time) t = SqlType{TypeId::kTime};
+    else if (any_other) t = SqlType{other};
+    else {
+      bool any_literal = false;
+      for (auto& a : args) any_literal = any_literal || a->type.id == TypeId::kString;
+      t = any_literal || any_string ? kStringType : SqlType{TypeId::kNull};
+    }
+    // Keep kBytes/kJson when every typed argument has it.
+    if (any_string) {
+      TypeId first = TypeId::kNull;
+      bool same = true;
+      for (auto& a : args) {
+        if (a->type.id == TypeId::kNull || (a->kind == ExprKind::kConst && a->type.id == TypeId::kString)) continue;
+        if (first == TypeId::kNull) first = a->type.id; else same = same && first == a->type.id;
+      }
+      t = SqlType{same ? first : TypeId::kString};
+    }
+    return t;
+  }
+
+  ExprPtr Coerce(ExprPtr e, const SqlType& t, int64_t loc) {
+    if (e->type == t || t.id == TypeId::kNull) return e;
+    if (e->kind == ExprKind::kConst) {
+      try {
+        return MakeConst(CastValue(e->constant, e->type, t), t);
+      } catch (const Error& err) {
+        Fail(loc, "{}", err.what());
+      }
+    }
+    auto c = MakeNode(ExprKind::kCast, t, {e});
+    return c;
+  }
+
+  ExprPtr BindExpr(dom::element node, const Scope& scope, AggContext* agg) {
+    auto [t, body] = Node(node);
+    int64_t loc = Loc(node, stmt_at_);
+    if (agg) {
+      if (t == "FuncCall" && IsAggregateName(LastName(body, "funcname"))) return BindAggregate(body, loc, *agg);
+      if (!ContainsAgg(node)) {
+        ExprPtr e = BindExpr(node, *agg->input, nullptr);
+        std::string fp = e->ToString();
+        for (size_t i = 0; i < agg->group_fp.size(); ++i) {
+          if (agg->group_fp[i] == fp) return MakeColumn(static_cast<int>(i), e->type);
+        }
+        if (ReferencesNoColumn(*e)) return e;
+        if (t == "ColumnRef") {
+          Fail(loc, "column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+               StringNode(List(body, "fields").back()));
+        }
+      }
+    }
+    if (t == "ColumnRef") return BindColumnRef(body, scope, loc);
+    if (t == "A_Const") return BindConst(body, loc);
+    if (t == "A_Expr") return BindAExpr(body, scope, agg, loc);
+    if (t == "BoolExpr") {
+      std::string_view op = Str(body, "boolop");
+      std::vector<ExprPtr> args;
+      const char* name = op == "AND_EXPR" ? "AND" : op == "OR_EXPR" ? "OR" : "NOT";
+      for (auto a : List(body, "args")) args.push_back(RequireBool(BindExpr(a, scope, agg), Loc(a, loc), name));
+      return MakeNode(op == "AND_EXPR" ? ExprKind::kAnd : op == "OR_EXPR" ? ExprKind::kOr : ExprKind::kNot, kBoolType, args);
+    }
+    if (t == "NullTest") {
+      auto e = MakeNode(ExprKind::kIsNull, kBoolType, {BindExpr(*Get(body, "arg"), scope, agg)});
+      std::const_pointer_cast<Expr>(e)->negated = Str(body, "nulltesttype") == "IS_NOT_NULL";
+      return e;
+    }
+    if (t == "CaseExpr") {
+      std::optional<ExprPtr> arg;
+      if (auto a = Get(body, "arg")) arg = BindExpr(*a, scope, agg);
+      std::vector<ExprPtr> conds, results;
+      for (auto w : List(body, "args")) {
+        auto wb = Node(w).second;
+        ExprPtr c = BindExpr(*Get(wb, "expr"), scope, agg);
+        if (arg) c = Compare('=', *arg, c, Loc(w, loc));
+        conds.push_back(RequireBool(c, Loc(w, loc), "CASE/WHEN"));
+        results.push_back(BindExpr(*Get(wb, "result"), scope, agg));
+      }
+      bool has_else = false;
+      if (auto d = Get(body, "defresult")) {
+        results.push_back(BindExpr(*d, scope, agg));
+        has_else = true;
+      }
+      SqlType rt = CommonType(results, loc, "CASE");
+      if (rt.id == TypeId::kNull) rt = kStringType;
+      std::vector<ExprPtr> args;
+      for (size_t i = 0; i < conds.size(); ++i) {
+        args.push_back(conds[i]);
+        args.push_back(Coerce(results[i], rt, loc));
+      }
+      if (has_else) args.push_back(Coerce(results.back(), rt, loc));
+      auto e = MakeNode(ExprKind::kCase, rt, args);
+      std::const_pointer_cast<Expr>(e)->has_else = has_else;
+      return e;
+    }
+    if (t == "CoalesceExpr") {
+      std::vector<ExprPtr> args;
+      for (auto a : List(body, "args")) args.push_back(BindExpr(a, scope, agg));
+      SqlType rt = CommonType(args, loc, "COALESCE");
+      if (rt.id == TypeId::kNull) rt = kStringType;
+      for (auto& a : args) a = Coerce(a, rt, loc);
+      return MakeNode(ExprKind::kCoalesce, rt, args);
+    }
+    if (t == "TypeCast") {
+      ExprPtr arg = BindExpr(*Get(body, "arg"), scope, agg);
+      SqlType to = ResolveTypeName(*Get(body, "typeName"), arg->type, loc);
+      if (arg->type == to) return arg;
+      if (arg->kind == ExprKind::kConst) return Coerce(arg, to, loc);
+      return MakeNode(ExprKind::kCast, to, {arg});
+    }
+    if (t == "FuncCall") return BindFunc(body, scope, agg, loc);
+    if (t == "SubLink") Fail(loc, "unsupported: subquery in an expression");
+    if (t == "SQLValueFunction") Fail(loc, "unsupported: CURRENT_DATE/NOW and other time-dependent values in a view");
+    if (t == "BooleanTest") Fail(loc, "unsupported: IS [NOT] TRUE/FALSE/UNKNOWN");
+    if (t == "ParamRef") Fail(loc, "unsupported: parameters");
+    Fail(loc, "unsupported: expression {}", t);
+  }
+
+  ExprPtr BindColumnRef(dom::element body, const Scope& scope, int64_t loc) {
+    auto fields = List(body, "fields");
+    if (fields.size() > 3) Fail(loc, "unsupported: column reference with more than three parts");
+    std::string name(StringNode(fields.back()));
+    std::string table = fields.size() >= 2 ? Lower(StringNode(fields[fields.size() - 2])) : "";
+    int found = -1;
+    for (size_t i = 0; i < scope.cols.size(); ++i) {
+      if (Lower(scope.cols[i].name) != Lower(name)) continue;
+      if (!table.empty() && scope.cols[i].table != table) continue;
+      if (found >= 0) Fail(loc, "column reference \"{}\" is ambiguous", name);
+      found = static_cast<int>(i);
+    }
+    if (found < 0) {
+      if (!table.empty()) Fail(loc, "column {}.{} does not exist", table, name);
+      Fail(loc, "column \"{}\" does not exist", name);
+    }
+    return MakeColumn(found, scope.cols[static_cast<size_t>(found)].type);
+  }
+
+  ExprPtr BindConst(dom::element body, int64_t loc) {
+    if (Bool(body, "isnull")) return MakeConst(Value::Null(), SqlType{TypeId::kNull});
+    if (auto v = Get(body, "ival")) {
+      // libpg_query 15-4.0.0's JSON drops negative integers ("ival":{}): read the literal's text.
+      int64_t x = Int(*v, "ival", 0);
+      if (x == 0 && loc >= 0 && static_cast<size_t>(loc) < text_.size()) {
+        std::string lit;
+        for (size_t i = static_cast<size_t>(loc); i < text_.size() && (std::isdigit(static_cast<unsigned char>(text_[i])) || (i == static_cast<size_t>(loc) && text_[i] == '-')); ++i) lit += text_[i];
+        x = std::strtoll(lit.c_str(), nullptr, 10);
+      }
+      return MakeConst(Value::Int(x), kIntType);
+    }
+    if (auto v = Get(body, "boolval")) return MakeConst(Value::Bool(Bool(*v, "boolval")), kBoolType);
+    if (auto v = Get(body, "sval")) return MakeConst(Value::String(std::string(Str(*v, "sval"))), kStringType);
+    if (auto v = Get(body, "fval")) {
+      std::string_view s = Str(*v, "fval");
+      if (s.find_first_of("eE") != std::string_view::npos) return MakeConst(Value::Double(std::strtod(std::string(s).c_str(), nullptr)), SqlType{TypeId::kDouble});
+      size_t dot = s.find('.');
+      int scale = dot == std::string_view::npos ? 0 : static_cast<int>(s.size() - dot - 1);
+      if (scale == 0) {  // an integer too big for int4: bigint when it fits
+        errno = 0;
+        long long x = std::strtoll(std::string(s).c_str(), nullptr, 10);
+        if (errno == 0) return MakeConst(Value::Int(x), kIntType);
+      }
+      try {
+        return MakeConst(Value::Decimal(ParseDecimal(s, scale)), SqlType{TypeId::kDecimal, scale, 38});
+      } catch (const Error& e) {
+        Fail(loc, "{}", e.what());
+      }
+    }
+    if (Get(body, "bsval")) Fail(loc, "unsupported: bit-string literal");
+    Fail(loc, "unsupported: constant");
+  }
+
+  ExprPtr Compare(char op, ExprPtr a, ExprPtr b, int64_t loc) {
+    std::vector<ExprPtr> args{a, b};
+    SqlType ct = CommonType(args, loc, "comparison between");
+    if (ct.id == TypeId::kNull) return MakeConst(Value::Null(), kBoolType);
+    return MakeNode(ExprKind::kCompare, kBoolType, {Coerce(a, ct, loc), Coerce(b, ct, loc)}, op);
+  }
+
+  ExprPtr Arith(char op, ExprPtr a, ExprPtr b, int64_t loc) {
+    TypeId ta = a->type.id, tb = b->type.id;
+    if (ta == TypeId::kNull || tb == TypeId::kNull) {
+      SqlType other = ta == TypeId::kNull ? b->type : a->type;
+      return MakeConst(Value::Null(), IsNumeric(other.id) ? other : kIntType);
+    }
+    auto is_int = [](TypeId t) { return IsIntegral(t); };
+    // Literals next to typed operands take their type (PostgreSQL's unknown-type literals).
+    if (a->kind == ExprKind::kConst && ta == TypeId::kString && tb != TypeId::kString) { a = Coerce(a, b->type, loc); ta = tb; }
+    if (b->kind == ExprKind::kConst && tb == TypeId::kString && ta != TypeId::kString) { b = Coerce(b, a->type, loc); tb = ta; }
+    if (ta == TypeId::kDate && (op == '+' || op == '-') && (is_int(tb) || tb == TypeId::kDate)) {
+      if (tb == TypeId::kDate && op == '+') Fail(loc, "operator does not exist: date + date");
+      return MakeNode(ExprKind::kArith, tb == TypeId::kDate ? kIntType : SqlType{TypeId::kDate}, {a, Coerce(b, tb == TypeId::kDate ? b->type : kIntType, loc)}, op);
+    }
+    if (tb == TypeId::kDate && op == '+' && is_int(ta)) return MakeNode(ExprKind::kArith, SqlType{TypeId::kDate}, {Coerce(a, kIntType, loc), b}, op);
+    if (!IsNumeric(ta) || !IsNumeric(tb)) {
+      Fail(loc, "operator does not exist: {} {} {}", TypeToString(a->type), op, TypeToString(b->type));
+    }
+    std::vector<ExprPtr> args{a, b};
+    SqlType ct = CommonType(args, loc, "arithmetic on");
+    if (ct.id == TypeId::kDecimal) {
+      SqlType at = a->type.id == TypeId::kDecimal ? a->type : SqlType{TypeId::kDecimal, 0, 38};
+      SqlType bt = b->type.id == TypeId::kDecimal ? b->type : SqlType{TypeId::kDecimal, 0, 38};
+      int s = 0;
+      switch (op) {
+        case '+': case '-': case '%': s = std::max(at.scale, bt.scale); break;
+        case '*': s = at.scale + bt.scale; break;
+        case '/': s = std::max({6, at.scale, bt.scale}); break;
+      }
+      if (s > 30) Fail(loc, "unsupported: numeric result scale {} above 30", s);
+      return MakeNode(ExprKind::kArith, SqlType{TypeId::kDecimal, s, 38}, {Coerce(a, at, loc), Coerce(b, bt, loc)}, op);
+    }
+    return MakeNode(ExprKind::kArith, ct, {Coerce(a, ct, loc), Coerce(b, ct, loc)}, op);
+  }
+
+  ExprPtr BindAExpr(dom::element body, const Scope& scope, AggContext* agg, int64_t loc) {
+    std::string_view kind = Str(body, "kind");
+    std::string op = LastName(body, "name");
+    auto lexpr = Get(body, "lexpr");
+    auto rexpr = Get(body, "rexpr");
+    if (kind == "AEXPR_OP") {
+      if (!lexpr) {  // unary
+        ExprPtr a = BindExpr(*rexpr, scope, agg);
+        if (op == "+") return a;
+        if (op == "-") {
+          if (a->kind == ExprKind::kConst && a->type.id == TypeId::kString) a = Coerce(a, SqlType{TypeId::kDecimal, 0, 38}, loc);
+          if (!IsNumeric(a->type.id)) Fail(loc, "operator does not exist: - {}", TypeToString(a->type));
+          SqlType t = IsIntegral(a->type.id) ? kIntType : a->type;
+          if (a->kind == ExprKind::kConst) {
+            Value v = CastValue(a->constant, a->type, t);
+            if (!v.null) {
+              if (t.id == TypeId::kInt) {
+                if (v.i == INT64_MIN) Fail(loc, "bigint out of range");
+                v.i = -v.i;
+              } else if (t.id == TypeId::kDecimal) {
+                v.dec = -v.dec;
+              } else {
+                v.d = -v.d;
+              }
+            }
+            return MakeConst(v, t);
+          }
+          return MakeNode(ExprKind::kArith, t, {Coerce(a, t, loc)}, 'n');
+        }
+        Fail(loc, "unsupported: prefix operator {}", op);
+      }
+      ExprPtr a = BindExpr(*lexpr, scope, agg);
+      ExprPtr b = BindExpr(*rexpr, scope, agg);
+      if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") return Arith(op[0], a, b, loc);
+      if (op == "=") return Compare('=', a, b, loc);
+      if (op == "<>" || op == "!=") return Compare('!', a, b, loc);
+      if (op == "<") return Compare('<', a, b, loc);
+      if (op == ">") return Compare('>', a, b, loc);
+      if (op == "<=") return Compare('l', a, b, loc);
+      if (op == ">=") return Compare('g', a, b, loc);
+      if (op == "||") {
+        auto e = MakeNode(ExprKind::kFunc, kStringType, {Coerce(a, kStringType, loc), Coerce(b, kStringType, loc)});
+        std::const_pointer_cast<Expr>(e)->func = "||";
+        return e;
+      }
+      Fail(loc, "unsupported: operator {}", op);
+    }
+    if (kind == "AEXPR_IN") {
+      ExprPtr a = BindExpr(*lexpr, scope, agg);
+      std::vector<ExprPtr> args{a};
+      auto [rt, rbody] = Node(*rexpr);
+      if (rt != "List") Fail(loc, "unsupported: IN (subquery)");
+      for (auto item : List(rbody, "items")) args.push_back(BindExpr(item, scope, agg));
+      SqlType ct = CommonType(args, loc, "IN over");
+      for (auto& x : args) x = Coerce(x, ct, loc);
+      auto e = MakeNode(ExprKind::kIn, kBoolType, args);
+      std::const_pointer_cast<Expr>(e)->negated = op == "<>";
+      return e;
+    }
+    if (kind == "AEXPR_BETWEEN" || kind == "AEXPR_NOT_BETWEEN") {
+      ExprPtr a = BindExpr(*lexpr, scope, agg);
+      auto items = List(Node(*rexpr).second, "items");
+      ExprPtr lo = BindExpr(items[0], scope, agg), hi = BindExpr(items[1], scope, agg);
+      ExprPtr e = MakeNode(ExprKind::kAnd, kBoolType, {Compare('g', a, lo, loc), Compare('l', a, hi, loc)});
+      if (kind == "AEXPR_NOT_BETWEEN") e = MakeNode(ExprKind::kNot, kBoolType, {e});
+      return e;
+    }
+    if (kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") {
+      ExprPtr a = BindExpr(*lexpr, scope, agg), p = BindExpr(*rexpr, scope, agg);
+      if (!IsStringLike(a->type.id) && a->type.id != TypeId::kNull) Fail(loc, "operator does not exist: {} LIKE text", TypeToString(a->type));
+      auto e = MakeNode(ExprKind::kLike, kBoolType, {Coerce(a, kStringType, loc), Coerce(p, kStringType, loc)});
+      auto m = std::const_pointer_cast<Expr>(e);
+      m->negated = op[0] == '!';
+      m->case_insensitive = kind == "AEXPR_ILIKE";
+      return e;
+    }
+    if (kind == "AEXPR_NULLIF") {
+      ExprPtr a = BindExpr(*lexpr, scope, agg), b = BindExpr(*rexpr, scope, agg);
+      std::vector<ExprPtr> args{a, b};
+      SqlType ct = CommonType(args, loc, "NULLIF");
+      if (ct.id == TypeId::kNull) ct = kStringType;
+      return MakeNode(ExprKind::kNullIf, ct, {Coerce(a, ct, loc), Coerce(b, ct, loc)});
+    }
+    if (kind == "AEXPR_DISTINCT" || kind == "AEXPR_NOT_DISTINCT") Fail(loc, "unsupported: IS [NOT] DISTINCT FROM");
+    Fail(loc, "unsupported: {}", kind);
+  }
+
+  SqlType ResolveTypeName(dom::element tn, const SqlType& from, int64_t loc) {
+    std::string n = LastName(tn, "names");
+    if (Get(tn, "arrayBounds")) Fail(loc, "unsupported: array types");
+    auto mods = List(tn, "typmods");
+    auto mod = [&](size_t i) {
+      auto [t, b] = Node(mods[i]);
+      return Int(*Get(b, "ival"), "ival", 0);
+    };
+    if (n == "int2" || n == "int4" || n == "int8" || n == "smallint" || n == "integer" || n == "bigint" || n == "int") return kIntType;
+    if (n == "numeric" || n == "decimal") {
+      if (mods.empty()) {
+        if (from.id == TypeId::kDecimal) return SqlType{TypeId::kDecimal, from.scale, 38};
+        if (IsIntegral(from.id)) return SqlType{TypeId::kDecimal, 0, 38};
+        return SqlType{TypeId::kDecimal, 6, 38};
+      }
+      int p = static_cast<int>(mod(0)), s = mods.size() > 1 ? static_cast<int>(mod(1)) : 0;
+      if (p < 1 || p > 38 || s < 0 || s > p) Fail(loc, "unsupported: numeric({},{}) (precision 1..38, 0 <= scale <= precision)", p, s);
+      return SqlType{TypeId::kDecimal, s, p};
+    }
+    if (n == "float4" || n == "float8" || n == "real" || n == "float" || n == "double") return SqlType{TypeId::kDouble};
+    if (n == "text" || n == "varchar" || n == "bpchar" || n == "char" || n == "character varying") return kStringType;
+    if (n == "date") return SqlType{TypeId::kDate};
+    if (n == "timestamp") return SqlType{TypeId::kDateTime};
+    if (n == "timestamptz") return SqlType{TypeId::kTimestamp};
+    if (n == "time") return SqlType{TypeId::kTime};
+    if (n == "bool" || n == "boolean") return kBoolType;
+    if (n == "bytea") return SqlType{TypeId::kBytes};
+    if (n == "json" || n == "jsonb") return SqlType{TypeId::kJson};
+    Fail(loc, "unsupported: type {}", n);
+  }
+
+  ExprPtr BindAggregate(dom::element body, int64_t loc, AggContext& ctx) {
+    std::string name = LastName(body, "funcname");
+    if (Get(body, "over")) Fail(loc, "unsupported: window functions");
+    if (Get(body, "agg_filter")) Fail(loc, "unsupported: FILTER on aggregates");
+    if (!List(body, "agg_order").empty()) Fail(loc, "unsupported: ORDER BY inside an aggregate");
+    auto args = List(body, "args");
+    AggCall call;
+    call.distinct = Bool(body, "agg_distinct");
+    if (Bool(body, "agg_star")) {
+      if (name != "count") Fail(loc, "{}(*) is not an aggregate (only count(*))", name);
+      call.func = AggFunc::kCountStar;
+      call.type = kIntType;
+    } else {
+      if (args.size() != 1) Fail(loc, "{} takes exactly one argument", name);
+      if (ContainsAgg(args[0])) Fail(Loc(args[0], loc), "aggregate function calls cannot be nested");
+      call.arg = BindExpr(args[0], *ctx.input, nullptr);
+      TypeId at = call.arg->type.id;
+      if (name == "count") {
+        call.func = AggFunc::kCount;
+        call.type = kIntType;
+      } else if (name == "sum" || name == "avg") {
+        if (call.arg->kind == ExprKind::kConst && at == TypeId::kString) Fail(loc, "function {}(unknown) is not unique; add a cast", name);
+        if (!IsNumeric(at)) Fail(loc, "function {}({}) does not exist", name, TypeToString(call.arg->type));
+        if (IsIntegral(at)) call.arg = Coerce(call.arg, kIntType, loc);
+        if (at == TypeId::kFloat) call.arg = Coerce(call.arg, SqlType{TypeId::kDouble}, loc);
+        const SqlType& t = call.arg->type;
+        call.func = name == "sum" ? AggFunc::kSum : AggFunc::kAvg;
+        if (call.func == AggFunc::kSum) {
+          call.type = t;  // bigint stays bigint (overflow is an error), numeric keeps its scale
+          if (t.id == TypeId::kDecimal) call.type = SqlType{TypeId::kDecimal, t.scale, 38};
+        } else {
+          call.type = t.id == TypeId::kDouble ? t : SqlType{TypeId::kDecimal, std::max(6, t.scale), 38};
+        }
+      } else {
+        call.func = name == "min" ? AggFunc::kMin : AggFunc::kMax;
+        call.type = call.arg->type;
+        if (call.type.id == TypeId::kNull) call.type = kStringType;
+      }
+    }
+    std::string fp = fmt::format("{}{}{}", static_cast<int>(call.func), call.distinct ? "d" : "", call.arg ? call.arg->ToString() : "");
+    size_t idx = 0;
+    for (; idx < ctx.agg_fp.size(); ++idx) if (ctx.agg_fp[idx] == fp) break;
+    if (idx == ctx.agg_fp.size()) {
+      ctx.aggs.push_back(call);
+      ctx.agg_fp.push_back(fp);
+    }
+    return MakeColumn(static_cast<int>(ctx.group.size() + idx), call.type);
+  }
+
+  ExprPtr BindFunc(dom::element body, const Scope& scope, AggContext* agg, int64_t loc) {
+    std::string name = LastName(body, "funcname");
+    if (IsAggregateName(name)) Fail(loc, "aggregate functions are not allowed here");
+    if (Get(body, "over")) Fail(loc, "unsupported: window functions");
+    std::vector<ExprPtr> args;
+    for (auto a : List(body, "args")) args.push_back(BindExpr(a, scope, agg));
+    auto make = [&](std::string func, SqlType t, std::vector<ExprPtr> a) {
+      auto e = MakeNode(ExprKind::kFunc, t, std::move(a));
+      std::const_pointer_cast<Expr>(e)->func = std::move(func);
+      return e;
+    };
+    auto nargs = [&](size_t lo, size_t hi) {
+      if (args.size() < lo || args.size() > hi) Fail(loc, "function {} takes {}..{} arguments, not {}", name, lo, hi, args.size());
+    };
+    auto text_arg = [&](size_t i) {
+      if (!IsStringLike(args[i]->type.id) && args[i]->type.id != TypeId::kNull) {
+        Fail(loc, "function {}({}) does not exist", name, TypeToString(args[i]->type));
+      }
+      return Coerce(args[i], kStringType, loc);
+    };
+    auto int_arg = [&](size_t i) {
+      if (!IsIntegral(args[i]->type.id) && args[i]->type.id != TypeId::kNull && args[i]->kind != ExprKind::kConst) {
+        Fail(loc, "function {}: argument {} must be an integer", name, i + 1);
+      }
+      return Coerce(args[i], kIntType, loc);
+    };
+    if (name == "lower" || name == "upper") { nargs(1, 1); return make(name, kStringType, {text_arg(0)}); }
+    if (name == "length" || name == "char_length" || name == "character_length") { nargs(1, 1); return make("length", kIntType, {text_arg(0)}); }
+    if (name == "octet_length") { nargs(1, 1); return make(name, kIntType, {text_arg(0)}); }
+    if (name == "concat") {
+      for (auto& a : args) a = Coerce(a, kStringType, loc);
+      return make("concat", kStringType, args);
+    }
+    if (name == "substring" || name == "substr") {
+      nargs(2, 3);
+      std::vector<ExprPtr> a{text_arg(0), int_arg(1)};
+      if (args.size() == 3) a.push_back(int_arg(2));
+      return make("substring", kStringType, a);
+    }
+    if (name == "btrim" || name == "ltrim" || name == "rtrim" || name == "trim") {
+      nargs(1, 2);
+      std::vector<ExprPtr> a{text_arg(0)};
+      if (args.size() == 2) a.push_back(text_arg(1));
+      return make(name == "trim" ? "btrim" : name, kStringType, a);
+    }
+    if (name == "date_trunc") {
+      nargs(2, 2);
+      ExprPtr x = args[1];
+      if (x->kind == ExprKind::kConst && x->type.id == TypeId::kString) x = Coerce(x, SqlType{TypeId::kDateTime}, loc);
+      if (x->type.id != TypeId::kDate && x->type.id != TypeId::kDateTime && x->type.id != TypeId::kTimestamp) {
+        Fail(loc, "function date_trunc(text, {}) does not exist", TypeToString(x->type));
+      }
+      if (args[0]->kind != ExprKind::kConst) Fail(loc, "unsupported: date_trunc with a non-constant unit");
+      SqlType rt = x->type.id == TypeId::kTimestamp ? x->type : SqlType{TypeId::kDateTime};
+      auto e = make("date_trunc", rt, {text_arg(0), x});
+      CheckConstFunc(e, loc);
+      return e;
+    }
+    if (name == "extract" || name == "date_part") {
+      nargs(2, 2);
+      if (args[0]->kind != ExprKind::kConst || args[0]->type.id != TypeId::kString) Fail(loc, "unsupported: {} with a non-constant field", name);
+      ExprPtr x = args[1];
+      if (x->kind == ExprKind::kConst && x->type.id == TypeId::kString) x = Coerce(x, SqlType{TypeId::kDateTime}, loc);
+      if (!IsTemporal(x->type.id)) Fail(loc, "function {}(text, {}) does not exist", name, TypeToString(x->type));
+      std::string field = Lower(args[0]->constant.s);
+      SqlType rt = field == "second" || field == "epoch" ? SqlType{TypeId::kDecimal, 6, 38} : kIntType;
+      auto e = make("extract", rt, {args[0], x});
+      CheckConstFunc(e, loc);
+      return e;
+    }
+    if (name == "abs" || name == "round" || name == "floor" || name == "ceil" || name == "ceiling") {
+      nargs(1, name == "round" ? 2 : 1);
+      ExprPtr x = args[0];
+      if (!IsNumeric(x->type.id)) Fail(loc, "function {}({}) does not exist", name, TypeToString(x->type));
+      if (IsIntegral(x->type.id)) x = Coerce(x, kIntType, loc);
+      if (x->type.id == TypeId::kFloat) x = Coerce(x, SqlType{TypeId::kDouble}, loc);
+      SqlType rt = x->type;
+      if (name != "abs" && rt.id == TypeId::kDecimal) rt.scale = 0;
+      if (args.size() == 2) {
+        if (args[1]->kind != ExprKind::kConst || !IsIntegral(args[1]->type.id)) Fail(loc, "unsupported: round with a non-constant scale");
+        if (x->type.id != TypeId::kDecimal) Fail(loc, "function round({}, integer) does not exist", TypeToString(x->type));
+        int64_t s = args[1]->constant.i;
+        if (s < 0 || s > 30) Fail(loc, "unsupported: round scale {} (0..30)", s);
+        rt.scale = static_cast<int>(s);
+      }
+      return make(name == "ceiling" ? "ceil" : name, rt, {x});
+    }
+    Fail(loc, "unsupported: function {}", name);
+  }
+
+  /// Evaluates a function over a constant unit/field once so a bad unit is a bind-time error.
+  void CheckConstFunc(const ExprPtr& e, int64_t loc) {
+    Row dummy;
+    auto probe = std::make_shared<Expr>(*e);
+    probe->args[1] = MakeConst(Value::Int(0), e->args[1]->type);
+    try {
+      Eval(*probe, dummy);
+    } catch (const Error& err) {
+      Fail(loc, "{}", err.what());
+    }
+  }
+
+  std::string_view file_;
+  std::string_view text_;
+  Catalog& catalog_;
+  int64_t stmt_at_ = 0;
+};
+
+}  // namespace
+
+std::vector<ViewDefinition> CompileViews(std::string_view file_name, std::string_view text, Catalog& catalog) {
+  Binder binder(file_name, text, catalog);
+  std::string sql(text);
+  PgQueryParseResult r = pg_query_parse(sql.c_str());
+  if (r.error) {
+    std::string msg = r.error->message;
+    int64_t pos = r.error->cursorpos > 0 ? r.error->cursorpos - 1 : 0;
+    pg_query_free_parse_result(r);
+    binder.Fail(pos, "{}", msg);
+  }
+  std::string json = r.parse_tree;
+  pg_query_free_parse_result(r);
+  dom::parser parser;
+  dom::element doc;
+  if (parser.parse(json).get(doc)) throw Error(ErrorKind::kInternal, "libpg_query returned unreadable JSON");
+  std::vector<ViewDefinition> views;
+  for (dom::element stmt : List(doc, "stmts")) {
+    views.push_back(binder.BindStatement(stmt, Int(stmt, "stmt_location", 0)));
+  }
+  return views;
+}
+
+}  // namespace sluice::sql

@@ -1,0 +1,514 @@
+#include "sql/expr.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "common/error.h"
+
+namespace sluice::sql {
+
+std::string Expr::ToString() const {
+  std::string s;
+  switch (kind) {
+    case ExprKind::kColumn: return fmt::format("#{}", column);
+    case ExprKind::kConst: return fmt::format("{}:{}", FormatValue(constant, type), TypeToString(type));
+    default: break;
+  }
+  s = fmt::format("({}{}{}{}{}{}:{}", static_cast<int>(kind), op ? std::string(1, op) : "", negated ? "!" : "",
+                  case_insensitive ? "i" : "", has_else ? "e" : "", func, TypeToString(type));
+  for (const auto& a : args) s += " " + a->ToString();
+  return s + ")";
+}
+
+namespace {
+
+[[noreturn]] void Overflow(const char* what) { Throw(ErrorKind::kData, "{} out of range", what); }
+
+int64_t ToInt64Checked(Int128 v) {
+  if (v > INT64_MAX || v < INT64_MIN) Overflow("bigint");
+  return static_cast<int64_t>(v);
+}
+
+Value ArithInt(char op, int64_t a, int64_t b) {
+  int64_t r = 0;
+  switch (op) {
+    case '+': if (__builtin_add_overflow(a, b, &r)) Overflow("bigint"); break;
+    case '-': if (__builtin_sub_overflow(a, b, &r)) Overflow("bigint"); break;
+    case '*': if (__builtin_mul_overflow(a, b, &r)) Overflow("bigint"); break;
+    case '/':
+      if (b == 0) Throw(ErrorKind::kData, "division by zero");
+      if (a == INT64_MIN && b == -1) Overflow("bigint");
+      r = a / b;
+      break;
+    case '%':
+      if (b == 0) Throw(ErrorKind::kData, "division by zero");
+      r = b == -1 ? 0 : a % b;
+      break;
+    default: CheckFailed(__FILE__, __LINE__, "unreachable", "bad int op");
+  }
+  return Value::Int(r);
+}
+
+Value ArithDecimal(char op, Int128 a, int sa, Int128 b, int sb, int sr) {
+  switch (op) {
+    case '+': return Value::Decimal(CheckedAdd128(RescaleDecimal(a, sa, sr), RescaleDecimal(b, sb, sr)));
+    case '-': return Value::Decimal(CheckedAdd128(RescaleDecimal(a, sa, sr), -RescaleDecimal(b, sb, sr)));
+    case '*': return Value::Decimal(RescaleDecimal(CheckedMul128(a, b), sa + sb, sr));
+    case '/': {
+      if (b == 0) Throw(ErrorKind::kData, "division by zero");
+      // a/10^sa / (b/10^sb) scaled by 10^sr = a * 10^(sr + sb - sa) / b
+      int shift = sr + sb - sa;
+      if (shift >= 0) return Value::Decimal(DivRound128(CheckedMul128(a, Pow10(shift)), b));
+      return Value::Decimal(DivRound128(a, CheckedMul128(b, Pow10(-shift))));
+    }
+    case '%': {
+      if (b == 0) Throw(ErrorKind::kData, "division by zero");
+      int s = std::max(sa, sb);
+      Int128 x = RescaleDecimal(a, sa, s), y = RescaleDecimal(b, sb, s);
+      return Value::Decimal(RescaleDecimal(x % y, s, sr));
+    }
+    default: CheckFailed(__FILE__, __LINE__, "unreachable", "bad decimal op");
+  }
+}
+
+Value ArithDouble(char op, double a, double b) {
+  switch (op) {
+    case '+': return Value::Double(a + b);
+    case '-': return Value::Double(a - b);
+    case '*': return Value::Double(a * b);
+    case '/':
+      if (b == 0) Throw(ErrorKind::kData, "division by zero");
+      return Value::Double(a / b);
+    case '%':
+      if (b == 0) Throw(ErrorKind::kData, "division by zero");
+      return Value::Double(std::fmod(a, b));
+    default: CheckFailed(__FILE__, __LINE__, "unreachable", "bad double op");
+  }
+}
+
+size_t Utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+/// Byte offset of code point `k` (0-based) in `s`, or s.size().
+size_t Utf8Offset(std::string_view s, size_t k) {
+  size_t i = 0;
+  for (; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (k == 0) return i;
+      --k;
+    }
+  }
+  return s.size();
+}
+
+std::string Trim(std::string_view s, std::string_view chars, bool left, bool right) {
+  size_t b = 0, e = s.size();
+  if (left) while (b < e && chars.find(s[b]) != std::string_view::npos) ++b;
+  if (right) while (e > b && chars.find(s[e - 1]) != std::string_view::npos) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+Value DateTrunc(std::string unit, int64_t us) {
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int64_t days = FloorDiv(us, kMicrosPerDay), rem = us - days * kMicrosPerDay;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  if (unit == "microseconds") return Value::Int(us);
+  if (unit == "milliseconds") return Value::Int(FloorDiv(us, 1000) * 1000);
+  if (unit == "second") return Value::Int(FloorDiv(us, 1000000) * 1000000);
+  if (unit == "minute") return Value::Int(days * kMicrosPerDay + rem / 60000000 * 60000000);
+  if (unit == "hour") return Value::Int(days * kMicrosPerDay + rem / 3600000000LL * 3600000000LL);
+  if (unit == "day") return Value::Int(days * kMicrosPerDay);
+  if (unit == "week") {
+    int64_t dow = ((days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
+    return Value::Int((days - dow) * kMicrosPerDay);
+  }
+  if (unit == "month") return Value::Int(DaysFromCivil(y, m, 1) * kMicrosPerDay);
+  if (unit == "quarter") return Value::Int(DaysFromCivil(y, (m - 1) / 3 * 3 + 1, 1) * kMicrosPerDay);
+  if (unit == "year") return Value::Int(DaysFromCivil(y, 1, 1) * kMicrosPerDay);
+  if (unit == "decade") return Value::Int(DaysFromCivil(y - ((y % 10) + 10) % 10, 1, 1) * kMicrosPerDay);
+  Throw(ErrorKind::kData, "date_trunc: unit \"{}\" not recognized", unit);
+}
+
+Value Extract(std::string field, int64_t us, bool is_time, const SqlType& out) {
+  for (auto& c : field) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int64_t days = is_time ? 0 : FloorDiv(us, kMicrosPerDay), rem = us - days * kMicrosPerDay;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  auto result = [&](int64_t v) {
+    return out.id == TypeId::kDecimal ? Value::Decimal(static_cast<Int128>(v) * Pow10(out.scale)) : Value::Int(v);
+  };
+  if (field == "second") return Value::Decimal(rem % 60000000);
+  if (field == "epoch") return Value::Decimal(us);
+  if (field == "minute") return result(rem / 60000000 % 60);
+  if (field == "hour") return result(rem / 3600000000LL);
+  if (is_time) Throw(ErrorKind::kData, "extract: field \"{}\" not supported for time", field);
+  if (field == "day") return result(d);
+  if (field == "month") return result(m);
+  if (field == "quarter") return result((m - 1) / 3 + 1);
+  if (field == "year") return result(y);
+  if (field == "dow") return result(((days % 7) + 7 + 4) % 7);  // Sunday = 0
+  if (field == "isodow") return result(((days % 7) + 7 + 3) % 7 + 1);
+  if (field == "doy") return result(days - DaysFromCivil(y, 1, 1) + 1);
+  if (field == "decade") return result(FloorDiv(y, 10));
+  if (field == "century") return result(y > 0 ? (y + 99) / 100 : -((99 - y) / 100));
+  Throw(ErrorKind::kData, "extract: field \"{}\" not recognized", field);
+}
+
+int64_t AsMicros(const Value& v, TypeId t) { return t == TypeId::kDate ? v.i * kMicrosPerDay : v.i; }
+
+Value EvalFunc(const Expr& e, const Row& row) {
+  std::vector<Value> a;
+  a.reserve(e.args.size());
+  for (const auto& x : e.args) a.push_back(Eval(*x, row));
+  const std::string& f = e.func;
+  if (f == "concat") {
+    std::string s;
+    for (const auto& v : a) if (!v.null) s += v.s;
+    return Value::String(std::move(s));
+  }
+  for (const auto& v : a) if (v.null) return Value::Null();
+  if (f == "||") return Value::String(a[0].s + a[1].s);
+  if (f == "lower" || f == "upper") {
+    std::string s = a[0].s;
+    for (auto& c : s) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (u < 0x80) c = static_cast<char>(f == "lower" ? std::tolower(u) : std::toupper(u));
+    }
+    return Value::String(std::move(s));
+  }
+  if (f == "length") return Value::Int(static_cast<int64_t>(Utf8Length(a[0].s)));
+  if (f == "octet_length") return Value::Int(static_cast<int64_t>(a[0].s.size()));
+  if (f == "substring") {
+    int64_t start = a[1].i;
+    int64_t end = INT64_MAX;
+    if (a.size() > 2) {
+      if (a[2].i < 0) Throw(ErrorKind::kData, "negative substring length not allowed");
+      if (__builtin_add_overflow(start, a[2].i, &end)) end = INT64_MAX;
+    }
+    int64_t b = std::max<int64_t>(start, 1);
+    if (end <= b) return Value::String("");
+    size_t bo = Utf8Offset(a[0].s, static_cast<size_t>(b - 1));
+    size_t eo = end == INT64_MAX ? a[0].s.size() : Utf8Offset(a[0].s, static_cast<size_t>(end - 1));
+    return Value::String(a[0].s.substr(bo, eo - bo));
+  }
+  if (f == "btrim" || f == "ltrim" || f == "rtrim") {
+    std::string_view chars = a.size() > 1 ? std::string_view(a[1].s) : std::string_view(" ");
+    return Value::String(Trim(a[0].s, chars, f != "rtrim", f != "ltrim"));
+  }
+  if (f == "date_trunc") {
+    TypeId t = e.args[1]->type.id;
+    return DateTrunc(a[0].s, AsMicros(a[1], t));
+  }
+  if (f == "extract") {
+    TypeId t = e.args[1]->type.id;
+    return Extract(a[0].s, AsMicros(a[1], t), t == TypeId::kTime, e.type);
+  }
+  const SqlType& t0 = e.args[0]->type;
+  if (f == "abs") {
+    switch (t0.id) {
+      case TypeId::kInt: if (a[0].i == INT64_MIN) Overflow("bigint"); return Value::Int(std::llabs(a[0].i));
+      case TypeId::kDecimal: return Value::Decimal(a[0].dec < 0 ? -a[0].dec : a[0].dec);
+      default: return Value::Double(std::fabs(a[0].d));
+    }
+  }
+  if (f == "round" || f == "floor" || f == "ceil") {
+    switch (t0.id) {
+      case TypeId::kInt: return a[0];
+      case TypeId::kDecimal: {
+        int to = e.type.scale;
+        if (f == "round") return Value::Decimal(RescaleDecimal(a[0].dec, t0.scale, to));
+        Int128 p = Pow10(t0.scale), q = a[0].dec / p, r = a[0].dec % p;
+        if (f == "floor" && r < 0) --q;
+        if (f == "ceil" && r > 0) ++q;
+        return Value::Decimal(q);
+      }
+      default:
+        return Value::Double(f == "round" ? std::round(a[0].d) : f == "floor" ? std::floor(a[0].d) : std::ceil(a[0].d));
+    }
+  }
+  CheckFailed(__FILE__, __LINE__, "unreachable", "unknown function " + f);
+}
+
+}  // namespace
+
+bool LikeMatch(std::string_view s, std::string_view p, bool ci) {
+  auto eq = [ci](char a, char b) {
+    return ci ? std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)) : a == b;
+  };
+  // Iterative matcher with backtracking to the last '%'. '_' matches one byte of ASCII or one
+  // UTF-8 code point.
+  size_t si = 0, pi = 0, star_p = std::string_view::npos, star_s = 0;
+  auto cp_len = [&](size_t i) {
+    size_t n = 1;
+    while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+    return n;
+  };
+  while (si < s.size()) {
+    if (pi < p.size() && p[pi] == '%') {
+      star_p = ++pi;
+      star_s = si;
+      continue;
+    }
+    if (pi < p.size() && p[pi] == '_') {
+      si += cp_len(si);
+      ++pi;
+      continue;
+    }
+    if (pi < p.size()) {
+      char pc = p[pi];
+      size_t adv = 1;
+      if (pc == '\\' && pi + 1 < p.size()) { pc = p[pi + 1]; adv = 2; }
+      if (eq(pc, s[si])) {
+        ++si;
+        pi += adv;
+        continue;
+      }
+    }
+    if (star_p == std::string_view::npos) return false;
+    pi = star_p;
+    star_s += cp_len(star_s);
+    si = star_s;
+  }
+  while (pi < p.size() && p[pi] == '%') ++pi;
+  return pi == p.size();
+}
+
+Value CastValue(const Value& v, const SqlType& from, const SqlType& to) {
+  if (v.null || from.id == TypeId::kNull) return Value::Null();
+  if (from == to) return v;
+  const TypeId f = from.id;
+  auto to_text = [&]() -> std::string {
+    if (f == TypeId::kBool) return v.i ? "true" : "false";
+    return FormatValue(v, from);
+  };
+  auto trimmed = [&]() { return Trim(v.s, " \t\n", true, true); };
+  switch (to.id) {
+    case TypeId::kBool: {
+      if (IsIntegral(f) || f == TypeId::kBool) return Value::Bool(v.i != 0);
+      if (IsStringLike(f)) {
+        std::string s = trimmed();
+        for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (s == "t" || s == "true" || s == "1" || s == "yes" || s == "y" || s == "on") return Value::Bool(true);
+        if (s == "f" || s == "false" || s == "0" || s == "no" || s == "n" || s == "off") return Value::Bool(false);
+        Throw(ErrorKind::kData, "invalid input syntax for type boolean: \"{}\"", v.s);
+      }
+      break;
+    }
+    case TypeId::kInt: {
+      if (f == TypeId::kInt || f == TypeId::kBool) return Value::Int(v.i);
+      if (f == TypeId::kUInt || f == TypeId::kBit) {
+        if (v.i < 0) Overflow("bigint");
+        return Value::Int(v.i);
+      }
+      if (f == TypeId::kDecimal) return Value::Int(ToInt64Checked(RescaleDecimal(v.dec, from.scale, 0)));
+      if (f == TypeId::kDouble || f == TypeId::kFloat) {
+        double r = std::nearbyint(v.d);
+        if (!(r >= -9223372036854775808.0 && r < 9223372036854775808.0)) Overflow("bigint");
+        return Value::Int(static_cast<int64_t>(r));
+      }
+      if (IsStringLike(f)) {
+        std::string s = trimmed();
+        int64_t x;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+        if (ec == std::errc::result_out_of_range) Overflow("bigint");
+        if (ec != std::errc() || p != s.data() + s.size()) {
+          Throw(ErrorKind::kData, "invalid input syntax for type bigint: \"{}\"", v.s);
+        }
+        return Value::Int(x);
+      }
+      break;
+    }
+    case TypeId::kUInt: {
+      Value i = CastValue(v, from, SqlType{TypeId::kInt});
+      if (i.i < 0) Overflow("bigint unsigned");
+      return i;
+    }
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      if (f == TypeId::kDouble || f == TypeId::kFloat) return Value::Double(v.d);
+      if (f == TypeId::kInt || f == TypeId::kBool) return Value::Double(static_cast<double>(v.i));
+      if (f == TypeId::kUInt || f == TypeId::kBit) return Value::Double(static_cast<double>(static_cast<uint64_t>(v.i)));
+      std::string s = f == TypeId::kDecimal ? FormatDecimal(v.dec, from.scale) : trimmed();
+      if (IsStringLike(f) || f == TypeId::kDecimal) {
+        char* end = nullptr;
+        double d = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size()) {
+          Throw(ErrorKind::kData, "invalid input syntax for type double precision: \"{}\"", s);
+        }
+        return Value::Double(d);
+      }
+      break;
+    }
+    case TypeId::kDecimal: {
+      Int128 r;
+      if (f == TypeId::kDecimal) {
+        r = RescaleDecimal(v.dec, from.scale, to.scale);
+      } else if (f == TypeId::kInt || f == TypeId::kBool) {
+        r = CheckedMul128(v.i, Pow10(to.scale));
+      } else if (f == TypeId::kUInt || f == TypeId::kBit) {
+        r = CheckedMul128(static_cast<Int128>(static_cast<uint64_t>(v.i)), Pow10(to.scale));
+      } else if (f == TypeId::kDouble || f == TypeId::kFloat) {
+        if (!std::isfinite(v.d)) Throw(ErrorKind::kData, "cannot convert {} to numeric", v.d);
+        r = ParseDecimal(fmt::format("{:.15g}", v.d), to.scale);
+      } else if (IsStringLike(f)) {
+        r = ParseDecimal(trimmed(), to.scale);
+      } else {
+        break;
+      }
+      if (to.precision < 38) {
+        Int128 lim = Pow10(to.precision);
+        if (r >= lim || r <= -lim) {
+          Throw(ErrorKind::kData, "numeric field overflow: value does not fit numeric({},{})", to.precision, to.scale);
+        }
+      }
+      return Value::Decimal(r);
+    }
+    case TypeId::kString:
+    case TypeId::kBytes:
+    case TypeId::kJson: return Value::String(IsStringLike(f) ? v.s : to_text());
+    case TypeId::kDate:
+      if (IsStringLike(f)) return Value::Int(ParseDate(trimmed()));
+      if (f == TypeId::kDateTime || f == TypeId::kTimestamp) return Value::Int(FloorDiv(v.i, kMicrosPerDay));
+      break;
+    case TypeId::kDateTime:
+    case TypeId::kTimestamp:
+      if (IsStringLike(f)) return Value::Int(ParseDateTime(trimmed()));
+      if (f == TypeId::kDate) return Value::Int(v.i * kMicrosPerDay);
+      if (f == TypeId::kDateTime || f == TypeId::kTimestamp) return v;
+      break;
+    case TypeId::kTime:
+      if (IsStringLike(f)) return Value::Int(ParseTime(trimmed()));
+      if (f == TypeId::kDateTime || f == TypeId::kTimestamp) {
+        return Value::Int(v.i - FloorDiv(v.i, kMicrosPerDay) * kMicrosPerDay);
+      }
+      break;
+    default: break;
+  }
+  Throw(ErrorKind::kData, "cannot cast type {} to {}", TypeToString(from), TypeToString(to));
+}
+
+Value Eval(const Expr& e, const Row& row) {
+  switch (e.kind) {
+    case ExprKind::kColumn: return row[static_cast<size_t>(e.column)];
+    case ExprKind::kConst: return e.constant;
+    case ExprKind::kArith: {
+      Value a = Eval(*e.args[0], row);
+      if (e.op == 'n') {
+        if (a.null) return a;
+        switch (e.type.id) {
+          case TypeId::kInt: return ArithInt('-', 0, a.i);
+          case TypeId::kDecimal: return Value::Decimal(-a.dec);
+          default: return Value::Double(-a.d);
+        }
+      }
+      if (a.null) return a;
+      Value b = Eval(*e.args[1], row);
+      if (b.null) return b;
+      const SqlType& ta = e.args[0]->type;
+      const SqlType& tb = e.args[1]->type;
+      if (ta.id == TypeId::kDate) {  // date +/- int, date - date
+        if (tb.id == TypeId::kDate) return Value::Int(a.i - b.i);
+        return Value::Int(ArithInt(e.op, a.i, b.i).i);
+      }
+      if (tb.id == TypeId::kDate) return ArithInt('+', a.i, b.i);  // int + date
+      switch (e.type.id) {
+        case TypeId::kInt: return ArithInt(e.op, a.i, b.i);
+        case TypeId::kDecimal: return ArithDecimal(e.op, a.dec, ta.scale, b.dec, tb.scale, e.type.scale);
+        default: return ArithDouble(e.op, a.d, b.d);
+      }
+    }
+    case ExprKind::kCompare: {
+      Value a = Eval(*e.args[0], row);
+      if (a.null) return Value::Null();
+      Value b = Eval(*e.args[1], row);
+      if (b.null) return Value::Null();
+      int c = CompareValues(a, b, e.args[0]->type);
+      switch (e.op) {
+        case '=': return Value::Bool(c == 0);
+        case '!': return Value::Bool(c != 0);
+        case '<': return Value::Bool(c < 0);
+        case '>': return Value::Bool(c > 0);
+        case 'l': return Value::Bool(c <= 0);
+        case 'g': return Value::Bool(c >= 0);
+      }
+      CheckFailed(__FILE__, __LINE__, "unreachable", "bad compare op");
+    }
+    case ExprKind::kAnd:
+    case ExprKind::kOr: {
+      const bool is_and = e.kind == ExprKind::kAnd;
+      bool saw_null = false;
+      for (const auto& x : e.args) {
+        Value v = Eval(*x, row);
+        if (v.null) {
+          saw_null = true;
+        } else if ((v.i != 0) != is_and) {
+          return Value::Bool(!is_and);
+        }
+      }
+      return saw_null ? Value::Null() : Value::Bool(is_and);
+    }
+    case ExprKind::kNot: {
+      Value v = Eval(*e.args[0], row);
+      return v.null ? v : Value::Bool(v.i == 0);
+    }
+    case ExprKind::kIsNull: return Value::Bool(Eval(*e.args[0], row).null != e.negated);
+    case ExprKind::kCase: {
+      size_t n = e.args.size() - (e.has_else ? 1 : 0);
+      for (size_t k = 0; k + 1 < n; k += 2) {
+        if (IsTrue(Eval(*e.args[k], row))) return Eval(*e.args[k + 1], row);
+      }
+      return e.has_else ? Eval(*e.args.back(), row) : Value::Null();
+    }
+    case ExprKind::kCoalesce:
+      for (const auto& x : e.args) {
+        Value v = Eval(*x, row);
+        if (!v.null) return v;
+      }
+      return Value::Null();
+    case ExprKind::kNullIf: {
+      Value a = Eval(*e.args[0], row);
+      if (a.null) return a;
+      Value b = Eval(*e.args[1], row);
+      if (!b.null && CompareValues(a, b, e.args[0]->type) == 0) return Value::Null();
+      return a;
+    }
+    case ExprKind::kCast: return CastValue(Eval(*e.args[0], row), e.args[0]->type, e.type);
+    case ExprKind::kIn: {
+      Value a = Eval(*e.args[0], row);
+      if (a.null) return a;
+      bool saw_null = false;
+      for (size_t k = 1; k < e.args.size(); ++k) {
+        Value b = Eval(*e.args[k], row);
+        if (b.null) {
+          saw_null = true;
+        } else if (CompareValues(a, b, e.args[0]->type) == 0) {
+          return Value::Bool(!e.negated);
+        }
+      }
+      return saw_null ? Value::Null() : Value::Bool(e.negated);
+    }
+    case ExprKind::kLike: {
+      Value a = Eval(*e.args[0], row);
+      if (a.null) return a;
+      Value p = Eval(*e.args[1], row);
+      if (p.null) return p;
+      return Value::Bool(LikeMatch(a.s, p.s, e.case_insensitive) != e.negated);
+    }
+    case ExprKind::kFunc: return EvalFunc(e, row);
+  }
+  CheckFailed(__FILE__, __LINE__, "unreachable", "bad expression kind");
+}
+
+}  // namespace sluice::sql

@@ -1,0 +1,95 @@
+#pragma once
+/// Logical plans of views (the binder's output, the operators' and the reference evaluator's
+/// input), the catalog views are bound against, and the front-end entry point CompileViews.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sql/expr.h"
+
+namespace sluice::sql {
+
+enum class PlanKind : uint8_t { kScan, kFilter, kProject, kAggregate, kJoin, kUnionAll };
+enum class AggFunc : uint8_t { kCountStar, kCount, kSum, kAvg, kMin, kMax };
+enum class JoinType : uint8_t { kInner, kLeft, kRight, kFull };
+
+/// One aggregate call of a kAggregate node; `arg` is bound against the node's input.
+struct AggCall {
+  AggFunc func = AggFunc::kCountStar;
+  ExprPtr arg;          ///< null for count(*)
+  bool distinct = false;
+  SqlType type;         ///< result type
+};
+
+struct PlanNode;
+using PlanPtr = std::shared_ptr<const PlanNode>;
+
+/// One relational operator. Output columns are `names`/`types`. Immutable once built.
+struct PlanNode {
+  PlanKind kind = PlanKind::kScan;
+  std::vector<std::string> names;
+  std::vector<SqlType> types;
+  std::vector<PlanPtr> inputs;
+
+  std::string source;                ///< kScan: "db.table" for a source table, the view name for a view
+  ExprPtr predicate;                 ///< kFilter; kJoin: residual ON condition over left ++ right (may be null)
+  std::vector<ExprPtr> exprs;        ///< kProject
+  std::vector<ExprPtr> group_keys;   ///< kAggregate: output columns 0..k-1
+  std::vector<AggCall> aggs;         ///< kAggregate: output columns k..
+  bool global_aggregate = false;     ///< kAggregate without GROUP BY: always exactly one row
+  JoinType join_type = JoinType::kInner;
+  std::vector<ExprPtr> left_keys;    ///< kJoin: over the left input
+  std::vector<ExprPtr> right_keys;   ///< kJoin: over the right input
+
+  /// Renders the plan as an indented tree (for tests and `EXPLAIN`-like output).
+  std::string ToString(int indent = 0) const;
+};
+
+/// Source tables and views that views are bound against. Identifiers are case-insensitive.
+/// Not thread-safe; filled before compiling.
+class Catalog {
+ public:
+  explicit Catalog(std::string default_database = "") : default_database_(std::move(default_database)) {}
+  /// Adds (or replaces) a source table, known as `database.table` and as `table` in the default database.
+  void AddTable(TableSchemaPtr schema);
+  /// Adds a view's output schema under its name.
+  void AddView(const std::string& name, TableSchemaPtr schema);
+  /// Finds `database.name` (database empty: a view, then a table of the default database).
+  /// Sets `source` to the scan's source name. Returns null when unknown.
+  TableSchemaPtr Find(std::string_view database, std::string_view name, std::string* source) const;
+  const std::string& default_database() const { return default_database_; }
+
+ private:
+  std::string default_database_;
+  std::map<std::string, TableSchemaPtr> tables_;  ///< "db.table", lower-case
+  std::map<std::string, TableSchemaPtr> views_;   ///< lower-case name
+};
+
+/// Where a statement or error is in its file (1-based).
+struct SourceLocation {
+  std::string file;
+  int line = 1;
+  int column = 1;
+};
+
+/// A compiled `CREATE MATERIALIZED VIEW`.
+struct ViewDefinition {
+  std::string name;
+  std::string sql;             ///< the statement text
+  SourceLocation location;     ///< of the statement
+  PlanPtr plan;
+  TableSchemaPtr output;       ///< database "", table `name`, columns of the plan
+  std::vector<int> key_columns;  ///< output columns forming the upsert key (GROUP BY keys), empty when none
+};
+
+/// Parses `text` (the contents of `file_name`) with libpg_query and binds every statement, each of
+/// which must be `CREATE MATERIALIZED VIEW name AS SELECT ...`. Each view is added to `catalog` as
+/// it is bound, so a view may read the views before it. Throws Error(kSql) with
+/// "file:line:column: message" on a syntax error, an unknown table/column, a type error or an
+/// unsupported construct ("unsupported: ...").
+std::vector<ViewDefinition> CompileViews(std::string_view file_name, std::string_view text, Catalog& catalog);
+
+}  // namespace sluice::sql

@@ -1,0 +1,445 @@
+#include "sql/value.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace sluice::sql {
+
+const char* TypeName(TypeId t) {
+  switch (t) {
+    case TypeId::kNull: return "unknown";
+    case TypeId::kBool: return "boolean";
+    case TypeId::kInt: return "bigint";
+    case TypeId::kUInt: return "bigint unsigned";
+    case TypeId::kFloat: return "real";
+    case TypeId::kDouble: return "double precision";
+    case TypeId::kDecimal: return "numeric";
+    case TypeId::kString: return "text";
+    case TypeId::kBytes: return "bytea";
+    case TypeId::kDate: return "date";
+    case TypeId::kTime: return "time";
+    case TypeId::kDateTime: return "timestamp";
+    case TypeId::kTimestamp: return "timestamptz";
+    case TypeId::kJson: return "json";
+    case TypeId::kBit: return "bit";
+    case TypeId::kGeometry: return "geometry";
+  }
+  return "?";
+}
+
+std::string TypeToString(const SqlType& t) {
+  if (t.id == TypeId::kDecimal) return fmt::format("numeric({},{})", t.precision, t.scale);
+  return TypeName(t.id);
+}
+
+SqlType TypeOfColumn(const ColumnSchema& c) {
+  SqlType t;
+  switch (c.kind) {
+    case ValueKind::kInt: t.id = TypeId::kInt; break;
+    case ValueKind::kUInt: t.id = TypeId::kUInt; break;
+    case ValueKind::kFloat: t.id = TypeId::kFloat; break;
+    case ValueKind::kDouble: t.id = TypeId::kDouble; break;
+    case ValueKind::kDecimal:
+      t.id = TypeId::kDecimal;
+      t.scale = c.scale;
+      t.precision = c.precision > 0 ? c.precision : 38;
+      break;
+    case ValueKind::kString: t.id = TypeId::kString; break;
+    case ValueKind::kBytes: t.id = TypeId::kBytes; break;
+    case ValueKind::kDate: t.id = TypeId::kDate; break;
+    case ValueKind::kTime: t.id = TypeId::kTime; break;
+    case ValueKind::kDateTime: t.id = TypeId::kDateTime; break;
+    case ValueKind::kTimestamp: t.id = TypeId::kTimestamp; break;
+    case ValueKind::kJson: t.id = TypeId::kJson; break;
+    case ValueKind::kBit: t.id = TypeId::kBit; break;
+    case ValueKind::kGeometry: t.id = TypeId::kGeometry; break;
+  }
+  return t;
+}
+
+ValueKind KindOfType(TypeId t) {
+  switch (t) {
+    case TypeId::kNull: return ValueKind::kString;
+    case TypeId::kBool: return ValueKind::kInt;
+    case TypeId::kInt: return ValueKind::kInt;
+    case TypeId::kUInt: return ValueKind::kUInt;
+    case TypeId::kFloat: return ValueKind::kFloat;
+    case TypeId::kDouble: return ValueKind::kDouble;
+    case TypeId::kDecimal: return ValueKind::kDecimal;
+    case TypeId::kString: return ValueKind::kString;
+    case TypeId::kBytes: return ValueKind::kBytes;
+    case TypeId::kDate: return ValueKind::kDate;
+    case TypeId::kTime: return ValueKind::kTime;
+    case TypeId::kDateTime: return ValueKind::kDateTime;
+    case TypeId::kTimestamp: return ValueKind::kTimestamp;
+    case TypeId::kJson: return ValueKind::kJson;
+    case TypeId::kBit: return ValueKind::kBit;
+    case TypeId::kGeometry: return ValueKind::kGeometry;
+  }
+  return ValueKind::kString;
+}
+
+ColumnSchema ColumnOfType(std::string name, const SqlType& t) {
+  ColumnSchema c;
+  c.name = std::move(name);
+  c.kind = KindOfType(t.id);
+  if (t.id == TypeId::kDecimal) {
+    c.precision = t.precision;
+    c.scale = t.scale;
+    c.column_type = fmt::format("decimal({},{})", t.precision, t.scale);
+  } else if (t.id == TypeId::kBool) {
+    c.column_type = "tinyint(1)";
+  }
+  if (t.id == TypeId::kDateTime || t.id == TypeId::kTimestamp || t.id == TypeId::kTime) c.fsp = 6;
+  c.is_unsigned = t.id == TypeId::kUInt;
+  return c;
+}
+
+bool IsNumeric(TypeId t) {
+  return t == TypeId::kInt || t == TypeId::kUInt || t == TypeId::kFloat || t == TypeId::kDouble ||
+         t == TypeId::kDecimal || t == TypeId::kBit;
+}
+bool IsIntegral(TypeId t) { return t == TypeId::kInt || t == TypeId::kUInt || t == TypeId::kBit; }
+bool IsStringLike(TypeId t) {
+  return t == TypeId::kString || t == TypeId::kBytes || t == TypeId::kJson;
+}
+bool IsTemporal(TypeId t) {
+  return t == TypeId::kDate || t == TypeId::kTime || t == TypeId::kDateTime || t == TypeId::kTimestamp;
+}
+
+static bool IsVarType(TypeId t) {
+  return t == TypeId::kDecimal || t == TypeId::kString || t == TypeId::kBytes || t == TypeId::kJson ||
+         t == TypeId::kGeometry || t == TypeId::kNull;
+}
+
+Value ReadValue(const ColumnVector& col, size_t row, const SqlType& t) {
+  Value v;
+  if (col.IsNull(row)) return v;
+  v.null = false;
+  switch (t.id) {
+    case TypeId::kFloat:
+    case TypeId::kDouble: v.d = col.GetDouble(row); break;
+    case TypeId::kDecimal: v.dec = ParseDecimal(col.GetBytes(row), t.scale); break;
+    case TypeId::kNull: v.null = true; break;
+    default:
+      if (IsVarType(t.id)) {
+        v.s = std::string(col.GetBytes(row));
+      } else {
+        v.i = col.GetInt(row);
+      }
+  }
+  return v;
+}
+
+void AppendValue(ColumnVector& col, const Value& v, const SqlType& t) {
+  if (v.null) {
+    col.AppendNull();
+    return;
+  }
+  switch (t.id) {
+    case TypeId::kFloat:
+    case TypeId::kDouble: col.AppendDouble(v.d); break;
+    case TypeId::kDecimal: col.AppendBytes(FormatDecimal(v.dec, t.scale)); break;
+    case TypeId::kNull: col.AppendNull(); break;
+    default:
+      if (IsVarType(t.id)) {
+        col.AppendBytes(v.s);
+      } else {
+        col.AppendInt(v.i);
+      }
+  }
+}
+
+int CompareValues(const Value& a, const Value& b, const SqlType& t) {
+  switch (t.id) {
+    case TypeId::kFloat:
+    case TypeId::kDouble: return a.d < b.d ? -1 : (a.d > b.d ? 1 : 0);
+    case TypeId::kDecimal: return a.dec < b.dec ? -1 : (a.dec > b.dec ? 1 : 0);
+    case TypeId::kUInt:
+    case TypeId::kBit: {
+      uint64_t x = static_cast<uint64_t>(a.i), y = static_cast<uint64_t>(b.i);
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case TypeId::kNull: return 0;
+    default:
+      if (IsVarType(t.id)) {
+        int c = a.s.compare(b.s);
+        return c < 0 ? -1 : (c > 0 ? 1 : 0);
+      }
+      return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
+  }
+}
+
+void EncodeKey(std::string& out, const Value& v, const SqlType& t) {
+  if (v.null) {
+    out.push_back('\0');
+    return;
+  }
+  out.push_back('\1');
+  switch (t.id) {
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      double d = v.d == 0 ? 0.0 : v.d;  // -0 == 0
+      out.append(reinterpret_cast<const char*>(&d), sizeof d);
+      break;
+    }
+    case TypeId::kDecimal: out.append(reinterpret_cast<const char*>(&v.dec), sizeof v.dec); break;
+    default:
+      if (IsVarType(t.id)) {
+        uint32_t n = static_cast<uint32_t>(v.s.size());
+        out.append(reinterpret_cast<const char*>(&n), sizeof n);
+        out.append(v.s);
+      } else {
+        out.append(reinterpret_cast<const char*>(&v.i), sizeof v.i);
+      }
+  }
+}
+
+bool RowsEqual(const Row& a, const Row& b, const std::vector<SqlType>& types) {
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (a[i].null != b[i].null) return false;
+    if (!a[i].null && CompareValues(a[i], b[i], types[i]) != 0) return false;
+  }
+  return true;
+}
+
+static std::string FormatMicrosOfDay(int64_t us) {
+  int64_t s = us / 1000000, frac = us % 1000000;
+  std::string r = fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+  if (frac != 0) {
+    std::string f = fmt::format("{:06}", frac);
+    while (!f.empty() && f.back() == '0') f.pop_back();
+    r += "." + f;
+  }
+  return r;
+}
+
+static std::string FormatDays(int64_t days) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+}
+
+std::string FormatValue(const Value& v, const SqlType& t) {
+  if (v.null) return "NULL";
+  switch (t.id) {
+    case TypeId::kBool: return v.i ? "t" : "f";
+    case TypeId::kUInt:
+    case TypeId::kBit: return std::to_string(static_cast<uint64_t>(v.i));
+    case TypeId::kFloat:
+    case TypeId::kDouble: return fmt::format("{}", v.d);
+    case TypeId::kDecimal: return FormatDecimal(v.dec, t.scale);
+    case TypeId::kDate:
+      if (v.i == kZeroDate) return "0000-00-00";
+      return FormatDays(v.i);
+    case TypeId::kTime: {
+      int64_t us = v.i;
+      std::string sign = us < 0 ? "-" : "";
+      if (us < 0) us = -us;
+      return sign + FormatMicrosOfDay(us);
+    }
+    case TypeId::kDateTime:
+    case TypeId::kTimestamp: {
+      if (v.i == kZeroDate) return "0000-00-00 00:00:00";
+      int64_t days = v.i / kMicrosPerDay, rem = v.i % kMicrosPerDay;
+      if (rem < 0) { rem += kMicrosPerDay; --days; }
+      return FormatDays(days) + " " + FormatMicrosOfDay(rem);
+    }
+    case TypeId::kInt:
+    default:
+      if (IsVarType(t.id)) return v.s;
+      return std::to_string(v.i);
+  }
+}
+
+// ---- decimals ----
+
+static constexpr int kMaxDigits = 38;
+
+Int128 Pow10(int n) {
+  SLUICE_CHECK(n >= 0 && n <= kMaxDigits, "Pow10 out of range");
+  Int128 r = 1;
+  for (int i = 0; i < n; ++i) r *= 10;
+  return r;
+}
+
+static void CheckDigits(Int128 v) {
+  static const Int128 kLimit = Pow10(kMaxDigits);
+  if (v >= kLimit || v <= -kLimit) Throw(ErrorKind::kData, "numeric value out of range (more than 38 digits)");
+}
+
+Int128 CheckedMul128(Int128 a, Int128 b) {
+  Int128 r;
+  if (__builtin_mul_overflow(a, b, &r)) Throw(ErrorKind::kData, "numeric value out of range (more than 38 digits)");
+  CheckDigits(r);
+  return r;
+}
+
+Int128 CheckedAdd128(Int128 a, Int128 b) {
+  Int128 r;
+  if (__builtin_add_overflow(a, b, &r)) Throw(ErrorKind::kData, "numeric value out of range (more than 38 digits)");
+  CheckDigits(r);
+  return r;
+}
+
+Int128 DivRound128(Int128 a, Int128 b) {
+  SLUICE_CHECK(b != 0, "DivRound128 by zero");
+  Int128 q = a / b, r = a % b;
+  Int128 ar = r < 0 ? -r : r, ab = b < 0 ? -b : b;
+  if (2 * ar >= ab) q += ((a < 0) != (b < 0)) ? -1 : 1;
+  return q;
+}
+
+Int128 RescaleDecimal(Int128 v, int from, int to) {
+  if (to == from) return v;
+  if (to > from) return CheckedMul128(v, Pow10(to - from));
+  return DivRound128(v, Pow10(from - to));
+}
+
+Int128 ParseDecimal(std::string_view text, int scale) {
+  size_t i = 0;
+  while (i < text.size() && text[i] == ' ') ++i;
+  bool neg = false;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) neg = text[i++] == '-';
+  Int128 v = 0;
+  int frac = 0;
+  bool dot = false, any = false, round_up = false, rounded = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '.' && !dot) {
+      dot = true;
+      continue;
+    }
+    if (c < '0' || c > '9') break;
+    any = true;
+    if (dot) {
+      if (frac == scale) {
+        if (!rounded) round_up = c >= '5';
+        rounded = true;
+        continue;
+      }
+      ++frac;
+    }
+    v = CheckedAdd128(CheckedMul128(v, 10), c - '0');
+  }
+  while (i < text.size() && text[i] == ' ') ++i;
+  if (!any || i != text.size()) Throw(ErrorKind::kData, "invalid input syntax for type numeric: \"{}\"", text);
+  v = CheckedMul128(v, Pow10(scale - frac));
+  if (round_up) v = CheckedAdd128(v, 1);
+  return neg ? -v : v;
+}
+
+std::string FormatDecimal(Int128 v, int scale) {
+  bool neg = v < 0;
+  unsigned __int128 u = neg ? static_cast<unsigned __int128>(-(v + 1)) + 1 : static_cast<unsigned __int128>(v);
+  std::string digits;
+  do {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(u % 10)));
+    u /= 10;
+  } while (u != 0);
+  while (static_cast<int>(digits.size()) <= scale) digits.push_back('0');
+  std::string out = neg ? "-" : "";
+  for (size_t k = digits.size(); k-- > 0;) {
+    out.push_back(digits[k]);
+    if (scale > 0 && k == static_cast<size_t>(scale)) out.push_back('.');
+  }
+  return out;
+}
+
+// ---- dates (Howard Hinnant's civil algorithms) ----
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+namespace {
+struct Scanner {
+  std::string_view t;
+  size_t i = 0;
+  bool Num(int digits_min, int digits_max, int64_t& out) {
+    size_t start = i;
+    out = 0;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9' && static_cast<int>(i - start) < digits_max) out = out * 10 + (t[i++] - '0');
+    return static_cast<int>(i - start) >= digits_min;
+  }
+  bool Eat(char c) {
+    if (i < t.size() && t[i] == c) { ++i; return true; }
+    return false;
+  }
+  bool End() const { return i == t.size(); }
+};
+
+bool ParseClock(Scanner& s, int64_t& us, bool allow_big_hours) {
+  int64_t h, mi, se = 0, frac = 0;
+  if (!s.Num(1, allow_big_hours ? 3 : 2, h) || !s.Eat(':') || !s.Num(2, 2, mi)) return false;
+  if (s.Eat(':')) {
+    if (!s.Num(2, 2, se)) return false;
+    if (s.Eat('.')) {
+      size_t start = s.i;
+      if (!s.Num(1, 6, frac)) return false;
+      for (size_t k = s.i - start; k < 6; ++k) frac *= 10;
+    }
+  }
+  if (mi > 59 || se > 59 || (!allow_big_hours && h > 23)) return false;
+  us = ((h * 60 + mi) * 60 + se) * 1000000 + frac;
+  return true;
+}
+
+bool ParseDays(Scanner& s, int64_t& days) {
+  int64_t y, m, d;
+  if (!s.Num(4, 4, y) || !s.Eat('-') || !s.Num(1, 2, m) || !s.Eat('-') || !s.Num(1, 2, d)) return false;
+  if (m < 1 || m > 12 || d < 1 || d > 31) return false;
+  days = DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+  int64_t yy;
+  unsigned mm, dd;
+  CivilFromDays(days, yy, mm, dd);
+  return static_cast<int64_t>(mm) == m;  // rejects Feb 30
+}
+}  // namespace
+
+int64_t ParseDate(std::string_view text) {
+  Scanner s{text};
+  int64_t days;
+  if (!ParseDays(s, days) || !s.End()) Throw(ErrorKind::kData, "invalid input syntax for type date: \"{}\"", text);
+  return days;
+}
+
+int64_t ParseDateTime(std::string_view text) {
+  Scanner s{text};
+  int64_t days, us = 0;
+  bool ok = ParseDays(s, days);
+  if (ok && !s.End()) ok = (s.Eat(' ') || s.Eat('T')) && ParseClock(s, us, false);
+  if (!ok || !s.End()) Throw(ErrorKind::kData, "invalid input syntax for type timestamp: \"{}\"", text);
+  return days * kMicrosPerDay + us;
+}
+
+int64_t ParseTime(std::string_view text) {
+  Scanner s{text};
+  bool neg = s.Eat('-');
+  int64_t us;
+  if (!ParseClock(s, us, true) || !s.End()) Throw(ErrorKind::kData, "invalid input syntax for type time: \"{}\"", text);
+  return neg ? -us : us;
+}
+
+}  // namespace sluice::sql

@@ -1,0 +1,101 @@
+#pragma once
+/// Scalar values and SQL types of the view engine: how a ColumnVector cell is read into a Value,
+/// compared, hashed into a key and written back. Exact DECIMAL is a scaled __int128 (38 digits).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event/change.h"
+
+namespace sluice::sql {
+
+using Int128 = __int128;
+
+/// Static type of an expression. Mirrors ValueKind, plus kBool (stored as kInt 0/1 in chunks) and
+/// kNull (the type of a bare NULL literal before coercion).
+enum class TypeId : uint8_t {
+  kNull, kBool, kInt, kUInt, kFloat, kDouble, kDecimal, kString, kBytes, kDate, kTime, kDateTime,
+  kTimestamp, kJson, kBit, kGeometry,
+};
+
+/// A type with its decimal scale/precision. Plain value.
+struct SqlType {
+  TypeId id = TypeId::kNull;
+  int scale = 0;       ///< kDecimal only
+  int precision = 38;  ///< kDecimal only
+  bool operator==(const SqlType&) const = default;
+};
+
+const char* TypeName(TypeId t);
+std::string TypeToString(const SqlType& t);
+SqlType TypeOfColumn(const ColumnSchema& c);
+ValueKind KindOfType(TypeId t);
+/// Makes the ColumnSchema of a view column of type `t`.
+ColumnSchema ColumnOfType(std::string name, const SqlType& t);
+bool IsNumeric(TypeId t);
+bool IsIntegral(TypeId t);  ///< kInt, kUInt, kBit
+bool IsStringLike(TypeId t);
+bool IsTemporal(TypeId t);
+
+/// One scalar. Which payload is meaningful depends on the static type that goes with it:
+/// `i` for bool/ints/uint bits/bit/date/time/datetime/timestamp, `d` for float/double, `dec` for
+/// decimal (scaled by the type's scale), `s` for strings/bytes/json/geometry.
+struct Value {
+  bool null = true;
+  int64_t i = 0;
+  double d = 0;
+  Int128 dec = 0;
+  std::string s;
+
+  static Value Null() { return Value{}; }
+  static Value Int(int64_t v) { Value x; x.null = false; x.i = v; return x; }
+  static Value Bool(bool v) { return Int(v ? 1 : 0); }
+  static Value Double(double v) { Value x; x.null = false; x.d = v; return x; }
+  static Value Decimal(Int128 v) { Value x; x.null = false; x.dec = v; return x; }
+  static Value String(std::string v) { Value x; x.null = false; x.s = std::move(v); return x; }
+};
+using Row = std::vector<Value>;
+
+/// Reads row `row` of `col` as a value of type `t`.
+Value ReadValue(const ColumnVector& col, size_t row, const SqlType& t);
+/// Appends `v` (of type `t`) to `col`.
+void AppendValue(ColumnVector& col, const Value& v, const SqlType& t);
+
+/// Three-way comparison of two non-null values of the same type.
+int CompareValues(const Value& a, const Value& b, const SqlType& t);
+/// Total order with NULLs first, for sorting and multisets.
+struct ValueLess {
+  SqlType type;
+  bool operator()(const Value& a, const Value& b) const {
+    if (a.null || b.null) return a.null && !b.null;
+    return CompareValues(a, b, type) < 0;
+  }
+};
+/// Appends an injective encoding of `v` to `out` (equal values of one type give equal bytes).
+void EncodeKey(std::string& out, const Value& v, const SqlType& t);
+/// Renders `v` as text: decimals with their scale, dates ISO, booleans t/f, NULL as "NULL".
+std::string FormatValue(const Value& v, const SqlType& t);
+/// Returns true when all values are equal (NULL equals NULL), for multiset bookkeeping.
+bool RowsEqual(const Row& a, const Row& b, const std::vector<SqlType>& types);
+
+// Decimal helpers (throw Error(kData) on overflow of 38 digits).
+Int128 Pow10(int n);
+Int128 ParseDecimal(std::string_view text, int scale);  ///< rounds half away from zero
+std::string FormatDecimal(Int128 v, int scale);
+Int128 RescaleDecimal(Int128 v, int from, int to);      ///< rounds half away from zero
+Int128 CheckedMul128(Int128 a, Int128 b);
+Int128 CheckedAdd128(Int128 a, Int128 b);
+Int128 DivRound128(Int128 a, Int128 b);                 ///< a/b rounded half away from zero
+
+// Civil dates (days since 1970-01-01).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d);
+constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
+/// Parses 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' into days or micros; throws Error(kData) on bad text.
+int64_t ParseDate(std::string_view text);
+int64_t ParseDateTime(std::string_view text);
+int64_t ParseTime(std::string_view text);
+
+}  // namespace sluice::sql

@@ -1,0 +1,151 @@
+// Front-end tests: parsing, binding, error positions, expression semantics.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "sql/plan.h"
+
+namespace sluice::sql {
+namespace {
+
+TableSchemaPtr Table(std::string db, std::string name, std::vector<std::pair<std::string, ValueKind>> cols, int scale = 2) {
+  auto t = std::make_shared<TableSchema>();
+  t->database = db;
+  t->table = name;
+  for (auto& [n, k] : cols) {
+    ColumnSchema c;
+    c.name = n;
+    c.kind = k;
+    if (k == ValueKind::kDecimal) { c.precision = 10; c.scale = scale; }
+    t->columns.push_back(c);
+  }
+  t->primary_key = {0};
+  return t;
+}
+
+Catalog MakeCatalog() {
+  Catalog c("shop");
+  c.AddTable(Table("shop", "orders", {{"id", ValueKind::kInt}, {"customer_id", ValueKind::kInt},
+                                      {"amount", ValueKind::kDecimal}, {"status", ValueKind::kString},
+                                      {"created", ValueKind::kDateTime}, {"day", ValueKind::kDate}}));
+  c.AddTable(Table("crm", "customers", {{"id", ValueKind::kInt}, {"name", ValueKind::kString}}));
+  return c;
+}
+
+std::string ErrorOf(std::string_view sql) {
+  Catalog c = MakeCatalog();
+  try {
+    CompileViews("views.sql", sql, c);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kSql);
+    return e.what();
+  }
+  return "";
+}
+
+/// Evaluates a constant expression through a one-row view over shop.orders.
+std::string EvalConst(std::string_view expr) {
+  Catalog c = MakeCatalog();
+  auto views = CompileViews("x.sql", fmt::format("CREATE MATERIALIZED VIEW v AS SELECT {} AS x FROM orders", expr), c);
+  const PlanNode& p = *views[0].plan;
+  Row row(6);
+  return FormatValue(Eval(*p.exprs[0], row), p.types[0]);
+}
+
+TEST(SqlBinder, CompilesViewsAndReadsEarlierViews) {
+  Catalog c = MakeCatalog();
+  auto views = CompileViews("views.sql",
+                            "-- totals\nCREATE MATERIALIZED VIEW totals AS SELECT customer_id, sum(amount) AS total, count(*) AS n\n"
+                            "  FROM shop.orders WHERE status <> 'void' GROUP BY customer_id;\n"
+                            "CREATE MATERIALIZED VIEW named AS SELECT c.name, t.total FROM totals t JOIN crm.customers c ON c.id = t.customer_id;\n",
+                            c);
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_EQ(views[0].name, "totals");
+  EXPECT_EQ(views[0].location.line, 2);
+  EXPECT_EQ(views[0].key_columns, std::vector<int>{0});
+  EXPECT_EQ(views[0].plan->types[1], (SqlType{TypeId::kDecimal, 2, 38}));
+  EXPECT_EQ(views[1].plan->inputs[0]->kind, PlanKind::kJoin);
+  EXPECT_EQ(views[1].plan->inputs[0]->left_keys.size(), 1u);
+}
+
+TEST(SqlBinder, ErrorsCarryFileLineColumn) {
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS\nSELECT id FROM nope"),
+            "views.sql:2:16: relation \"nope\" does not exist (source tables are named db.table or table in database \"shop\"; views by name)");
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT idx FROM orders"), "views.sql:1:38: column \"idx\" does not exist");
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT id FROM orders\n  WHERE id = = 1"), "views.sql:2:14: syntax error at or near \"=\"");
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT id FROM orders ORDER BY id"), "views.sql:1:62: unsupported: ORDER BY in a view");
+  EXPECT_EQ(ErrorOf("CREATE VIEW v AS SELECT id FROM orders"), "views.sql:1:1: unsupported: CREATE VIEW (write CREATE MATERIALIZED VIEW)");
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT status, sum(amount) FROM orders GROUP BY customer_id"),
+            "views.sql:1:38: column \"status\" must appear in the GROUP BY clause or be used in an aggregate function");
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT id FROM orders WHERE id IN (SELECT 1)"),
+            "views.sql:1:62: unsupported: subquery in an expression");
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT id + status FROM orders"),
+            "views.sql:1:41: operator does not exist: bigint + text");
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT now() FROM orders"), "views.sql:1:38: unsupported: function now");
+  EXPECT_NE(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT id FROM orders o JOIN crm.customers c ON o.id = c.id").find("ambiguous"),
+            std::string::npos);
+}
+
+TEST(SqlExpr, ArithmeticAndDecimals) {
+  EXPECT_EQ(EvalConst("1 + 2 * 3"), "7");
+  EXPECT_EQ(EvalConst("7 / 2"), "3");
+  EXPECT_EQ(EvalConst("-7 / 2"), "-3");
+  EXPECT_EQ(EvalConst("7 % 3"), "1");
+  EXPECT_EQ(EvalConst("1.10 + 2.205"), "3.305");
+  EXPECT_EQ(EvalConst("1.10 * 2.205"), "2.42550");
+  EXPECT_EQ(EvalConst("1.0 / 3"), "0.333333");
+  EXPECT_EQ(EvalConst("2.5 - 3"), "-0.5");
+  EXPECT_EQ(EvalConst("CAST(2.345 AS numeric(10,2))"), "2.35");
+  EXPECT_EQ(EvalConst("CAST(-2.345 AS numeric(10,2))"), "-2.35");
+  EXPECT_EQ(EvalConst("CAST('12.5' AS numeric(4,1)) * 2"), "25.0");
+  EXPECT_EQ(EvalConst("round(2.567, 1)"), "2.6");
+  EXPECT_EQ(EvalConst("1.5e0 * 2"), "3");
+  EXPECT_EQ(EvalConst("9223372036854775807 - 1"), "9223372036854775806");
+  Catalog c = MakeCatalog();
+  auto v = CompileViews("x.sql", "CREATE MATERIALIZED VIEW v AS SELECT 9223372036854775807 + id AS x FROM orders", c);
+  Row row{Value::Int(1), Value(), Value(), Value(), Value(), Value()};
+  EXPECT_THROW(Eval(*v[0].plan->exprs[0], row), Error);
+}
+
+TEST(SqlExpr, NullsAndLogic) {
+  EXPECT_EQ(EvalConst("NULL AND false"), "f");
+  EXPECT_EQ(EvalConst("NULL AND true"), "NULL");
+  EXPECT_EQ(EvalConst("NULL OR true"), "t");
+  EXPECT_EQ(EvalConst("NOT (NULL::boolean)"), "NULL");
+  EXPECT_EQ(EvalConst("1 IN (2, NULL)"), "NULL");
+  EXPECT_EQ(EvalConst("1 IN (1, NULL)"), "t");
+  EXPECT_EQ(EvalConst("1 NOT IN (2, 3)"), "t");
+  EXPECT_EQ(EvalConst("2 BETWEEN 1 AND 3"), "t");
+  EXPECT_EQ(EvalConst("NULL IS NULL"), "t");
+  EXPECT_EQ(EvalConst("coalesce(NULL, 2, 3)"), "2");
+  EXPECT_EQ(EvalConst("nullif(2, 2)"), "NULL");
+  EXPECT_EQ(EvalConst("CASE WHEN 1 > 2 THEN 'a' WHEN 2 > 1 THEN 'b' END"), "b");
+  EXPECT_EQ(EvalConst("CASE 3 WHEN 1 THEN 'a' ELSE 'z' END"), "z");
+  EXPECT_EQ(EvalConst("NULL = 1"), "NULL");
+}
+
+TEST(SqlExpr, StringsAndDates) {
+  EXPECT_EQ(EvalConst("'abc' LIKE 'a%'"), "t");
+  EXPECT_EQ(EvalConst("'abc' LIKE 'a_d'"), "f");
+  EXPECT_EQ(EvalConst("'ABC' ILIKE 'a%c'"), "t");
+  EXPECT_EQ(EvalConst("'50%' LIKE '50\\%'"), "t");
+  EXPECT_EQ(EvalConst("upper('abc') || lower('DEF')"), "ABCdef");
+  EXPECT_EQ(EvalConst("'a' || NULL"), "NULL");
+  EXPECT_EQ(EvalConst("concat('a', NULL, 1)"), "a1");
+  EXPECT_EQ(EvalConst("length('héllo')"), "5");
+  EXPECT_EQ(EvalConst("substring('hello' from 2 for 3)"), "ell");
+  EXPECT_EQ(EvalConst("substring('hello', 0, 3)"), "he");
+  EXPECT_EQ(EvalConst("trim('  x  ')"), "x");
+  EXPECT_EQ(EvalConst("date_trunc('month', '2024-03-15 10:11:12'::timestamp)"), "2024-03-01 00:00:00");
+  EXPECT_EQ(EvalConst("date_trunc('week', DATE '2024-03-15')"), "2024-03-11 00:00:00");
+  EXPECT_EQ(EvalConst("extract(year from DATE '2024-03-15')"), "2024");
+  EXPECT_EQ(EvalConst("extract(dow from DATE '2024-03-17')"), "0");
+  EXPECT_EQ(EvalConst("extract(second from TIMESTAMP '2024-03-15 10:11:12.5')"), "12.500000");
+  EXPECT_EQ(EvalConst("DATE '2024-03-01' - DATE '2024-02-01'"), "29");
+  EXPECT_EQ(EvalConst("DATE '2024-02-28' + 2"), "2024-03-01");
+  EXPECT_EQ(EvalConst("CAST('2024-01-02' AS date) < '2024-02-01'"), "t");
+  EXPECT_EQ(EvalConst("CAST(12 AS text)"), "12");
+  EXPECT_EQ(EvalConst("CAST(true AS text)"), "true");
+}
+
+}  // namespace
+}  // namespace sluice::sql
