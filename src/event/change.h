@@ -153,7 +153,11 @@ struct SourceInfo {
   uint32_t server_id = 0;
   uint64_t thread = 0;          ///< connection id from the QUERY event that began the transaction
   std::string query;            ///< statement text from ANNOTATE_ROWS/ROWS_QUERY when available
-  enum class Snapshot : uint8_t { kFalse, kTrue, kFirst, kLast, kIncremental } snapshot = Snapshot::kFalse;
+  /// Debezium's `source.snapshot`: "first"/"last" for the first/last record of the whole
+  /// snapshot, "first_in_data_collection"/"last_in_data_collection" for each table's first/last.
+  enum class Snapshot : uint8_t {
+    kFalse, kTrue, kFirst, kLast, kIncremental, kFirstInDataCollection, kLastInDataCollection
+  } snapshot = Snapshot::kFalse;
 };
 
 /// A batch of row changes of one table, in commit order. Columns follow `schema->columns`.

@@ -737,9 +737,17 @@ void WriteValue(JsonWriter& w, const ColumnPlan& cp, const DebeziumOptions& o, i
       w.JavaDouble(d);
       return;
     }
-    case Enc::kDecimalString:
-      WriteJavaBigDecimal(w, bytes);
+    case Enc::kDecimalString: {
+      // Debezium's string mode is BigDecimal.toPlainString(): the digits with the column's
+      // scale, never E notation ("0.0000000001", "0.0000000000"); no negative zero.
+      DecimalParts parts;
+      if (!ParseDecimalText(bytes, &parts)) BadDecimal(bytes);
+      std::string_view t = bytes;
+      if (!t.empty() && t[0] == '+') t.remove_prefix(1);
+      if (!t.empty() && t[0] == '-' && t.find_first_of("123456789") == std::string_view::npos) t.remove_prefix(1);
+      w.String(t);
       return;
+    }
     case Enc::kString:
       w.String(bytes);
       return;
@@ -1266,6 +1274,8 @@ const char* SnapshotName(SourceInfo::Snapshot s) {
     case SourceInfo::Snapshot::kFirst: return "\"first\"";
     case SourceInfo::Snapshot::kLast: return "\"last\"";
     case SourceInfo::Snapshot::kIncremental: return "\"incremental\"";
+    case SourceInfo::Snapshot::kFirstInDataCollection: return "\"first_in_data_collection\"";
+    case SourceInfo::Snapshot::kLastInDataCollection: return "\"last_in_data_collection\"";
   }
   return "\"false\"";
 }

@@ -326,9 +326,33 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
   const uint64_t version = MakeVersion(snap_seq, at.pos, 0) - 1;
   bool first_row = !resuming;
   uint64_t all_rows = offset.rows_done;
+  // One chunk is held back so that the last row of each table (and of the whole snapshot) can be
+  // marked as Debezium marks it; offsets that follow a held chunk wait with it.
+  ChangeChunk pending;
+  std::vector<SourceOffset> pending_offsets;
+  auto mark = [](ChangeChunk& c, size_t row, SourceInfo::Snapshot what) {
+    SourceInfo si = c.source(row);
+    si.snapshot = what;
+    c.SetRowSource(row, c.AddSource(std::move(si)));
+  };
+  auto release = [&] {
+    if (!pending.empty()) consumer.OnRows(std::move(pending));
+    pending = ChangeChunk();
+    for (const auto& o : pending_offsets) consumer.OnCommit(o);
+    pending_offsets.clear();
+  };
+  auto emit = [&](ChangeChunk&& c) {
+    if (c.empty()) return;
+    release();
+    pending = std::move(c);
+  };
+  auto commit_offset = [&](const SourceOffset& o) {
+    if (pending.empty()) consumer.OnCommit(o);
+    else pending_offsets.push_back(o);
+  };
 
   for (const auto& full : tables) {
-    if (stop_) return;
+    if (stop_) break;
     const std::string name = full->QualifiedName();
     if (std::find(offset.tables_done.begin(), offset.tables_done.end(), name) != offset.tables_done.end()) continue;
     TableSchemaPtr schema = Emitted(full);
@@ -385,16 +409,16 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
       src.server_id = 0;
       src.snapshot = SourceInfo::Snapshot::kTrue;
       uint32_t src_idx = chunk.AddSource(src);
-      uint32_t first_idx = 0;
-      if (first_row) {
-        SourceInfo f = src;
-        f.snapshot = SourceInfo::Snapshot::kFirst;
-        first_idx = chunk.AddSource(f);
-      }
       size_t n = 0;
       std::vector<std::string> row_key;
       auto on_row = [&](MYSQL_ROW row, const unsigned long* len, MYSQL_FIELD*, unsigned ncols) {
-        chunk.BeginRow(RowOp::kInsert, version, first_row ? first_idx : src_idx, 0);
+        const bool table_first = table_rows == 0 && n == 0 && last_key.empty();
+        chunk.BeginRow(RowOp::kInsert, version, src_idx, 0);
+        if (first_row) {
+          mark(chunk, chunk.size() - 1, SourceInfo::Snapshot::kFirst);
+        } else if (table_first) {
+          mark(chunk, chunk.size() - 1, SourceInfo::Snapshot::kFirstInDataCollection);
+        }
         first_row = false;
         for (unsigned i = 0; i < ncols; ++i) {
           const ColumnSchema& c = schema->columns[i];
@@ -417,7 +441,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
           table_rows += chunk.size();
           all_rows += chunk.size();
           snapshot_done_ = all_rows;
-          consumer.OnRows(std::move(chunk));
+          emit(std::move(chunk));
           chunk = ChangeChunk(schema);
           src_idx = chunk.AddSource(src);
           progress.Update(name, table_rows, table_total, all_rows, total);
@@ -427,7 +451,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
       table_rows += chunk.size();
       all_rows += chunk.size();
       snapshot_done_ = all_rows;
-      if (!chunk.empty()) consumer.OnRows(std::move(chunk));
+      emit(std::move(chunk));
       progress.Update(name, table_rows, table_total, all_rows, total);
       bool table_done = key_pos.empty() || n < options_.snapshot_fetch_size;
       if (!key_pos.empty() && n > 0) last_key = row_key;
@@ -439,12 +463,20 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
       } else {
         offset.last_key = last_key;
       }
-      consumer.OnCommit(offset);
+      if (table_done && !pending.empty() && pending.schema() == schema) {
+        mark(pending, pending.size() - 1, SourceInfo::Snapshot::kLastInDataCollection);
+      }
+      commit_offset(offset);
       if (table_done) break;
     }
     progress.Update(name, table_rows, table_total, all_rows, total, /*force=*/true);
   }
-  if (stop_) return;
+  if (stop_) {
+    release();
+    return;
+  }
+  if (!pending.empty()) mark(pending, pending.size() - 1, SourceInfo::Snapshot::kLast);
+  release();
   conn.Execute("COMMIT");
   offset.snapshot_running = false;
   offset.snapshot_done = true;
@@ -537,6 +569,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     in_txn = false;
     txn_gtid.clear();
     query.clear();
+    thread = 0;
     consumer.OnCommit(offset);
     if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
       consumer.OnCaughtUp();
@@ -586,12 +619,14 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         // MariaDB's GTID event is the BEGIN of its group, unless the group is a standalone
         // statement (DDL) that ends itself.
         in_txn = !mg->standalone();
+        thread = 0;  // unknown until a BEGIN says (Debezium writes null)
         txn_gtid = mg->gtid;
         txn_domain = mg->domain_id;
         continue;
       }
       if (const auto* g = e.As<GtidEvent>()) {
         txn_gtid = g->gtid;  // MySQL: BEGIN follows for transactions; DDL comes without one
+        thread = 0;
         continue;
       }
       if (const auto* rq = e.As<RowsQueryEvent>()) {
@@ -600,7 +635,6 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
       }
       if (const auto* q = e.As<QueryEvent>()) {
         std::string_view sql = q->query;
-        thread = q->thread_id;
         auto starts = [&](std::string_view prefix) {
           if (sql.size() < prefix.size()) return false;
           for (size_t i = 0; i < prefix.size(); ++i) {
@@ -610,6 +644,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         };
         if (sql == "BEGIN" || starts("XA START")) {
           in_txn = true;
+          thread = q->thread_id;  // MySQL logs BEGIN with the session's id; MariaDB has no BEGIN
           continue;
         }
         if (sql == "COMMIT" || starts("XA COMMIT") || sql == "ROLLBACK" || starts("XA ROLLBACK")) {
