@@ -44,7 +44,8 @@ SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
 def mysql(sql, db=None, user="root", password=None):
     """Runs SQL as root (UTC session); returns rows as lists of str/None."""
     args = ["mariadb", "--protocol=tcp", "-h127.0.0.1", f"-P{MYSQL_PORT}", f"-u{user}",
-            f"-p{MYSQL_ROOT_PW if password is None else password}", "--batch", "--raw", "--skip-column-names"]
+            f"-p{MYSQL_ROOT_PW if password is None else password}", "--batch", "--raw", "--skip-column-names",
+            "--default-character-set=utf8mb4"]
     if db:
         args.append(db)
     out = subprocess.run(args, input="SET time_zone = '+00:00';\n" + sql, capture_output=True, text=True)
