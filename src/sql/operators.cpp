@@ -1,0 +1,401 @@
+#include "sql/operators.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace sluice::sql {
+
+TableSchemaPtr MakeSchema(const std::string& name, const PlanNode& node) {
+  auto s = std::make_shared<TableSchema>();
+  s->table = name;
+  for (size_t i = 0; i < node.names.size(); ++i) s->columns.push_back(ColumnOfType(node.names[i], node.types[i]));
+  return s;
+}
+
+Operator::Operator(const PlanNode& node) : schema_(MakeSchema("", node)), types_(node.types) {}
+
+Row ReadRow(const ChangeChunk& chunk, size_t row, const std::vector<SqlType>& types) {
+  Row r;
+  r.reserve(types.size());
+  for (size_t c = 0; c < types.size(); ++c) r.push_back(ReadValue(chunk.column(c), row, types[c]));
+  return r;
+}
+
+ChunkBuilder::ChunkBuilder(TableSchemaPtr schema, const std::vector<SqlType>& types)
+    : schema_(std::move(schema)), types_(types), chunk_(schema_) {}
+
+void ChunkBuilder::Add(RowOp op, uint64_t version, const Row& row) {
+  if (chunk_.sources().empty()) chunk_.AddSource(SourceInfo{});
+  chunk_.BeginRow(op, version, 0, static_cast<uint32_t>(chunk_.size()));
+  for (size_t c = 0; c < types_.size(); ++c) AppendValue(chunk_.column(c), row[c], types_[c]);
+}
+
+void ChunkBuilder::FlushTo(std::vector<ChangeChunk>& out) {
+  if (chunk_.empty()) return;
+  out.push_back(std::move(chunk_));
+  chunk_ = ChangeChunk(schema_);
+}
+
+static bool IsAdd(RowOp op) { return op == RowOp::kInsert || op == RowOp::kUpdateAfter; }
+
+// ---- Filter ----
+
+FilterOperator::FilterOperator(const PlanNode& node)
+    : Operator(node), predicate_(node.predicate), in_types_(node.inputs[0]->types) {}
+
+void FilterOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
+  ChunkBuilder b(schema_, types_);
+  const size_t n = chunk.size();
+  for (size_t i = 0; i < n; ++i) {
+    Row r = ReadRow(chunk, i, in_types_);
+    bool pass = IsTrue(Eval(*predicate_, r));
+    if (chunk.op(i) == RowOp::kUpdateBefore && i + 1 < n && chunk.op(i + 1) == RowOp::kUpdateAfter) {
+      Row a = ReadRow(chunk, i + 1, in_types_);
+      bool pass_after = IsTrue(Eval(*predicate_, a));
+      if (pass && pass_after) {
+        b.Add(RowOp::kUpdateBefore, chunk.version(i), r);
+        b.Add(RowOp::kUpdateAfter, chunk.version(i + 1), a);
+      } else if (pass) {
+        b.Add(RowOp::kDelete, chunk.version(i), r);
+      } else if (pass_after) {
+        b.Add(RowOp::kInsert, chunk.version(i + 1), a);
+      }
+      ++i;
+      continue;
+    }
+    if (pass) b.Add(chunk.op(i), chunk.version(i), r);
+  }
+  b.FlushTo(out);
+}
+
+// ---- Project ----
+
+ProjectOperator::ProjectOperator(const PlanNode& node)
+    : Operator(node), exprs_(node.exprs), in_types_(node.inputs[0]->types) {}
+
+void ProjectOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
+  ChunkBuilder b(schema_, types_);
+  Row o(exprs_.size());
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    Row r = ReadRow(chunk, i, in_types_);
+    for (size_t k = 0; k < exprs_.size(); ++k) o[k] = Eval(*exprs_[k], r);
+    b.Add(chunk.op(i), chunk.version(i), o);
+  }
+  b.FlushTo(out);
+}
+
+// ---- UnionAll ----
+
+UnionAllOperator::UnionAllOperator(const PlanNode& node) : Operator(node) {}
+
+void UnionAllOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
+  ChunkBuilder b(schema_, types_);
+  for (size_t i = 0; i < chunk.size(); ++i) b.Add(chunk.op(i), chunk.version(i), ReadRow(chunk, i, types_));
+  b.FlushTo(out);
+}
+
+// ---- Aggregate ----
+
+void AccumulateAgg(AggAccumulator& acc, const AggCall& call, const Value& v, int sign) {
+  if (call.func == AggFunc::kCountStar) {
+    acc.count += sign;
+    return;
+  }
+  if (v.null) return;
+  if (call.distinct || call.func == AggFunc::kMin || call.func == AggFunc::kMax) {
+    if (acc.values.empty()) acc.values = std::map<Value, int64_t, ValueLess>(ValueLess{call.arg->type});
+    auto it = acc.values.find(v);
+    if (sign > 0) {
+      if (it == acc.values.end()) acc.values.emplace(v, 1); else ++it->second;
+    } else {
+      SLUICE_CHECK(it != acc.values.end(), "aggregate retracts a value it never saw");
+      if (--it->second == 0) acc.values.erase(it);
+    }
+    if (call.distinct) return;
+  }
+  acc.count += sign;
+  if (call.func == AggFunc::kSum || call.func == AggFunc::kAvg) {
+    const SqlType& t = call.arg->type;
+    if (t.id == TypeId::kDouble) {
+      acc.dsum += sign * v.d;
+      if (acc.count == 0) acc.dsum = 0;  // no drift once empty
+    } else if (t.id == TypeId::kDecimal) {
+      acc.sum = CheckedAdd128(acc.sum, sign > 0 ? v.dec : -v.dec);
+    } else {
+      acc.sum += sign > 0 ? static_cast<Int128>(v.i) : -static_cast<Int128>(v.i);
+    }
+  }
+}
+
+Value FinalizeAgg(const AggAccumulator& acc, const AggCall& call) {
+  switch (call.func) {
+    case AggFunc::kCountStar: return Value::Int(acc.count);
+    case AggFunc::kCount: return Value::Int(call.distinct ? static_cast<int64_t>(acc.values.size()) : acc.count);
+    case AggFunc::kMin: return acc.values.empty() ? Value::Null() : acc.values.begin()->first;
+    case AggFunc::kMax: return acc.values.empty() ? Value::Null() : acc.values.rbegin()->first;
+    case AggFunc::kSum:
+    case AggFunc::kAvg: break;
+  }
+  const SqlType& t = call.arg->type;
+  int64_t n = acc.count;
+  Int128 sum = acc.sum;
+  double dsum = acc.dsum;
+  if (call.distinct) {
+    n = static_cast<int64_t>(acc.values.size());
+    sum = 0;
+    dsum = 0;
+    for (const auto& [v, c] : acc.values) {
+      if (t.id == TypeId::kDouble) dsum += v.d;
+      else if (t.id == TypeId::kDecimal) sum = CheckedAdd128(sum, v.dec);
+      else sum += v.i;
+    }
+  }
+  if (n == 0) return Value::Null();
+  if (call.func == AggFunc::kSum) {
+    if (t.id == TypeId::kDouble) return Value::Double(dsum);
+    if (t.id == TypeId::kDecimal) return Value::Decimal(sum);
+    if (sum > INT64_MAX || sum < INT64_MIN) Throw(ErrorKind::kData, "bigint out of range in sum()");
+    return Value::Int(static_cast<int64_t>(sum));
+  }
+  if (t.id == TypeId::kDouble) return Value::Double(dsum / static_cast<double>(n));
+  int in_scale = t.id == TypeId::kDecimal ? t.scale : 0;
+  return Value::Decimal(DivRound128(CheckedMul128(sum, Pow10(call.type.scale - in_scale)), n));
+}
+
+AggregateOperator::AggregateOperator(const PlanNode& node)
+    : Operator(node), keys_(node.group_keys), aggs_(node.aggs), in_types_(node.inputs[0]->types),
+      global_(node.global_aggregate) {
+  for (auto& k : keys_) key_types_.push_back(k->type);
+  if (global_) Group("", {});
+}
+
+GroupState& AggregateOperator::Group(const std::string& key, Row key_values) {
+  auto [it, inserted] = state_.groups.try_emplace(key);
+  GroupState& g = it->second;
+  if (inserted) {
+    g.key = std::move(key_values);
+    g.acc.resize(aggs_.size());
+  }
+  if (!g.dirty) {
+    g.dirty = true;
+    state_.dirty.push_back(key);
+  }
+  return g;
+}
+
+void AggregateOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeChunk>&) {
+  Row kv(keys_.size());
+  std::string key;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    Row r = ReadRow(chunk, i, in_types_);
+    key.clear();
+    for (size_t k = 0; k < keys_.size(); ++k) {
+      kv[k] = Eval(*keys_[k], r);
+      EncodeKey(key, kv[k], key_types_[k]);
+    }
+    const int sign = IsAdd(chunk.op(i)) ? 1 : -1;
+    GroupState& g = Group(key, kv);
+    g.rows += sign;
+    SLUICE_CHECK(g.rows >= 0, "aggregate group retracts more rows than it holds");
+    g.version = std::max(g.version, chunk.version(i));
+    for (size_t a = 0; a < aggs_.size(); ++a) {
+      AccumulateAgg(g.acc[a], aggs_[a], aggs_[a].arg ? Eval(*aggs_[a].arg, r) : Value::Null(), sign);
+    }
+  }
+}
+
+void AggregateOperator::Flush(std::vector<ChangeChunk>& out) {
+  ChunkBuilder b(schema_, types_);
+  for (const std::string& key : state_.dirty) {
+    auto it = state_.groups.find(key);
+    GroupState& g = it->second;
+    g.dirty = false;
+    const bool exists = g.rows > 0 || global_;
+    Row row;
+    if (exists) {
+      row = g.key;
+      for (size_t a = 0; a < aggs_.size(); ++a) row.push_back(FinalizeAgg(g.acc[a], aggs_[a]));
+    }
+    if (g.emitted && !exists) {
+      b.Add(RowOp::kDelete, g.version, g.last);
+    } else if (!g.emitted && exists) {
+      b.Add(RowOp::kInsert, g.version, row);
+    } else if (g.emitted && exists && !RowsEqual(g.last, row, types_)) {
+      b.Add(RowOp::kUpdateBefore, g.version, g.last);
+      b.Add(RowOp::kUpdateAfter, g.version, row);
+    }
+    if (exists) {
+      g.emitted = true;
+      g.last = std::move(row);
+    } else {
+      state_.groups.erase(it);
+    }
+  }
+  state_.dirty.clear();
+  b.FlushTo(out);
+}
+
+// ---- Join ----
+
+JoinOperator::JoinOperator(const PlanNode& node) : Operator(node) {
+  keys_[0] = node.left_keys;
+  keys_[1] = node.right_keys;
+  in_types_[0] = node.inputs[0]->types;
+  in_types_[1] = node.inputs[1]->types;
+  for (auto& k : keys_[0]) key_types_.push_back(k->type);
+  outer_[0] = node.join_type == JoinType::kLeft || node.join_type == JoinType::kFull;
+  outer_[1] = node.join_type == JoinType::kRight || node.join_type == JoinType::kFull;
+}
+
+void JoinOperator::Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
+  const int s = input, o = 1 - input;
+  ChunkBuilder b(schema_, types_);
+  auto combine = [&](const Row& mine, const Row* other) {
+    Row r;
+    r.reserve(types_.size());
+    const Row* parts[2];
+    parts[s] = &mine;
+    parts[o] = other;
+    for (int side = 0; side < 2; ++side) {
+      if (parts[side]) {
+        r.insert(r.end(), parts[side]->begin(), parts[side]->end());
+      } else {
+        r.resize(r.size() + in_types_[side].size());
+      }
+    }
+    return r;
+  };
+  auto combine_other = [&](const Row& other) {  // other side's row padded with NULLs for side s
+    Row r;
+    if (o == 0) {
+      r = other;
+      r.resize(types_.size());
+    } else {
+      r.resize(in_types_[0].size());
+      r.insert(r.end(), other.begin(), other.end());
+    }
+    return r;
+  };
+  static const std::vector<Row> kNone;
+  std::string key;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    Row r = ReadRow(chunk, i, in_types_[s]);
+    const bool add = IsAdd(chunk.op(i));
+    const RowOp op = add ? RowOp::kInsert : RowOp::kDelete;
+    const uint64_t version = chunk.version(i);
+    key.clear();
+    bool null_key = false;
+    for (size_t k = 0; k < keys_[s].size(); ++k) {
+      Value v = Eval(*keys_[s][k], r);
+      null_key = null_key || v.null;
+      EncodeKey(key, v, key_types_[k]);
+    }
+    if (null_key) {  // never matches
+      if (outer_[s]) b.Add(op, version, combine(r, nullptr));
+      continue;
+    }
+    auto other_it = state_.index[o].find(key);
+    const std::vector<Row>& matches = other_it == state_.index[o].end() ? kNone : other_it->second;
+    std::vector<Row>& mine = state_.index[s][key];
+    if (add) {
+      if (outer_[o] && mine.empty()) {
+        for (const Row& m : matches) b.Add(RowOp::kDelete, version, combine_other(m));
+      }
+      if (matches.empty()) {
+        if (outer_[s]) b.Add(op, version, combine(r, nullptr));
+      } else {
+        for (const Row& m : matches) b.Add(op, version, combine(r, &m));
+      }
+      mine.push_back(std::move(r));
+    } else {
+      size_t pos = 0;
+      while (pos < mine.size() && !RowsEqual(mine[pos], r, in_types_[s])) ++pos;
+      SLUICE_CHECK(pos < mine.size(), "join input deletes a row it never inserted");
+      mine[pos] = std::move(mine.back());
+      mine.pop_back();
+      if (matches.empty()) {
+        if (outer_[s]) b.Add(op, version, combine(r, nullptr));
+      } else {
+        for (const Row& m : matches) b.Add(op, version, combine(r, &m));
+      }
+      if (outer_[o] && mine.empty()) {
+        for (const Row& m : matches) b.Add(RowOp::kInsert, version, combine_other(m));
+      }
+      if (mine.empty()) state_.index[s].erase(key);
+    }
+  }
+  b.FlushTo(out);
+}
+
+// ---- ViewPipeline ----
+
+ViewPipeline::ViewPipeline(PlanPtr plan) {
+  SLUICE_CHECK(plan->kind != PlanKind::kScan, "a view's plan ends in an operator");
+  Build(plan, -1, 0);
+}
+
+int ViewPipeline::Build(const PlanPtr& plan, int parent, int parent_input) {
+  if (plan->kind == PlanKind::kScan) {
+    scans_.push_back({plan->source, {parent, parent_input}});
+    return -1;
+  }
+  std::unique_ptr<Operator> op;
+  switch (plan->kind) {
+    case PlanKind::kFilter: op = std::make_unique<FilterOperator>(*plan); break;
+    case PlanKind::kProject: op = std::make_unique<ProjectOperator>(*plan); break;
+    case PlanKind::kAggregate: op = std::make_unique<AggregateOperator>(*plan); break;
+    case PlanKind::kJoin: op = std::make_unique<JoinOperator>(*plan); break;
+    case PlanKind::kUnionAll: op = std::make_unique<UnionAllOperator>(*plan); break;
+    case PlanKind::kScan: break;
+  }
+  int index = static_cast<int>(nodes_.size());
+  nodes_.push_back(Node{std::move(op), parent, parent_input});
+  for (size_t i = 0; i < plan->inputs.size(); ++i) Build(plan->inputs[i], index, static_cast<int>(i));
+  return index;
+}
+
+std::vector<std::string> ViewPipeline::Sources() const {
+  std::vector<std::string> r;
+  for (auto& [s, target] : scans_) {
+    if (std::find(r.begin(), r.end(), s) == r.end()) r.push_back(s);
+  }
+  return r;
+}
+
+void ViewPipeline::Deliver(int node, int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
+  std::vector<ChangeChunk> produced;
+  nodes_[static_cast<size_t>(node)].op->Push(input, chunk, produced);
+  const Node& n = nodes_[static_cast<size_t>(node)];
+  for (auto& c : produced) {
+    if (n.parent < 0) {
+      out.push_back(std::move(c));
+    } else {
+      Deliver(n.parent, n.parent_input, c, out);
+    }
+  }
+}
+
+void ViewPipeline::Push(std::string_view source, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
+  if (chunk.empty()) return;
+  for (auto& [s, target] : scans_) {
+    if (s == source) Deliver(target.first, target.second, chunk, out);
+  }
+}
+
+void ViewPipeline::Flush(std::vector<ChangeChunk>& out) {
+  // Children have larger indexes than their parents: flushing from the back flushes inputs first.
+  for (size_t i = nodes_.size(); i-- > 0;) {
+    std::vector<ChangeChunk> produced;
+    nodes_[i].op->Flush(produced);
+    for (auto& c : produced) {
+      if (nodes_[i].parent < 0) {
+        out.push_back(std::move(c));
+      } else {
+        Deliver(nodes_[i].parent, nodes_[i].parent_input, c, out);
+      }
+    }
+  }
+}
+
+}  // namespace sluice::sql

@@ -1,0 +1,186 @@
+#pragma once
+/// Incremental operators over ChangeChunks (DuckDB PhysicalOperator / Velox Operator style): each
+/// consumes chunks of row changes (kInsert, kDelete, kUpdateBefore+kUpdateAfter pairs) on its
+/// inputs and produces the exact change of its output. Stateful operators keep their state in an
+/// explicit object (AggregateState, JoinState) so a RocksDB-backed store can replace it. A
+/// ViewPipeline wires the operators of one view's plan together. See AddOperatorChecklist.md.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sql/plan.h"
+
+namespace sluice::sql {
+
+/// One incremental operator. Owned by its ViewPipeline; single-threaded.
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  /// Consumes `chunk` arriving on input `input` (0 = left/only, 1 = right) and appends the
+  /// resulting output changes to `out`.
+  virtual void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) = 0;
+  /// Emits changes held back until a barrier (the end of a source transaction).
+  virtual void Flush(std::vector<ChangeChunk>& out) { (void)out; }
+  /// Schema of the chunks this operator emits.
+  const TableSchemaPtr& output_schema() const { return schema_; }
+  const std::vector<SqlType>& output_types() const { return types_; }
+
+ protected:
+  Operator(const PlanNode& node);
+  TableSchemaPtr schema_;
+  std::vector<SqlType> types_;
+};
+
+/// Reads row `row` of `chunk` with the given column types.
+Row ReadRow(const ChangeChunk& chunk, size_t row, const std::vector<SqlType>& types);
+
+/// Builds one output chunk row by row.
+class ChunkBuilder {
+ public:
+  ChunkBuilder(TableSchemaPtr schema, const std::vector<SqlType>& types);
+  void Add(RowOp op, uint64_t version, const Row& row);
+  bool empty() const { return chunk_.empty(); }
+  /// Moves the chunk built so far into `out` (when not empty) and starts a new one.
+  void FlushTo(std::vector<ChangeChunk>& out);
+
+ private:
+  TableSchemaPtr schema_;
+  const std::vector<SqlType>& types_;
+  ChangeChunk chunk_;
+};
+
+/// Keeps rows whose predicate is true; turns an update pair that crosses the predicate into a
+/// kDelete or kInsert. Stateless.
+class FilterOperator final : public Operator {
+ public:
+  explicit FilterOperator(const PlanNode& node);
+  void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
+
+ private:
+  ExprPtr predicate_;
+  std::vector<SqlType> in_types_;
+};
+
+/// Evaluates the select list; ops pass through. Stateless.
+class ProjectOperator final : public Operator {
+ public:
+  explicit ProjectOperator(const PlanNode& node);
+  void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
+
+ private:
+  std::vector<ExprPtr> exprs_;
+  std::vector<SqlType> in_types_;
+};
+
+/// Passes both inputs through unchanged. Stateless.
+class UnionAllOperator final : public Operator {
+ public:
+  explicit UnionAllOperator(const PlanNode& node);
+  void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
+};
+
+/// Running state of one aggregate call in one group; supports retraction. min/max and DISTINCT
+/// keep the multiset of argument values.
+struct AggAccumulator {
+  int64_t count = 0;   ///< rows (count(*)) or non-null arguments
+  Int128 sum = 0;      ///< bigint/numeric sums (scaled)
+  double dsum = 0;     ///< double sums
+  std::map<Value, int64_t, ValueLess> values;  ///< min/max/DISTINCT: value -> multiplicity
+};
+
+/// One group: its key, row count, accumulators and the row last emitted for it.
+struct GroupState {
+  Row key;
+  int64_t rows = 0;
+  std::vector<AggAccumulator> acc;
+  bool emitted = false;
+  Row last;
+  uint64_t version = 0;
+  bool dirty = false;
+};
+
+/// All groups of one aggregate, keyed by the encoded group key (NULLs group together).
+struct AggregateState {
+  std::unordered_map<std::string, GroupState> groups;
+  std::vector<std::string> dirty;  ///< groups changed since the last Flush, in first-change order
+};
+
+/// Adds (sign +1) or retracts (sign -1) `v` into `acc`.
+void AccumulateAgg(AggAccumulator& acc, const AggCall& call, const Value& v, int sign);
+/// The aggregate's current value.
+Value FinalizeAgg(const AggAccumulator& acc, const AggCall& call);
+
+/// GROUP BY with count/sum/avg/min/max (and DISTINCT). Emits at Flush, per changed group:
+/// kInsert for a new group, kDelete for a vanished one, a kUpdateBefore/kUpdateAfter pair for a
+/// changed one. A global aggregate (no GROUP BY) always has exactly one row.
+class AggregateOperator final : public Operator {
+ public:
+  explicit AggregateOperator(const PlanNode& node);
+  void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
+  void Flush(std::vector<ChangeChunk>& out) override;
+  const AggregateState& state() const { return state_; }
+
+ private:
+  GroupState& Group(const std::string& key, Row key_values);
+  std::vector<ExprPtr> keys_;
+  std::vector<AggCall> aggs_;
+  std::vector<SqlType> in_types_;
+  std::vector<SqlType> key_types_;
+  bool global_;
+  AggregateState state_;
+};
+
+/// Both sides of a join, each indexed by the encoded join key. Rows with a NULL key are not kept.
+struct JoinState {
+  std::unordered_map<std::string, std::vector<Row>> index[2];
+};
+
+/// Equi-join (inner, left, right, full outer). Each input row is matched against the other side's
+/// index and stored in its own; outer sides emit NULL-padded rows while they have no match and
+/// retract them when the first match arrives. Output ops are kInsert/kDelete.
+class JoinOperator final : public Operator {
+ public:
+  explicit JoinOperator(const PlanNode& node);
+  void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
+  const JoinState& state() const { return state_; }
+
+ private:
+  std::vector<ExprPtr> keys_[2];
+  std::vector<SqlType> in_types_[2];
+  std::vector<SqlType> key_types_;
+  bool outer_[2];
+  JoinState state_;
+};
+
+/// The operators of one view, wired as its plan's tree. Not thread-safe.
+class ViewPipeline {
+ public:
+  explicit ViewPipeline(PlanPtr plan);
+  /// Source names (tables "db.table", views by name) this view reads.
+  std::vector<std::string> Sources() const;
+  /// Pushes a chunk of changes of `source`; appends the view's output changes to `out`.
+  void Push(std::string_view source, const ChangeChunk& chunk, std::vector<ChangeChunk>& out);
+  /// Flushes every operator (children first) at a transaction boundary.
+  void Flush(std::vector<ChangeChunk>& out);
+  const TableSchemaPtr& output_schema() const { return nodes_[0].op->output_schema(); }
+  const std::vector<SqlType>& output_types() const { return nodes_[0].op->output_types(); }
+
+ private:
+  struct Node {
+    std::unique_ptr<Operator> op;
+    int parent = -1;
+    int parent_input = 0;
+  };
+  int Build(const PlanPtr& plan, int parent, int parent_input);
+  void Deliver(int node, int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out);
+  std::vector<Node> nodes_;
+  std::vector<std::pair<std::string, std::pair<int, int>>> scans_;  ///< source -> (node, input)
+};
+
+/// Makes the TableSchema of a plan node's output (database "", table `name`).
+TableSchemaPtr MakeSchema(const std::string& name, const PlanNode& node);
+
+}  // namespace sluice::sql

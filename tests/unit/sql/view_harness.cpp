@@ -1,0 +1,250 @@
+#include "view_harness.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/error.h"
+#include "mysql/ddl_parser.h"
+
+namespace sluice::sql::testing {
+
+static std::string LowerCopy(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+void ViewHarness::CreateTable(const std::string& ddl) {
+  auto changes = mysql::ParseDdl(ddl, catalog_.default_database());
+  if (changes.size() != 1 || changes[0].kind != mysql::DdlKind::kCreateTable) {
+    throw Error(ErrorKind::kConfig, "not a CREATE TABLE: " + ddl + (changes.empty() ? "" : " (" + changes[0].reason + ")"));
+  }
+  auto schema = std::make_shared<TableSchema>(changes[0].schema);
+  schema->database = changes[0].table.database;
+  schema->table = changes[0].table.table;
+  AddTable(schema);
+}
+
+void ViewHarness::AddTable(TableSchemaPtr schema) {
+  Table t;
+  t.schema = schema;
+  for (auto& c : schema->columns) t.types.push_back(TypeOfColumn(c));
+  catalog_.AddTable(schema);
+  tables_[schema->QualifiedName()] = std::move(t);
+}
+
+void ViewHarness::CreateViews(const std::string& file, const std::string& sql) {
+  for (auto& def : CompileViews(file, sql, catalog_)) {
+    View v;
+    v.pipeline = std::make_unique<ViewPipeline>(def.plan);
+    v.def = std::move(def);
+    views_.push_back(std::move(v));
+  }
+}
+
+ViewHarness::Table& ViewHarness::FindTable(const std::string& name) {
+  return const_cast<Table&>(static_cast<const ViewHarness*>(this)->FindTable(name));
+}
+
+const ViewHarness::Table& ViewHarness::FindTable(const std::string& name) const {
+  std::string full = name.find('.') == std::string::npos ? catalog_.default_database() + "." + name : name;
+  for (auto& [n, t] : tables_) {
+    if (LowerCopy(n) == LowerCopy(full)) return t;
+  }
+  throw Error(ErrorKind::kConfig, "unknown table " + name);
+}
+
+Row ViewHarness::ParseRow(const std::string& table, const std::string& text, int count) const {
+  const Table& t = FindTable(table);
+  std::vector<std::pair<bool, std::string>> tokens;  // (quoted, text)
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == ',')) ++i;
+    if (i >= text.size()) break;
+    if (text[i] == '\'') {
+      std::string s;
+      ++i;
+      while (i < text.size()) {
+        if (text[i] == '\'' && i + 1 < text.size() && text[i + 1] == '\'') { s += '\''; i += 2; continue; }
+        if (text[i] == '\'') { ++i; break; }
+        s += text[i++];
+      }
+      tokens.push_back({true, s});
+    } else {
+      size_t b = i;
+      while (i < text.size() && text[i] != ',') ++i;
+      std::string s = text.substr(b, i - b);
+      while (!s.empty() && s.back() == ' ') s.pop_back();
+      tokens.push_back({false, s});
+    }
+  }
+  size_t want = count < 0 ? t.types.size() : static_cast<size_t>(count);
+  if (tokens.size() != want) {
+    throw Error(ErrorKind::kConfig, "row '" + text + "' has " + std::to_string(tokens.size()) + " values, expected " + std::to_string(want));
+  }
+  Row row;
+  for (size_t k = 0; k < tokens.size(); ++k) {
+    size_t col = count < 0 || t.schema->primary_key.empty() ? k : static_cast<size_t>(t.schema->primary_key[k]);
+    if (!tokens[k].first && LowerCopy(tokens[k].second) == "null") {
+      row.push_back(Value::Null());
+    } else {
+      row.push_back(CastValue(Value::String(tokens[k].second), SqlType{TypeId::kString}, t.types[col]));
+    }
+  }
+  return row;
+}
+
+std::string ViewHarness::PkKey(const Table& t, const Row& row, bool key_only) const {
+  std::string key;
+  if (t.schema->primary_key.empty()) {
+    for (size_t c = 0; c < row.size(); ++c) EncodeKey(key, row[c], t.types[c]);
+    return key;
+  }
+  for (size_t k = 0; k < t.schema->primary_key.size(); ++k) {
+    size_t col = static_cast<size_t>(t.schema->primary_key[k]);
+    EncodeKey(key, key_only ? row[k] : row[col], t.types[col]);
+  }
+  return key;
+}
+
+void ViewHarness::Emit(const std::string& table, RowOp op, const Row& row) {
+  const Table& t = FindTable(table);
+  const std::string name = t.schema->QualifiedName();
+  if (pending_.empty() || pending_.back().first != name) pending_.push_back({name, ChangeChunk(t.schema)});
+  ChangeChunk& c = pending_.back().second;
+  if (c.sources().empty()) c.AddSource(SourceInfo{});
+  c.BeginRow(op, version_++, 0, static_cast<uint32_t>(c.size()));
+  for (size_t k = 0; k < row.size(); ++k) AppendValue(c.column(k), row[k], t.types[k]);
+}
+
+void ViewHarness::Insert(const std::string& table, const Row& row) {
+  Table& t = FindTable(table);
+  std::string key = PkKey(t, row, false);
+  if (t.rows.count(key) && !t.schema->primary_key.empty()) throw Error(ErrorKind::kConfig, "duplicate primary key in " + table);
+  if (t.schema->primary_key.empty()) {
+    while (t.rows.count(key)) key += '+';  // multiset of identical rows
+  }
+  t.rows[key] = row;
+  Emit(table, RowOp::kInsert, row);
+}
+
+void ViewHarness::Update(const std::string& table, const Row& row) {
+  Table& t = FindTable(table);
+  if (t.schema->primary_key.empty()) throw Error(ErrorKind::kConfig, "update needs a primary key: " + table);
+  std::string key = PkKey(t, row, false);
+  auto it = t.rows.find(key);
+  if (it == t.rows.end()) throw Error(ErrorKind::kConfig, "update of a missing row in " + table);
+  Emit(table, RowOp::kUpdateBefore, it->second);
+  Emit(table, RowOp::kUpdateAfter, row);
+  it->second = row;
+}
+
+void ViewHarness::Delete(const std::string& table, const Row& key_values) {
+  Table& t = FindTable(table);
+  std::string key = PkKey(t, key_values, true);
+  auto it = t.rows.find(key);
+  if (it == t.rows.end()) throw Error(ErrorKind::kConfig, "delete of a missing row in " + table);
+  Emit(table, RowOp::kDelete, it->second);
+  t.rows.erase(it);
+}
+
+bool ViewHarness::HasRow(const std::string& table, const Row& key_values) const {
+  const Table& t = FindTable(table);
+  return t.rows.count(PkKey(t, key_values, true)) > 0;
+}
+
+std::vector<Row> ViewHarness::TableRows(const std::string& table) const {
+  std::vector<Row> r;
+  for (auto& [k, row] : FindTable(table).rows) r.push_back(row);
+  return r;
+}
+
+std::string ViewHarness::Format(const Row& row, const std::vector<SqlType>& types) {
+  std::string s;
+  for (size_t i = 0; i < row.size(); ++i) s += (i ? " " : "") + FormatValue(row[i], types[i]);
+  return s;
+}
+
+std::string ViewHarness::Commit() {
+  std::map<std::string, std::vector<ChangeChunk>> produced;  // view source name -> output this batch
+  for (auto& v : views_) {
+    std::vector<ChangeChunk> out;
+    auto sources = v.pipeline->Sources();
+    for (auto& [table, chunk] : pending_) {
+      if (std::find(sources.begin(), sources.end(), table) != sources.end()) v.pipeline->Push(table, chunk, out);
+    }
+    for (auto& s : sources) {
+      auto it = produced.find(s);
+      if (it == produced.end()) continue;
+      for (auto& chunk : it->second) v.pipeline->Push(s, chunk, out);
+    }
+    v.pipeline->Flush(out);
+    for (auto& chunk : out) {
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        std::string row = Format(ReadRow(chunk, i, v.def.plan->types), v.def.plan->types);
+        ++changes_emitted_;
+        RowOp op = chunk.op(i);
+        if (op == RowOp::kInsert || op == RowOp::kUpdateAfter) {
+          ++v.contents[row];
+        } else {
+          auto it = v.contents.find(row);
+          if (it == v.contents.end()) {
+            pending_.clear();
+            return "view " + v.def.name + " retracted a row it does not hold: " + row;
+          }
+          if (--it->second == 0) v.contents.erase(it);
+        }
+      }
+    }
+    produced[LowerCopy(v.def.name)] = std::move(out);
+  }
+  pending_.clear();
+  for (auto& v : views_) {
+    auto got = ViewRows(v.def.name), want = OracleRows(v.def.name);
+    if (got != want) {
+      std::string msg = "view " + v.def.name + " differs from the oracle\n incremental:";
+      for (auto& r : got) msg += "\n  " + r;
+      msg += "\n oracle:";
+      for (auto& r : want) msg += "\n  " + r;
+      return msg;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> ViewHarness::ViewRows(const std::string& view) const {
+  for (auto& v : views_) {
+    if (LowerCopy(v.def.name) != LowerCopy(view)) continue;
+    std::vector<std::string> r;
+    for (auto& [row, n] : v.contents) {
+      for (int64_t k = 0; k < n; ++k) r.push_back(row);
+    }
+    return r;  // std::map keeps them sorted
+  }
+  throw Error(ErrorKind::kConfig, "unknown view " + view);
+}
+
+SourceRows ViewHarness::OracleSources() const {
+  SourceRows s;
+  for (auto& [name, t] : tables_) {
+    auto& rows = s[name];
+    for (auto& [k, row] : t.rows) rows.push_back(row);
+  }
+  return s;
+}
+
+std::vector<std::string> ViewHarness::OracleRows(const std::string& view) const {
+  SourceRows s = OracleSources();
+  for (auto& v : views_) {
+    auto rows = EvaluatePlan(*v.def.plan, s);
+    if (LowerCopy(v.def.name) == LowerCopy(view)) {
+      std::vector<std::string> r;
+      for (auto& row : rows) r.push_back(Format(row, v.def.plan->types));
+      std::sort(r.begin(), r.end());
+      return r;
+    }
+    s[LowerCopy(v.def.name)] = std::move(rows);
+  }
+  throw Error(ErrorKind::kConfig, "unknown view " + view);
+}
+
+}  // namespace sluice::sql::testing
