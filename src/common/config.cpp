@@ -184,7 +184,7 @@ class Loader {
       }
       std::string key = prefix.empty() ? k : prefix + "." + k;
       const ConfigKeySpec* spec = FindSpec(section, key);
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;  // a copy: the iterator hands out a temporary
       if (v.IsMap() && !(spec && spec->type == T::kMap)) {
         if (!spec) {
           Flatten(v, key, section, out);
