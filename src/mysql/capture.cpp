@@ -602,9 +602,20 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
       }
       if (e.Is<FormatDescriptionEvent>() || e.Is<PreviousGtidsEvent>() || e.Is<MariaGtidListEvent>() ||
           e.Is<MariaBinlogCheckpointEvent>() || e.Is<StopEvent>()) {
+        // Between transactions, the position after these events is a valid resume point; moving
+        // to it lets --exit-when-caught-up see that a freshly rotated binlog has been read.
+        if (!in_txn && h.log_pos > offset.pos && offset.file == file && (h.flags & kLogEventArtificialFlag) == 0) {
+          offset.pos = h.log_pos;
+          if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
+            consumer.OnCommit(offset);
+            consumer.OnCaughtUp();
+            stop_ = true;
+          }
+        }
         continue;
       }
       if (const auto* hb = e.As<HeartbeatEvent>()) {
+        if (!in_txn) consumer.OnIdle();
         if (!in_txn && options_.exit_when_caught_up) {
           std::string hb_file = hb->log_file.empty() ? file : hb->log_file;
           if (AtOrAfter(hb_file, hb->log_pos, target.file, target.pos) &&

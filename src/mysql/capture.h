@@ -44,6 +44,9 @@ class ChangeConsumer {
   virtual void OnCommit(const SourceOffset& offset) = 0;
   /// Everything committed in the source before the capture caught up has been passed on.
   virtual void OnCaughtUp() {}
+  /// The source is idle (a heartbeat arrived between transactions): a good moment to deliver
+  /// what is buffered and store the last offset.
+  virtual void OnIdle() {}
 };
 
 struct CaptureOptions {

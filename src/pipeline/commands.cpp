@@ -127,6 +127,7 @@ class JsonlConsumer : public mysql::ChangeConsumer {
     if (buf_.size() > (256u << 10) || now - last_ > std::chrono::milliseconds(200)) Checkpoint();
   }
   void OnCaughtUp() override { Checkpoint(); }
+  void OnIdle() override { Checkpoint(); }
   void Checkpoint() {
     Write();
     if (std::fflush(stdout) != 0) Throw(ErrorKind::kInternal, "writing to stdout failed: {}", std::strerror(errno));

@@ -297,6 +297,15 @@ class Binder {
 
     Scope scope;
     PlanPtr plan;
+    auto where = Get(sel, "whereClause");
+    if (where && ContainsAgg(*where)) Fail(Loc(*where, stmt_at_), "aggregate functions are not allowed in WHERE");
+    // FROM a, b WHERE a.x = b.y: the WHERE equalities between the inputs become join keys.
+    std::vector<dom::element> where_conj;
+    std::vector<bool> used;
+    if (where && from.size() > 1) {
+      Conjuncts(*where, where_conj);
+      used.assign(where_conj.size(), false);
+    }
     for (dom::element item : from) {
       Scope s;
       PlanPtr p = BindFromItem(item, &s);
@@ -304,15 +313,27 @@ class Binder {
         plan = p;
         scope = std::move(s);
       } else {
-        plan = MakeJoin(plan, scope, p, s, JoinType::kInner, {}, {});
+        std::vector<ExprPtr> lk, rk;
+        for (size_t i = 0; i < where_conj.size(); ++i) {
+          if (!used[i] && TryEquiKey(where_conj[i], scope, s, lk, rk)) used[i] = true;
+        }
+        plan = MakeJoin(plan, scope, p, s, JoinType::kInner, lk, rk);
         for (auto& c : s.cols) scope.cols.push_back(std::move(c));
       }
     }
 
-    if (auto where = Get(sel, "whereClause")) {
-      if (ContainsAgg(*where)) Fail(Loc(*where, stmt_at_), "aggregate functions are not allowed in WHERE");
-      ExprPtr pred = BindExpr(*where, scope, nullptr);
-      plan = MakeFilter(plan, RequireBool(pred, Loc(*where, stmt_at_), "WHERE"));
+    if (where) {
+      ExprPtr pred;
+      if (where_conj.empty()) {
+        pred = RequireBool(BindExpr(*where, scope, nullptr), Loc(*where, stmt_at_), "WHERE");
+      } else {
+        std::vector<ExprPtr> rest;
+        for (size_t i = 0; i < where_conj.size(); ++i) {
+          if (!used[i]) rest.push_back(RequireBool(BindExpr(where_conj[i], scope, nullptr), Loc(where_conj[i], stmt_at_), "WHERE"));
+        }
+        if (!rest.empty()) pred = rest.size() == 1 ? rest[0] : MakeNode(ExprKind::kAnd, kBoolType, rest);
+      }
+      if (pred) plan = MakeFilter(plan, pred);
     }
 
     auto targets = List(sel, "targetList");
@@ -621,6 +642,9 @@ class Binder {
     if (t != "A_Expr" || Str(body, "kind") != "AEXPR_OP" || LastName(body, "name") != "=") return false;
     auto le = Get(body, "lexpr"), re = Get(body, "rexpr");
     if (!le || !re) return false;
+    Scope both = ls;
+    both.cols.insert(both.cols.end(), rs.cols.begin(), rs.cols.end());
+    if (!TryBind(*le, both) || !TryBind(*re, both)) return false;  // ambiguous or unknown: report it later
     std::optional<ExprPtr> a = TryBind(*le, ls), b = TryBind(*re, rs);
     if (!a || !b || ReferencesNoColumn(**a) || ReferencesNoColumn(**b)) {
       a = TryBind(*re, ls);
