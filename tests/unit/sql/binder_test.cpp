@@ -67,6 +67,18 @@ TEST(SqlBinder, CompilesViewsAndReadsEarlierViews) {
   EXPECT_EQ(views[1].plan->inputs[0]->left_keys.size(), 1u);
 }
 
+TEST(SqlBinder, CommaJoinTakesWhereEqualitiesAsKeys) {
+  Catalog c = MakeCatalog();
+  auto v = CompileViews("v.sql", "CREATE MATERIALIZED VIEW v AS SELECT o.id FROM orders o, crm.customers c WHERE c.id = o.customer_id AND o.amount > 1", c);
+  const PlanNode& filter = *v[0].plan->inputs[0];
+  ASSERT_EQ(filter.kind, PlanKind::kFilter);
+  const PlanNode& join = *filter.inputs[0];
+  ASSERT_EQ(join.kind, PlanKind::kJoin);
+  EXPECT_EQ(join.left_keys.size(), 1u);
+  EXPECT_EQ(join.left_keys[0]->column, 1);
+  EXPECT_EQ(join.right_keys[0]->column, 0);
+}
+
 TEST(SqlBinder, ErrorsCarryFileLineColumn) {
   EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS\nSELECT id FROM nope"),
             "views.sql:2:16: relation \"nope\" does not exist (source tables are named db.table or table in database \"shop\"; views by name)");
