@@ -54,6 +54,11 @@ ROWS = [
 ]
 
 
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def mysql_expr(col, kind):
     if kind == "bit":
         return f"CAST(`{col}` AS UNSIGNED)"
@@ -359,19 +364,20 @@ class EndToEnd(unittest.TestCase):
         p = Pipeline("e2e_bad")
         p.reset()
         mysql("CREATE TABLE t (id INT PRIMARY KEY)", db=p.db)
-        cfg = open(p.config).read()
+        with open(p.config) as f:
+            cfg = f.read()
         # Wrong MySQL password.
-        open(p.config, "w").write(cfg.replace("database.password: sluice", "database.password: nope"))
+        write_file(p.config, cfg.replace("database.password: sluice", "database.password: nope"))
         out = p.run("run", p.config, "--exit-when-caught-up", check=False)
         self.assertEqual(out.returncode, 1)
         self.assertIn("source.database.password", out.stderr)
         # ClickHouse unreachable: stops before reading the binlog.
-        open(p.config, "w").write(re.sub(r"port: \d+\n  database: ", "port: 1\n  database: ", cfg))
+        write_file(p.config, re.sub(r"port: \d+\n  database: ", "port: 1\n  database: ", cfg))
         out = p.run("run", p.config, "--exit-when-caught-up", check=False)
         self.assertEqual(out.returncode, 1)
         self.assertIn("ClickHouse", out.stderr)
         # Typo in a key: exit 2, file:line and a suggestion.
-        open(p.config, "w").write(cfg.replace("snapshot.mode:", "snapshot.mod:"))
+        write_file(p.config, cfg.replace("snapshot.mode:", "snapshot.mod:"))
         out = p.run("check", p.config, check=False)
         self.assertEqual(out.returncode, 2)
         self.assertRegex(out.stderr, r"pipeline.yaml:\d+: source: unknown key 'snapshot.mod'; did you mean 'snapshot.mode'\?")
