@@ -263,13 +263,16 @@ class Binder {
     Scope scope;
     std::vector<int> keys;
     v.plan = BindSelect(query, &scope, &keys);
-    v.key_columns = keys;
+    if (v.plan->unique_key) {
+      v.has_key = true;
+      v.key_columns = *v.plan->unique_key;
+    }
     auto schema = std::make_shared<TableSchema>();
     schema->table = v.name;
     for (size_t i = 0; i < v.plan->names.size(); ++i) {
       schema->columns.push_back(ColumnOfType(v.plan->names[i], v.plan->types[i]));
     }
-    for (int k : keys) schema->primary_key.push_back(k);
+    schema->primary_key = v.key_columns;
     v.output = schema;
     catalog_.AddView(v.name, schema);
     return v;
@@ -452,21 +455,10 @@ class Binder {
         agg->names.push_back(fmt::format("_a{}", i));
         agg->types.push_back(ctx.aggs[i].type);
       }
+      agg->unique_key = std::vector<int>();
+      for (size_t i = 0; i < ctx.group.size(); ++i) agg->unique_key->push_back(static_cast<int>(i));
       plan = agg;
       if (having_pred) plan = MakeFilter(plan, having_pred);
-      // The upsert key: the group keys, when all of them are projected as plain columns.
-      if (keys && !ctx.group.empty()) {
-        std::vector<int> k;
-        for (size_t g = 0; g < ctx.group.size(); ++g) {
-          for (size_t i = 0; i < exprs.size(); ++i) {
-            if (exprs[i]->kind == ExprKind::kColumn && exprs[i]->column == static_cast<int>(g)) {
-              k.push_back(static_cast<int>(i));
-              break;
-            }
-          }
-        }
-        if (k.size() == ctx.group.size()) *keys = k;
-      }
     }
 
     for (size_t i = 0; i < names.size(); ++i) {
@@ -483,6 +475,18 @@ class Binder {
     proj->exprs = exprs;
     proj->names = names;
     for (auto& e : exprs) proj->types.push_back(e->type.id == TypeId::kNull ? kStringType : e->type);
+    if (plan->unique_key) {  // the key survives when each key column is projected as is
+      std::vector<int> k;
+      for (int col : *plan->unique_key) {
+        for (size_t i = 0; i < exprs.size(); ++i) {
+          if (exprs[i]->kind == ExprKind::kColumn && exprs[i]->column == col) {
+            k.push_back(static_cast<int>(i));
+            break;
+          }
+        }
+      }
+      if (k.size() == plan->unique_key->size()) proj->unique_key = k;
+    }
     plan = proj;
 
     auto distinct = List(sel, "distinctClause");
@@ -496,11 +500,9 @@ class Binder {
       d->names = plan->names;
       d->types = plan->types;
       for (size_t i = 0; i < plan->types.size(); ++i) d->group_keys.push_back(MakeColumn(static_cast<int>(i), plan->types[i]));
+      d->unique_key = std::vector<int>();
+      for (size_t i = 0; i < plan->types.size(); ++i) d->unique_key->push_back(static_cast<int>(i));
       plan = d;
-      if (keys) {
-        keys->clear();
-        for (size_t i = 0; i < plan->types.size(); ++i) keys->push_back(static_cast<int>(i));
-      }
     }
 
     out_scope->cols.clear();
@@ -560,6 +562,7 @@ class Binder {
         alias = Lower(Str(*a, "aliasname"));
         if (!List(*a, "colnames").empty()) Fail(Loc(item, stmt_at_), "unsupported: column aliases in FROM");
       }
+      if (!schema->primary_key.empty()) scan->unique_key = schema->primary_key;
       for (const auto& c : schema->columns) {
         SqlType ct = TypeOfColumn(c);
         if (schema->database.empty() && c.column_type == "tinyint(1)") ct = kBoolType;  // a view's boolean
@@ -674,6 +677,10 @@ class Binder {
     j->right_keys = std::move(rk);
     j->names = l->names;
     j->types = l->types;
+    if (l->unique_key && r->unique_key) {
+      j->unique_key = *l->unique_key;
+      for (int k : *r->unique_key) j->unique_key->push_back(k + static_cast<int>(l->names.size()));
+    }
     for (size_t i = 0; i < r->names.size(); ++i) {
       j->names.push_back(r->names[i]);
       j->types.push_back(r->types[i]);
@@ -688,6 +695,7 @@ class Binder {
     f->predicate = std::move(pred);
     f->names = in->names;
     f->types = in->types;
+    f->unique_key = in->unique_key;
     return f;
   }
 

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ struct PlanNode {
   JoinType join_type = JoinType::kInner;
   std::vector<ExprPtr> left_keys;    ///< kJoin: over the left input
   std::vector<ExprPtr> right_keys;   ///< kJoin: over the right input
+  /// Output columns that identify a row (source primary keys through filters, projections and
+  /// joins; GROUP BY keys; all columns after DISTINCT). Empty: at most one row. nullopt: unknown.
+  std::optional<std::vector<int>> unique_key;
 
   /// Renders the plan as an indented tree (for tests and `EXPLAIN`-like output).
   std::string ToString(int indent = 0) const;
@@ -82,7 +86,10 @@ struct ViewDefinition {
   SourceLocation location;     ///< of the statement
   PlanPtr plan;
   TableSchemaPtr output;       ///< database "", table `name`, columns of the plan
-  std::vector<int> key_columns;  ///< output columns forming the upsert key (GROUP BY keys), empty when none
+  /// Output columns forming the upsert key (GROUP BY keys; for joins the inputs' primary keys), when
+  /// `has_key`. `has_key` with no columns: the view has at most one row (a global aggregate).
+  std::vector<int> key_columns;
+  bool has_key = false;
 };
 
 /// Parses `text` (the contents of `file_name`) with libpg_query and binds every statement, each of

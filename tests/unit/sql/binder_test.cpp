@@ -65,6 +65,28 @@ TEST(SqlBinder, CompilesViewsAndReadsEarlierViews) {
   EXPECT_EQ(views[0].plan->types[1], (SqlType{TypeId::kDecimal, 2, 38}));
   EXPECT_EQ(views[1].plan->inputs[0]->kind, PlanKind::kJoin);
   EXPECT_EQ(views[1].plan->inputs[0]->left_keys.size(), 1u);
+  EXPECT_FALSE(views[1].has_key);  // totals' key (customer_id) is not projected
+}
+
+TEST(SqlBinder, UpsertKeys) {
+  Catalog c = MakeCatalog();
+  auto views = CompileViews("v.sql",
+                            "CREATE MATERIALIZED VIEW j AS SELECT c.name, o.id, c.id AS cid FROM orders o LEFT JOIN crm.customers c ON c.id = o.customer_id;\n"
+                            "CREATE MATERIALIZED VIEW g AS SELECT count(*) AS n, status FROM orders GROUP BY status;\n"
+                            "CREATE MATERIALIZED VIEW one AS SELECT count(*) AS n FROM orders;\n"
+                            "CREATE MATERIALIZED VIEW d AS SELECT DISTINCT status, day FROM orders;\n"
+                            "CREATE MATERIALIZED VIEW nokey AS SELECT status FROM orders;\n"
+                            "CREATE MATERIALIZED VIEW ov AS SELECT j.id FROM j WHERE j.name IS NULL;\n",
+                            c);
+  EXPECT_TRUE(views[0].has_key);
+  EXPECT_EQ(views[0].key_columns, (std::vector<int>{1, 2}));
+  EXPECT_EQ(views[0].output->primary_key, (std::vector<int>{1, 2}));
+  EXPECT_EQ(views[1].key_columns, (std::vector<int>{1}));
+  EXPECT_TRUE(views[2].has_key);
+  EXPECT_TRUE(views[2].key_columns.empty());
+  EXPECT_EQ(views[3].key_columns, (std::vector<int>{0, 1}));
+  EXPECT_FALSE(views[4].has_key);
+  EXPECT_FALSE(views[5].has_key);  // j's key (id, cid) is only half projected
 }
 
 TEST(SqlBinder, CommaJoinTakesWhereEqualitiesAsKeys) {
