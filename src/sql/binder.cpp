@@ -892,7 +892,13 @@ class Binder {
       int64_t x = Int(*v, "ival", 0);
       if (x == 0 && loc >= 0 && static_cast<size_t>(loc) < text_.size()) {
         std::string lit;
-        for (size_t i = static_cast<size_t>(loc); i < text_.size() && (std::isdigit(static_cast<unsigned char>(text_[i])) || (i == static_cast<size_t>(loc) && text_[i] == '-')); ++i) lit += text_[i];
+        size_t i = static_cast<size_t>(loc);
+        if (text_[i] == '-') {
+          lit += '-';
+          ++i;
+          while (i < text_.size() && std::isspace(static_cast<unsigned char>(text_[i]))) ++i;
+        }
+        for (; i < text_.size() && std::isdigit(static_cast<unsigned char>(text_[i])); ++i) lit += text_[i];
         x = std::strtoll(lit.c_str(), nullptr, 10);
       }
       return MakeConst(Value::Int(x), kIntType);

@@ -123,6 +123,9 @@ TEST(SqlExpr, ArithmeticAndDecimals) {
   EXPECT_EQ(EvalConst("1 + 2 * 3"), "7");
   EXPECT_EQ(EvalConst("7 / 2"), "3");
   EXPECT_EQ(EvalConst("-7 / 2"), "-3");
+  EXPECT_EQ(EvalConst("- 7 + 0"), "-7");
+  EXPECT_EQ(EvalConst("-1.5 * 2"), "-3.0");
+  EXPECT_EQ(EvalConst("-9223372036854775808"), "-9223372036854775808");
   EXPECT_EQ(EvalConst("7 % 3"), "1");
   EXPECT_EQ(EvalConst("1.10 + 2.205"), "3.305");
   EXPECT_EQ(EvalConst("1.10 * 2.205"), "2.42550");
