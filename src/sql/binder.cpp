@@ -1073,8 +1073,13 @@ class Binder {
       if (p < 1 || p > 38 || s < 0 || s > p) Fail(loc, "unsupported: numeric({},{}) (precision 1..38, 0 <= scale <= precision)", p, s);
       return SqlType{TypeId::kDecimal, s, p};
     }
-    if (n == "float4" || n == "float8" || n == "real" || n == "float" || n == "double") return SqlType{TypeId::kDouble};
-    if (n == "text" || n == "varchar" || n == "bpchar" || n == "char" || n == "character varying") return kStringType;
+    // Types whose PostgreSQL cast would round or truncate differently from ours are refused.
+    if (n == "float4" || n == "real") Fail(loc, "unsupported: CAST to real (single precision); use double precision");
+    if ((n == "float8" || n == "float") && !mods.empty()) Fail(loc, "unsupported: float(p); use double precision");
+    if (n == "float8" || n == "float" || n == "double") return SqlType{TypeId::kDouble};
+    if (n == "bpchar" || n == "char") Fail(loc, "unsupported: CAST to char(n) (it pads and truncates); use text");
+    if (n == "varchar" && !mods.empty()) Fail(loc, "unsupported: CAST to varchar(n) (it truncates); use text or substring");
+    if (n == "text" || n == "varchar") return kStringType;
     if (n == "date") return SqlType{TypeId::kDate};
     if (n == "timestamp") return SqlType{TypeId::kDateTime};
     if (n == "timestamptz") return SqlType{TypeId::kTimestamp};
