@@ -1,6 +1,7 @@
 #include "sql/operators.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/error.h"
 
@@ -36,6 +37,83 @@ void ChunkBuilder::FlushTo(std::vector<ChangeChunk>& out) {
   out.push_back(std::move(chunk_));
   chunk_ = ChangeChunk(schema_);
 }
+
+// ---- state serialization (little-endian host layout; a snapshot is read back by the same build) ----
+
+namespace {
+
+class StateWriter {
+ public:
+  template <typename T>
+  void Put(const T& v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void PutBytes(std::string_view s) {
+    Put<uint64_t>(s.size());
+    out_.append(s);
+  }
+  void PutValue(const Value& v) {
+    Put<uint8_t>(v.null);
+    if (v.null) return;
+    Put(v.i);
+    Put(v.d);
+    Put(v.dec);
+    PutBytes(v.s);
+  }
+  void PutRow(const Row& r) {
+    Put<uint64_t>(r.size());
+    for (auto& v : r) PutValue(v);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class StateReader {
+ public:
+  explicit StateReader(std::string_view in) : in_(in) {}
+  template <typename T>
+  T Get() {
+    T v;
+    Need(sizeof v);
+    std::memcpy(&v, in_.data() + pos_, sizeof v);
+    pos_ += sizeof v;
+    return v;
+  }
+  std::string GetBytes() {
+    uint64_t n = Get<uint64_t>();
+    Need(n);
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  Value GetValue() {
+    Value v;
+    v.null = Get<uint8_t>() != 0;
+    if (v.null) return v;
+    v.i = Get<int64_t>();
+    v.d = Get<double>();
+    v.dec = Get<Int128>();
+    v.s = GetBytes();
+    return v;
+  }
+  Row GetRow() {
+    Row r(Get<uint64_t>());
+    for (auto& v : r) v = GetValue();
+    return r;
+  }
+  bool AtEnd() const { return pos_ == in_.size(); }
+
+ private:
+  void Need(uint64_t n) {
+    if (n > in_.size() - pos_) Throw(ErrorKind::kState, "operator state snapshot is truncated or does not fit the view");
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
 
 static bool IsAdd(RowOp op) { return op == RowOp::kInsert || op == RowOp::kUpdateAfter; }
 
@@ -236,6 +314,65 @@ void AggregateOperator::Flush(std::vector<ChangeChunk>& out) {
   b.FlushTo(out);
 }
 
+std::string AggregateOperator::SnapshotState() const {
+  SLUICE_CHECK(state_.dirty.empty(), "aggregate snapshot taken before Flush");
+  StateWriter w;
+  w.Put<uint64_t>(state_.groups.size());
+  for (const auto& [key, g] : state_.groups) {
+    w.PutBytes(key);
+    w.PutRow(g.key);
+    w.Put(g.rows);
+    w.Put<uint8_t>(g.emitted);
+    w.PutRow(g.last);
+    w.Put(g.version);
+    w.Put<uint64_t>(g.acc.size());
+    for (const auto& a : g.acc) {
+      w.Put(a.count);
+      w.Put(a.sum);
+      w.Put(a.dsum);
+      w.Put<uint64_t>(a.values.size());
+      for (const auto& [v, n] : a.values) {
+        w.PutValue(v);
+        w.Put(n);
+      }
+    }
+  }
+  return w.Take();
+}
+
+void AggregateOperator::RestoreState(std::string_view bytes) {
+  StateReader r(bytes);
+  AggregateState st;
+  uint64_t groups = r.Get<uint64_t>();
+  for (uint64_t i = 0; i < groups; ++i) {
+    std::string key = r.GetBytes();
+    GroupState g;
+    g.key = r.GetRow();
+    g.rows = r.Get<int64_t>();
+    g.emitted = r.Get<uint8_t>() != 0;
+    g.last = r.GetRow();
+    g.version = r.Get<uint64_t>();
+    uint64_t n = r.Get<uint64_t>();
+    if (n != aggs_.size() || g.key.size() != keys_.size()) Throw(ErrorKind::kState, "aggregate state does not fit the view");
+    g.acc.resize(n);
+    for (size_t a = 0; a < n; ++a) {
+      auto& acc = g.acc[a];
+      acc.count = r.Get<int64_t>();
+      acc.sum = r.Get<Int128>();
+      acc.dsum = r.Get<double>();
+      uint64_t values = r.Get<uint64_t>();
+      if (values > 0) acc.values = std::map<Value, int64_t, ValueLess>(ValueLess{aggs_[a].arg->type});
+      for (uint64_t k = 0; k < values; ++k) {
+        Value v = r.GetValue();
+        acc.values.emplace(std::move(v), r.Get<int64_t>());
+      }
+    }
+    st.groups.emplace(std::move(key), std::move(g));
+  }
+  if (!r.AtEnd()) Throw(ErrorKind::kState, "aggregate state has trailing bytes");
+  state_ = std::move(st);
+}
+
 // ---- Join ----
 
 JoinOperator::JoinOperator(const PlanNode& node) : Operator(node) {
@@ -328,6 +465,38 @@ void JoinOperator::Push(int input, const ChangeChunk& chunk, std::vector<ChangeC
   b.FlushTo(out);
 }
 
+std::string JoinOperator::SnapshotState() const {
+  StateWriter w;
+  for (int side = 0; side < 2; ++side) {
+    w.Put<uint64_t>(state_.index[side].size());
+    for (const auto& [key, rows] : state_.index[side]) {
+      w.PutBytes(key);
+      w.Put<uint64_t>(rows.size());
+      for (const auto& row : rows) w.PutRow(row);
+    }
+  }
+  return w.Take();
+}
+
+void JoinOperator::RestoreState(std::string_view bytes) {
+  StateReader r(bytes);
+  JoinState st;
+  for (int side = 0; side < 2; ++side) {
+    uint64_t buckets = r.Get<uint64_t>();
+    for (uint64_t b = 0; b < buckets; ++b) {
+      std::string key = r.GetBytes();
+      auto& rows = st.index[side][key];
+      rows.resize(r.Get<uint64_t>());
+      for (auto& row : rows) {
+        row = r.GetRow();
+        if (row.size() != in_types_[side].size()) Throw(ErrorKind::kState, "join state does not fit the view");
+      }
+    }
+  }
+  if (!r.AtEnd()) Throw(ErrorKind::kState, "join state has trailing bytes");
+  state_ = std::move(st);
+}
+
 // ---- ViewPipeline ----
 
 ViewPipeline::ViewPipeline(PlanPtr plan) {
@@ -381,6 +550,22 @@ void ViewPipeline::Push(std::string_view source, const ChangeChunk& chunk, std::
   for (auto& [s, target] : scans_) {
     if (s == source) Deliver(target.first, target.second, chunk, out);
   }
+}
+
+std::string ViewPipeline::Snapshot() const {
+  StateWriter w;
+  w.Put<uint64_t>(nodes_.size());
+  for (const auto& n : nodes_) w.PutBytes(n.op->SnapshotState());
+  return w.Take();
+}
+
+void ViewPipeline::Restore(std::string_view bytes) {
+  StateReader r(bytes);
+  if (r.Get<uint64_t>() != nodes_.size()) Throw(ErrorKind::kState, "view state snapshot does not fit the view's plan");
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < nodes_.size(); ++i) parts.push_back(r.GetBytes());
+  if (!r.AtEnd()) Throw(ErrorKind::kState, "view state snapshot has trailing bytes");
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i].op->RestoreState(parts[i]);
 }
 
 void ViewPipeline::Flush(std::vector<ChangeChunk>& out) {

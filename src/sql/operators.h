@@ -24,6 +24,10 @@ class Operator {
   virtual void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) = 0;
   /// Emits changes held back until a barrier (the end of a source transaction).
   virtual void Flush(std::vector<ChangeChunk>& out) { (void)out; }
+  /// Serializes the operator's state; call at a barrier, after Flush. Stateless operators: "".
+  virtual std::string SnapshotState() const { return {}; }
+  /// Replaces the state with one from SnapshotState of an operator built from the same plan.
+  virtual void RestoreState(std::string_view bytes) { (void)bytes; }
   /// Schema of the chunks this operator emits.
   const TableSchemaPtr& output_schema() const { return schema_; }
   const std::vector<SqlType>& output_types() const { return types_; }
@@ -121,6 +125,8 @@ class AggregateOperator final : public Operator {
   explicit AggregateOperator(const PlanNode& node);
   void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
   void Flush(std::vector<ChangeChunk>& out) override;
+  std::string SnapshotState() const override;
+  void RestoreState(std::string_view bytes) override;
   const AggregateState& state() const { return state_; }
 
  private:
@@ -145,6 +151,8 @@ class JoinOperator final : public Operator {
  public:
   explicit JoinOperator(const PlanNode& node);
   void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
+  std::string SnapshotState() const override;
+  void RestoreState(std::string_view bytes) override;
   const JoinState& state() const { return state_; }
 
  private:
@@ -165,6 +173,11 @@ class ViewPipeline {
   void Push(std::string_view source, const ChangeChunk& chunk, std::vector<ChangeChunk>& out);
   /// Flushes every operator (children first) at a transaction boundary.
   void Flush(std::vector<ChangeChunk>& out);
+  /// Serializes the state of every operator (at a barrier, after Flush).
+  std::string Snapshot() const;
+  /// Restores a Snapshot of a pipeline built from the same plan. Throws Error(kState) when the
+  /// bytes do not fit the plan.
+  void Restore(std::string_view bytes);
   const TableSchemaPtr& output_schema() const { return nodes_[0].op->output_schema(); }
   const std::vector<SqlType>& output_types() const { return nodes_[0].op->output_types(); }
 
