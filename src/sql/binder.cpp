@@ -859,6 +859,16 @@ class Binder {
       return MakeNode(ExprKind::kCast, to, {arg});
     }
     if (t == "FuncCall") return BindFunc(body, scope, agg, loc);
+    if (t == "MinMaxExpr") {
+      std::vector<ExprPtr> args;
+      for (auto a : List(body, "args")) args.push_back(BindExpr(a, scope, agg));
+      SqlType rt = CommonType(args, loc, Str(body, "op") == "IS_GREATEST" ? "GREATEST" : "LEAST");
+      if (rt.id == TypeId::kNull) rt = kStringType;
+      for (auto& a : args) a = Coerce(a, rt, loc);
+      auto e = MakeNode(ExprKind::kFunc, rt, args);
+      std::const_pointer_cast<Expr>(e)->func = Str(body, "op") == "IS_GREATEST" ? "greatest" : "least";
+      return e;
+    }
     if (t == "SubLink") Fail(loc, "unsupported: subquery in an expression");
     if (t == "SQLValueFunction") Fail(loc, "unsupported: CURRENT_DATE/NOW and other time-dependent values in a view");
     if (t == "BooleanTest") Fail(loc, "unsupported: IS [NOT] TRUE/FALSE/UNKNOWN");
@@ -1050,7 +1060,11 @@ class Binder {
       if (ct.id == TypeId::kNull) ct = kStringType;
       return MakeNode(ExprKind::kNullIf, ct, {Coerce(a, ct, loc), Coerce(b, ct, loc)});
     }
-    if (kind == "AEXPR_DISTINCT" || kind == "AEXPR_NOT_DISTINCT") Fail(loc, "unsupported: IS [NOT] DISTINCT FROM");
+    if (kind == "AEXPR_DISTINCT" || kind == "AEXPR_NOT_DISTINCT") {
+      ExprPtr c = Compare(kind == "AEXPR_DISTINCT" ? 'd' : 'e', BindExpr(*lexpr, scope, agg), BindExpr(*rexpr, scope, agg), loc);
+      if (c->kind == ExprKind::kConst) return MakeConst(Value::Bool(kind == "AEXPR_NOT_DISTINCT"), kBoolType);  // NULL vs NULL
+      return c;
+    }
     Fail(loc, "unsupported: {}", kind);
   }
 

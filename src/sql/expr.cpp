@@ -178,6 +178,16 @@ Value EvalFunc(const Expr& e, const Row& row) {
     for (const auto& v : a) if (!v.null) s += v.s;
     return Value::String(std::move(s));
   }
+  if (f == "greatest" || f == "least") {  // NULLs are ignored
+    const Value* best = nullptr;
+    for (const auto& v : a) {
+      if (v.null) continue;
+      if (!best) { best = &v; continue; }
+      int c = CompareValues(v, *best, e.type);
+      if (f == "greatest" ? c > 0 : c < 0) best = &v;
+    }
+    return best ? *best : Value::Null();
+  }
   for (const auto& v : a) if (v.null) return Value::Null();
   if (f == "||") return Value::String(a[0].s + a[1].s);
   if (f == "lower" || f == "upper") {
@@ -430,6 +440,11 @@ Value Eval(const Expr& e, const Row& row) {
       }
     }
     case ExprKind::kCompare: {
+      if (e.op == 'd' || e.op == 'e') {  // IS [NOT] DISTINCT FROM: NULLs compare equal
+        Value a = Eval(*e.args[0], row), b = Eval(*e.args[1], row);
+        bool same = (a.null && b.null) || (!a.null && !b.null && CompareValues(a, b, e.args[0]->type) == 0);
+        return Value::Bool(same == (e.op == 'e'));
+      }
       Value a = Eval(*e.args[0], row);
       if (a.null) return Value::Null();
       Value b = Eval(*e.args[1], row);

@@ -158,6 +158,12 @@ TEST(SqlExpr, NullsAndLogic) {
   EXPECT_EQ(EvalConst("CASE WHEN 1 > 2 THEN 'a' WHEN 2 > 1 THEN 'b' END"), "b");
   EXPECT_EQ(EvalConst("CASE 3 WHEN 1 THEN 'a' ELSE 'z' END"), "z");
   EXPECT_EQ(EvalConst("NULL = 1"), "NULL");
+  EXPECT_EQ(EvalConst("NULL IS DISTINCT FROM 1"), "t");
+  EXPECT_EQ(EvalConst("NULL IS NOT DISTINCT FROM NULL"), "t");
+  EXPECT_EQ(EvalConst("2 IS DISTINCT FROM 2"), "f");
+  EXPECT_EQ(EvalConst("greatest(1, NULL, 3.5)"), "3.5");
+  EXPECT_EQ(EvalConst("least(NULL, 'b', 'a')"), "a");
+  EXPECT_EQ(EvalConst("greatest(NULL, NULL)"), "NULL");
 }
 
 TEST(SqlExpr, StringsAndDates) {
