@@ -152,6 +152,7 @@ struct ScopeColumn {
   std::string table;  ///< alias or table name, lower-case
   std::string name;
   SqlType type;
+  bool hidden = false;  ///< the other side's copy of a JOIN ... USING column: only `table.name` finds it
 };
 struct Scope {
   std::vector<ScopeColumn> cols;
@@ -352,6 +353,11 @@ class Binder {
       (void)via_agg;
       auto fields = List(Node(target_val).second, "fields");
       std::string table = fields.size() == 2 ? Lower(StringNode(fields[0])) : "";
+      if (table.empty()) {
+        for (auto& c : sc.cols) {
+          if (c.hidden) Fail(Loc(target_val, stmt_at_), "unsupported: * over JOIN ... USING (list the columns)");
+        }
+      }
       bool any = false;
       for (size_t i = 0; i < sc.cols.size(); ++i) {
         if (!table.empty() && sc.cols[i].table != table) continue;
@@ -586,7 +592,6 @@ class Binder {
     if (t == "JoinExpr") {
       int64_t loc = stmt_at_;
       if (Bool(body, "isNatural")) Fail(loc, "unsupported: NATURAL JOIN");
-      if (!List(body, "usingClause").empty()) Fail(loc, "unsupported: JOIN ... USING (write ON a.x = b.x)");
       if (Get(body, "alias")) Fail(loc, "unsupported: alias on a JOIN");
       Scope ls, rs;
       PlanPtr l = BindFromItem(*Get(body, "larg"), &ls);
@@ -600,6 +605,30 @@ class Binder {
       Scope both = ls;
       for (auto& c : rs.cols) both.cols.push_back(c);
       std::vector<ExprPtr> lk, rk, residual;
+      auto using_cols = List(body, "usingClause");
+      if (!using_cols.empty()) {
+        if (type == JoinType::kFull) Fail(loc, "unsupported: FULL JOIN ... USING (write ON a.x = b.x)");
+        for (auto u : using_cols) {
+          std::string name(StringNode(u));
+          auto find = [&](const Scope& sc, const char* side) {
+            int found = -1;
+            for (size_t i = 0; i < sc.cols.size(); ++i) {
+              if (sc.cols[i].hidden || Lower(sc.cols[i].name) != Lower(name)) continue;
+              if (found >= 0) Fail(loc, "common column name \"{}\" appears more than once in {} table", name, side);
+              found = static_cast<int>(i);
+            }
+            if (found < 0) Fail(loc, "column \"{}\" specified in USING clause does not exist in {} table", name, side);
+            return found;
+          };
+          int li = find(ls, "left"), ri = find(rs, "right");
+          std::vector<ExprPtr> pair{MakeColumn(li, ls.cols[static_cast<size_t>(li)].type), MakeColumn(ri, rs.cols[static_cast<size_t>(ri)].type)};
+          SqlType ct = CommonType(pair, loc, "JOIN/USING");
+          lk.push_back(Coerce(pair[0], ct, loc));
+          rk.push_back(Coerce(pair[1], ct, loc));
+          // The merged column is the left one (the right one for RIGHT JOIN).
+          both.cols[type == JoinType::kRight ? static_cast<size_t>(li) : ls.cols.size() + static_cast<size_t>(ri)].hidden = true;
+        }
+      }
       if (auto quals = Get(body, "quals")) {
         std::vector<dom::element> conj;
         Conjuncts(*quals, conj);
@@ -885,6 +914,7 @@ class Binder {
     for (size_t i = 0; i < scope.cols.size(); ++i) {
       if (Lower(scope.cols[i].name) != Lower(name)) continue;
       if (!table.empty() && scope.cols[i].table != table) continue;
+      if (table.empty() && scope.cols[i].hidden) continue;
       if (found >= 0) Fail(loc, "column reference \"{}\" is ambiguous", name);
       found = static_cast<int>(i);
     }
