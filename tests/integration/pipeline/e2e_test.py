@@ -455,10 +455,11 @@ class Faults(unittest.TestCase):
               db=p.db)
         current = mysql("SHOW MASTER STATUS")[0][0]
         mysql(f"PURGE BINARY LOGS TO '{current}'")
+        oldest = mysql("SHOW BINARY LOGS")[0][0]  # the server may keep a file a reader still uses
         out = p.run("run", p.config, "--exit-when-caught-up", check=False)
         self.assertEqual(out.returncode, 1, out.stderr)
         self.assertIn("purged", out.stderr)
-        self.assertIn(f"oldest available: {current}", out.stderr)
+        self.assertIn(f"oldest available: {oldest}", out.stderr)
         self.assertIn("when_needed", out.stderr)
         # The same pipeline with snapshot.mode when_needed takes a new snapshot and converges.
         with open(p.config) as f:
