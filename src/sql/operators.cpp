@@ -1,6 +1,7 @@
 #include "sql/operators.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "common/error.h"
@@ -154,10 +155,21 @@ ProjectOperator::ProjectOperator(const PlanNode& node)
 
 void ProjectOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
   ChunkBuilder b(schema_, types_);
-  Row o(exprs_.size());
-  for (size_t i = 0; i < chunk.size(); ++i) {
+  Row o(exprs_.size()), after(exprs_.size());
+  const size_t n = chunk.size();
+  for (size_t i = 0; i < n; ++i) {
     Row r = ReadRow(chunk, i, in_types_);
     for (size_t k = 0; k < exprs_.size(); ++k) o[k] = Eval(*exprs_[k], r);
+    if (chunk.op(i) == RowOp::kUpdateBefore && i + 1 < n && chunk.op(i + 1) == RowOp::kUpdateAfter) {
+      Row ra = ReadRow(chunk, i + 1, in_types_);
+      for (size_t k = 0; k < exprs_.size(); ++k) after[k] = Eval(*exprs_[k], ra);
+      if (!RowsEqual(o, after, types_)) {  // an update of columns the view does not show is no change
+        b.Add(RowOp::kUpdateBefore, chunk.version(i), o);
+        b.Add(RowOp::kUpdateAfter, chunk.version(i + 1), after);
+      }
+      ++i;
+      continue;
+    }
     b.Add(chunk.op(i), chunk.version(i), o);
   }
   b.FlushTo(out);
@@ -506,7 +518,7 @@ ViewPipeline::ViewPipeline(PlanPtr plan) {
 
 int ViewPipeline::Build(const PlanPtr& plan, int parent, int parent_input) {
   if (plan->kind == PlanKind::kScan) {
-    scans_.push_back({plan->source, {parent, parent_input}});
+    scans_.push_back(Scan{plan->source, parent, parent_input, plan, nullptr});
     return -1;
   }
   std::unique_ptr<Operator> op;
@@ -526,8 +538,8 @@ int ViewPipeline::Build(const PlanPtr& plan, int parent, int parent_input) {
 
 std::vector<std::string> ViewPipeline::Sources() const {
   std::vector<std::string> r;
-  for (auto& [s, target] : scans_) {
-    if (std::find(r.begin(), r.end(), s) == r.end()) r.push_back(s);
+  for (auto& scan : scans_) {
+    if (std::find(r.begin(), r.end(), scan.source) == r.end()) r.push_back(scan.source);
   }
   return r;
 }
@@ -547,9 +559,30 @@ void ViewPipeline::Deliver(int node, int input, const ChangeChunk& chunk, std::v
 
 void ViewPipeline::Push(std::string_view source, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
   if (chunk.empty()) return;
-  for (auto& [s, target] : scans_) {
-    if (s == source) Deliver(target.first, target.second, chunk, out);
+  for (auto& scan : scans_) {
+    if (scan.source != source) continue;
+    CheckSchema(scan, chunk);
+    Deliver(scan.node, scan.input, chunk, out);
   }
+}
+
+void ViewPipeline::CheckSchema(Scan& scan, const ChangeChunk& chunk) {
+  const TableSchema* s = chunk.schema().get();
+  if (s != nullptr && s == scan.checked) return;
+  const PlanNode& p = *scan.plan;
+  bool ok = chunk.num_columns() == p.types.size();
+  for (size_t i = 0; ok && i < p.types.size(); ++i) {
+    ok = chunk.column(i).kind() == KindOfType(p.types[i].id) &&
+         (s == nullptr || i >= s->columns.size() || (s->columns[i].name.size() == p.names[i].size() &&
+          std::equal(p.names[i].begin(), p.names[i].end(), s->columns[i].name.begin(),
+                     [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })));
+    if (ok && s && i < s->columns.size() && p.types[i].id == TypeId::kDecimal) ok = s->columns[i].scale == p.types[i].scale;
+  }
+  if (!ok) {
+    Throw(ErrorKind::kSql, "the columns of {} changed since the view was created ({} columns now, {} then); re-create the view",
+          scan.source, chunk.num_columns(), p.types.size());
+  }
+  scan.checked = s;
 }
 
 std::string ViewPipeline::Snapshot() const {

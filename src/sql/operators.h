@@ -169,7 +169,9 @@ class ViewPipeline {
   explicit ViewPipeline(PlanPtr plan);
   /// Source names (tables "db.table", views by name) this view reads.
   std::vector<std::string> Sources() const;
-  /// Pushes a chunk of changes of `source`; appends the view's output changes to `out`.
+  /// Pushes a chunk of changes of `source`; appends the view's output changes to `out`. Throws
+  /// Error(kSql) when the chunk's columns are not those the view was bound to (the source table
+  /// changed: the view must be re-created).
   void Push(std::string_view source, const ChangeChunk& chunk, std::vector<ChangeChunk>& out);
   /// Flushes every operator (children first) at a transaction boundary.
   void Flush(std::vector<ChangeChunk>& out);
@@ -190,7 +192,15 @@ class ViewPipeline {
   int Build(const PlanPtr& plan, int parent, int parent_input);
   void Deliver(int node, int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out);
   std::vector<Node> nodes_;
-  std::vector<std::pair<std::string, std::pair<int, int>>> scans_;  ///< source -> (node, input)
+  struct Scan {
+    std::string source;
+    int node = 0;
+    int input = 0;
+    PlanPtr plan;                        ///< the scan node: the columns the view was bound to
+    const TableSchema* checked = nullptr;  ///< last chunk schema found to match
+  };
+  void CheckSchema(Scan& scan, const ChangeChunk& chunk);
+  std::vector<Scan> scans_;
 };
 
 /// Makes the TableSchema of a plan node's output (database "", table `name`).

@@ -110,6 +110,22 @@ TEST_F(PipelineTest, FilterSplitsUpdatePairsThatCrossThePredicate) {
   EXPECT_EQ(c[3].row, "3 7");
 }
 
+TEST_F(PipelineTest, ProjectDropsUpdatesOfHiddenColumnsAndSchemaChangesAreErrors) {
+  auto views = CompileViews("v.sql", "CREATE MATERIALIZED VIEW v AS SELECT id, g FROM t", catalog_);
+  ViewPipeline p(views[0].plan);
+  std::vector<ChangeChunk> out;
+  p.Push("db.t", Chunk({{RowOp::kUpdateBefore, {1, 2, 3}}, {RowOp::kUpdateAfter, {1, 2, 4}}}), out);
+  EXPECT_TRUE(Changes(out, p.output_types()).empty());
+  auto t2 = std::make_shared<TableSchema>(*table_);
+  t2->columns.erase(t2->columns.begin() + 1);  // DROP COLUMN g
+  ChangeChunk c(t2);
+  c.AddSource(SourceInfo{});
+  c.BeginRow(RowOp::kInsert, 1, 0, 0);
+  c.column(0).AppendInt(1);
+  c.column(1).AppendInt(2);
+  EXPECT_THROW(p.Push("db.t", c, out), Error);
+}
+
 TEST_F(PipelineTest, SelfJoinAndGlobalAggregate) {
   auto views = CompileViews("v.sql",
                             "CREATE MATERIALIZED VIEW j AS SELECT a.id, b.id AS id2 FROM t a JOIN t b ON a.g = b.g;\n"
