@@ -382,6 +382,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     }
     uint64_t table_rows = 0;
     const uint64_t table_total = estimates[name];
+    std::vector<std::string> last_raw(key_pos.size());
     while (!stop_) {
       std::string sql = "SELECT " + cols + " FROM " + QuoteIdent(full->database) + "." + QuoteIdent(full->table);
       if (!full->primary_key.empty()) {
@@ -410,7 +411,6 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
       src.snapshot = SourceInfo::Snapshot::kTrue;
       uint32_t src_idx = chunk.AddSource(src);
       size_t n = 0;
-      std::vector<std::string> row_key;
       auto on_row = [&](MYSQL_ROW row, const unsigned long* len, MYSQL_FIELD*, unsigned ncols) {
         const bool table_first = table_rows == 0 && n == 0 && last_key.empty();
         chunk.BeginRow(RowOp::kInsert, version, src_idx, 0);
@@ -429,13 +429,8 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
           }
         }
         ++n;
-        if (!key_pos.empty()) {
-          row_key.clear();
-          for (int kp : key_pos) {
-            row_key.push_back(KeyLiteral(conn, schema->columns[static_cast<size_t>(kp)],
-                                         std::string_view(row[kp], len[kp])));
-          }
-        }
+        // Keep the raw key of the row (no allocation once warm); literals are made once per chunk.
+        for (size_t k = 0; k < key_pos.size(); ++k) last_raw[k].assign(row[key_pos[k]], len[key_pos[k]]);
         // A table without a key is read in one pass; pass it on in bounded pieces.
         if (key_pos.empty() && chunk.size() >= options_.snapshot_fetch_size) {
           table_rows += chunk.size();
@@ -454,7 +449,12 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
       emit(std::move(chunk));
       progress.Update(name, table_rows, table_total, all_rows, total);
       bool table_done = key_pos.empty() || n < options_.snapshot_fetch_size;
-      if (!key_pos.empty() && n > 0) last_key = row_key;
+      if (!key_pos.empty() && n > 0) {
+        last_key.clear();
+        for (size_t k = 0; k < key_pos.size(); ++k) {
+          last_key.push_back(KeyLiteral(conn, schema->columns[static_cast<size_t>(key_pos[k])], last_raw[k]));
+        }
+      }
       offset.rows_done = all_rows;
       if (table_done) {
         offset.tables_done.push_back(name);

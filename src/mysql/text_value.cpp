@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "common/error.h"
@@ -109,19 +110,17 @@ void AppendTextValue(const ColumnSchema& col, std::string_view text, ColumnVecto
       out.AppendUInt(v);
       return;
     }
-    case ValueKind::kFloat: {
-      std::string s(text);
-      char* end;
-      float f = std::strtof(s.c_str(), &end);
-      if (end != s.c_str() + s.size()) Bad(col, text);
-      out.AppendDouble(static_cast<double>(f));
-      return;
-    }
+    case ValueKind::kFloat:
     case ValueKind::kDouble: {
-      std::string s(text);
+      // strtof/strtod (not from_chars: subnormals must parse, as MySQL prints them); a stack copy
+      // gives the terminating NUL without allocating.
+      char buf[128];
+      if (text.size() >= sizeof buf) Bad(col, text);
+      std::memcpy(buf, text.data(), text.size());
+      buf[text.size()] = '\0';
       char* end;
-      double d = std::strtod(s.c_str(), &end);
-      if (end != s.c_str() + s.size()) Bad(col, text);
+      double d = col.kind == ValueKind::kFloat ? static_cast<double>(std::strtof(buf, &end)) : std::strtod(buf, &end);
+      if (end != buf + text.size()) Bad(col, text);
       out.AppendDouble(d);
       return;
     }
