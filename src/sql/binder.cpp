@@ -1253,6 +1253,33 @@ class Binder {
       CheckConstFunc(e, loc);
       return e;
     }
+    if (name == "concat_ws") {
+      if (args.size() < 2) Fail(loc, "function concat_ws needs a separator and at least one value");
+      for (auto& a : args) a = Coerce(a, kStringType, loc);
+      return make("concat_ws", kStringType, args);
+    }
+    if (name == "replace") { nargs(3, 3); return make("replace", kStringType, {text_arg(0), text_arg(1), text_arg(2)}); }
+    if (name == "left" || name == "right") { nargs(2, 2); return make(name, kStringType, {text_arg(0), int_arg(1)}); }
+    if (name == "strpos" || name == "position") { nargs(2, 2); return make("strpos", kIntType, {text_arg(0), text_arg(1)}); }
+    if (name == "mod") { nargs(2, 2); return Arith('%', args[0], args[1], loc); }
+    if (name == "trunc") {
+      nargs(1, 2);
+      ExprPtr x = args[0];
+      if (!IsNumeric(x->type.id)) Fail(loc, "function trunc({}) does not exist", TypeToString(x->type));
+      if (IsIntegral(x->type.id)) x = Coerce(x, kIntType, loc);
+      if (x->type.id == TypeId::kFloat) x = Coerce(x, SqlType{TypeId::kDouble}, loc);
+      SqlType rt = x->type;
+      if (rt.id == TypeId::kDecimal) rt.scale = 0;
+      if (args.size() == 2) {
+        if (args[1]->kind != ExprKind::kConst || !IsIntegral(args[1]->type.id) || x->type.id != TypeId::kDecimal) {
+          Fail(loc, "unsupported: trunc(x, n) needs a numeric x and a constant n");
+        }
+        int64_t sc = args[1]->constant.i;
+        if (sc < 0 || sc > 30) Fail(loc, "unsupported: trunc scale {} (0..30)", sc);
+        rt.scale = static_cast<int>(sc);
+      }
+      return make("trunc", rt, {x});
+    }
     if (name == "abs" || name == "round" || name == "floor" || name == "ceil" || name == "ceiling") {
       nargs(1, name == "round" ? 2 : 1);
       ExprPtr x = args[0];

@@ -178,6 +178,18 @@ Value EvalFunc(const Expr& e, const Row& row) {
     for (const auto& v : a) if (!v.null) s += v.s;
     return Value::String(std::move(s));
   }
+  if (f == "concat_ws") {
+    if (a[0].null) return Value::Null();
+    std::string s;
+    bool first = true;
+    for (size_t k = 1; k < a.size(); ++k) {
+      if (a[k].null) continue;
+      if (!first) s += a[0].s;
+      s += a[k].s;
+      first = false;
+    }
+    return Value::String(std::move(s));
+  }
   if (f == "greatest" || f == "least") {  // NULLs are ignored
     const Value* best = nullptr;
     for (const auto& v : a) {
@@ -199,6 +211,29 @@ Value EvalFunc(const Expr& e, const Row& row) {
     return Value::String(std::move(s));
   }
   if (f == "length") return Value::Int(static_cast<int64_t>(Utf8Length(a[0].s)));
+  if (f == "replace") {
+    if (a[1].s.empty()) return a[0];
+    std::string out;
+    size_t pos = 0;
+    for (size_t hit; (hit = a[0].s.find(a[1].s, pos)) != std::string::npos; pos = hit + a[1].s.size()) {
+      out.append(a[0].s, pos, hit - pos);
+      out += a[2].s;
+    }
+    out.append(a[0].s, pos, std::string::npos);
+    return Value::String(std::move(out));
+  }
+  if (f == "left" || f == "right") {  // negative n: all but the last (first) |n| characters
+    int64_t len = static_cast<int64_t>(Utf8Length(a[0].s)), n = a[1].i;
+    int64_t keep = n >= 0 ? std::min(n, len) : std::max<int64_t>(len + n, 0);
+    size_t from = f == "left" ? 0 : Utf8Offset(a[0].s, static_cast<size_t>(len - keep));
+    size_t to = f == "left" ? Utf8Offset(a[0].s, static_cast<size_t>(keep)) : a[0].s.size();
+    return Value::String(a[0].s.substr(from, to - from));
+  }
+  if (f == "strpos") {
+    size_t hit = a[0].s.find(a[1].s);
+    if (hit == std::string::npos) return Value::Int(0);
+    return Value::Int(static_cast<int64_t>(Utf8Length(std::string_view(a[0].s).substr(0, hit))) + 1);
+  }
   if (f == "octet_length") return Value::Int(static_cast<int64_t>(a[0].s.size()));
   if (f == "substring") {
     int64_t start = a[1].i;
@@ -231,6 +266,16 @@ Value EvalFunc(const Expr& e, const Row& row) {
       case TypeId::kInt: if (a[0].i == INT64_MIN) Overflow("bigint"); return Value::Int(std::llabs(a[0].i));
       case TypeId::kDecimal: return Value::Decimal(a[0].dec < 0 ? -a[0].dec : a[0].dec);
       default: return Value::Double(std::fabs(a[0].d));
+    }
+  }
+  if (f == "trunc") {
+    switch (t0.id) {
+      case TypeId::kInt: return a[0];
+      case TypeId::kDecimal: {
+        Int128 p = Pow10(t0.scale - e.type.scale);  // toward zero
+        return Value::Decimal(a[0].dec / p);
+      }
+      default: return Value::Double(std::trunc(a[0].d));
     }
   }
   if (f == "round" || f == "floor" || f == "ceil") {

@@ -42,8 +42,9 @@ struct Expr {
   bool negated = false;
   bool case_insensitive = false;
   bool has_else = false;
-  std::string func;  ///< kFunc: lower, upper, length, concat, substring, btrim, ltrim, rtrim,
-                     ///< date_trunc, extract, abs, round, floor, ceil
+  std::string func;  ///< kFunc: lower, upper, length, octet_length, concat, concat_ws, ||, substring,
+                     ///< btrim, ltrim, rtrim, replace, left, right, strpos, greatest, least,
+                     ///< date_trunc, extract, abs, round, floor, ceil, trunc
   Value constant;
   std::vector<ExprPtr> args;
 

@@ -188,6 +188,16 @@ TEST(SqlExpr, StringsAndDates) {
   EXPECT_EQ(EvalConst("CAST('2024-01-02' AS date) < '2024-02-01'"), "t");
   EXPECT_EQ(EvalConst("CAST(12 AS text)"), "12");
   EXPECT_EQ(EvalConst("CAST(true AS text)"), "true");
+  EXPECT_EQ(EvalConst("concat_ws('-', 'a', NULL, 'b')"), "a-b");
+  EXPECT_EQ(EvalConst("replace('banana', 'an', 'o')"), "booa");
+  EXPECT_EQ(EvalConst("left('héllo', 2)"), "hé");
+  EXPECT_EQ(EvalConst("right('hello', -2)"), "llo");
+  EXPECT_EQ(EvalConst("left('hello', -2)"), "hel");
+  EXPECT_EQ(EvalConst("position('l' in 'héllo')"), "3");
+  EXPECT_EQ(EvalConst("strpos('abc', 'z')"), "0");
+  EXPECT_EQ(EvalConst("mod(-7, 3)"), "-1");
+  EXPECT_EQ(EvalConst("trunc(-2.789, 1)"), "-2.7");
+  EXPECT_EQ(EvalConst("trunc(2.789)"), "2");
 }
 
 }  // namespace
