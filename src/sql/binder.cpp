@@ -1137,7 +1137,6 @@ class Binder {
   ExprPtr BindAggregate(dom::element body, int64_t loc, AggContext& ctx) {
     std::string name = LastName(body, "funcname");
     if (Get(body, "over")) Fail(loc, "unsupported: window functions");
-    if (Get(body, "agg_filter")) Fail(loc, "unsupported: FILTER on aggregates");
     if (!List(body, "agg_order").empty()) Fail(loc, "unsupported: ORDER BY inside an aggregate");
     auto args = List(body, "args");
     AggCall call;
@@ -1173,7 +1172,12 @@ class Binder {
         if (call.type.id == TypeId::kNull) call.type = kStringType;
       }
     }
-    std::string fp = fmt::format("{}{}{}", static_cast<int>(call.func), call.distinct ? "d" : "", call.arg ? call.arg->ToString() : "");
+    if (auto f = Get(body, "agg_filter")) {
+      if (ContainsAgg(*f)) Fail(Loc(*f, loc), "aggregate functions are not allowed in FILTER");
+      call.filter = RequireBool(BindExpr(*f, *ctx.input, nullptr), Loc(*f, loc), "FILTER");
+    }
+    std::string fp = fmt::format("{}{}{}|{}", static_cast<int>(call.func), call.distinct ? "d" : "", call.arg ? call.arg->ToString() : "",
+                                 call.filter ? call.filter->ToString() : "");
     size_t idx = 0;
     for (; idx < ctx.agg_fp.size(); ++idx) if (ctx.agg_fp[idx] == fp) break;
     if (idx == ctx.agg_fp.size()) {

@@ -290,6 +290,7 @@ void AggregateOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeCh
     SLUICE_CHECK(g.rows >= 0, "aggregate group retracts more rows than it holds");
     g.version = std::max(g.version, chunk.version(i));
     for (size_t a = 0; a < aggs_.size(); ++a) {
+      if (aggs_[a].filter && !IsTrue(Eval(*aggs_[a].filter, r))) continue;
       AccumulateAgg(g.acc[a], aggs_[a], aggs_[a].arg ? Eval(*aggs_[a].arg, r) : Value::Null(), sign);
     }
   }

@@ -22,6 +22,7 @@ struct AggCall {
   AggFunc func = AggFunc::kCountStar;
   ExprPtr arg;          ///< null for count(*)
   bool distinct = false;
+  ExprPtr filter;       ///< FILTER (WHERE ...) over the node's input; null when none
   SqlType type;         ///< result type
 };
 

@@ -45,6 +45,7 @@ std::vector<Row> EvaluatePlan(const PlanNode& plan, const SourceRows& sources) {
         }
         for (size_t a = 0; a < plan.aggs.size(); ++a) {
           const AggCall& call = plan.aggs[a];
+          if (call.filter && !IsTrue(Eval(*call.filter, r))) continue;
           AccumulateAgg(it->second.second[a], call, call.arg ? Eval(*call.arg, r) : Value::Null(), 1);
         }
       }

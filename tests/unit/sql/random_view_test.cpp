@@ -12,7 +12,7 @@ namespace {
 const char* kViews = R"(
 CREATE MATERIALIZED VIEW agg AS
   SELECT g, count(*) AS n, count(v) AS nv, sum(v) AS sv, avg(v) AS av, min(v) AS mn, max(s) AS mx,
-         count(DISTINCT k) AS dk, sum(k) AS sk
+         count(DISTINCT k) AS dk, sum(k) AS sk, sum(v) FILTER (WHERE k > 2) AS svk, min(v) FILTER (WHERE s <> 'a') AS mvs
   FROM t1 GROUP BY g;
 CREATE MATERIALIZED VIEW total AS SELECT count(*) AS n, sum(v) AS sv, min(k) AS mk, max(k) AS xk FROM t1;
 CREATE MATERIALIZED VIEW j AS SELECT t1.id, t2.id AS id2, t1.v, t2.name FROM t1 JOIN t2 ON t1.k = t2.k;
