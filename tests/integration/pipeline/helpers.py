@@ -144,6 +144,10 @@ state:
 
 def services(*args):
     """Runs scripts/services (e.g. restart mariadb) for fault tests."""
-    out = subprocess.run([os.path.join(ROOT, "scripts", "services"), *args], capture_output=True, text=True)
+    env = dict(os.environ)
+    # Restart with the topology that was started (e.g. two ClickHouse replicas).
+    env.setdefault("CH_REPLICAS", setting("SLUICE_CH_REPLICAS", "1"))
+    env.setdefault("KAFKA_BROKERS", setting("SLUICE_KAFKA_BROKERS", "1"))
+    out = subprocess.run([os.path.join(ROOT, "scripts", "services"), *args], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"scripts/services {' '.join(args)} failed: {out.stdout}{out.stderr}")
