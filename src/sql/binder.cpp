@@ -287,6 +287,7 @@ class Binder {
     if (op == "SETOP_UNION" && Bool(sel, "all")) return BindUnionAll(sel, out_scope);
     if (!op.empty() && op != "SETOP_NONE") Fail(stmt_at_, "unsupported: {} (only UNION ALL)", op);
     if (Get(sel, "withClause")) Fail(stmt_at_, "unsupported: WITH");
+    if (Get(sel, "intoClause")) Fail(stmt_at_, "unsupported: SELECT ... INTO");
     if (!List(sel, "sortClause").empty()) {
       auto sb = Node(List(sel, "sortClause")[0]).second;
       auto n = Get(sb, "node");
