@@ -427,8 +427,7 @@ void JoinOperator::Push(int input, const ChangeChunk& chunk, std::vector<ChangeC
     }
     return r;
   };
-  static const std::vector<Row> kNone;
-  std::string key;
+  std::string key, encoded;
   for (size_t i = 0; i < chunk.size(); ++i) {
     Row r = ReadRow(chunk, i, in_types_[s]);
     const bool add = IsAdd(chunk.op(i));
@@ -446,33 +445,39 @@ void JoinOperator::Push(int input, const ChangeChunk& chunk, std::vector<ChangeC
       continue;
     }
     auto other_it = state_.index[o].find(key);
-    const std::vector<Row>& matches = other_it == state_.index[o].end() ? kNone : other_it->second;
-    std::vector<Row>& mine = state_.index[s][key];
+    const JoinBucket* matches = other_it == state_.index[o].end() ? nullptr : &other_it->second;
+    const bool has_matches = matches != nullptr && matches->size > 0;
+    auto for_each_match = [&](auto&& fn) {
+      if (!has_matches) return;
+      for (const auto& [enc, entry] : matches->rows) {
+        for (int64_t n = 0; n < entry.second; ++n) fn(entry.first);
+      }
+    };
+    JoinBucket& mine = state_.index[s][key];
+    encoded.clear();
+    for (size_t c = 0; c < r.size(); ++c) EncodeKey(encoded, r[c], in_types_[s][c]);
     if (add) {
-      if (outer_[o] && mine.empty()) {
-        for (const Row& m : matches) b.Add(RowOp::kDelete, version, combine_other(m));
-      }
-      if (matches.empty()) {
+      if (outer_[o] && mine.size == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kDelete, version, combine_other(m)); });
+      if (!has_matches) {
         if (outer_[s]) b.Add(op, version, combine(r, nullptr));
       } else {
-        for (const Row& m : matches) b.Add(op, version, combine(r, &m));
+        for_each_match([&](const Row& m) { b.Add(op, version, combine(r, &m)); });
       }
-      mine.push_back(std::move(r));
+      auto& entry = mine.rows[encoded];
+      if (entry.second++ == 0) entry.first = std::move(r);
+      ++mine.size;
     } else {
-      size_t pos = 0;
-      while (pos < mine.size() && !RowsEqual(mine[pos], r, in_types_[s])) ++pos;
-      SLUICE_CHECK(pos < mine.size(), "join input deletes a row it never inserted");
-      mine[pos] = std::move(mine.back());
-      mine.pop_back();
-      if (matches.empty()) {
+      auto it = mine.rows.find(encoded);
+      SLUICE_CHECK(it != mine.rows.end(), "join input deletes a row it never inserted");
+      if (--it->second.second == 0) mine.rows.erase(it);
+      --mine.size;
+      if (!has_matches) {
         if (outer_[s]) b.Add(op, version, combine(r, nullptr));
       } else {
-        for (const Row& m : matches) b.Add(op, version, combine(r, &m));
+        for_each_match([&](const Row& m) { b.Add(op, version, combine(r, &m)); });
       }
-      if (outer_[o] && mine.empty()) {
-        for (const Row& m : matches) b.Add(RowOp::kInsert, version, combine_other(m));
-      }
-      if (mine.empty()) state_.index[s].erase(key);
+      if (outer_[o] && mine.size == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kInsert, version, combine_other(m)); });
+      if (mine.size == 0) state_.index[s].erase(key);
     }
   }
   b.FlushTo(out);
@@ -482,10 +487,14 @@ std::string JoinOperator::SnapshotState() const {
   StateWriter w;
   for (int side = 0; side < 2; ++side) {
     w.Put<uint64_t>(state_.index[side].size());
-    for (const auto& [key, rows] : state_.index[side]) {
+    for (const auto& [key, bucket] : state_.index[side]) {
       w.PutBytes(key);
-      w.Put<uint64_t>(rows.size());
-      for (const auto& row : rows) w.PutRow(row);
+      w.Put<uint64_t>(bucket.rows.size());
+      for (const auto& [enc, entry] : bucket.rows) {
+        w.PutBytes(enc);
+        w.PutRow(entry.first);
+        w.Put(entry.second);
+      }
     }
   }
   return w.Take();
@@ -498,11 +507,15 @@ void JoinOperator::RestoreState(std::string_view bytes) {
     uint64_t buckets = r.Get<uint64_t>();
     for (uint64_t b = 0; b < buckets; ++b) {
       std::string key = r.GetBytes();
-      auto& rows = st.index[side][key];
-      rows.resize(r.Get<uint64_t>());
-      for (auto& row : rows) {
-        row = r.GetRow();
-        if (row.size() != in_types_[side].size()) Throw(ErrorKind::kState, "join state does not fit the view");
+      JoinBucket& bucket = st.index[side][key];
+      uint64_t entries = r.Get<uint64_t>();
+      for (uint64_t e = 0; e < entries; ++e) {
+        std::string enc = r.GetBytes();
+        Row row = r.GetRow();
+        int64_t n = r.Get<int64_t>();
+        if (row.size() != in_types_[side].size() || n <= 0) Throw(ErrorKind::kState, "join state does not fit the view");
+        bucket.rows.emplace(std::move(enc), std::make_pair(std::move(row), n));
+        bucket.size += n;
       }
     }
   }

@@ -139,9 +139,16 @@ class AggregateOperator final : public Operator {
   AggregateState state_;
 };
 
+/// The rows of one side with one join key, as a multiset (encoded row -> row, multiplicity), so a
+/// delete is O(1) however many rows share the key.
+struct JoinBucket {
+  std::unordered_map<std::string, std::pair<Row, int64_t>> rows;
+  int64_t size = 0;  ///< rows counted with multiplicity
+};
+
 /// Both sides of a join, each indexed by the encoded join key. Rows with a NULL key are not kept.
 struct JoinState {
-  std::unordered_map<std::string, std::vector<Row>> index[2];
+  std::unordered_map<std::string, JoinBucket> index[2];
 };
 
 /// Equi-join (inner, left, right, full outer). Each input row is matched against the other side's
