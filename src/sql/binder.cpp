@@ -901,7 +901,19 @@ class Binder {
     }
     if (t == "SubLink") Fail(loc, "unsupported: subquery in an expression");
     if (t == "SQLValueFunction") Fail(loc, "unsupported: CURRENT_DATE/NOW and other time-dependent values in a view");
-    if (t == "BooleanTest") Fail(loc, "unsupported: IS [NOT] TRUE/FALSE/UNKNOWN");
+    if (t == "BooleanTest") {
+      ExprPtr x = RequireBool(BindExpr(*Get(body, "arg"), scope, agg), loc, "IS TRUE/FALSE");
+      std::string_view bt = Str(body, "booltesttype");
+      auto coalesce_false = [&](ExprPtr e) { return MakeNode(ExprKind::kCoalesce, kBoolType, {e, MakeConst(Value::Bool(false), kBoolType)}); };
+      auto not_ = [&](ExprPtr e) { return MakeNode(ExprKind::kNot, kBoolType, {e}); };
+      if (bt == "IS_TRUE") return coalesce_false(x);
+      if (bt == "IS_NOT_TRUE") return not_(coalesce_false(x));
+      if (bt == "IS_FALSE") return coalesce_false(not_(x));
+      if (bt == "IS_NOT_FALSE") return not_(coalesce_false(not_(x)));
+      auto e = MakeNode(ExprKind::kIsNull, kBoolType, {x});
+      std::const_pointer_cast<Expr>(e)->negated = bt == "IS_NOT_UNKNOWN";
+      return e;
+    }
     if (t == "ParamRef") Fail(loc, "unsupported: parameters");
     Fail(loc, "unsupported: expression {}", t);
   }

@@ -164,6 +164,12 @@ TEST(SqlExpr, NullsAndLogic) {
   EXPECT_EQ(EvalConst("greatest(1, NULL, 3.5)"), "3.5");
   EXPECT_EQ(EvalConst("least(NULL, 'b', 'a')"), "a");
   EXPECT_EQ(EvalConst("greatest(NULL, NULL)"), "NULL");
+  EXPECT_EQ(EvalConst("(NULL::boolean) IS NOT TRUE"), "t");
+  EXPECT_EQ(EvalConst("(1 > 2) IS FALSE"), "t");
+  EXPECT_EQ(EvalConst("(NULL::boolean) IS NOT FALSE"), "t");
+  EXPECT_EQ(EvalConst("(1 < 2) IS NOT FALSE"), "t");
+  EXPECT_EQ(EvalConst("(NULL::boolean) IS UNKNOWN"), "t");
+  EXPECT_EQ(EvalConst("true IS TRUE"), "t");
 }
 
 TEST(SqlExpr, StringsAndDates) {

@@ -33,7 +33,7 @@ const std::vector<std::pair<std::string, std::string>> kViews = {
              "FROM t2 WHERE name LIKE 'p%'"},
     {"misc", "SELECT id, nullif(g, 1) AS ng, coalesce(k, -1) AS ck FROM t1 WHERE k BETWEEN 1 AND 3 AND NOT (g = 0)"},
     {"comma", "SELECT t1.id, t2.name FROM t1, t2 WHERE t1.k = t2.k AND t2.w > 1 AND t1.g = t2.w"},
-    {"nd", "SELECT id, g FROM t1 WHERE g IS NOT DISTINCT FROM k OR (s IS DISTINCT FROM 'a' AND g IS NULL)"},
+    {"nd", "SELECT id, g FROM t1 WHERE g IS NOT DISTINCT FROM k OR (s IS DISTINCT FROM 'a' AND g IS NULL) OR (k > 3) IS NOT FALSE"},
     {"usingj", "SELECT k, t1.id, t2.id AS id2 FROM t1 LEFT JOIN t2 USING (k)"},
     {"filt", "SELECT g, count(*) FILTER (WHERE k > 1) AS big, sum(k) FILTER (WHERE s = 'a') AS sa, count(*) AS n FROM t1 GROUP BY g"},
     {"sub", "SELECT x.k, count(*) AS n FROM (SELECT k, g FROM t1 WHERE g IS NOT NULL) x GROUP BY x.k"},
