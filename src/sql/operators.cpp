@@ -525,9 +525,18 @@ void JoinOperator::RestoreState(std::string_view bytes) {
 
 // ---- ViewPipeline ----
 
-ViewPipeline::ViewPipeline(PlanPtr plan) {
+void Operator::SetOutputSchema(TableSchemaPtr schema) {
+  SLUICE_CHECK(schema && schema->columns.size() == types_.size(), "output schema does not match the operator's columns");
+  for (size_t i = 0; i < types_.size(); ++i) {
+    SLUICE_CHECK(schema->columns[i].kind == KindOfType(types_[i].id), "output schema column kind differs");
+  }
+  schema_ = std::move(schema);
+}
+
+ViewPipeline::ViewPipeline(PlanPtr plan, TableSchemaPtr output) {
   SLUICE_CHECK(plan->kind != PlanKind::kScan, "a view's plan ends in an operator");
   Build(plan, -1, 0);
+  if (output) nodes_[0].op->SetOutputSchema(std::move(output));
 }
 
 int ViewPipeline::Build(const PlanPtr& plan, int parent, int parent_input) {

@@ -31,6 +31,8 @@ class Operator {
   /// Schema of the chunks this operator emits.
   const TableSchemaPtr& output_schema() const { return schema_; }
   const std::vector<SqlType>& output_types() const { return types_; }
+  /// Tags the chunks this operator emits with `schema` (same columns), e.g. the view's table.
+  void SetOutputSchema(TableSchemaPtr schema);
 
  protected:
   Operator(const PlanNode& node);
@@ -173,7 +175,9 @@ class JoinOperator final : public Operator {
 /// The operators of one view, wired as its plan's tree. Not thread-safe.
 class ViewPipeline {
  public:
-  explicit ViewPipeline(PlanPtr plan);
+  /// Builds the operators of `plan`. Output chunks carry `output` as their schema when given
+  /// (ViewDefinition::output: the view's name, columns and key), else an unnamed one.
+  explicit ViewPipeline(PlanPtr plan, TableSchemaPtr output = nullptr);
   /// Source names (tables "db.table", views by name) this view reads.
   std::vector<std::string> Sources() const;
   /// Pushes a chunk of changes of `source`; appends the view's output changes to `out`. Throws

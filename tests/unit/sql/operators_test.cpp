@@ -62,8 +62,9 @@ TEST_F(PipelineTest, AggregateEmitsUpsertStreamAtFlush) {
   auto views = CompileViews("v.sql", "CREATE MATERIALIZED VIEW v AS SELECT g, sum(v) AS s FROM t GROUP BY g", catalog_);
   EXPECT_EQ(views[0].key_columns, std::vector<int>{0});
   EXPECT_EQ(views[0].output->primary_key, std::vector<int>{0});
-  ViewPipeline p(views[0].plan);
+  ViewPipeline p(views[0].plan, views[0].output);
   EXPECT_EQ(p.Sources(), std::vector<std::string>{"db.t"});
+  EXPECT_EQ(p.output_schema()->table, "v");
   std::vector<ChangeChunk> out;
   p.Push("db.t", Chunk({{RowOp::kInsert, {1, 1, 10}}, {RowOp::kInsert, {2, 1, 5}}, {RowOp::kInsert, {3, 2, 1}}}), out);
   EXPECT_TRUE(out.empty()) << "aggregates emit only at a barrier";
@@ -73,6 +74,8 @@ TEST_F(PipelineTest, AggregateEmitsUpsertStreamAtFlush) {
   EXPECT_EQ(c[0].op, RowOp::kInsert);
   EXPECT_EQ(c[0].row, "1 15");
   EXPECT_EQ(c[1].row, "2 1");
+  EXPECT_EQ(out[0].schema()->table, "v");
+  EXPECT_EQ(out[0].schema()->primary_key, std::vector<int>{0});
   out.clear();
   p.Push("db.t", Chunk({{RowOp::kUpdateBefore, {1, 1, 10}}, {RowOp::kUpdateAfter, {1, 1, 20}}, {RowOp::kDelete, {3, 2, 1}}}), out);
   p.Flush(out);

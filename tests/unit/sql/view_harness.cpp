@@ -35,7 +35,7 @@ void ViewHarness::AddTable(TableSchemaPtr schema) {
 void ViewHarness::CreateViews(const std::string& file, const std::string& sql) {
   for (auto& def : CompileViews(file, sql, catalog_)) {
     View v;
-    v.pipeline = std::make_unique<ViewPipeline>(def.plan);
+    v.pipeline = std::make_unique<ViewPipeline>(def.plan, def.output);
     v.def = std::move(def);
     views_.push_back(std::move(v));
   }
