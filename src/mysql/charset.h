@@ -42,4 +42,7 @@ bool IsValidUtf8(std::string_view s);
 /// Appends `in` to `out`, replacing each invalid UTF-8 byte with U+FFFD.
 void AppendSanitizedUtf8(std::string_view in, std::string& out);
 
+/// Appends the UTF-8 encoding of code point `cp` (< 0x110000) to `out`.
+void AppendCodePoint(uint32_t cp, std::string& out);
+
 }  // namespace sluice::mysql
