@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "event/civil_time.h"
 #include "common/error.h"
 
 namespace sluice::clickhouse {
@@ -30,19 +31,6 @@ int64_t FloorDiv(int64_t a, int64_t b) {
   return q;
 }
 
-// Days since 1970-01-01 → proleptic Gregorian y/m/d (H. Hinnant's civil_from_days).
-void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-}
 
 }  // namespace
 

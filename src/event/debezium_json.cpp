@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "event/civil_time.h"
 #include "common/error.h"
 
 // References (Debezium 3.x sources and docs), cited once here rather than at every line:
@@ -291,18 +292,18 @@ constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
 /// Debezium's default TemporalAdjuster (`enable.time.adjuster`): years 00-69 -> 2000-2069,
 /// 70-99 -> 1970-1999 (BinlogValueConverters.adjustTemporal).
 int64_t AdjustDays(int64_t days) {
-  static const int64_t kYear0 = debezium_internal::DaysFromCivil(0, 1, 1);
-  static const int64_t kYear100 = debezium_internal::DaysFromCivil(100, 1, 1);
+  static const int64_t kYear0 = DaysFromCivil(0, 1, 1);
+  static const int64_t kYear100 = DaysFromCivil(100, 1, 1);
   if (days < kYear0 || days >= kYear100) return days;
   int64_t y;
   unsigned m, d;
-  debezium_internal::CivilFromDays(days, &y, &m, &d);
+  CivilFromDays(days, y, m, d);
   y += y <= 69 ? 2000 : 1900;
   // A year shift keeps Feb 29 valid here (leap years map to leap years), but clamp like
   // LocalDate.plusYears would.
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (m == 2 && d == 29 && !leap) d = 28;
-  return debezium_internal::DaysFromCivil(y, m, d);
+  return DaysFromCivil(y, m, d);
 }
 
 int64_t AdjustMicros(int64_t us) {
@@ -327,7 +328,7 @@ void WriteZonedTimestamp(JsonWriter& w, int64_t us, int fsp) {
   const auto sod = static_cast<unsigned>(secs - days * 86400);
   int64_t y;
   unsigned m, d;
-  debezium_internal::CivilFromDays(days, &y, &m, &d);
+  CivilFromDays(days, y, m, d);
   char* p = w.Ensure(48);
   char* const start = p;
   *p++ = '"';
@@ -1020,7 +1021,7 @@ bool RenderDefault(const ColumnSchema& c, const ColumnPlan& cp, const DebeziumOp
         if (cp.nullable) return false;
         y = 1970, m = 1, d = 1, tod = 0;
       }
-      const int64_t days = debezium_internal::DaysFromCivil(y, m, d);
+      const int64_t days = DaysFromCivil(y, m, d);
       if (cp.enc == Enc::kDate) {
         WriteValue(w, cp, o, days, {});
       } else if (cp.enc == Enc::kTimestamp) {
@@ -1395,27 +1396,7 @@ std::string JavaBigDecimalString(std::string_view text) {
   return std::string(v.substr(1, v.size() - 2));
 }
 
-// Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
 
 }  // namespace debezium_internal
 

@@ -170,9 +170,6 @@ namespace debezium_internal {
 std::string DecimalUnscaledBytes(std::string_view text);
 /// java.math.BigDecimal.toString() of the decimal text (e.g. "0E-30" for 0 with scale 30).
 std::string JavaBigDecimalString(std::string_view text);
-/// Days since 1970-01-01 of a proleptic Gregorian date, and back.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
-void CivilFromDays(int64_t days, int64_t* y, unsigned* m, unsigned* d);
 }  // namespace debezium_internal
 
 }  // namespace sluice

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "event/civil_time.h"
 #include "common/error.h"
 #include "mysql/charset.h"
 #include "mysql/json_binary.h"
@@ -17,15 +18,6 @@ constexpr int kDig2Bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 constexpr uint32_t kPow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 enum class Op : uint8_t {
   kNull, kInt, kYear, kFloat, kDouble, kDecimal, kBit, kDate, kTimeOld, kTime2, kDateTimeOld,

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "event/civil_time.h"
 #include "event/change.h"
 
 namespace sluice::mysql {
@@ -12,7 +13,5 @@ namespace sluice::mysql {
 /// naming the column when the text cannot be parsed for the column's type.
 void AppendTextValue(const ColumnSchema& col, std::string_view text, ColumnVector& out);
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 
 }  // namespace sluice::mysql

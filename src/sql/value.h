@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "event/change.h"
+#include "event/civil_time.h"
 
 namespace sluice::sql {
 
@@ -90,8 +91,6 @@ Int128 CheckedAdd128(Int128 a, Int128 b);
 Int128 DivRound128(Int128 a, Int128 b);                 ///< a/b rounded half away from zero
 
 // Civil dates (days since 1970-01-01).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
-void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d);
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
 /// Parses 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' into days or micros; throws Error(kData) on bad text.
 int64_t ParseDate(std::string_view text);

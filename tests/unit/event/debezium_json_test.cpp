@@ -13,6 +13,7 @@
 //              java.lang.Double#toString, java.util.Base64 javadoc.
 // Byte/base64 expectations were computed independently with Python (int.to_bytes, base64).
 
+#include "event/civil_time.h"
 #include "event/debezium_json.h"
 
 #include <gtest/gtest.h>
@@ -900,14 +901,13 @@ TEST(DebeziumOptionsParse, BadValuesNameTheKeyAndTheAllowedValues) {
   ExpectConfigError({}, {"topic.prefix"});
 }
 
-TEST(DebeziumInternal, CivilDays) {
-  using namespace debezium_internal;
+TEST(CivilTime, DaysAndBack) {
   EXPECT_EQ(DaysFromCivil(1970, 1, 1), 0);
   EXPECT_EQ(DaysFromCivil(2024, 1, 2), 19724);
   EXPECT_EQ(DaysFromCivil(0, 1, 1), -719528);
   int64_t y;
   unsigned m, d;
-  CivilFromDays(-1, &y, &m, &d);
+  CivilFromDays(-1, y, m, d);
   EXPECT_EQ(y, 1969);
   EXPECT_EQ(m, 12u);
   EXPECT_EQ(d, 31u);
