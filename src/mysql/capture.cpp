@@ -224,9 +224,10 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
       offset.pos = 4;
       auto cs = LoadCharsetDefaults(conn, filter_);
       history_->SetCharsetDefaults(cs.server, cs.databases, cs.tables);
-      history_->Reset(LoadSchemas(conn, filter_), BinlogFileSequence(offset.file), offset.pos);
+      const std::vector<TableSchemaPtr> tables = LoadSchemas(conn, filter_);
+      history_->Reset(tables, BinlogFileSequence(offset.file), offset.pos);
       offset.snapshot_done = true;
-      for (const auto& t : LoadSchemas(conn, filter_)) consumer.OnSchema(nullptr, Emitted(t));
+      for (const auto& t : tables) consumer.OnSchema(nullptr, Emitted(t));
     } else {
       conn.Close();
       Snapshot(consumer, offset, with_data);
