@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <unordered_set>
 
 #include "common/error.h"
+#include "sql/view_state.h"
 
 namespace sluice::sql {
 
@@ -115,6 +117,506 @@ class StateReader {
 };
 
 }  // namespace
+
+// ---- persisted state (ViewStateManager): cache entries, layout and accounting ----
+
+namespace {
+
+/// Approximate heap bytes of a string beyond its inline buffer (malloc overhead included).
+size_t HeapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0; }
+/// Approximate bytes of a Row (vector + values + string payloads).
+size_t RowBytes(const Row& r) {
+  size_t n = sizeof(Row) + r.capacity() * sizeof(Value) + (r.capacity() ? 16 : 0);
+  for (const auto& v : r) n += HeapBytes(v.s);
+  return n;
+}
+/// Per-node overhead of a std::unordered_map / std::map / std::unordered_set node (links, cached
+/// hash, malloc header, bucket slot).
+constexpr size_t kNodeBytes = 48;
+
+void AppendBigEndian32(std::string& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+std::string EncodeCount(int64_t n) { return std::string(reinterpret_cast<const char*>(&n), sizeof n); }
+
+int64_t DecodeCount(std::string_view v) {
+  int64_t n = 0;
+  if (v.size() != sizeof n) Throw(ErrorKind::kState, "view state holds a malformed count");
+  std::memcpy(&n, v.data(), sizeof n);
+  return n;
+}
+
+Row DecodeRow(std::string_view enc, const std::vector<SqlType>& types) {
+  Row r;
+  r.reserve(types.size());
+  for (const auto& t : types) r.push_back(DecodeKey(enc, t));
+  if (!enc.empty()) Throw(ErrorKind::kState, "view state holds a row that does not fit the view");
+  return r;
+}
+
+/// Intrusive doubly-linked list helpers over entries with `Prev`/`Next` members (LRU, dirty lists).
+template <typename E, E* E::*Prev, E* E::*Next>
+struct IntrusiveList {
+  E* head = nullptr;
+  E* tail = nullptr;
+  void PushFront(E* e) {
+    e->*Prev = nullptr;
+    e->*Next = head;
+    if (head) head->*Prev = e; else tail = e;
+    head = e;
+  }
+  void Remove(E* e) {
+    if (e->*Prev) (e->*Prev)->*Next = e->*Next; else head = e->*Next;
+    if (e->*Next) (e->*Next)->*Prev = e->*Prev; else tail = e->*Prev;
+    e->*Prev = e->*Next = nullptr;
+  }
+};
+
+}  // namespace
+
+/// A JoinOperator's two indexes in a ViewStateManager. Store layout under ns(): per side ('0'/'1')
+/// and join key, `side | BE32 len | key` -> bucket size (int64, rows counted with multiplicity)
+/// and `side | BE32 len | key | row encoding` -> multiplicity (int64). The cache unit is a bucket;
+/// a bucket up to max_cached_bucket_bytes is held whole (probes never touch RocksDB), a bigger one
+/// is "partial": only its changed rows are in memory and probes scan its key range in RocksDB.
+class PersistedJoinState final : public StateCache {
+ public:
+  struct RowEntry {
+    int64_t mult = 0;
+    bool dirty = false;
+  };
+  using RowMap = std::unordered_map<std::string, RowEntry>;
+  struct Bucket {
+    int side = 0;
+    const std::string* key = nullptr;
+    int64_t size = 0;
+    bool size_dirty = false;
+    bool complete = true;  ///< rows holds every row (else: only rows read or changed lately)
+    RowMap rows;           ///< encoded row -> multiplicity (0 = deleted, not yet written)
+    std::vector<RowMap::value_type*> dirty_rows;
+    size_t bytes = 0;
+    uint64_t tick = 0;
+    bool in_dirty = false;
+    Bucket* lru_prev = nullptr;
+    Bucket* lru_next = nullptr;
+    Bucket* dirty_prev = nullptr;
+    Bucket* dirty_next = nullptr;
+  };
+
+  PersistedJoinState(ViewStateManager* manager, std::string view, std::string ns, const std::vector<SqlType>* row_types)
+      : StateCache(manager, std::move(view), std::move(ns)), row_types_{row_types[0], row_types[1]} {}
+
+  ~PersistedJoinState() override { manager_->Charge(-static_cast<int64_t>(bytes_)); }
+
+  ViewStateManager* manager() const { return manager_; }
+
+  /// The bucket of `key` on `side`, loaded from the store on a miss; marks it most recently used.
+  Bucket& Get(int side, const std::string& key) {
+    auto [it, inserted] = buckets_[side].try_emplace(key);
+    Bucket& b = it->second;
+    if (inserted) {
+      b.side = side;
+      b.key = &it->first;
+      SetBytes(b, kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(it->first));
+      Load(b);
+      b.tick = manager_->Tick();
+      lru_.PushFront(&b);
+    } else if (lru_.head != &b) {
+      b.tick = manager_->Tick();
+      lru_.Remove(&b);
+      lru_.PushFront(&b);
+    }
+    return b;
+  }
+
+  /// Calls fn(encoded row, multiplicity) for every row of `b` with a positive multiplicity.
+  template <typename F>
+  void ForEachRow(Bucket& b, F&& fn) {
+    if (b.size == 0) return;
+    if (b.complete) {
+      for (const auto& [enc, e] : b.rows) {
+        if (e.mult > 0) fn(std::string_view(enc), e.mult);
+      }
+      return;
+    }
+    // Partial: write its changed rows, then read the whole key range from the store.
+    if (b.in_dirty) {
+      StateWrites w;
+      Write(b, w);
+      manager_->Spill(w);
+    }
+    if (b.bytes > manager_->max_cached_bucket_bytes()) DropRows(b);
+    const std::string prefix = BucketPrefix(b.side, *b.key);
+    manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
+      if (key.size() > prefix.size()) {
+        int64_t n = DecodeCount(value);
+        if (n > 0) fn(key.substr(prefix.size()), n);
+      }
+      return true;
+    });
+  }
+
+  /// Adds `delta` to the multiplicity of row `enc` in `b`. Throws when a row goes negative.
+  void AddRow(Bucket& b, const std::string& enc, int64_t delta) {
+    auto it = b.rows.find(enc);
+    if (it == b.rows.end()) {
+      int64_t stored = 0;
+      if (!b.complete) {
+        if (auto v = manager_->Get(BucketPrefix(b.side, *b.key) + enc)) stored = DecodeCount(*v);
+      }
+      it = b.rows.emplace(enc, RowEntry{stored, false}).first;
+      SetBytes(b, b.bytes + kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(it->first));
+    }
+    RowEntry& e = it->second;
+    SLUICE_CHECK(e.mult + delta >= 0, "join input deletes a row it never inserted");
+    e.mult += delta;
+    b.size += delta;
+    b.size_dirty = true;
+    if (!e.dirty) {
+      e.dirty = true;
+      size_t cap = b.dirty_rows.capacity();
+      b.dirty_rows.push_back(&*it);
+      if (b.dirty_rows.capacity() != cap) SetBytes(b, b.bytes + (b.dirty_rows.capacity() - cap) * sizeof(void*));
+    }
+    MarkDirty(b);
+    if (b.bytes > manager_->max_cached_bucket_bytes()) {
+      // Too big to hold whole (or too many changed rows of a partial bucket): write its changes
+      // and keep only what later changes touch.
+      StateWrites w;
+      Write(b, w);
+      manager_->Spill(w);
+      b.complete = false;
+      DropRows(b);
+    }
+  }
+
+  uint64_t OldestTick() const override { return lru_.tail ? lru_.tail->tick : UINT64_MAX; }
+
+  void EvictOldest(StateWrites& w) override {
+    Bucket* b = lru_.tail;
+    if (b->in_dirty) Write(*b, w);
+    lru_.Remove(b);
+    SetBytes(*b, 0);
+    const int side = b->side;
+    buckets_[side].erase(*b->key);
+  }
+
+  bool CollectDirty(StateWrites& w, size_t limit) override {
+    while (dirty_.head != nullptr && w.bytes < limit) Write(*dirty_.head, w);
+    return dirty_.head == nullptr;
+  }
+
+ private:
+  std::string BucketPrefix(int side, const std::string& key) const {
+    std::string p = ns_;
+    p.push_back(static_cast<char>('0' + side));
+    AppendBigEndian32(p, static_cast<uint32_t>(key.size()));
+    p.append(key);
+    return p;
+  }
+
+  void SetBytes(Bucket& b, size_t n) {
+    manager_->Charge(static_cast<int64_t>(n) - static_cast<int64_t>(b.bytes));
+    bytes_ = bytes_ + n - b.bytes;
+    b.bytes = n;
+  }
+
+  void MarkDirty(Bucket& b) {
+    if (b.in_dirty) return;
+    b.in_dirty = true;
+    dirty_.PushFront(&b);
+  }
+
+  void Load(Bucket& b) {
+    manager_->CountLoad();
+    const std::string prefix = BucketPrefix(b.side, *b.key);
+    const size_t max = manager_->max_cached_bucket_bytes();
+    size_t bytes = b.bytes;
+    manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
+      if (key.size() == prefix.size()) {
+        b.size = DecodeCount(value);
+        return true;
+      }
+      auto [it, inserted] = b.rows.emplace(std::string(key.substr(prefix.size())), RowEntry{DecodeCount(value), false});
+      bytes += kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(it->first);
+      if (bytes > max) {
+        b.complete = false;
+        return false;
+      }
+      return true;
+    });
+    if (!b.complete) {
+      RowMap().swap(b.rows);
+      bytes = b.bytes;
+    }
+    SetBytes(b, bytes + b.rows.bucket_count() * sizeof(void*));
+  }
+
+  /// Forgets the clean rows of a partial bucket (they are in the store).
+  void DropRows(Bucket& b) {
+    SLUICE_CHECK(!b.in_dirty || b.dirty_rows.empty(), "dropping unwritten join rows");
+    size_t bytes = kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(*b.key);
+    RowMap().swap(b.rows);
+    std::vector<RowMap::value_type*>().swap(b.dirty_rows);
+    SetBytes(b, bytes);
+  }
+
+  /// Appends the writes of `b`'s changes to `w` and marks it clean.
+  void Write(Bucket& b, StateWrites& w) {
+    const std::string prefix = BucketPrefix(b.side, *b.key);
+    size_t freed = 0;
+    for (RowMap::value_type* p : b.dirty_rows) {
+      p->second.dirty = false;
+      if (p->second.mult > 0) {
+        w.Put(prefix + p->first, EncodeCount(p->second.mult));
+      } else {
+        w.Delete(prefix + p->first);
+      }
+    }
+    for (RowMap::value_type* p : b.dirty_rows) {
+      if (p->second.mult == 0) {
+        freed += kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(p->first);
+        b.rows.erase(b.rows.find(p->first));
+      }
+    }
+    freed += b.dirty_rows.capacity() * sizeof(void*);
+    std::vector<RowMap::value_type*>().swap(b.dirty_rows);
+    if (b.size_dirty) {
+      if (b.size > 0) w.Put(prefix, EncodeCount(b.size)); else w.Delete(prefix);
+      b.size_dirty = false;
+    }
+    SetBytes(b, b.bytes - std::min(freed, b.bytes));
+    b.in_dirty = false;
+    dirty_.Remove(&b);
+  }
+
+  std::vector<SqlType> row_types_[2];
+  std::unordered_map<std::string, Bucket> buckets_[2];
+  IntrusiveList<Bucket, &Bucket::lru_prev, &Bucket::lru_next> lru_;
+  IntrusiveList<Bucket, &Bucket::dirty_prev, &Bucket::dirty_next> dirty_;
+  size_t bytes_ = 0;
+};
+
+/// An AggregateOperator's groups in a ViewStateManager. Store layout under ns(): `g | BE32 len |
+/// group key` -> the group record (rows, emitted row, version, per aggregate count/sum), and
+/// `g | BE32 len | group key | aggregate index (u8) | EncodeKey(value)` -> multiplicity, the
+/// min/max/DISTINCT multisets value by value (a change writes one value, not the whole set). The
+/// cache unit is a group with its multisets (a single group's multisets must fit the budget).
+class PersistedAggregateState final : public StateCache {
+ public:
+  struct Group {
+    GroupState g;
+    const std::string* key = nullptr;
+    std::unordered_set<std::string> touched;  ///< aggregate index byte + encoded value, changed since written
+    bool absent = true;   ///< the group has no record (a write deletes it)
+    bool in_dirty = false;
+    size_t bytes = 0;
+    size_t value_bytes = 0;  ///< bytes of the multisets' nodes
+    uint64_t tick = 0;
+    Group* lru_prev = nullptr;
+    Group* lru_next = nullptr;
+    Group* dirty_prev = nullptr;
+    Group* dirty_next = nullptr;
+  };
+
+  PersistedAggregateState(ViewStateManager* manager, std::string view, std::string ns, const std::vector<SqlType>& key_types,
+                          const std::vector<AggCall>& aggs)
+      : StateCache(manager, std::move(view), std::move(ns)), key_types_(key_types), aggs_(aggs) {}
+
+  ~PersistedAggregateState() override { manager_->Charge(-static_cast<int64_t>(bytes_)); }
+
+  /// The group of `key`, loaded from the store on a miss (a fresh absent group when it has none).
+  Group& Get(const std::string& key) {
+    auto [it, inserted] = groups_.try_emplace(key);
+    Group& gr = it->second;
+    if (inserted) {
+      gr.key = &it->first;
+      Load(gr);
+      gr.tick = manager_->Tick();
+      lru_.PushFront(&gr);
+    } else if (lru_.head != &gr) {
+      gr.tick = manager_->Tick();
+      lru_.Remove(&gr);
+      lru_.PushFront(&gr);
+    }
+    return gr;
+  }
+
+  /// Records that the multiset of aggregate `a` changed at `v`.
+  void Touch(Group& gr, size_t a, const Value& v) {
+    std::string t(1, static_cast<char>(a));
+    EncodeKey(t, v, aggs_[a].arg->type);
+    auto [it, inserted] = gr.touched.insert(std::move(t));
+    if (inserted) gr.value_bytes += kNodeBytes + sizeof(std::string) + HeapBytes(*it);
+  }
+
+  /// Notes a change of the multisets' sizes by `delta` nodes holding `heap` string bytes each.
+  void ValuesChanged(Group& gr, int64_t delta, size_t heap) {
+    const int64_t node = static_cast<int64_t>(kNodeBytes + sizeof(Value) + sizeof(int64_t) + heap);
+    gr.value_bytes = static_cast<size_t>(static_cast<int64_t>(gr.value_bytes) + delta * node);
+  }
+
+  /// Marks the group changed (its record is written at the next eviction or Commit).
+  void Changed(Group& gr) {
+    if (!gr.in_dirty) {
+      gr.in_dirty = true;
+      dirty_.PushFront(&gr);
+    }
+    Recharge(gr);
+  }
+
+  /// Turns the group into an absent one (it vanished); its record is deleted when written.
+  void Erase(Group& gr) {
+    GroupState fresh;
+    fresh.key = std::move(gr.g.key);
+    fresh.acc.resize(aggs_.size());
+    gr.g = std::move(fresh);
+    gr.absent = true;
+    Changed(gr);
+  }
+
+  /// Adds `key` to the groups to emit at the next Flush.
+  void AddPending(const std::string& key) {
+    pending_.push_back(key);
+    const size_t n = sizeof(std::string) + HeapBytes(pending_.back());
+    pending_bytes_ += n;
+    bytes_ += n;
+    manager_->Charge(static_cast<int64_t>(n));
+  }
+
+  /// Takes the groups to emit (in first-change order).
+  std::vector<std::string> TakePending() {
+    manager_->Charge(-static_cast<int64_t>(pending_bytes_));
+    bytes_ -= pending_bytes_;
+    pending_bytes_ = 0;
+    return std::move(pending_);
+  }
+
+  ViewStateManager* manager() const { return manager_; }
+
+  uint64_t OldestTick() const override { return lru_.tail ? lru_.tail->tick : UINT64_MAX; }
+
+  void EvictOldest(StateWrites& w) override {
+    Group* gr = lru_.tail;
+    if (gr->in_dirty) Write(*gr, w);
+    lru_.Remove(gr);
+    SetBytes(*gr, 0);
+    groups_.erase(*gr->key);
+  }
+
+  bool CollectDirty(StateWrites& w, size_t limit) override {
+    while (dirty_.head != nullptr && w.bytes < limit) Write(*dirty_.head, w);
+    return dirty_.head == nullptr;
+  }
+
+ private:
+  std::string GroupPrefix(const std::string& key) const {
+    std::string p = ns_;
+    p.push_back('g');
+    AppendBigEndian32(p, static_cast<uint32_t>(key.size()));
+    p.append(key);
+    return p;
+  }
+
+  void SetBytes(Group& gr, size_t n) {
+    manager_->Charge(static_cast<int64_t>(n) - static_cast<int64_t>(gr.bytes));
+    bytes_ = bytes_ + n - gr.bytes;
+    gr.bytes = n;
+  }
+
+  void Recharge(Group& gr) {
+    size_t n = kNodeBytes + sizeof(std::string) + sizeof(Group) + HeapBytes(*gr.key) + RowBytes(gr.g.key) +
+               RowBytes(gr.g.last) + gr.g.acc.capacity() * sizeof(AggAccumulator) + gr.value_bytes +
+               gr.touched.bucket_count() * sizeof(void*);
+    SetBytes(gr, n);
+  }
+
+  void Load(Group& gr) {
+    manager_->CountLoad();
+    GroupState& g = gr.g;
+    std::string_view kv(*gr.key);
+    for (const auto& t : key_types_) g.key.push_back(DecodeKey(kv, t));
+    g.acc.resize(aggs_.size());
+    const std::string prefix = GroupPrefix(*gr.key);
+    manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
+      if (key.size() == prefix.size()) {
+        StateReader r(value);
+        g.rows = r.Get<int64_t>();
+        g.emitted = r.Get<uint8_t>() != 0;
+        g.dirty = r.Get<uint8_t>() != 0;
+        g.version = r.Get<uint64_t>();
+        g.last = r.GetRow();
+        if (r.Get<uint64_t>() != aggs_.size()) Throw(ErrorKind::kState, "aggregate state does not fit the view");
+        for (auto& acc : g.acc) {
+          acc.count = r.Get<int64_t>();
+          acc.sum = r.Get<Int128>();
+          acc.dsum = r.Get<double>();
+        }
+        if (!r.AtEnd()) Throw(ErrorKind::kState, "aggregate state has trailing bytes");
+        gr.absent = false;
+        return true;
+      }
+      std::string_view rest = key.substr(prefix.size());
+      const size_t a = static_cast<uint8_t>(rest[0]);
+      if (a >= aggs_.size() || !aggs_[a].arg) Throw(ErrorKind::kState, "aggregate state does not fit the view");
+      rest.remove_prefix(1);
+      Value v = DecodeKey(rest, aggs_[a].arg->type);
+      auto& values = g.acc[a].values;
+      if (values.empty()) values = std::map<Value, int64_t, ValueLess>(ValueLess{aggs_[a].arg->type});
+      ValuesChanged(gr, 1, HeapBytes(v.s));
+      values.emplace(std::move(v), DecodeCount(value));
+      return true;
+    });
+    Recharge(gr);
+  }
+
+  /// Appends the writes of `gr`'s changes to `w` and marks it clean.
+  void Write(Group& gr, StateWrites& w) {
+    const std::string prefix = GroupPrefix(*gr.key);
+    for (const std::string& t : gr.touched) {
+      const size_t a = static_cast<uint8_t>(t[0]);
+      std::string_view rest(t);
+      rest.remove_prefix(1);
+      Value v = DecodeKey(rest, aggs_[a].arg->type);
+      const auto& values = gr.g.acc[a].values;
+      auto it = values.empty() ? values.end() : values.find(v);
+      if (it != values.end()) w.Put(prefix + t, EncodeCount(it->second)); else w.Delete(prefix + t);
+      gr.value_bytes -= std::min(gr.value_bytes, kNodeBytes + sizeof(std::string) + HeapBytes(t));
+    }
+    std::unordered_set<std::string>().swap(gr.touched);
+    if (gr.absent) {
+      w.Delete(prefix);
+    } else {
+      const GroupState& g = gr.g;
+      StateWriter wr;
+      wr.Put(g.rows);
+      wr.Put<uint8_t>(g.emitted);
+      wr.Put<uint8_t>(g.dirty);
+      wr.Put(g.version);
+      wr.PutRow(g.last);
+      wr.Put<uint64_t>(g.acc.size());
+      for (const auto& acc : g.acc) {
+        wr.Put(acc.count);
+        wr.Put(acc.sum);
+        wr.Put(acc.dsum);
+      }
+      w.Put(prefix, wr.Take());
+    }
+    gr.in_dirty = false;
+    dirty_.Remove(&gr);
+    Recharge(gr);
+  }
+
+  std::vector<SqlType> key_types_;
+  std::vector<AggCall> aggs_;
+  std::unordered_map<std::string, Group> groups_;
+  IntrusiveList<Group, &Group::lru_prev, &Group::lru_next> lru_;
+  IntrusiveList<Group, &Group::dirty_prev, &Group::dirty_next> dirty_;
+  std::vector<std::string> pending_;
+  size_t pending_bytes_ = 0;
+  size_t bytes_ = 0;
+};
 
 static bool IsAdd(RowOp op) { return op == RowOp::kInsert || op == RowOp::kUpdateAfter; }
 
@@ -260,6 +762,101 @@ AggregateOperator::AggregateOperator(const PlanNode& node)
   if (global_) Group("", {});
 }
 
+AggregateOperator::~AggregateOperator() = default;
+
+void AggregateOperator::AttachState(ViewStateManager* manager, const std::string& view, int index) {
+  state_ = AggregateState{};
+  pstate_ = std::make_unique<PersistedAggregateState>(manager, view, manager->Namespace(view, index), key_types_, aggs_);
+  if (global_) {
+    auto& gr = pstate_->Get("");
+    if (gr.absent) {  // first run: the global row is emitted at the first Flush, as in memory
+      gr.absent = false;
+      gr.g.dirty = true;
+      pstate_->AddPending("");
+      pstate_->Changed(gr);
+    }
+  }
+}
+
+/// Emits the change of group `g` since its last emitted row; returns whether the group exists.
+static bool EmitGroup(GroupState& g, bool global, const std::vector<AggCall>& aggs, const std::vector<SqlType>& types,
+                      ChunkBuilder& b) {
+  g.dirty = false;
+  const bool exists = g.rows > 0 || global;
+  Row row;
+  if (exists) {
+    row = g.key;
+    for (size_t a = 0; a < aggs.size(); ++a) row.push_back(FinalizeAgg(g.acc[a], aggs[a]));
+  }
+  if (g.emitted && !exists) {
+    b.Add(RowOp::kDelete, g.version, g.last);
+  } else if (!g.emitted && exists) {
+    b.Add(RowOp::kInsert, g.version, row);
+  } else if (g.emitted && exists && !RowsEqual(g.last, row, types)) {
+    b.Add(RowOp::kUpdateBefore, g.version, g.last);
+    b.Add(RowOp::kUpdateAfter, g.version, row);
+  }
+  if (exists) {
+    g.emitted = true;
+    g.last = std::move(row);
+  }
+  return exists;
+}
+
+void AggregateOperator::PushPersisted(const ChangeChunk& chunk) {
+  ViewStateManager* manager = pstate_->manager();
+  Row kv(keys_.size());
+  std::string key;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    manager->MaybeEvict();
+    Row r = ReadRow(chunk, i, in_types_);
+    key.clear();
+    for (size_t k = 0; k < keys_.size(); ++k) {
+      kv[k] = Eval(*keys_[k], r);
+      EncodeKey(key, kv[k], key_types_[k]);
+    }
+    const int sign = IsAdd(chunk.op(i)) ? 1 : -1;
+    auto& gr = pstate_->Get(key);
+    GroupState& g = gr.g;
+    if (!g.dirty) {
+      g.dirty = true;
+      pstate_->AddPending(key);
+    }
+    gr.absent = false;
+    g.rows += sign;
+    SLUICE_CHECK(g.rows >= 0, "aggregate group retracts more rows than it holds");
+    g.version = std::max(g.version, chunk.version(i));
+    for (size_t a = 0; a < aggs_.size(); ++a) {
+      const AggCall& call = aggs_[a];
+      if (call.filter && !IsTrue(Eval(*call.filter, r))) continue;
+      Value v = call.arg ? Eval(*call.arg, r) : Value::Null();
+      AggAccumulator& acc = g.acc[a];
+      const size_t before = acc.values.size();
+      AccumulateAgg(acc, call, v, sign);
+      if (acc.values.size() != before) {
+        pstate_->ValuesChanged(gr, static_cast<int64_t>(acc.values.size()) - static_cast<int64_t>(before), HeapBytes(v.s));
+      }
+      if (!v.null && (call.distinct || call.func == AggFunc::kMin || call.func == AggFunc::kMax)) pstate_->Touch(gr, a, v);
+    }
+    pstate_->Changed(gr);
+  }
+}
+
+void AggregateOperator::FlushPersisted(std::vector<ChangeChunk>& out) {
+  ChunkBuilder b(schema_, types_);
+  for (const std::string& key : pstate_->TakePending()) {
+    pstate_->manager()->MaybeEvict();
+    auto& gr = pstate_->Get(key);
+    if (!gr.g.dirty) continue;
+    if (EmitGroup(gr.g, global_, aggs_, types_, b)) {
+      pstate_->Changed(gr);
+    } else {
+      pstate_->Erase(gr);
+    }
+  }
+  b.FlushTo(out);
+}
+
 GroupState& AggregateOperator::Group(const std::string& key, Row key_values) {
   auto [it, inserted] = state_.groups.try_emplace(key);
   GroupState& g = it->second;
@@ -275,6 +872,10 @@ GroupState& AggregateOperator::Group(const std::string& key, Row key_values) {
 }
 
 void AggregateOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeChunk>&) {
+  if (pstate_) {
+    PushPersisted(chunk);
+    return;
+  }
   Row kv(keys_.size());
   std::string key;
   for (size_t i = 0; i < chunk.size(); ++i) {
@@ -297,37 +898,21 @@ void AggregateOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeCh
 }
 
 void AggregateOperator::Flush(std::vector<ChangeChunk>& out) {
+  if (pstate_) {
+    FlushPersisted(out);
+    return;
+  }
   ChunkBuilder b(schema_, types_);
   for (const std::string& key : state_.dirty) {
     auto it = state_.groups.find(key);
-    GroupState& g = it->second;
-    g.dirty = false;
-    const bool exists = g.rows > 0 || global_;
-    Row row;
-    if (exists) {
-      row = g.key;
-      for (size_t a = 0; a < aggs_.size(); ++a) row.push_back(FinalizeAgg(g.acc[a], aggs_[a]));
-    }
-    if (g.emitted && !exists) {
-      b.Add(RowOp::kDelete, g.version, g.last);
-    } else if (!g.emitted && exists) {
-      b.Add(RowOp::kInsert, g.version, row);
-    } else if (g.emitted && exists && !RowsEqual(g.last, row, types_)) {
-      b.Add(RowOp::kUpdateBefore, g.version, g.last);
-      b.Add(RowOp::kUpdateAfter, g.version, row);
-    }
-    if (exists) {
-      g.emitted = true;
-      g.last = std::move(row);
-    } else {
-      state_.groups.erase(it);
-    }
+    if (!EmitGroup(it->second, global_, aggs_, types_, b)) state_.groups.erase(it);
   }
   state_.dirty.clear();
   b.FlushTo(out);
 }
 
 std::string AggregateOperator::SnapshotState() const {
+  SLUICE_CHECK(!pstate_, "Snapshot of a view whose state is in a ViewStateManager (it commits there)");
   SLUICE_CHECK(state_.dirty.empty(), "aggregate snapshot taken before Flush");
   StateWriter w;
   w.Put<uint64_t>(state_.groups.size());
@@ -354,6 +939,7 @@ std::string AggregateOperator::SnapshotState() const {
 }
 
 void AggregateOperator::RestoreState(std::string_view bytes) {
+  SLUICE_CHECK(!pstate_, "Restore of a view whose state is in a ViewStateManager");
   StateReader r(bytes);
   AggregateState st;
   uint64_t groups = r.Get<uint64_t>();
@@ -398,7 +984,84 @@ JoinOperator::JoinOperator(const PlanNode& node) : Operator(node) {
   outer_[1] = node.join_type == JoinType::kRight || node.join_type == JoinType::kFull;
 }
 
+JoinOperator::~JoinOperator() = default;
+
+void JoinOperator::AttachState(ViewStateManager* manager, const std::string& view, int index) {
+  state_ = JoinState{};
+  pstate_ = std::make_unique<PersistedJoinState>(manager, view, manager->Namespace(view, index), in_types_);
+}
+
+namespace {
+
+/// JoinOperator::PushRows over the in-memory JoinState.
+struct MemoryJoinStore {
+  JoinState& st;
+  using Ref = JoinBucket*;
+  void BeginRow() {}
+  Ref Find(int side, const std::string& key) {
+    auto it = st.index[side].find(key);
+    return it == st.index[side].end() ? nullptr : &it->second;
+  }
+  Ref Mine(int side, const std::string& key) { return &st.index[side][key]; }
+  static int64_t Size(Ref b) { return b ? b->size : 0; }
+  template <typename F>
+  void ForEach(Ref b, int, F&& fn) {
+    if (b == nullptr) return;
+    for (const auto& [enc, entry] : b->rows) {
+      for (int64_t n = 0; n < entry.second; ++n) fn(entry.first);
+    }
+  }
+  void Add(Ref b, const std::string& enc, Row&& r) {
+    auto& entry = b->rows[enc];
+    if (entry.second++ == 0) entry.first = std::move(r);
+    ++b->size;
+  }
+  void Remove(Ref b, const std::string& enc) {
+    auto it = b->rows.find(enc);
+    SLUICE_CHECK(it != b->rows.end(), "join input deletes a row it never inserted");
+    if (--it->second.second == 0) b->rows.erase(it);
+    --b->size;
+  }
+  void Release(Ref b, int side, const std::string& key) {
+    if (b->size == 0) st.index[side].erase(key);
+  }
+};
+
+/// JoinOperator::PushRows over a PersistedJoinState (rows are decoded from their key encoding).
+struct PersistedJoinStore {
+  PersistedJoinState& st;
+  const std::vector<SqlType>* types;
+  using Ref = PersistedJoinState::Bucket*;
+  void BeginRow() { st.manager()->MaybeEvict(); }
+  Ref Find(int side, const std::string& key) { return &st.Get(side, key); }
+  Ref Mine(int side, const std::string& key) { return &st.Get(side, key); }
+  static int64_t Size(Ref b) { return b->size; }
+  template <typename F>
+  void ForEach(Ref b, int side, F&& fn) {
+    st.ForEachRow(*b, [&](std::string_view enc, int64_t mult) {
+      Row r = DecodeRow(enc, types[side]);
+      for (int64_t n = 0; n < mult; ++n) fn(r);
+    });
+  }
+  void Add(Ref b, const std::string& enc, Row&&) { st.AddRow(*b, enc, 1); }
+  void Remove(Ref b, const std::string& enc) { st.AddRow(*b, enc, -1); }
+  void Release(Ref, int, const std::string&) {}
+};
+
+}  // namespace
+
 void JoinOperator::Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
+  if (pstate_) {
+    PersistedJoinStore store{*pstate_, in_types_};
+    PushRows(store, input, chunk, out);
+  } else {
+    MemoryJoinStore store{state_};
+    PushRows(store, input, chunk, out);
+  }
+}
+
+template <typename Store>
+void JoinOperator::PushRows(Store& store, int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
   const int s = input, o = 1 - input;
   ChunkBuilder b(schema_, types_);
   auto combine = [&](const Row& mine, const Row* other) {
@@ -429,6 +1092,7 @@ void JoinOperator::Push(int input, const ChangeChunk& chunk, std::vector<ChangeC
   };
   std::string key, encoded;
   for (size_t i = 0; i < chunk.size(); ++i) {
+    store.BeginRow();
     Row r = ReadRow(chunk, i, in_types_[s]);
     const bool add = IsAdd(chunk.op(i));
     const RowOp op = add ? RowOp::kInsert : RowOp::kDelete;
@@ -444,46 +1108,38 @@ void JoinOperator::Push(int input, const ChangeChunk& chunk, std::vector<ChangeC
       if (outer_[s]) b.Add(op, version, combine(r, nullptr));
       continue;
     }
-    auto other_it = state_.index[o].find(key);
-    const JoinBucket* matches = other_it == state_.index[o].end() ? nullptr : &other_it->second;
-    const bool has_matches = matches != nullptr && matches->size > 0;
+    auto matches = store.Find(o, key);
+    const bool has_matches = Store::Size(matches) > 0;
     auto for_each_match = [&](auto&& fn) {
-      if (!has_matches) return;
-      for (const auto& [enc, entry] : matches->rows) {
-        for (int64_t n = 0; n < entry.second; ++n) fn(entry.first);
-      }
+      if (has_matches) store.ForEach(matches, o, fn);
     };
-    JoinBucket& mine = state_.index[s][key];
+    auto mine = store.Mine(s, key);
     encoded.clear();
     for (size_t c = 0; c < r.size(); ++c) EncodeKey(encoded, r[c], in_types_[s][c]);
     if (add) {
-      if (outer_[o] && mine.size == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kDelete, version, combine_other(m)); });
+      if (outer_[o] && Store::Size(mine) == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kDelete, version, combine_other(m)); });
       if (!has_matches) {
         if (outer_[s]) b.Add(op, version, combine(r, nullptr));
       } else {
         for_each_match([&](const Row& m) { b.Add(op, version, combine(r, &m)); });
       }
-      auto& entry = mine.rows[encoded];
-      if (entry.second++ == 0) entry.first = std::move(r);
-      ++mine.size;
+      store.Add(mine, encoded, std::move(r));
     } else {
-      auto it = mine.rows.find(encoded);
-      SLUICE_CHECK(it != mine.rows.end(), "join input deletes a row it never inserted");
-      if (--it->second.second == 0) mine.rows.erase(it);
-      --mine.size;
+      store.Remove(mine, encoded);
       if (!has_matches) {
         if (outer_[s]) b.Add(op, version, combine(r, nullptr));
       } else {
         for_each_match([&](const Row& m) { b.Add(op, version, combine(r, &m)); });
       }
-      if (outer_[o] && mine.size == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kInsert, version, combine_other(m)); });
-      if (mine.size == 0) state_.index[s].erase(key);
+      if (outer_[o] && Store::Size(mine) == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kInsert, version, combine_other(m)); });
+      store.Release(mine, s, key);
     }
   }
   b.FlushTo(out);
 }
 
 std::string JoinOperator::SnapshotState() const {
+  SLUICE_CHECK(!pstate_, "Snapshot of a view whose state is in a ViewStateManager (it commits there)");
   StateWriter w;
   for (int side = 0; side < 2; ++side) {
     w.Put<uint64_t>(state_.index[side].size());
@@ -501,6 +1157,7 @@ std::string JoinOperator::SnapshotState() const {
 }
 
 void JoinOperator::RestoreState(std::string_view bytes) {
+  SLUICE_CHECK(!pstate_, "Restore of a view whose state is in a ViewStateManager");
   StateReader r(bytes);
   JoinState st;
   for (int side = 0; side < 2; ++side) {
@@ -533,9 +1190,13 @@ void Operator::SetOutputSchema(TableSchemaPtr schema) {
   schema_ = std::move(schema);
 }
 
-ViewPipeline::ViewPipeline(PlanPtr plan, TableSchemaPtr output) {
+ViewPipeline::ViewPipeline(PlanPtr plan, TableSchemaPtr output, ViewStateManager* state) {
   SLUICE_CHECK(plan->kind != PlanKind::kScan, "a view's plan ends in an operator");
   Build(plan, -1, 0);
+  if (state) {
+    SLUICE_CHECK(output && !output->table.empty(), "a view with persisted state needs its output schema (the view name)");
+    for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i].op->AttachState(state, output->table, static_cast<int>(i));
+  }
   if (output) nodes_[0].op->SetOutputSchema(std::move(output));
 }
 

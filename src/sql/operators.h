@@ -4,6 +4,8 @@
 /// inputs and produces the exact change of its output. Stateful operators keep their state in an
 /// explicit object (AggregateState, JoinState) so a RocksDB-backed store can replace it. A
 /// ViewPipeline wires the operators of one view's plan together. See AddOperatorChecklist.md.
+/// With a ViewStateManager (sql/view_state.h) the join and aggregate state lives in RocksDB behind
+/// a bounded cache instead of in memory.
 
 #include <map>
 #include <memory>
@@ -14,6 +16,10 @@
 #include "sql/plan.h"
 
 namespace sluice::sql {
+
+class ViewStateManager;
+class PersistedAggregateState;
+class PersistedJoinState;
 
 /// One incremental operator. Owned by its ViewPipeline; single-threaded.
 class Operator {
@@ -28,6 +34,11 @@ class Operator {
   virtual std::string SnapshotState() const { return {}; }
   /// Replaces the state with one from SnapshotState of an operator built from the same plan.
   virtual void RestoreState(std::string_view bytes) { (void)bytes; }
+  /// Moves the operator's state into `manager` under view `view`, operator index `index` (loading
+  /// what a previous run committed). Call once, right after construction. Stateless: no-op.
+  virtual void AttachState(ViewStateManager* manager, const std::string& view, int index) {
+    (void)manager, (void)view, (void)index;
+  }
   /// Schema of the chunks this operator emits.
   const TableSchemaPtr& output_schema() const { return schema_; }
   const std::vector<SqlType>& output_types() const { return types_; }
@@ -125,20 +136,26 @@ Value FinalizeAgg(const AggAccumulator& acc, const AggCall& call);
 class AggregateOperator final : public Operator {
  public:
   explicit AggregateOperator(const PlanNode& node);
+  ~AggregateOperator() override;
   void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
   void Flush(std::vector<ChangeChunk>& out) override;
   std::string SnapshotState() const override;
   void RestoreState(std::string_view bytes) override;
+  void AttachState(ViewStateManager* manager, const std::string& view, int index) override;
+  /// The in-memory state (empty when the state is attached to a ViewStateManager).
   const AggregateState& state() const { return state_; }
 
  private:
   GroupState& Group(const std::string& key, Row key_values);
+  void PushPersisted(const ChangeChunk& chunk);
+  void FlushPersisted(std::vector<ChangeChunk>& out);
   std::vector<ExprPtr> keys_;
   std::vector<AggCall> aggs_;
   std::vector<SqlType> in_types_;
   std::vector<SqlType> key_types_;
   bool global_;
-  AggregateState state_;
+  AggregateState state_;  ///< in memory (empty with a manager)
+  std::unique_ptr<PersistedAggregateState> pstate_;
 };
 
 /// The rows of one side with one join key, as a multiset (encoded row -> row, multiplicity), so a
@@ -159,25 +176,34 @@ struct JoinState {
 class JoinOperator final : public Operator {
  public:
   explicit JoinOperator(const PlanNode& node);
+  ~JoinOperator() override;
   void Push(int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) override;
   std::string SnapshotState() const override;
   void RestoreState(std::string_view bytes) override;
+  void AttachState(ViewStateManager* manager, const std::string& view, int index) override;
+  /// The in-memory state (empty when the state is attached to a ViewStateManager).
   const JoinState& state() const { return state_; }
 
  private:
+  template <typename Store>
+  void PushRows(Store& store, int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out);
   std::vector<ExprPtr> keys_[2];
   std::vector<SqlType> in_types_[2];
   std::vector<SqlType> key_types_;
   bool outer_[2];
   JoinState state_;
+  std::unique_ptr<PersistedJoinState> pstate_;
 };
 
 /// The operators of one view, wired as its plan's tree. Not thread-safe.
 class ViewPipeline {
  public:
   /// Builds the operators of `plan`. Output chunks carry `output` as their schema when given
-  /// (ViewDefinition::output: the view's name, columns and key), else an unnamed one.
-  explicit ViewPipeline(PlanPtr plan, TableSchemaPtr output = nullptr);
+  /// (ViewDefinition::output: the view's name, columns and key), else an unnamed one. With
+  /// `state` (which must outlive the pipeline; `output` is then required, its table names the
+  /// view), join/aggregate state is kept in `state`'s store, keyed by the view name and operator
+  /// index, and loaded from its last Commit; without, everything stays in memory.
+  explicit ViewPipeline(PlanPtr plan, TableSchemaPtr output = nullptr, ViewStateManager* state = nullptr);
   /// Source names (tables "db.table", views by name) this view reads.
   std::vector<std::string> Sources() const;
   /// Pushes a chunk of changes of `source`; appends the view's output changes to `out`. Throws
@@ -186,7 +212,7 @@ class ViewPipeline {
   void Push(std::string_view source, const ChangeChunk& chunk, std::vector<ChangeChunk>& out);
   /// Flushes every operator (children first) at a transaction boundary.
   void Flush(std::vector<ChangeChunk>& out);
-  /// Serializes the state of every operator (at a barrier, after Flush).
+  /// Serializes the state of every operator (at a barrier, after Flush). In-memory mode only.
   std::string Snapshot() const;
   /// Restores a Snapshot of a pipeline built from the same plan. Throws Error(kState) when the
   /// bytes do not fit the plan.

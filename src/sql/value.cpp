@@ -197,6 +197,35 @@ void EncodeKey(std::string& out, const Value& v, const SqlType& t) {
   }
 }
 
+Value DecodeKey(std::string_view& in, const SqlType& t) {
+  auto take = [&](void* dst, size_t n) {
+    if (in.size() < n) Throw(ErrorKind::kState, "view state holds a truncated key");
+    std::memcpy(dst, in.data(), n);
+    in.remove_prefix(n);
+  };
+  uint8_t tag = 0;
+  take(&tag, 1);
+  Value v;
+  if (tag == 0) return v;
+  v.null = false;
+  switch (t.id) {
+    case TypeId::kFloat:
+    case TypeId::kDouble: take(&v.d, sizeof v.d); break;
+    case TypeId::kDecimal: take(&v.dec, sizeof v.dec); break;
+    default:
+      if (IsVarType(t.id)) {
+        uint32_t n = 0;
+        take(&n, sizeof n);
+        if (in.size() < n) Throw(ErrorKind::kState, "view state holds a truncated key");
+        v.s.assign(in.data(), n);
+        in.remove_prefix(n);
+      } else {
+        take(&v.i, sizeof v.i);
+      }
+  }
+  return v;
+}
+
 bool RowsEqual(const Row& a, const Row& b, const std::vector<SqlType>& types) {
   for (size_t i = 0; i < types.size(); ++i) {
     if (a[i].null != b[i].null) return false;

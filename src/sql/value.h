@@ -76,6 +76,9 @@ struct ValueLess {
 };
 /// Appends an injective encoding of `v` to `out` (equal values of one type give equal bytes).
 void EncodeKey(std::string& out, const Value& v, const SqlType& t);
+/// Reads back one value written by EncodeKey from the front of `in` and advances `in` past it
+/// (-0.0 comes back as 0). Throws Error(kState) when `in` is too short.
+Value DecodeKey(std::string_view& in, const SqlType& t);
 /// Renders `v` as text: decimals with their scale, dates ISO, booleans t/f, NULL as "NULL".
 std::string FormatValue(const Value& v, const SqlType& t);
 /// Returns true when all values are equal (NULL equals NULL), for multiset bookkeeping.

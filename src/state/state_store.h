@@ -30,6 +30,9 @@ class StateStore {
   /// All pairs whose key starts with `prefix`, in key order.
   std::vector<std::pair<std::string, std::string>> Scan(const std::string& prefix) const;
   const std::string& dir() const { return dir_; }
+  /// The RocksDB handle, for stores that need iterators, MultiGet or unsynced batches
+  /// (sql/view_state.h). Owned by this StateStore.
+  rocksdb::DB* db() const { return db_.get(); }
 
  private:
   StateStore(std::string dir, rocksdb::DB* db);

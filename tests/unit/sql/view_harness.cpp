@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <random>
 
 #include "common/error.h"
 #include "mysql/ddl_parser.h"
@@ -11,6 +13,48 @@ namespace sluice::sql::testing {
 static std::string LowerCopy(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+ViewHarness::~ViewHarness() {
+  views_.clear();
+  manager_.reset();
+  store_.reset();
+  if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_);
+}
+
+void ViewHarness::UsePersistedState(size_t budget_bytes, size_t max_bucket_bytes, int commit_every) {
+  std::random_device rd;
+  state_dir_ = (std::filesystem::temp_directory_path() / ("sluice-view-state-" + std::to_string(rd()) + std::to_string(rd()))).string();
+  budget_ = budget_bytes;
+  max_bucket_bytes_ = max_bucket_bytes;
+  commit_every_ = commit_every;
+  OpenState();
+}
+
+void ViewHarness::OpenState() {
+  store_ = StateStore::Open(state_dir_);
+  manager_ = std::make_unique<ViewStateManager>(store_.get(), "views/", budget_);
+  if (max_bucket_bytes_ > 0) manager_->set_max_cached_bucket_bytes(max_bucket_bytes_);
+  manager_->Recover();
+}
+
+int ViewHarness::Crash() {
+  for (auto& v : views_) v.pipeline.reset();
+  manager_.reset();
+  store_.reset();
+  OpenState();
+  for (auto& v : views_) v.pipeline = std::make_unique<ViewPipeline>(v.def.plan, v.def.output, manager_.get());
+  for (auto& [name, t] : tables_) t.rows = checkpoint_.tables[name];
+  for (size_t i = 0; i < views_.size(); ++i) views_[i].contents = i < checkpoint_.contents.size() ? checkpoint_.contents[i] : std::map<std::string, int64_t>{};
+  version_ = checkpoint_.version;
+  pending_.clear();
+  auto offset = store_->Get("harness/batch");
+  batches_ = committed_batches_ = offset ? std::stoi(*offset) : 0;
+  return committed_batches_;
+}
+
+std::vector<std::pair<std::string, std::string>> ViewHarness::StoredState() const {
+  return store_->Scan("views/");
 }
 
 void ViewHarness::CreateTable(const std::string& ddl) {
@@ -35,7 +79,7 @@ void ViewHarness::AddTable(TableSchemaPtr schema) {
 void ViewHarness::CreateViews(const std::string& file, const std::string& sql) {
   for (auto& def : CompileViews(file, sql, catalog_)) {
     View v;
-    v.pipeline = std::make_unique<ViewPipeline>(def.plan, def.output);
+    v.pipeline = std::make_unique<ViewPipeline>(def.plan, def.output, manager_.get());
     v.def = std::move(def);
     views_.push_back(std::move(v));
   }
@@ -198,6 +242,15 @@ std::string ViewHarness::Commit() {
     produced[LowerCopy(v.def.name)] = std::move(out);
   }
   pending_.clear();
+  if (manager_ && ++batches_ % commit_every_ == 0) {
+    manager_->Commit({{"harness/batch", std::to_string(batches_)}});
+    committed_batches_ = batches_;
+    checkpoint_.tables.clear();
+    for (auto& [name, t] : tables_) checkpoint_.tables[name] = t.rows;
+    checkpoint_.contents.clear();
+    for (auto& v : views_) checkpoint_.contents.push_back(v.contents);
+    checkpoint_.version = version_;
+  }
   for (auto& v : views_) {
     auto got = ViewRows(v.def.name), want = OracleRows(v.def.name);
     if (got != want) {

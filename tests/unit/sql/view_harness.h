@@ -10,12 +10,30 @@
 
 #include "sql/operators.h"
 #include "sql/reference_eval.h"
+#include "sql/view_state.h"
+#include "state/state_store.h"
 
 namespace sluice::sql::testing {
 
 class ViewHarness {
  public:
   explicit ViewHarness(std::string default_database = "test") : catalog_(std::move(default_database)) {}
+  ~ViewHarness();
+
+  /// Keeps the views' state in a ViewStateManager over a StateStore in a fresh temporary
+  /// directory, with this memory budget; Commit() commits it every `commit_every` batches (with
+  /// the batch number as the offset). Call before CreateViews.
+  void UsePersistedState(size_t budget_bytes, size_t max_bucket_bytes = 0, int commit_every = 1);
+  ViewStateManager* state_manager() { return manager_.get(); }
+  StateStore* state_store() { return store_.get(); }
+  /// Simulates kill -9: drops the pipelines, the manager and the store without committing,
+  /// reopens the store, runs Recover, rebuilds the pipelines and rolls the source tables and view
+  /// contents back to the last committed batch. Returns that batch's number (the stored offset).
+  int Crash();
+  /// Every key/value of the views' state in the store (for crash tests).
+  std::vector<std::pair<std::string, std::string>> StoredState() const;
+  /// Number of batches committed so far (persisted mode).
+  int committed_batches() const { return committed_batches_; }
 
   /// Adds a source table from a MySQL CREATE TABLE statement. Throws on anything else.
   void CreateTable(const std::string& ddl);
@@ -70,6 +88,22 @@ class ViewHarness {
   std::vector<std::pair<std::string, ChangeChunk>> pending_;
   uint64_t version_ = 1;
   size_t changes_emitted_ = 0;
+
+  // Persisted mode.
+  void OpenState();
+  std::string state_dir_;
+  size_t budget_ = 0;
+  size_t max_bucket_bytes_ = 0;
+  int commit_every_ = 1;
+  int batches_ = 0;
+  int committed_batches_ = 0;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<ViewStateManager> manager_;
+  struct Checkpoint {
+    std::map<std::string, std::map<std::string, Row>> tables;
+    std::vector<std::map<std::string, int64_t>> contents;
+    uint64_t version = 1;
+  } checkpoint_;
 };
 
 }  // namespace sluice::sql::testing

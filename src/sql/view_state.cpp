@@ -1,0 +1,264 @@
+#include "sql/view_state.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "common/error.h"
+
+namespace sluice::sql {
+
+namespace {
+
+/// Largest batch of writes a Commit puts into its final synced batch; dirty data beyond it is
+/// spilled (with undo records) in batches of this size first, so memory stays bounded.
+constexpr size_t kCommitChunkBytes = 4 << 20;
+/// Evicting frees down to this fraction (in 1/16) of the budget, so eviction runs in batches.
+constexpr size_t kEvictTargetSixteenths = 14;
+/// Undo records applied per batch by Recover.
+constexpr size_t kRecoverBatch = 4096;
+
+void AppendBigEndian64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+void CheckStatus(const rocksdb::Status& s, const StateStore* store, const char* what) {
+  if (s.ok()) return;
+  if (s.IsNoSpace()) {
+    Throw(ErrorKind::kState, "state directory '{}': the disk is full while {} ({}); free space and restart",
+          store->dir(), what, s.ToString());
+  }
+  Throw(ErrorKind::kState, "state directory '{}': {} failed: {}", store->dir(), what, s.ToString());
+}
+
+/// The smallest key greater than every key starting with `prefix` (prefix is never all 0xff here).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  SLUICE_CHECK(!prefix.empty(), "key prefix has no upper bound");
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+}  // namespace
+
+// ---- StateWrites / StateCache ----
+
+void StateWrites::Put(std::string key, std::string value) {
+  bytes += key.size() + value.size() + 48;
+  ops.emplace_back(std::move(key), std::move(value));
+}
+
+void StateWrites::Delete(std::string key) {
+  bytes += key.size() + 48;
+  ops.emplace_back(std::move(key), std::nullopt);
+}
+
+StateCache::StateCache(ViewStateManager* manager, std::string view, std::string ns)
+    : manager_(manager), view_(std::move(view)), ns_(std::move(ns)) {
+  manager_->Register(this);
+}
+
+StateCache::~StateCache() { manager_->Unregister(this); }
+
+// ---- ViewStateManager ----
+
+ViewStateManager::ViewStateManager(StateStore* store, std::string prefix, size_t memory_budget_bytes)
+    : store_(store), prefix_(std::move(prefix)), budget_(memory_budget_bytes),
+      max_bucket_bytes_(std::max<size_t>(memory_budget_bytes / 16, 1024)), commit_chunk_bytes_(kCommitChunkBytes) {
+  SLUICE_CHECK(store_ != nullptr, "view state needs a state store");
+}
+
+ViewStateManager::~ViewStateManager() = default;
+
+void ViewStateManager::Register(StateCache* cache) {
+  SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before pipelines are built");
+  caches_.push_back(cache);
+}
+
+void ViewStateManager::Unregister(StateCache* cache) {
+  caches_.erase(std::remove(caches_.begin(), caches_.end(), cache), caches_.end());
+}
+
+uint64_t ViewStateManager::Generation(const std::string& view) {
+  auto it = generations_.find(view);
+  if (it != generations_.end()) return it->second;
+  uint64_t gen = 0;
+  if (auto v = store_->Get(prefix_ + "g/" + view)) gen = std::stoull(*v);
+  generations_[view] = gen;
+  return gen;
+}
+
+std::string ViewStateManager::Namespace(const std::string& view, int op) {
+  return prefix_ + "d/" + view + "/" + std::to_string(Generation(view)) + "/" + std::to_string(op) + "/";
+}
+
+std::optional<std::string> ViewStateManager::Get(const std::string& key) {
+  std::string value;
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::nullopt;
+  CheckStatus(s, store_, "reading view state");
+  return value;
+}
+
+void ViewStateManager::Scan(const std::string& prefix,
+                            const std::function<bool(std::string_view, std::string_view)>& fn) {
+  std::string end = PrefixEnd(prefix);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  CheckStatus(it->status(), store_, "scanning view state");
+}
+
+void ViewStateManager::Spill(StateWrites& w) {
+  if (w.ops.empty()) return;
+  SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before view state is written");
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(w.ops.size());
+  for (auto& [k, v] : w.ops) keys.emplace_back(k);
+  std::vector<std::string> old;
+  std::vector<rocksdb::Status> st = store_->db()->MultiGet(rocksdb::ReadOptions(), keys, &old);
+  rocksdb::WriteBatch batch;
+  std::string undo_key, undo;
+  for (size_t i = 0; i < w.ops.size(); ++i) {
+    const bool had = st[i].ok();
+    if (!had && !st[i].IsNotFound()) CheckStatus(st[i], store_, "reading view state");
+    const auto& [key, value] = w.ops[i];
+    // Undo record: u32 key length, key, u8 had-value, old value.
+    undo_key = prefix_ + "u/";
+    AppendBigEndian64(undo_key, undo_seq_++);
+    undo.clear();
+    uint32_t n = static_cast<uint32_t>(key.size());
+    undo.append(reinterpret_cast<const char*>(&n), sizeof n);
+    undo.append(key);
+    undo.push_back(had ? '\1' : '\0');
+    if (had) undo.append(old[i]);
+    batch.Put(undo_key, undo);
+    if (value) batch.Put(key, *value); else batch.Delete(key);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // undone by Recover unless a later (synced) Commit makes it part of a checkpoint
+  CheckStatus(store_->db()->Write(wo, &batch), store_, "spilling view state");
+  stats_.spilled_keys += w.ops.size();
+  w.ops.clear();
+  w.bytes = 0;
+}
+
+void ViewStateManager::Evict() {
+  const size_t target = budget_ / 16 * kEvictTargetSixteenths;
+  StateWrites w;
+  while (used_ > target) {
+    StateCache* victim = nullptr;
+    uint64_t oldest = std::numeric_limits<uint64_t>::max();
+    for (StateCache* c : caches_) {
+      uint64_t t = c->OldestTick();
+      if (t < oldest) {
+        oldest = t;
+        victim = c;
+      }
+    }
+    if (victim == nullptr) break;  // nothing evictable left
+    victim->EvictOldest(w);
+    ++stats_.evictions;
+    if (w.bytes >= kCommitChunkBytes) Spill(w);
+  }
+  Spill(w);
+}
+
+void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::string>>& puts,
+                              const std::vector<std::string>& deletes) {
+  SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before Commit");
+  StateWrites w;
+  for (StateCache* c : caches_) {
+    while (!c->CollectDirty(w, commit_chunk_bytes_)) {
+      Spill(w);
+      Hook("commit:spilled");
+    }
+  }
+  if (w.bytes >= commit_chunk_bytes_) {
+    Spill(w);
+    Hook("commit:spilled");
+  }
+  Hook("commit:before-write");
+  rocksdb::WriteBatch batch;
+  for (auto& [begin, end] : pending_drops_) batch.DeleteRange(begin, end);
+  for (auto& [view, gen] : pending_generations_) batch.Put(prefix_ + "g/" + view, std::to_string(gen));
+  for (auto& [k, v] : w.ops) {
+    if (v) batch.Put(k, *v); else batch.Delete(k);
+  }
+  for (auto& [k, v] : puts) batch.Put(k, v);
+  for (auto& k : deletes) batch.Delete(k);
+  if (undo_seq_ > 0) batch.DeleteRange(prefix_ + "u/", PrefixEnd(prefix_ + "u/"));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  CheckStatus(store_->db()->Write(wo, &batch), store_, "committing view state");
+  undo_seq_ = 0;
+  pending_drops_.clear();
+  pending_generations_.clear();
+  ++stats_.commits;
+}
+
+void ViewStateManager::Recover() {
+  SLUICE_CHECK(caches_.empty(), "ViewStateManager::Recover runs before pipelines are built");
+  const std::string begin = prefix_ + "u/", end = PrefixEnd(begin);
+  rocksdb::DB* db = store_->db();
+  for (;;) {
+    // Newest undo records first: each restores the value its key had before that spill, so
+    // applying all of them from the newest to the oldest leaves the value of the last Commit.
+    rocksdb::Slice lower(begin), upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    rocksdb::WriteBatch batch;
+    size_t n = 0;
+    for (it->SeekToLast(); it->Valid() && n < kRecoverBatch; it->Prev(), ++n) {
+      std::string_view rec(it->value().data(), it->value().size());
+      uint32_t klen = 0;
+      SLUICE_CHECK(rec.size() >= sizeof klen + 1, "view state undo record is truncated");
+      std::memcpy(&klen, rec.data(), sizeof klen);
+      SLUICE_CHECK(rec.size() >= sizeof klen + klen + 1, "view state undo record is truncated");
+      std::string_view key = rec.substr(sizeof klen, klen);
+      const bool had = rec[sizeof klen + klen] != '\0';
+      if (had) {
+        batch.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(rec.data() + sizeof klen + klen + 1, rec.size() - sizeof klen - klen - 1));
+      } else {
+        batch.Delete(rocksdb::Slice(key.data(), key.size()));
+      }
+      batch.Delete(it->key());
+    }
+    CheckStatus(it->status(), store_, "reading view state undo records");
+    if (n == 0) break;
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    CheckStatus(db->Write(wo, &batch), store_, "rolling back uncommitted view state");
+    stats_.recovered_undo += n;
+  }
+  undo_seq_ = 0;
+  generations_.clear();
+  pending_generations_.clear();
+  pending_drops_.clear();
+  recovered_ = true;
+}
+
+void ViewStateManager::DropView(const std::string& name) {
+  for (StateCache* c : caches_) {
+    SLUICE_CHECK(c->view() != name, "DropView of a view whose pipeline still exists");
+  }
+  const uint64_t gen = Generation(name);
+  const std::string begin = prefix_ + "d/" + name + "/" + std::to_string(gen) + "/";
+  pending_drops_.emplace_back(begin, PrefixEnd(begin));
+  generations_[name] = gen + 1;
+  pending_generations_[name] = gen + 1;
+}
+
+}  // namespace sluice::sql

@@ -1,0 +1,161 @@
+#pragma once
+/// Persisted state of the views of one pipeline: the state of every stateful operator (join
+/// indexes, aggregate groups) lives in the StateStore (RocksDB, `state.dir`) under one key prefix,
+/// with an in-memory cache bounded by a byte budget shared by all views. Layout and commit
+/// protocol: src/sql/README.md ("View state").
+///
+/// Crash consistency in one line: between two Commits, entries evicted from the cache while dirty
+/// are written to their main keys at once (unsynced) together with an undo record holding the
+/// key's previous value; Commit writes the remaining dirty entries, the caller's offset and the
+/// deletion of every undo record in one synced RocksDB batch; Recover applies leftover undo
+/// records newest first. So the store always holds the last commit (state + offset) once
+/// recovered, whatever point a `kill -9` hit.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "state/state_store.h"
+
+namespace sluice::sql {
+
+class ViewStateManager;
+
+/// Writes collected from caches: key -> new value, or nullopt to delete the key. Plain value.
+struct StateWrites {
+  std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+  size_t bytes = 0;  ///< approximate size of ops
+  void Put(std::string key, std::string value);
+  void Delete(std::string key);
+  bool empty() const { return ops.empty(); }
+};
+
+/// One stateful operator's cache inside a ViewStateManager, under its key namespace. Registers
+/// itself with the manager on construction and unregisters on destruction; owned by the operator;
+/// single-threaded like its pipeline.
+class StateCache {
+ public:
+  StateCache(ViewStateManager* manager, std::string view, std::string ns);
+  virtual ~StateCache();
+  StateCache(const StateCache&) = delete;
+  StateCache& operator=(const StateCache&) = delete;
+
+  /// Access tick of the least recently used entry (UINT64_MAX when the cache holds none).
+  virtual uint64_t OldestTick() const = 0;
+  /// Drops the least recently used entry, appending the writes of its uncommitted changes to `w`.
+  virtual void EvictOldest(StateWrites& w) = 0;
+  /// Appends the writes of dirty entries to `w` and marks them clean, until `w.bytes >= limit`.
+  /// Returns true when no dirty entry is left.
+  virtual bool CollectDirty(StateWrites& w, size_t limit) = 0;
+
+  const std::string& view() const { return view_; }
+  const std::string& ns() const { return ns_; }
+
+ protected:
+  ViewStateManager* manager_;
+  std::string view_;
+  std::string ns_;  ///< key prefix of this operator's entries in the store
+};
+
+/// Owns the persisted state of all views of one pipeline, in the StateStore under `prefix` (e.g.
+/// "run/views/"). Lives as long as the pipelines using it; not thread-safe (one thread drives the
+/// pipelines and commits). The StateStore must outlive it.
+class ViewStateManager {
+ public:
+  /// Counters, for tests and metrics.
+  struct Stats {
+    uint64_t loads = 0;          ///< cache misses served from RocksDB
+    uint64_t evictions = 0;      ///< entries dropped from the cache to stay within the budget
+    uint64_t spilled_keys = 0;   ///< keys written before their Commit (each with an undo record)
+    uint64_t commits = 0;
+    uint64_t recovered_undo = 0; ///< undo records applied by Recover
+  };
+
+  ViewStateManager(StateStore* store, std::string prefix, size_t memory_budget_bytes);
+  ~ViewStateManager();
+  ViewStateManager(const ViewStateManager&) = delete;
+  ViewStateManager& operator=(const ViewStateManager&) = delete;
+
+  /// Finishes or discards a Commit interrupted by a crash (kill -9): rolls the view state back to
+  /// the last Commit. Call once before building pipelines.
+  void Recover();
+  /// Persists atomically and durably every change of view state since the last Commit, together
+  /// with `puts`/`deletes` (the caller's source offset), so after kill -9 at ANY point the state
+  /// store holds (once recovered) either the previous commit (state + offset) or this one. Call at
+  /// a source-transaction boundary, after every pipeline's Flush. O(changed entries). If it
+  /// throws, rebuild the pipelines after Recover (the cache may be ahead of the store).
+  void Commit(const std::vector<std::pair<std::string, std::string>>& puts,
+              const std::vector<std::string>& deletes = {});
+  /// Removes all state of view `name` (durable with the next Commit; a crash before it keeps the
+  /// old state). Destroy the view's pipeline first; a pipeline built afterwards starts empty.
+  void DropView(const std::string& name);
+  /// Bytes held by caches + uncommitted dirty data in memory.
+  size_t MemoryUsed() const { return used_; }
+  size_t memory_budget() const { return budget_; }
+  const Stats& stats() const { return stats_; }
+
+  /// Test hook called at named points of Commit ("commit:spilled", "commit:before-write"); a throw
+  /// from it simulates a crash there.
+  void SetTestHook(std::function<void(std::string_view point)> hook) { hook_ = std::move(hook); }
+  /// Largest join bucket kept whole in memory (default: budget / 16); bigger buckets are read
+  /// from RocksDB at each probe and only their changed rows are cached.
+  void set_max_cached_bucket_bytes(size_t n) { max_bucket_bytes_ = n; }
+  size_t max_cached_bucket_bytes() const { return max_bucket_bytes_; }
+  /// Largest batch Commit writes at once (default 4 MiB); more dirty data is spilled first.
+  void set_commit_chunk_bytes(size_t n) { commit_chunk_bytes_ = n; }
+
+  // ---- for StateCache implementations (operators.cpp) ----
+
+  /// Key prefix of operator `op` of view `view` (its current generation, see DropView).
+  std::string Namespace(const std::string& view, int op);
+  /// Adds (or with a negative delta removes) bytes held in memory.
+  void Charge(int64_t delta) { used_ = static_cast<size_t>(static_cast<int64_t>(used_) + delta); }
+  /// Next access tick (a global clock for LRU across caches).
+  uint64_t Tick() { return ++tick_; }
+  /// Evicts least recently used entries when over the budget. Call only where no cache entry is
+  /// referenced (between rows).
+  void MaybeEvict() {
+    if (used_ > budget_) Evict();
+  }
+  /// Writes `w` to the main keys now, unsynced, each with an undo record (not durable until
+  /// Commit; rolled back by Recover). Clears `w`.
+  void Spill(StateWrites& w);
+  /// Reads one key.
+  std::optional<std::string> Get(const std::string& key);
+  /// Calls `fn(key, value)` for every key starting with `prefix`, in key order, until it returns false.
+  void Scan(const std::string& prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  void CountLoad() { ++stats_.loads; }
+
+ private:
+  friend class StateCache;
+  void Register(StateCache* cache);
+  void Unregister(StateCache* cache);
+  void Evict();
+  uint64_t Generation(const std::string& view);
+  void Hook(std::string_view point) {
+    if (hook_) hook_(point);
+  }
+
+  StateStore* store_;
+  std::string prefix_;
+  size_t budget_;
+  size_t max_bucket_bytes_;
+  size_t commit_chunk_bytes_;
+  size_t used_ = 0;
+  uint64_t tick_ = 0;
+  uint64_t undo_seq_ = 0;   ///< undo records written since the last Commit
+  bool recovered_ = false;
+  std::vector<StateCache*> caches_;
+  std::map<std::string, uint64_t> generations_;            ///< view -> generation (cached)
+  std::map<std::string, uint64_t> pending_generations_;    ///< written at the next Commit
+  std::vector<std::pair<std::string, std::string>> pending_drops_;  ///< key ranges to delete at Commit
+  Stats stats_;
+  std::function<void(std::string_view)> hook_;
+};
+
+}  // namespace sluice::sql

@@ -1,0 +1,250 @@
+// View state in RocksDB (sql/view_state.h): crash consistency. A "crash" drops the pipelines, the
+// manager and the store without committing (what kill -9 leaves), reopens and recovers; the store
+// must then hold exactly the last commit, and the views must go on matching the oracle.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "common/error.h"
+#include "view_harness.h"
+
+namespace sluice::sql::testing {
+namespace {
+
+const char* kViews = R"(
+CREATE MATERIALIZED VIEW j AS SELECT t1.id, t2.id AS id2, t1.v, t2.name FROM t1 JOIN t2 ON t1.k = t2.k;
+CREATE MATERIALIZED VIEW fj AS SELECT t1.id, t2.id AS id2 FROM t1 FULL JOIN t2 ON t1.k = t2.k;
+CREATE MATERIALIZED VIEW agg AS
+  SELECT g, count(*) AS n, sum(v) AS sv, min(v) AS mn, max(s) AS mx, count(DISTINCT k) AS dk FROM t1 GROUP BY g;
+CREATE MATERIALIZED VIEW total AS SELECT count(*) AS n, min(k) AS mk, max(v) AS xv FROM t1;
+CREATE MATERIALIZED VIEW jagg AS SELECT t2.name, sum(t1.v) AS s, count(*) AS n FROM t1 JOIN t2 ON t1.k = t2.k GROUP BY t2.name;
+CREATE MATERIALIZED VIEW over_view AS SELECT name, n FROM jagg WHERE n > 2;
+)";
+
+class RandomChanges {
+ public:
+  explicit RandomChanges(uint32_t seed) : rng_(seed) {}
+  int Pick(int n) { return static_cast<int>(rng_() % static_cast<unsigned>(n)); }
+  /// Applies one batch of 1..12 random changes to `h` (not committed).
+  void Batch(ViewHarness& h) {
+    int n = 1 + Pick(12);
+    for (int c = 0; c < n; ++c) {
+      std::string table = Pick(3) == 0 ? "t2" : "t1";
+      int id = Pick(table == "t1" ? 60 : 20);
+      Row key{Value::Int(id)};
+      if (!h.HasRow(table, key)) {
+        h.Insert(table, MakeRow(table, id));
+      } else if (Pick(2) == 0) {
+        h.Update(table, MakeRow(table, id));
+      } else {
+        h.Delete(table, key);
+      }
+    }
+  }
+
+ private:
+  Value MaybeNull(Value v) { return Pick(6) == 0 ? Value::Null() : v; }
+  Row MakeRow(const std::string& table, int id) {
+    if (table == "t1") {
+      return Row{Value::Int(id), MaybeNull(Value::Int(Pick(4))), MaybeNull(Value::Int(Pick(5))),
+                 MaybeNull(Value::Decimal(Pick(20001) - 5000)), MaybeNull(Value::String(std::string(1 + Pick(20), static_cast<char>('a' + Pick(5)))))};
+    }
+    return Row{Value::Int(id), MaybeNull(Value::Int(Pick(5))), MaybeNull(Value::Int(Pick(4))),
+               Value::String(std::string(1, static_cast<char>('p' + Pick(3))))};
+  }
+  std::mt19937 rng_;
+};
+
+void SetUpViews(ViewHarness& h, size_t budget, int commit_every) {
+  h.UsePersistedState(budget, 256, commit_every);
+  h.CreateTable("CREATE TABLE t1 (id INT PRIMARY KEY, g INT NULL, k INT NULL, v DECIMAL(8,2) NULL, s VARCHAR(30) NULL)");
+  h.CreateTable("CREATE TABLE t2 (id INT PRIMARY KEY, k INT NULL, w INT NULL, name VARCHAR(10))");
+  h.CreateViews("crash.sql", kViews);
+}
+
+TEST(ViewState, CrashBetweenCommitsRollsBackToTheLastCommit) {
+  ViewHarness h("db");
+  SetUpViews(h, 4 << 10, 4);
+  RandomChanges changes(7);
+  std::vector<std::pair<std::string, std::string>> committed;  // the store right after the last commit
+  int crashes = 0;
+  for (int round = 0; round < 40; ++round) {
+    const int batches = 1 + changes.Pick(11);
+    for (int b = 0; b < batches; ++b) {
+      const int before = h.committed_batches();
+      changes.Batch(h);
+      ASSERT_EQ(h.Commit(), "") << "round " << round;
+      if (h.committed_batches() != before) committed = h.StoredState();
+    }
+    const uint64_t spilled = h.state_manager()->stats().spilled_keys;
+    const int last = h.committed_batches();
+    ASSERT_EQ(h.Crash(), last);
+    ++crashes;
+    EXPECT_EQ(h.StoredState(), committed) << "round " << round << " (" << spilled << " keys spilled before the crash)";
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_EQ(crashes, 40);
+  // After all those crashes the views still follow the oracle.
+  for (int b = 0; b < 50; ++b) {
+    changes.Batch(h);
+    ASSERT_EQ(h.Commit(), "");
+  }
+}
+
+TEST(ViewState, UncommittedSpillsAreUndone) {
+  ViewHarness h("db");
+  SetUpViews(h, 2 << 10, 1000);  // never commits by itself
+  RandomChanges changes(11);
+  auto empty = h.StoredState();
+  ASSERT_TRUE(empty.empty());
+  for (int b = 0; b < 30; ++b) {
+    changes.Batch(h);
+    ASSERT_EQ(h.Commit(), "");
+  }
+  ASSERT_GT(h.state_manager()->stats().spilled_keys, 100u) << "the budget is meant to force spills";
+  ASSERT_FALSE(h.StoredState().empty());
+  EXPECT_EQ(h.Crash(), 0);
+  EXPECT_TRUE(h.StoredState().empty());
+  EXPECT_GT(h.state_manager()->stats().recovered_undo, 100u);
+  for (int b = 0; b < 50; ++b) {
+    changes.Batch(h);
+    ASSERT_EQ(h.Commit(), "");
+  }
+}
+
+/// A crash inside Commit, after part of the dirty state was written (the test hook throws there),
+/// leaves the previous commit.
+TEST(ViewState, CrashInsideCommitLeavesThePreviousCommit) {
+  for (const char* point : {"commit:spilled", "commit:before-write"}) {
+    SCOPED_TRACE(point);
+    ViewHarness h("db");
+    SetUpViews(h, 64 << 10, 5);  // large enough that most dirty state is still in memory at Commit
+    RandomChanges changes(3);
+    std::vector<std::pair<std::string, std::string>> committed;
+    int crashes = 0;
+    for (int round = 0; round < 30; ++round) {
+      h.state_manager()->set_commit_chunk_bytes(512);  // Commit writes in several batches
+      bool crash_next_commit = round % 2 == 1;
+      int hits = 0;
+      h.state_manager()->SetTestHook([&](std::string_view p) {
+        if (crash_next_commit && p == point && ++hits == 1) throw Error(ErrorKind::kState, "simulated crash");
+      });
+      bool crashed = false;
+      for (int b = 0; b < 5 && !crashed; ++b) {
+        const int before = h.committed_batches();
+        changes.Batch(h);
+        try {
+          ASSERT_EQ(h.Commit(), "");
+        } catch (const Error& e) {
+          ASSERT_NE(std::string(e.what()).find("simulated crash"), std::string::npos) << e.what();
+          crashed = true;
+          break;
+        }
+        if (h.committed_batches() != before) committed = h.StoredState();
+      }
+      if (!crashed) continue;
+      ++crashes;
+      h.Crash();
+      EXPECT_EQ(h.StoredState(), committed) << "round " << round;
+      if (::testing::Test::HasFailure()) return;
+    }
+    EXPECT_GT(crashes, 10);
+    h.state_manager()->SetTestHook(nullptr);
+    for (int b = 0; b < 40; ++b) {
+      changes.Batch(h);
+      ASSERT_EQ(h.Commit(), "");
+    }
+  }
+}
+
+TableSchemaPtr Table(const std::string& name) {
+  auto t = std::make_shared<TableSchema>();
+  t->database = "db";
+  t->table = name;
+  for (const char* c : {"id", "k"}) {
+    ColumnSchema col;
+    col.name = c;
+    col.kind = ValueKind::kInt;
+    t->columns.push_back(col);
+  }
+  t->primary_key = {0};
+  return t;
+}
+
+ChangeChunk Rows(const TableSchemaPtr& t, std::vector<std::pair<int64_t, int64_t>> rows) {
+  ChangeChunk c(t);
+  c.AddSource(SourceInfo{});
+  uint64_t version = 1;
+  for (auto [id, k] : rows) {
+    c.BeginRow(RowOp::kInsert, version++, 0, 0);
+    c.column(0).AppendInt(id);
+    c.column(1).AppendInt(k);
+  }
+  return c;
+}
+
+size_t CountRows(const std::vector<ChangeChunk>& out) {
+  size_t n = 0;
+  for (auto& c : out) n += c.size();
+  return n;
+}
+
+TEST(ViewState, DropViewIsDurableWithTheNextCommitOnly) {
+  const std::string dir = (std::filesystem::temp_directory_path() / "sluice-view-state-drop").string();
+  std::filesystem::remove_all(dir);
+  Catalog catalog("db");
+  auto a = Table("a"), b = Table("b");
+  catalog.AddTable(a);
+  catalog.AddTable(b);
+  auto defs = CompileViews("drop.sql", "CREATE MATERIALIZED VIEW j AS SELECT a.id, b.id AS bid FROM a JOIN b ON a.k = b.k", catalog);
+  auto open = [&](std::unique_ptr<StateStore>& store, std::unique_ptr<ViewStateManager>& m) {
+    m.reset();
+    store.reset();
+    store = StateStore::Open(dir);
+    m = std::make_unique<ViewStateManager>(store.get(), "v/", 1 << 20);
+    m->Recover();
+  };
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<ViewStateManager> m;
+  open(store, m);
+  std::vector<ChangeChunk> out;
+  {
+    ViewPipeline p(defs[0].plan, defs[0].output, m.get());
+    p.Push("db.a", Rows(a, {{1, 7}, {2, 7}}), out);
+    p.Flush(out);
+    m->Commit({{"offset", "1"}});
+  }
+  // Dropped but not committed: a crash keeps the old state.
+  m->DropView("j");
+  {
+    ViewPipeline p(defs[0].plan, defs[0].output, m.get());
+    out.clear();
+    p.Push("db.b", Rows(b, {{10, 7}}), out);
+    EXPECT_EQ(CountRows(out), 0u) << "a dropped view starts empty";
+  }
+  open(store, m);  // crash
+  {
+    ViewPipeline p(defs[0].plan, defs[0].output, m.get());
+    out.clear();
+    p.Push("db.b", Rows(b, {{10, 7}}), out);
+    EXPECT_EQ(CountRows(out), 2u) << "the drop was not committed";
+  }
+  m->DropView("j");
+  m->Commit({{"offset", "2"}});
+  open(store, m);
+  {
+    ViewPipeline p(defs[0].plan, defs[0].output, m.get());
+    out.clear();
+    p.Push("db.b", Rows(b, {{11, 7}}), out);
+    EXPECT_EQ(CountRows(out), 0u);
+  }
+  EXPECT_TRUE(store->Scan("v/d/j/0/").empty());
+  EXPECT_EQ(store->Get("offset").value_or(""), "2");
+  m.reset();
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sluice::sql::testing
