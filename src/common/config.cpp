@@ -55,8 +55,16 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"source", "key.converter", T::kPassthrough, nullptr, nullptr, "ignored: events are JSON"},
   {"source", "value.converter", T::kPassthrough, nullptr, nullptr, "ignored: events are JSON"},
   // ---- bus ------------------------------------------------------------------------------------
-  {"bus", "type", T::kEnum, "embedded", "embedded", "embedded: capture and sink in one process, no Kafka"},
+  {"bus", "type", T::kEnum, "embedded", "embedded|kafka", "embedded: capture and sink in one process, no Kafka; kafka: `sluice capture` and `sluice sink` talk through Kafka topics"},
   {"bus", "queue.max.bytes", T::kInt, "67108864", nullptr, "memory bound of the in-process queue between stages"},
+  // Kafka (bus.type: kafka). Every other key of `bus` is a librdkafka property, passed through
+  // and checked by librdkafka (src/bus/kafka_config.cpp).
+  {"bus", "bootstrap.servers", T::kString, "", nullptr, "Kafka brokers host:port,... (required with type kafka)"},
+  {"bus", "topic.create", T::kBool, "true", nullptr, "create missing topics with the settings below; false: a missing topic is an error"},
+  {"bus", "topic.partitions", T::kInt, "-1", nullptr, "partitions of created topics (-1: the broker's num.partitions)"},
+  {"bus", "topic.replication.factor", T::kInt, "-1", nullptr, "replication factor of created topics (-1: the broker's default.replication.factor)"},
+  {"bus", "topic.retention.ms", T::kInt, "", nullptr, "retention.ms of created topics (unset: the broker's; -1: forever, for replay)"},
+  {"bus", "topic.cleanup.policy", T::kEnum, "delete", "delete|compact", "cleanup.policy of created topics (compact keeps the last event per key)"},
   // ---- sink: ClickHouse Kafka Connect sink property names -------------------------------------
   {"sink", "type", T::kEnum, "clickhouse", "clickhouse", "sink kind"},
   {"sink", "hostname", T::kString, nullptr, nullptr, "ClickHouse host", true},
@@ -80,6 +88,11 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"sink", "compression", T::kEnum, "auto", "auto|gzip|none", "request body compression (auto: gzip unless loopback)"},
   {"sink", "errors.deadletter.table", T::kString, "_sluice_dlq", nullptr, "dead-letter table for errors.tolerance all"},
   {"sink", "tables", T::kMap, nullptr, nullptr, "per-table overrides: <db>.<table>: {table, order.by, partition.by, settings}"},
+  // `sluice sink` with bus.type kafka (ClickHouse Kafka Connect sink names where one exists).
+  {"sink", "topics", T::kList, "", nullptr, "topics to read (default: every <topic.prefix>.* topic)"},
+  {"sink", "topics.regex", T::kString, "", nullptr, "regex of topics to read, instead of topics"},
+  {"sink", "group.id", T::kString, "sluice-sink", nullptr, "Kafka consumer group: sink processes of one group share the partitions"},
+  {"sink", "errors.deadletterqueue.topic.name", T::kString, "", nullptr, "topic for messages that are not Debezium events (with errors.tolerance all; unset: log and skip)"},
   // ---- state ----------------------------------------------------------------------------------
   {"state", "dir", T::kString, "./state", nullptr, "state directory (offsets, schema history); relative to the config file"},
 };
@@ -196,6 +209,18 @@ class Loader {
       }
       if (out.count(key)) {
         Problem(line, fmt::format("{}.{}: set twice (first on line {})", section, key, out[key].line));
+        continue;
+      }
+      if (!spec && section == "bus" && !v.IsSequence() && !v.IsMap()) {
+        // A librdkafka property: kept as written; src/bus/kafka_config.cpp validates it.
+        ConfigValue pv;
+        pv.line = line;
+        if (!v.IsNull()) {
+          auto e = Expand(v.Scalar(), line, section + "." + key);
+          if (!e) continue;
+          pv.scalar = *e;
+        }
+        out[key] = std::move(pv);
         continue;
       }
       if (!spec) {

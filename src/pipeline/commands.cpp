@@ -17,6 +17,7 @@
 #include "event/debezium_json.h"
 #include "mysql/capture.h"
 #include "mysql/source_info.h"
+#include "pipeline/kafka_commands.h"
 #include "state/state_store.h"
 
 namespace sluice::pipeline {
@@ -30,6 +31,8 @@ void OnSignal(int) {
   g_stop = true;
   if (g_capture) g_capture->Stop();
 }
+
+}  // namespace
 
 Config LoadConfig(const CommonFlags& flags) {
   Config c = Config::LoadFile(flags.config_path);
@@ -54,13 +57,13 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c) {
   }
   YAML::Node n;
   for (const auto& [k, v] : c.Entries("sink")) {
-    if (k == "tables" || k == "buffer.max.bytes") continue;  // tables below; buffer.max.bytes is the pipeline's
+    if (k == "tables" || k == "buffer.max.bytes" || IsKafkaSinkKey(k)) continue;  // tables below; the rest is the pipeline's
     n[k] = v;
   }
   // Defaults of keys not written, so the sink sees the documented defaults.
   for (const auto& spec : ConfigSpec()) {
     if (std::string(spec.section) != "sink" || spec.type == ConfigType::kMap || !spec.default_value) continue;
-    if (std::string(spec.key) == "buffer.max.bytes") continue;
+    if (std::string(spec.key) == "buffer.max.bytes" || IsKafkaSinkKey(spec.key)) continue;
     if (!c.Has("sink", spec.key)) n[spec.key] = spec.default_value;
   }
   for (const auto& [table, settings] : c.GetMap("sink", "tables")) {
@@ -68,6 +71,8 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c) {
   }
   return clickhouse::SinkOptions::FromYaml(n);
 }
+
+namespace {
 
 std::string StatePrefix(const char* command) { return std::string(command) + "/"; }
 
@@ -175,6 +180,7 @@ void InstallSignalHandlers() {
 }
 
 int Capture(const CommonFlags& flags, const std::string& output) {
+  if (output.empty()) return CaptureToKafka(flags);  // pipeline/kafka_commands.cpp
   Config config = LoadConfig(flags);
   DebeziumOptions dopts = DebeziumFromConfig(config);
   mysql::TableFilter filter(config);

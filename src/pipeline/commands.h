@@ -3,6 +3,15 @@
 /// and reported by main().
 
 #include <string>
+#include <string_view>
+
+namespace sluice {
+class Config;
+struct DebeziumOptions;
+}  // namespace sluice
+namespace sluice::clickhouse {
+struct SinkOptions;
+}  // namespace sluice::clickhouse
 
 namespace sluice::pipeline {
 
@@ -19,6 +28,14 @@ int Capture(const CommonFlags& flags, const std::string& output);
 int Run(const CommonFlags& flags);
 /// `sluice status CONFIG`: offsets and snapshot progress from the state directory.
 int Status(const CommonFlags& flags);
+
+/// Shared by the Kafka commands (pipeline/kafka_commands.cpp): the config (warnings logged), the
+/// Debezium options of `source`, the ClickHouse sink options of `sink`.
+Config LoadConfig(const CommonFlags& flags);
+DebeziumOptions DebeziumFromConfig(const Config& c);
+clickhouse::SinkOptions SinkFromConfig(const Config& c);
+/// True for the `sink` keys that configure the Kafka consumer, not ClickHouse.
+bool IsKafkaSinkKey(std::string_view key);
 
 /// Set by SIGINT/SIGTERM.
 bool StopRequested();

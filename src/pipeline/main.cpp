@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "pipeline/commands.h"
+#include "pipeline/kafka_commands.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -27,13 +28,21 @@ int main(int argc, char** argv) {
   run->add_flag("--exit-when-caught-up", flags.exit_when_caught_up,
                 "exit 0 once the snapshot is done and every change committed before catching up is in ClickHouse");
 
-  auto* capture = app.add_subcommand("capture", "capture only: print change events (Debezium JSON) on stdout");
+  auto* capture = app.add_subcommand(
+      "capture", "capture only: change events (Debezium JSON) to Kafka (bus.type kafka) or stdout (--output jsonl)");
   capture->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
-  capture->add_option("--output", output, "jsonl: one {\"topic\",\"key\",\"value\"} line per event")
-      ->required()
+  capture->add_option("--output", output, "jsonl: one {\"topic\",\"key\",\"value\"} line per event on stdout")
       ->check(CLI::IsMember({"jsonl"}));
   capture->add_flag("--exit-when-caught-up", flags.exit_when_caught_up,
                     "exit 0 once the snapshot is done and every change committed before catching up is printed");
+
+  sluice::pipeline::SinkFlags sink_flags;
+  auto* sink = app.add_subcommand("sink", "sink only (bus.type kafka): Debezium topics -> ClickHouse, in a consumer group");
+  sink->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
+  sink->add_flag("--exit-when-caught-up", flags.exit_when_caught_up,
+                 "exit 0 once every message before the topics' end offsets at start is in ClickHouse");
+  sink->add_option("--reset-offsets", sink_flags.reset_offsets,
+                   "earliest, or a timestamp in ms: the group re-reads the topics from there (replay)");
 
   auto* check = app.add_subcommand("check", "validate the config file and the connections it names");
   check->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
@@ -48,6 +57,7 @@ int main(int argc, char** argv) {
     sluice::pipeline::InstallSignalHandlers();
     if (*run) return sluice::pipeline::Run(flags);
     if (*capture) return sluice::pipeline::Capture(flags, output);
+    if (*sink) return sluice::pipeline::Sink(flags, sink_flags);
     if (*check) return sluice::pipeline::Check(flags);
     if (*status) return sluice::pipeline::Status(flags);
   } catch (const sluice::Error& e) {

@@ -1,0 +1,105 @@
+#include "bus/kafka_admin.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/error.h"
+#include "common/log.h"
+
+namespace sluice::kafka {
+
+namespace {
+
+/// Fetches cluster metadata, retrying with backoff while no broker answers.
+const rd_kafka_metadata_t* Metadata(rd_kafka_t* rk) {
+  int backoff_ms = 200;
+  auto start = std::chrono::steady_clock::now();
+  auto last_log = start;
+  while (true) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, 5000);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return md;
+    CheckFatal(rk);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_log > std::chrono::seconds(10) || last_log == start) {
+      SLOG_WARN("kafka: cannot read cluster metadata ({}); retrying (brokers unreachable?)", rd_kafka_err2str(err));
+      last_log = now;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, int>> ListTopics(rd_kafka_t* rk) {
+  const rd_kafka_metadata_t* md = Metadata(rk);
+  std::vector<std::pair<std::string, int>> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    std::string name = t.topic;
+    if (!name.empty() && name[0] == '_') continue;  // __consumer_offsets & co
+    out.emplace_back(std::move(name), t.partition_cnt);
+  }
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& settings) {
+  for (const auto& [name, n] : ListTopics(rk)) {
+    if (name == topic) return;
+  }
+  if (!settings.create) {
+    Throw(ErrorKind::kBus,
+          "Kafka topic {} does not exist and bus.topic.create is false: create it (kafka-topics.sh --create "
+          "--topic {}) or set bus.topic.create: true",
+          topic, topic);
+  }
+  char err[512];
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), settings.partitions, settings.replication_factor, err, sizeof err);
+  if (!nt) Throw(ErrorKind::kBus, "cannot describe topic {} for creation: {}", topic, err);
+  if (!settings.retention_ms.empty()) rd_kafka_NewTopic_set_config(nt, "retention.ms", settings.retention_ms.c_str());
+  rd_kafka_NewTopic_set_config(nt, "cleanup.policy", settings.cleanup_policy.c_str());
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
+  rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+  rd_kafka_event_t* ev = nullptr;
+  while (!ev) {
+    ev = rd_kafka_queue_poll(q, 1000);
+    CheckFatal(rk);
+  }
+  std::string failure;
+  if (rd_kafka_event_error(ev)) {
+    failure = rd_kafka_event_error_string(ev);
+  } else {
+    const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t** tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+    for (size_t i = 0; i < cnt; ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        failure = fmt::format("{}: {}", rd_kafka_err2name(e),
+                              rd_kafka_topic_result_error_string(tr[i]) ? rd_kafka_topic_result_error_string(tr[i]) : "");
+      }
+    }
+  }
+  rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy(nt);
+  rd_kafka_queue_destroy(q);
+  if (!failure.empty()) {
+    Throw(ErrorKind::kBus,
+          "cannot create Kafka topic {} ({} partitions, replication factor {}): {}. Check bus.topic.partitions / "
+          "bus.topic.replication.factor against the cluster, or create the topic yourself",
+          topic, settings.partitions, settings.replication_factor, failure);
+  }
+  SLOG_INFO("created Kafka topic {}", topic);
+}
+
+}  // namespace sluice::kafka

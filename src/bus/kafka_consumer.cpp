@@ -1,0 +1,219 @@
+#include "bus/kafka_consumer.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/error.h"
+#include "common/log.h"
+
+namespace sluice::kafka {
+
+std::optional<std::string_view> Message::Header(const char* name) const {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(raw, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  const void* v = nullptr;
+  size_t n = 0;
+  if (rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return std::string_view(static_cast<const char*>(v), n);
+}
+
+KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, const std::string& group_id, RebalanceListener* listener)
+    : listener_(listener) {
+  std::vector<std::pair<std::string, std::string>> defaults = {
+      {"auto.offset.reset", "earliest"},
+      {"session.timeout.ms", "10000"},
+      {"heartbeat.interval.ms", "1000"},
+      {"topic.metadata.refresh.interval.ms", "5000"},
+      {"reconnect.backoff.max.ms", "10000"},
+  };
+  std::vector<std::pair<std::string, std::string>> forced = {
+      {"group.id", group_id},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "false"},
+      {"partition.assignment.strategy", "range,roundrobin"},
+  };
+  rd_kafka_conf_t* conf = MakeConf(settings, defaults, forced);
+  rd_kafka_conf_set_rebalance_cb(
+      conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+        KafkaConsumer::OnRebalance(rk, static_cast<int>(err), parts, opaque);
+      });
+  rd_kafka_conf_set_opaque(conf, this);
+  char err[512];
+  rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk_) {
+    rd_kafka_conf_destroy(conf);
+    Throw(ErrorKind::kConfig, "{}: cannot create the Kafka consumer: {}", settings.config_file, err);
+  }
+  rd_kafka_poll_set_consumer(rk_);
+}
+
+KafkaConsumer::~KafkaConsumer() {
+  if (last_) rd_kafka_message_destroy(last_);
+  if (!rk_) return;
+  if (!closed_) {
+    listener_ = nullptr;  // the owner is going away: nothing to deliver in a last revoke
+    rd_kafka_consumer_close(rk_);
+  }
+  rd_kafka_destroy(rk_);
+}
+
+void KafkaConsumer::OnRebalance(rd_kafka_t* rk, int err_int, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<KafkaConsumer*>(opaque);
+  const auto err = static_cast<rd_kafka_resp_err_t>(err_int);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    std::string names;
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto& p = parts->elems[i];
+      if (self->listener_) {
+        if (auto off = self->listener_->OnAssign({p.topic, p.partition})) p.offset = *off;
+      }
+      names += fmt::format("{}{}[{}]", names.empty() ? "" : ", ", p.topic, p.partition);
+    }
+    SLOG_INFO("kafka: assigned {} partition(s): {}", parts->cnt, names);
+    rd_kafka_assign(rk, parts);
+  } else {
+    if (self->listener_) {
+      std::vector<TopicPartition> tps;
+      for (int i = 0; i < parts->cnt; ++i) tps.push_back({parts->elems[i].topic, parts->elems[i].partition});
+      self->listener_->OnRevoke(tps);
+    }
+    SLOG_INFO("kafka: {} partition(s) revoked", parts->cnt);
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+void KafkaConsumer::Subscribe(const std::vector<std::string>& topics) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) Throw(ErrorKind::kBus, "cannot subscribe to Kafka topics: {}", rd_kafka_err2str(err));
+}
+
+std::optional<Message> KafkaConsumer::Poll(int timeout_ms) {
+  if (last_) {
+    rd_kafka_message_destroy(last_);
+    last_ = nullptr;
+  }
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
+  CheckFatal(rk_);
+  if (!m) return std::nullopt;
+  if (m->err) {
+    const std::string what = rd_kafka_message_errstr(m);
+    const rd_kafka_resp_err_t e = m->err;
+    const std::string topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    rd_kafka_message_destroy(m);
+    if (e == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+      SLOG_WARN("kafka: topic {} does not exist (yet): {}", topic, what);
+      return std::nullopt;
+    }
+    if (e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED || e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+      Throw(ErrorKind::kBus, "Kafka refused access to {}: {} (check the ACLs and the credentials in `bus`)",
+            topic.empty() ? "the group" : topic, what);
+    }
+    SLOG_WARN("kafka: consumer: {} ({})", what, rd_kafka_err2name(e));
+    return std::nullopt;
+  }
+  last_ = m;
+  Message msg;
+  msg.raw = m;
+  msg.topic = rd_kafka_topic_name(m->rkt);
+  msg.partition = m->partition;
+  msg.offset = m->offset;
+  rd_kafka_timestamp_type_t tstype;
+  msg.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+  if (m->key) msg.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload) msg.value = std::string_view(static_cast<const char*>(m->payload), m->len);
+  return msg;
+}
+
+void KafkaConsumer::Commit(const std::map<TopicPartition, int64_t>& next_offsets) {
+  if (next_offsets.empty()) return;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size()));
+  for (const auto& [tp, off] : next_offsets) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = off;
+  }
+  int backoff_ms = 100;
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE || err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+        err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS || err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+        err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+      SLOG_WARN("kafka: offset commit failed ({}); retrying", rd_kafka_err2str(err));
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min(backoff_ms * 2, 5000);
+      continue;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    // Not fatal for the data: what was written stays written; the partitions are re-read from the
+    // last committed offset by whoever owns them now, and the rows collapse by _version.
+    SLOG_WARN("kafka: offset commit refused ({}); the new owner of the partitions re-reads from the last commit",
+              rd_kafka_err2str(err));
+    return;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+std::map<TopicPartition, int64_t> KafkaConsumer::Committed(const std::vector<TopicPartition>& partitions) {
+  std::map<TopicPartition, int64_t> out;
+  if (partitions.empty()) return out;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+  rd_kafka_resp_err_t err = rd_kafka_committed(rk_, list, 10000);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < list->cnt; ++i) {
+      const auto& e = list->elems[i];
+      out[{e.topic, e.partition}] = e.err ? -1 : e.offset;
+    }
+  } else {
+    SLOG_WARN("kafka: cannot read committed offsets: {}", rd_kafka_err2str(err));
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
+std::pair<int64_t, int64_t> KafkaConsumer::Watermarks(const TopicPartition& tp) {
+  int64_t lo = 0, hi = 0;
+  int backoff_ms = 200;
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &lo, &hi, 10000);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {lo, hi};
+    CheckFatal(rk_);
+    SLOG_WARN("kafka: cannot read the end offset of {}[{}]: {}; retrying", tp.topic, tp.partition, rd_kafka_err2str(err));
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+  }
+}
+
+int64_t KafkaConsumer::OffsetForTime(const TopicPartition& tp, int64_t timestamp_ms) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = timestamp_ms;
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk_, list, 10000);
+  int64_t off = list->elems[0].offset;
+  const rd_kafka_resp_err_t perr = list->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err || perr) {
+    Throw(ErrorKind::kBus, "cannot find the offset of {}[{}] at timestamp {}: {}", tp.topic, tp.partition,
+          timestamp_ms, rd_kafka_err2str(err ? err : perr));
+  }
+  if (off < 0) off = Watermarks(tp).second;  // no record at or after the time: start at the end
+  return off;
+}
+
+void KafkaConsumer::Close() {
+  if (closed_ || !rk_) return;
+  if (last_) {
+    rd_kafka_message_destroy(last_);
+    last_ = nullptr;
+  }
+  rd_kafka_consumer_close(rk_);
+  closed_ = true;
+}
+
+}  // namespace sluice::kafka

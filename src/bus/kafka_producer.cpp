@@ -1,0 +1,129 @@
+#include "bus/kafka_producer.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+
+#include "common/error.h"
+#include "common/log.h"
+
+namespace sluice::kafka {
+
+KafkaProducer::KafkaProducer(const KafkaSettings& settings,
+                             const std::vector<std::pair<std::string, std::string>>& extra) {
+  // Defaults the user may override (in `bus`): Java's murmur2 partitioner, so a key lands in the
+  // same partition as when Kafka Connect (Debezium) writes it; lz4 batches; no delivery timeout
+  // (an unreachable broker is retried forever with backoff and logged, never given up silently).
+  std::vector<std::pair<std::string, std::string>> defaults = {
+      {"partitioner", "murmur2_random"},
+      {"compression.codec", "lz4"},
+      {"linger.ms", "20"},
+      {"message.timeout.ms", "0"},
+      {"retry.backoff.ms", "200"},
+      {"reconnect.backoff.max.ms", "10000"},
+  };
+  // Forced: per-partition order and no duplicates from producer retries.
+  std::vector<std::pair<std::string, std::string>> forced = {
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+  };
+  for (const auto& e : extra) forced.push_back(e);
+  rd_kafka_conf_t* conf = MakeConf(settings, defaults, forced);
+  rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::OnDelivery);
+  rd_kafka_conf_set_opaque(conf, this);
+  char err[512];
+  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk_) {
+    rd_kafka_conf_destroy(conf);
+    Throw(ErrorKind::kConfig, "{}: cannot create the Kafka producer: {}", settings.config_file, err);
+  }
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (!rk_) return;
+  rd_kafka_flush(rk_, 2000);
+  rd_kafka_destroy(rk_);
+}
+
+void KafkaProducer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto* self = static_cast<KafkaProducer*>(opaque);
+  const auto seq = reinterpret_cast<uintptr_t>(msg->_private);
+  if (msg->err) {
+    if (self->failure_.empty()) {
+      self->failure_ = fmt::format("delivery to {} [{}] failed: {}", rd_kafka_topic_name(msg->rkt), msg->partition,
+                                   rd_kafka_err2str(msg->err));
+    }
+    return;  // stays outstanding: nothing after it is considered delivered
+  }
+  self->outstanding_.erase(seq);
+}
+
+void KafkaProducer::ThrowIfFailed() {
+  if (!failure_.empty()) {
+    Throw(ErrorKind::kBus, "Kafka {} (the stored offset stays before it; a restart re-sends)", failure_);
+  }
+  CheckFatal(rk_);
+}
+
+uint64_t KafkaProducer::Produce(std::string_view topic, const std::string_view* key, const std::string_view* value,
+                                const std::vector<Header>& headers) {
+  const uint64_t seq = next_seq_;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (!headers.empty()) {
+    hdrs = rd_kafka_headers_new(headers.size());
+    for (const auto& h : headers) {
+      rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                          static_cast<ssize_t>(h.value.size()));
+    }
+  }
+  auto last_log = std::chrono::steady_clock::now();
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(std::string(topic).c_str()),
+        RD_KAFKA_V_KEY(key ? const_cast<char*>(key->data()) : nullptr, key ? key->size() : 0),
+        RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(seq))),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      // Backpressure: the brokers are slow or away. Serve delivery reports and retry.
+      rd_kafka_poll(rk_, 100);
+      ThrowIfFailed();
+      if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(10)) {
+        SLOG_WARN("kafka: the producer queue is full ({} messages waiting for the brokers); waiting",
+                  outstanding_.size());
+        last_log = std::chrono::steady_clock::now();
+      }
+      continue;
+    }
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    Throw(ErrorKind::kBus, "cannot produce to topic {}: {}", topic, rd_kafka_err2str(err));
+  }
+  outstanding_.insert(seq);
+  ++next_seq_;
+  rd_kafka_poll(rk_, 0);
+  ThrowIfFailed();
+  return seq;
+}
+
+void KafkaProducer::Poll(int timeout_ms) {
+  rd_kafka_poll(rk_, timeout_ms);
+  ThrowIfFailed();
+}
+
+void KafkaProducer::Flush() {
+  auto start = std::chrono::steady_clock::now();
+  auto last_log = start;
+  while (!outstanding_.empty()) {
+    rd_kafka_flush(rk_, 500);
+    ThrowIfFailed();
+    const auto now = std::chrono::steady_clock::now();
+    if (!outstanding_.empty() && now - last_log > std::chrono::seconds(10)) {
+      SLOG_WARN("kafka: {} message(s) not yet acknowledged after {} s (brokers unreachable?); still waiting",
+                outstanding_.size(), std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
+      last_log = now;
+    }
+  }
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,77 @@
+#pragma once
+/// Debezium JSON codec, decoding side: Kafka records carrying Debezium's MySQL envelope
+/// (`before`/`after`/`source`/`op`, with or without Kafka Connect's {schema, payload} wrapper)
+/// back into ChangeChunks, so `sluice sink` writes ClickHouse exactly as `sluice run` does.
+///
+/// Where a record's table schema comes from, first match wins:
+///  1. the `sluice.schema` Kafka header that `sluice capture` puts on every record (the MySQL
+///     column metadata; Debezium consumers ignore headers they do not know) — exact: same
+///     ClickHouse types as `sluice run`;
+///  2. the Kafka Connect schema of the value (`schemas.enable=true`, e.g. real Debezium): types from
+///     the Connect types and Debezium's logical types (io.debezium.time.*, Decimal, Bits, Json, ...);
+///  3. inferred from the JSON (`schemas.enable=false` from another writer): integers -> Int64,
+///     other numbers -> Float64, booleans -> UInt64, objects/arrays -> JSON text, strings and
+///     first-seen nulls -> String; key = the fields of the record key. Temporal values stay numbers.
+/// `_version` comes from `source`: MakeVersion(file, pos, row) for streamed changes and
+/// MakeVersion(file, pos, 0) - 1 for snapshot reads — the values `sluice run` gives the same change.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event/change.h"
+#include "event/debezium_json.h"
+
+namespace sluice {
+
+/// Kafka header name of the table schema `sluice capture` attaches to every record.
+inline constexpr std::string_view kSchemaHeader = "sluice.schema";
+
+/// Returns the compact JSON form of `schema` carried in the `sluice.schema` header.
+std::string EncodeSchemaHeader(const TableSchema& schema);
+/// Parses a `sluice.schema` header. Throws Error(kData) when malformed.
+TableSchemaPtr DecodeSchemaHeader(std::string_view text);
+
+struct DebeziumDecoderOptions {
+  /// Handling modes the writer used (`source.*` of the same config): needed to read columns whose
+  /// type comes from the schema header, as the JSON alone does not say e.g. string vs base64.
+  DebeziumOptions modes;
+  /// Binlog file name -> sequence number (mysql::BinlogFileSequence).
+  std::function<uint32_t(std::string_view)> file_sequence;
+};
+
+/// Turns Debezium records into ChangeChunks, one pending chunk per table. A record is decoded
+/// whole before any of it is appended, so a bad record leaves the chunks untouched. Caches a
+/// plan per schema. Not thread-safe: one decoder per consumer thread.
+class DebeziumDecoder {
+ public:
+  explicit DebeziumDecoder(DebeziumDecoderOptions options);
+  ~DebeziumDecoder();
+  DebeziumDecoder(const DebeziumDecoder&) = delete;
+  DebeziumDecoder& operator=(const DebeziumDecoder&) = delete;
+
+  /// Decodes one record and appends its rows to the pending chunk of its table. A null value (a
+  /// tombstone) and the ops `t` (truncate) and `m` (message) append nothing. Returns the number
+  /// of rows appended. Throws Error(kData) saying what is wrong when the record is not valid JSON
+  /// or not a Debezium change event.
+  size_t Decode(std::string_view topic, std::optional<std::string_view> key, std::optional<std::string_view> value,
+                std::optional<std::string_view> schema_header);
+
+  /// Moves out the pending chunks (in the order their tables were first seen since the last call).
+  std::vector<ChangeChunk> TakeChunks();
+  size_t pending_rows() const { return pending_rows_; }
+  size_t pending_bytes() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  size_t pending_rows_ = 0;
+};
+
+}  // namespace sluice

@@ -1,0 +1,415 @@
+#include "pipeline/kafka_commands.h"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "bus/kafka_admin.h"
+#include "bus/kafka_config.h"
+#include "bus/kafka_consumer.h"
+#include "bus/kafka_producer.h"
+#include "clickhouse/sink.h"
+#include "common/config.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "event/debezium_json.h"
+#include "event/debezium_reader.h"
+#include "mysql/capture.h"
+#include "mysql/source_info.h"
+#include "state/state_store.h"
+
+namespace sluice::pipeline {
+
+bool IsKafkaSinkKey(std::string_view key) {
+  return key == "topics" || key == "topics.regex" || key == "group.id" || key == "errors.deadletterqueue.topic.name";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Stops `capture` when SIGINT/SIGTERM arrives (the capture may be blocked reading the binlog).
+class StopWatcher {
+ public:
+  explicit StopWatcher(mysql::MySqlCapture& capture)
+      : thread_([this, &capture] {
+          while (!done_) {
+            if (StopRequested()) capture.Stop();
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~StopWatcher() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// ---- capture -> Kafka ----------------------------------------------------------------------------
+
+/// Produces Debezium records to Kafka; stores the source offset of a transaction only once every
+/// record produced before it was acknowledged by the brokers (at-least-once into Kafka: a crash
+/// re-sends from the stored offset, and the re-sent records carry the same _version).
+class KafkaCaptureConsumer : public mysql::ChangeConsumer {
+ public:
+  KafkaCaptureConsumer(DebeziumOptions options, kafka::KafkaProducer& producer, kafka::TopicSettings topics,
+                       StateStore* state, std::string key)
+      : encoder_(std::move(options)),
+        producer_(producer),
+        topics_(std::move(topics)),
+        state_(state),
+        key_(std::move(key)) {}
+
+  void OnRows(ChangeChunk&& chunk) override {
+    const TableInfo& info = InfoFor(chunk.schema());
+    encoder_.EncodeChunk(chunk, [&](const DebeziumRecord& r) {
+      headers_.clear();
+      headers_.push_back({kSchemaHeader, info.header});
+      if (!r.header_name.empty()) headers_.push_back({r.header_name, r.header_value});
+      producer_.Produce(r.topic, r.key_is_null ? nullptr : &r.key, r.value_is_null ? nullptr : &r.value, headers_);
+    });
+    ++records_batches_;
+  }
+  void OnSchema(const TableSchemaPtr&, const TableSchemaPtr& after, const std::map<std::string, std::string>&) override {
+    if (after) InfoFor(after);  // the topic exists from the start, also for an empty table
+  }
+  void OnTruncate(const TableSchemaPtr& table) override {
+    SLOG_WARN("TRUNCATE of {} is not carried over Kafka (Debezium skips truncate events by default); empty the "
+              "ClickHouse table by hand",
+              table->QualifiedName());
+  }
+  void OnCommit(const mysql::SourceOffset& offset) override {
+    commits_.push_back({producer_.produced(), offset});
+    producer_.Poll(0);
+    Advance(false);
+  }
+  void OnCaughtUp() override { Checkpoint(); }
+  void OnIdle() override { Checkpoint(); }
+
+  /// Waits for every record to be acknowledged and stores the last offset.
+  void Checkpoint() {
+    producer_.Flush();
+    Advance(true);
+  }
+
+ private:
+  struct TableInfo {
+    TableSchemaPtr schema;  // keeps the pointer key alive
+    std::string header;
+  };
+
+  const TableInfo& InfoFor(const TableSchemaPtr& schema) {
+    auto it = info_.find(schema.get());
+    if (it != info_.end()) return it->second;
+    std::string topic(encoder_.Topic(schema));
+    if (!created_.count(topic)) {
+      kafka::EnsureTopic(producer_.handle(), topic, topics_);
+      created_.insert(topic);
+    }
+    TableInfo info{schema, EncodeSchemaHeader(*schema)};
+    return info_.emplace(schema.get(), std::move(info)).first->second;
+  }
+
+  /// Stores the newest offset all of whose records are acknowledged (at most every 200 ms unless
+  /// `force`).
+  void Advance(bool force) {
+    const uint64_t acked = producer_.AckedBelow();
+    while (!commits_.empty() && commits_.front().first <= acked) {
+      ready_ = std::move(commits_.front().second);
+      has_ready_ = true;
+      commits_.pop_front();
+    }
+    if (has_ready_ && (force || Clock::now() - last_store_ > std::chrono::milliseconds(200))) {
+      state_->Put(key_, ready_.Serialize());
+      has_ready_ = false;
+      last_store_ = Clock::now();
+    }
+  }
+
+  DebeziumEncoder encoder_;
+  kafka::KafkaProducer& producer_;
+  kafka::TopicSettings topics_;
+  StateStore* state_;
+  std::string key_;
+  std::vector<kafka::Header> headers_;
+  std::unordered_map<const TableSchema*, TableInfo> info_;
+  std::set<std::string> created_;
+  std::deque<std::pair<uint64_t, mysql::SourceOffset>> commits_;  // (records produced before it, offset)
+  mysql::SourceOffset ready_;
+  bool has_ready_ = false;
+  Clock::time_point last_store_ = Clock::now();
+  uint64_t records_batches_ = 0;
+};
+
+// ---- Kafka -> ClickHouse ---------------------------------------------------------------------------
+
+/// The sink stage of `sluice sink`: decodes records into chunks, writes them through the
+/// ClickHouseSink and commits Kafka offsets only after sink.Flush() returned.
+class SinkLoop : public kafka::RebalanceListener {
+ public:
+  SinkLoop(const Config& config, const kafka::KafkaSettings& ks, const SinkFlags& flags)
+      : config_(config),
+        ks_(ks),
+        sink_(SinkFromConfig(config)),
+        decoder_(DebeziumDecoderOptions{DebeziumFromConfig(config),
+                                        [](std::string_view f) { return mysql::BinlogFileSequence(std::string(f)); }}),
+        delay_(std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"))),
+        buffer_budget_(static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"))),
+        tolerate_(config.GetString("sink", "errors.tolerance") == "all"),
+        dlq_topic_(config.GetString("sink", "errors.deadletterqueue.topic.name")),
+        reset_(flags.reset_offsets) {
+    if (!reset_.empty() && reset_ != "earliest" && reset_ != "latest") {
+      char* end = nullptr;
+      reset_ts_ = std::strtoll(reset_.c_str(), &end, 10);
+      if (!end || *end || reset_ts_ < 0) {
+        Throw(ErrorKind::kConfig, "--reset-offsets: '{}' is not earliest, latest or a timestamp in milliseconds",
+              reset_);
+      }
+    }
+    // Subscription: sink.topics, sink.topics.regex, or every <topic.prefix>.* topic.
+    const auto topics = config.GetList("sink", "topics");
+    const std::string regex = config.GetString("sink", "topics.regex");
+    if (!topics.empty() && !regex.empty()) {
+      Throw(ErrorKind::kConfig, "{}: set sink.topics or sink.topics.regex, not both", config.Where("sink", "topics"));
+    }
+    if (!topics.empty()) {
+      subscription_ = topics;
+      for (const auto& t : topics) names_.insert(t);
+    } else {
+      std::string re = regex;
+      if (re.empty()) {
+        const std::string prefix = config.GetString("source", "topic.prefix");
+        for (char c : prefix) {
+          if (std::string_view(".^$*+?()[]{}|\\").find(c) != std::string_view::npos) re += '\\';
+          re += c;
+        }
+        re += "\\..*";
+      }
+      pattern_ = "^(" + re + ")$";
+      try {
+        matcher_ = std::regex(pattern_, std::regex::extended);
+      } catch (const std::regex_error& e) {
+        Throw(ErrorKind::kConfig, "{}: sink.topics.regex '{}' is not a valid regex: {}",
+              config.Where("sink", "topics.regex"), regex, e.what());
+      }
+      subscription_ = {pattern_};
+    }
+  }
+
+  int Run(bool exit_when_caught_up) {
+    sink_.Connect();  // ClickHouse first: wrong credentials stop us before consuming anything
+    consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("sink", "group.id"), this);
+    if (exit_when_caught_up) {
+      // The end offsets at start: everything before them must be in ClickHouse before exiting.
+      for (const auto& tp : kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return Matches(t); })) {
+        auto [lo, hi] = consumer_->Watermarks(tp);
+        if (hi > lo) targets_[tp] = {lo, hi};
+      }
+      SLOG_INFO("sink: {} partition(s) with data to catch up with", targets_.size());
+    }
+    consumer_->Subscribe(subscription_);
+    SLOG_INFO("sink: consuming {} in group {}", pattern_.empty() ? fmt::format("{}", fmt::join(subscription_, ", ")) : pattern_,
+              config_.GetString("sink", "group.id"));
+    auto last_flush = Clock::now();
+    auto last_check = Clock::time_point{};
+    bool caught_up = false;
+    while (!StopRequested()) {
+      auto m = consumer_->Poll(100);
+      if (m) Process(*m);
+      const auto now = Clock::now();
+      if (!pending_.empty() &&
+          (now - last_flush >= delay_ || sink_.FlushDue() || sink_.BufferedBytes() + decoder_.pending_bytes() > buffer_budget_)) {
+        Checkpoint();
+        last_flush = Clock::now();
+      }
+      if (exit_when_caught_up && (!m || now - last_check > std::chrono::seconds(1)) &&
+          now - last_check > std::chrono::milliseconds(300)) {
+        last_check = now;
+        if (CaughtUp()) {
+          caught_up = true;
+          break;
+        }
+      }
+    }
+    Checkpoint();
+    consumer_->Close();
+    const auto& st = sink_.stats();
+    SLOG_INFO("sink stopped{}: {} records, {} rows in {} inserts ({} bytes), {} retries, {} bad record(s)",
+              caught_up ? " (caught up)" : "", records_, st.rows_inserted, st.inserts, st.bytes_inserted, st.retries,
+              bad_);
+    return 0;
+  }
+
+  void OnRevoke(const std::vector<kafka::TopicPartition>& parts) override {
+    // Deliver and commit before another member takes the partitions over.
+    Checkpoint();
+    for (const auto& tp : parts) pending_.erase(tp);
+  }
+
+  std::optional<int64_t> OnAssign(const kafka::TopicPartition& tp) override {
+    if (reset_.empty() || reset_done_.count(tp)) return std::nullopt;
+    reset_done_.insert(tp);
+    if (reset_ == "earliest") return -2;  // RD_KAFKA_OFFSET_BEGINNING
+    if (reset_ == "latest") return -1;    // RD_KAFKA_OFFSET_END
+    return consumer_->OffsetForTime(tp, reset_ts_);
+  }
+
+ private:
+  bool Matches(const std::string& topic) const {
+    if (topic == dlq_topic_) return false;
+    if (!names_.empty()) return names_.count(topic) > 0;
+    return std::regex_match(topic, matcher_);
+  }
+
+  void Process(const kafka::Message& m) {
+    ++records_;
+    pending_[{std::string(m.topic), m.partition}] = m.offset + 1;
+    if (m.topic == dlq_topic_) return;
+    try {
+      decoder_.Decode(m.topic, m.key, m.value, m.Header(std::string(kSchemaHeader).c_str()));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kData) throw;
+      BadRecord(m, e.what());
+    }
+    if (decoder_.pending_rows() >= 65536) PushChunks();
+  }
+
+  void BadRecord(const kafka::Message& m, const std::string& what) {
+    ++bad_;
+    const std::string where = fmt::format("{}[{}]@{}", m.topic, m.partition, m.offset);
+    if (!tolerate_) {
+      Throw(ErrorKind::kData,
+            "record {} cannot be read: {}. It is not a Debezium change event Sluice can write; to skip such "
+            "records set sink.errors.tolerance: all (and errors.deadletterqueue.topic.name to keep them)",
+            where, what);
+    }
+    if (dlq_topic_.empty()) {
+      SLOG_WARN("skipping record {}: {} (errors.tolerance all, no errors.deadletterqueue.topic.name)", where, what);
+      return;
+    }
+    if (!dlq_) {
+      dlq_ = std::make_unique<kafka::KafkaProducer>(ks_);
+      kafka::TopicSettings ts;
+      ts.partitions = 1;
+      kafka::EnsureTopic(dlq_->handle(), dlq_topic_, ts);
+    }
+    const std::string partition = std::to_string(m.partition), offset = std::to_string(m.offset);
+    std::vector<kafka::Header> headers = {{"__connect.errors.topic", m.topic},
+                                          {"__connect.errors.partition", partition},
+                                          {"__connect.errors.offset", offset},
+                                          {"__connect.errors.exception.message", what}};
+    dlq_->Produce(dlq_topic_, m.key ? &*m.key : nullptr, m.value ? &*m.value : nullptr, headers);
+    SLOG_WARN("record {} sent to dead-letter topic {}: {}", where, dlq_topic_, what);
+  }
+
+  void PushChunks() {
+    for (auto& chunk : decoder_.TakeChunks()) sink_.Write(chunk);
+  }
+
+  /// Everything read so far into ClickHouse (and the DLQ), then the offsets to Kafka.
+  void Checkpoint() {
+    PushChunks();
+    sink_.Flush();
+    if (dlq_) dlq_->Flush();
+    if (!pending_.empty() && consumer_) {
+      consumer_->Commit(pending_);
+      for (const auto& [tp, off] : pending_) done_[tp] = off;
+      pending_.clear();
+    }
+  }
+
+  /// True once the group committed every target partition up to its end offset at start.
+  bool CaughtUp() {
+    Checkpoint();
+    std::vector<kafka::TopicPartition> left;
+    for (const auto& [tp, range] : targets_) {
+      auto it = done_.find(tp);
+      if (it == done_.end() || it->second < range.second) left.push_back(tp);
+    }
+    if (left.empty()) return true;
+    for (const auto& [tp, off] : consumer_->Committed(left)) {
+      if (off >= targets_[tp].second) done_[tp] = std::max(done_[tp], off);
+    }
+    for (const auto& tp : left) {
+      if (done_[tp] < targets_[tp].second) return false;
+    }
+    return true;
+  }
+
+  const Config& config_;
+  const kafka::KafkaSettings& ks_;
+  clickhouse::ClickHouseSink sink_;
+  DebeziumDecoder decoder_;
+  std::unique_ptr<kafka::KafkaConsumer> consumer_;
+  std::unique_ptr<kafka::KafkaProducer> dlq_;
+  const std::chrono::milliseconds delay_;
+  const size_t buffer_budget_;
+  const bool tolerate_;
+  const std::string dlq_topic_;
+  std::string reset_;
+  int64_t reset_ts_ = -1;
+  std::set<kafka::TopicPartition> reset_done_;
+  std::vector<std::string> subscription_;
+  std::set<std::string> names_;
+  std::string pattern_;
+  std::regex matcher_;
+  std::map<kafka::TopicPartition, int64_t> pending_;  // next offset to commit, per partition
+  std::map<kafka::TopicPartition, int64_t> done_;     // committed (by us or the group)
+  std::map<kafka::TopicPartition, std::pair<int64_t, int64_t>> targets_;
+  uint64_t records_ = 0, bad_ = 0;
+};
+
+}  // namespace
+
+int CaptureToKafka(const CommonFlags& flags) {
+  Config config = LoadConfig(flags);
+  if (config.GetString("bus", "type") != "kafka") {
+    Throw(ErrorKind::kConfig,
+          "{}: `sluice capture` needs --output jsonl (events on stdout) or bus.type: kafka with "
+          "bus.bootstrap.servers (events to Kafka topics); bus.type is '{}'",
+          config.file(), config.GetString("bus", "type"));
+  }
+  kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "capture");
+  DebeziumOptions dopts = DebeziumFromConfig(config);
+  mysql::TableFilter filter(config);
+  auto options = mysql::CaptureOptions::FromConfig(config);
+  options.exit_when_caught_up = flags.exit_when_caught_up;
+  auto state = StateStore::Open(config.GetPath("state", "dir"));
+  const std::string prefix = "capture/";
+  kafka::KafkaProducer producer(ks);
+  // Reach the brokers (and fail on bad credentials) before reading the source.
+  (void)kafka::ListTopics(producer.handle());
+  mysql::MySqlCapture capture(options, filter, state.get(), prefix);
+  KafkaCaptureConsumer consumer(dopts, producer, ks.topics, state.get(), prefix + "offset");
+  mysql::SourceOffset resume;
+  if (auto v = state->Get(prefix + "offset")) resume = mysql::SourceOffset::Parse(*v);
+  if (!resume.empty()) SLOG_INFO("resuming from {}", resume.ToString());
+  {
+    StopWatcher watcher(capture);
+    capture.Run(consumer, resume);
+  }
+  consumer.Checkpoint();
+  SLOG_INFO("capture stopped: {} record(s) produced and acknowledged", producer.produced());
+  return 0;
+}
+
+int Sink(const CommonFlags& flags, const SinkFlags& sink_flags) {
+  Config config = LoadConfig(flags);
+  kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "sink");
+  if (!config.HasSection("sink")) {
+    Throw(ErrorKind::kConfig, "{}: `sluice sink` needs a `sink` section (type: clickhouse, hostname, database, ...)",
+          config.file());
+  }
+  SinkLoop loop(config, ks, sink_flags);
+  return loop.Run(flags.exit_when_caught_up);
+}
+
+}  // namespace sluice::pipeline
