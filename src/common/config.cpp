@@ -93,12 +93,15 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"sink", "topics.regex", T::kString, "", nullptr, "regex of topics to read, instead of topics"},
   {"sink", "group.id", T::kString, "sluice-sink", nullptr, "Kafka consumer group: sink processes of one group share the partitions"},
   {"sink", "errors.deadletterqueue.topic.name", T::kString, "", nullptr, "topic for messages that are not Debezium events (with errors.tolerance all; unset: log and skip)"},
+  // ---- metrics: Prometheus /metrics, /api/pipeline and the pipeline page -------------------------
+  {"metrics", "port", T::kInt, nullptr, nullptr, "HTTP port of /metrics (Prometheus), /api/pipeline and the page at / (0: any free port)", true},
+  {"metrics", "bind.address", T::kString, "127.0.0.1", nullptr, "address the metrics endpoint listens on (0.0.0.0: every interface)"},
   // ---- state ----------------------------------------------------------------------------------
   {"state", "dir", T::kString, "./state", nullptr, "state directory (offsets, schema history); relative to the config file"},
 };
 // clang-format on
 
-const std::set<std::string> kSections = {"source", "bus", "sink", "state"};
+const std::set<std::string> kSections = {"source", "bus", "sink", "state", "metrics"};
 const std::set<std::string> kMapSubKeys = {"database", "table", "order.by", "partition.by", "settings"};
 
 const ConfigKeySpec* FindSpec(std::string_view section, std::string_view key) {
@@ -346,7 +349,7 @@ class Loader {
       return;
     }
     if (!root.IsMap()) {
-      Problem(root.Mark().line + 1, "the top level must be a mapping with sections source, bus, sink, state");
+      Problem(root.Mark().line + 1, "the top level must be a mapping with sections source, bus, sink, state, metrics");
       return;
     }
     for (auto it = root.begin(); it != root.end(); ++it) {
@@ -360,8 +363,8 @@ class Loader {
           if (d < bd) bd = d, best = s;
         }
         std::string hint = bd <= 2 ? fmt::format("; did you mean '{}'?", best)
-                                   : std::string("; the sections are source, bus, sink, state");
-        if (section == "transform" || section == "metrics") {
+                                   : std::string("; the sections are source, bus, sink, state, metrics");
+        if (section == "transform") {
           hint = fmt::format("; section '{}' is not available in this version of sluice", section);
         }
         Problem(line, fmt::format("unknown section '{}'{}", section, hint));

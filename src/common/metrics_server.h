@@ -1,0 +1,52 @@
+#pragma once
+/// The HTTP endpoint of config section `metrics:` (cpp-httplib, one listening thread plus a
+/// 1-second sampler thread):
+///   GET /metrics       every metric of metrics::Default() in the Prometheus text format
+///   GET /api/pipeline  the pipeline graph with rows/s and lag per edge, and the lag history (JSON)
+///   GET /              a small page drawing that graph and a lag-over-time plot
+/// Owned by the command that runs the pipeline; stops (and joins its threads) when destroyed.
+
+#include <memory>
+#include <string>
+
+namespace sluice {
+class Config;
+}
+
+namespace sluice::metrics {
+
+struct MetricsServerOptions {
+  std::string bind_address = "127.0.0.1";
+  int port = 0;           ///< 0: any free port (see MetricsServer::port())
+  std::string state_dir;  ///< for sluice_state_dir_bytes; empty: not reported
+};
+
+class MetricsServer {
+ public:
+  explicit MetricsServer(MetricsServerOptions options);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  /// Binds and starts serving. Throws Error(kConfig) when the address cannot be bound.
+  void Start();
+  /// Stops serving; idempotent.
+  void Stop();
+  /// The bound port (the chosen one when options.port was 0).
+  int port() const;
+
+  /// The JSON of /api/pipeline (exposed for tests).
+  std::string PipelineJson() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Starts the server when `config` has a `metrics` section; returns null otherwise.
+std::unique_ptr<MetricsServer> StartMetricsServer(const Config& config);
+
+/// The embedded page served at `/`.
+extern const char* const kPipelinePageHtml;
+
+}  // namespace sluice::metrics
