@@ -92,13 +92,14 @@ std::string OrderByExpression(const TableSchema& schema, const TableOverride& ov
   std::string expr = "(";
   for (size_t i = 0; i < schema.primary_key.size(); ++i) {
     const ColumnSchema& c = schema.columns[static_cast<size_t>(schema.primary_key[i])];
-    if (c.nullable && !ctx.features.nullable_key) {
-      Throw(ErrorKind::kConfig,
-            "key column `{}` of table {} is nullable, and ClickHouse {} cannot sort by a Nullable column: "
-            "set {}.order.by to NOT NULL columns that identify a row",
-            c.name, schema.QualifiedName(), ctx.features.version.ToString(), config_key);
-    }
     if (i) expr += ", ";
+    if (c.nullable && !ctx.features.nullable_key) {
+      // A view's key may hold NULLs (GROUP BY a nullable column, the padded side of an outer
+      // join). Servers that cannot sort by Nullable sort by (isNull(c), assumeNotNull(c)): NULL
+      // and the type's default stay distinct keys.
+      expr += "isNull(" + QuoteIdent(c.name) + "), assumeNotNull(" + QuoteIdent(c.name) + ")";
+      continue;
+    }
     expr += QuoteIdent(c.name);
   }
   return expr + ")";

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace sluice::clickhouse {
 
@@ -23,6 +24,15 @@ struct ClickHouseSink::Table {
   std::vector<size_t> row_starts;  // only with errors.tolerance = all (for bisection)
   size_t rows = 0;
   Clock::time_point first_row_at;
+  int64_t newest_ts_ms = 0;  // source commit time of the newest buffered row
+  // Metrics of the ClickHouse table (looked up once; updated per chunk and per INSERT).
+  metrics::Counter* rows_total = nullptr;
+  metrics::Counter* bytes_total = nullptr;
+  metrics::Counter* inserts_total = nullptr;
+  metrics::Histogram* batch_rows = nullptr;
+  metrics::Histogram* insert_seconds = nullptr;
+  metrics::Gauge* oldest_pending_ts = nullptr;
+  metrics::Gauge* last_acked_ts = nullptr;
 };
 
 namespace {
@@ -87,6 +97,18 @@ const std::string* FindActual(const std::vector<std::pair<std::string, std::stri
 
 int64_t MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+metrics::Counter& RetriesTotal() {
+  static metrics::Counter& c = metrics::Default().GetCounter(
+      "sluice_sink_retries_total", "ClickHouse requests retried after a retryable error (network, 5xx, timeouts)");
+  return c;
+}
+
+metrics::Counter& DlqRowsTotal() {
+  static metrics::Counter& c = metrics::Default().GetCounter(
+      "sluice_sink_dlq_rows_total", "rows written to the dead-letter table (errors.tolerance all)");
+  return c;
 }
 
 }  // namespace
@@ -155,6 +177,7 @@ void ClickHouseSink::WithRetry(const std::string& what, F&& f) {
       }
       SLOG_WARN("clickhouse: {} failed (attempt {}), retrying in {} ms: {}", what, attempt, backoff, e.what());
       ++stats_.retries;
+      RetriesTotal().Inc();
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
       backoff = std::min(backoff * 2, std::max<int64_t>(backoff, options_.retry_backoff_max_ms));
     }
@@ -283,6 +306,28 @@ void ClickHouseSink::EnsureTable(const TableSchema& schema) {
       }
     }
   }
+  {
+    // Per ClickHouse table; the graph edge is source table (or view) -> ClickHouse table.
+    auto& reg = metrics::Default();
+    const metrics::Labels l = {{"table", t->db + "." + t->name}};
+    t->rows_total = &reg.GetCounter("sluice_sink_rows_total", "rows acknowledged by ClickHouse (deletes included)", l);
+    t->bytes_total = &reg.GetCounter("sluice_sink_bytes_total", "RowBinary bytes acknowledged by ClickHouse", l);
+    t->inserts_total = &reg.GetCounter("sluice_sink_inserts_total", "INSERT requests acknowledged by ClickHouse", l);
+    t->batch_rows = &reg.GetHistogram("sluice_sink_insert_rows", "rows per INSERT",
+                                      metrics::ExponentialBuckets(1, 10, 7), l);
+    t->insert_seconds = &reg.GetHistogram("sluice_sink_insert_seconds",
+                                          "seconds from sending an INSERT until ClickHouse acknowledged it, retries included",
+                                          metrics::ExponentialBuckets(0.001, 4, 10), l);
+    t->oldest_pending_ts = &reg.GetGauge("sluice_sink_oldest_pending_timestamp_seconds",
+                                         "source commit time of the oldest buffered row not yet inserted (0: none)", l);
+    t->last_acked_ts = &reg.GetGauge("sluice_sink_last_commit_timestamp_seconds",
+                                     "source commit time of the newest row acknowledged by ClickHouse", l);
+    const bool view = schema.database.empty();  // views' output schemas have no database
+    metrics::Graph().AddEdge({{view ? "view" : "source", view ? schema.table : schema.QualifiedName()},
+                              {"clickhouse", t->db + "." + t->name},
+                              t->rows_total,
+                              t->oldest_pending_ts});
+  }
   for (const auto& c : schema.columns) t->insert_columns.push_back(QuoteIdent(c.name));
   t->insert_columns.push_back("`_version`");
   t->insert_columns.push_back("`_is_deleted`");
@@ -326,6 +371,17 @@ void ClickHouseSink::Truncate(const TableSchema& schema) {
                           (ctx_.cluster.empty() ? "" : " ON CLUSTER " + QuoteIdent(ctx_.cluster));
   WithRetry("truncate " + db + "." + name, [&] { client_->Query(sql); });
   SLOG_INFO("clickhouse: truncated {}.{} (TRUNCATE TABLE {} in the source)", db, name, schema.QualifiedName());
+}
+
+void ClickHouseSink::ResetTable(const TableSchema& schema) {
+  Connect();
+  tables_.erase(schema.QualifiedName());
+  const auto [db, name] = TargetOf(schema);
+  const std::string sql = "DROP TABLE IF EXISTS " + QuoteIdent(db) + "." + QuoteIdent(name) +
+                          (ctx_.cluster.empty() ? "" : " ON CLUSTER " + QuoteIdent(ctx_.cluster));
+  WithRetry("drop " + db + "." + name, [&] { client_->Query(sql); });
+  SLOG_INFO("clickhouse: dropped {}.{} to rebuild view {}", db, name, schema.table);
+  EnsureTable(schema);
 }
 
 void ClickHouseSink::RenameTable(const TableSchema& old_schema, const TableSchema& new_schema) {
@@ -420,7 +476,11 @@ void ClickHouseSink::Write(const ChangeChunk& chunk) {
     SLOG_WARN("clickhouse: row to dead-letter table: {}", r.error);
     dead_letters_.push_back({chunk.schema()->QualifiedName(), t->db + "." + t->name, std::move(r.error), "", r.version});
   }
-  if (n > 0 && t->rows == 0) t->first_row_at = Clock::now();
+  if (n > 0 && t->rows == 0) {
+    t->first_row_at = Clock::now();
+    t->oldest_pending_ts->Set(static_cast<double>(chunk.source(0).ts_ms) / 1000.0);
+  }
+  if (n > 0) t->newest_ts_ms = std::max(t->newest_ts_ms, chunk.source(chunk.size() - 1).ts_ms);
   t->rows += n;
   if (t->rows >= options_.batch_max_rows || t->buffer.size() >= options_.batch_max_bytes) FlushTable(*t);
 }
@@ -462,11 +522,17 @@ void ClickHouseSink::InsertRange(Table& t, size_t lo, size_t hi) {
     settings.emplace_back("insert_deduplication_token",
                           fmt::format("sluice-{}-{:016x}-{}", t.name, StableHash64(body), hi - lo));
   }
+  const auto started = Clock::now();
   WithRetry(fmt::format("insert {} rows into {}.{}", hi - lo, t.db, t.name),
             [&] { client_->InsertRowBinary(t.db, t.name, t.insert_columns, body, settings); });
   stats_.rows_inserted += hi - lo;
   stats_.bytes_inserted += body.size();
   ++stats_.inserts;
+  t.insert_seconds->Observe(std::chrono::duration<double>(Clock::now() - started).count());
+  t.batch_rows->Observe(static_cast<double>(hi - lo));
+  t.rows_total->Inc(hi - lo);
+  t.bytes_total->Inc(body.size());
+  t.inserts_total->Inc();
 }
 
 void ClickHouseSink::InsertBisecting(Table& t, size_t lo, size_t hi) {
@@ -510,6 +576,8 @@ void ClickHouseSink::FlushTable(Table& t) {
   t.buffer.clear();
   t.row_starts.clear();
   t.rows = 0;
+  t.oldest_pending_ts->Set(0);
+  if (t.newest_ts_ms > 0) t.last_acked_ts->Set(static_cast<double>(t.newest_ts_ms) / 1000.0);
   if (t.buffer.capacity() > 4 * options_.batch_max_bytes) t.buffer.shrink_to_fit();
 }
 
@@ -552,6 +620,7 @@ void ClickHouseSink::WriteDeadLetters() {
   WithRetry("insert into dead-letter table",
             [&] { client_->InsertRowBinary(options_.database, options_.dlq_table, cols, body); });
   stats_.dlq_rows += dead_letters_.size();
+  DlqRowsTotal().Inc(dead_letters_.size());
   dead_letters_.clear();
 }
 

@@ -53,6 +53,10 @@ class ClickHouseSink {
   /// ClickHouse table (rows written after this call are kept). Idempotent on replay.
   void Truncate(const TableSchema& schema);
 
+  /// Drops the ClickHouse table of `schema` (a view being rebuilt: its rows and maybe its columns
+  /// change) with its buffered rows, and creates it again empty.
+  void ResetTable(const TableSchema& schema);
+
   /// Applies a source RENAME TABLE: inserts the old table's buffered rows, then renames the
   /// ClickHouse table when the new name has no table yet (idempotent on replay).
   void RenameTable(const TableSchema& old_schema, const TableSchema& new_schema);

@@ -65,6 +65,9 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"bus", "topic.replication.factor", T::kInt, "-1", nullptr, "replication factor of created topics (-1: the broker's default.replication.factor)"},
   {"bus", "topic.retention.ms", T::kInt, "", nullptr, "retention.ms of created topics (unset: the broker's; -1: forever, for replay)"},
   {"bus", "topic.cleanup.policy", T::kEnum, "delete", "delete|compact", "cleanup.policy of created topics (compact keeps the last event per key)"},
+  // ---- transform: streaming SQL views --------------------------------------------------------
+  {"transform", "sql", T::kList, "", nullptr, "files of CREATE MATERIALIZED VIEW statements (PostgreSQL dialect); relative to the config file"},
+  {"transform", "memory.max.bytes", T::kInt, "268435456", nullptr, "memory budget of view state (join and aggregate state beyond it lives in state.dir)"},
   // ---- sink: ClickHouse Kafka Connect sink property names -------------------------------------
   {"sink", "type", T::kEnum, "clickhouse", "clickhouse", "sink kind"},
   {"sink", "hostname", T::kString, nullptr, nullptr, "ClickHouse host", true},
@@ -101,7 +104,7 @@ const std::vector<ConfigKeySpec> kSpec = {
 };
 // clang-format on
 
-const std::set<std::string> kSections = {"source", "bus", "sink", "state", "metrics"};
+const std::set<std::string> kSections = {"source", "bus", "transform", "sink", "state", "metrics"};
 const std::set<std::string> kMapSubKeys = {"database", "table", "order.by", "partition.by", "settings"};
 
 const ConfigKeySpec* FindSpec(std::string_view section, std::string_view key) {
@@ -349,7 +352,7 @@ class Loader {
       return;
     }
     if (!root.IsMap()) {
-      Problem(root.Mark().line + 1, "the top level must be a mapping with sections source, bus, sink, state, metrics");
+      Problem(root.Mark().line + 1, "the top level must be a mapping with sections source, bus, transform, sink, state, metrics");
       return;
     }
     for (auto it = root.begin(); it != root.end(); ++it) {
@@ -363,10 +366,7 @@ class Loader {
           if (d < bd) bd = d, best = s;
         }
         std::string hint = bd <= 2 ? fmt::format("; did you mean '{}'?", best)
-                                   : std::string("; the sections are source, bus, sink, state, metrics");
-        if (section == "transform") {
-          hint = fmt::format("; section '{}' is not available in this version of sluice", section);
-        }
+                                   : std::string("; the sections are source, bus, transform, sink, state, metrics");
         Problem(line, fmt::format("unknown section '{}'{}", section, hint));
         continue;
       }

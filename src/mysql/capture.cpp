@@ -151,28 +151,7 @@ TableSchemaPtr MySqlCapture::Emitted(const TableSchemaPtr& full) {
   auto it = projections_.find(full.get());
   if (it != projections_.end()) return it->second.emitted;
   Projection p;
-  bool all = true;
-  for (size_t i = 0; i < full->columns.size(); ++i) {
-    if (filter_.IncludeColumn(full->database, full->table, full->columns[i].name)) {
-      p.keep.push_back(static_cast<int>(i));
-    } else {
-      all = false;
-    }
-  }
-  if (all) {
-    p.emitted = full;
-  } else {
-    auto e = std::make_shared<TableSchema>(*full);
-    e->columns.clear();
-    e->primary_key.clear();
-    for (int k : p.keep) e->columns.push_back(full->columns[static_cast<size_t>(k)]);
-    for (int pk : full->primary_key) {
-      for (size_t j = 0; j < p.keep.size(); ++j) {
-        if (p.keep[j] == pk) e->primary_key.push_back(static_cast<int>(j));
-      }
-    }
-    p.emitted = e;
-  }
+  p.emitted = EmittedSchema(full, filter_, &p.keep);
   p.full = full;  // keeps the key's address from being reused
   auto emitted = p.emitted;
   projections_.emplace(full.get(), std::move(p));

@@ -2,6 +2,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "event/change.h"
 
 namespace sluice::mysql {
 
@@ -67,6 +68,29 @@ bool TableFilter::IncludeTable(const std::string& db, const std::string& table) 
 bool TableFilter::IncludeColumn(const std::string& db, const std::string& table, const std::string& column) const {
   if (column_exclude_.empty()) return true;
   return !Any(column_exclude_, db + "." + table + "." + column);
+}
+
+std::shared_ptr<const TableSchema> EmittedSchema(const std::shared_ptr<const TableSchema>& full, const TableFilter& filter,
+                                                 std::vector<int>* keep) {
+  std::vector<int> kept;
+  for (size_t i = 0; i < full->columns.size(); ++i) {
+    if (filter.IncludeColumn(full->database, full->table, full->columns[i].name)) kept.push_back(static_cast<int>(i));
+  }
+  std::shared_ptr<const TableSchema> result = full;
+  if (kept.size() != full->columns.size()) {
+    auto e = std::make_shared<TableSchema>(*full);
+    e->columns.clear();
+    e->primary_key.clear();
+    for (int k : kept) e->columns.push_back(full->columns[static_cast<size_t>(k)]);
+    for (int pk : full->primary_key) {
+      for (size_t j = 0; j < kept.size(); ++j) {
+        if (kept[j] == pk) e->primary_key.push_back(static_cast<int>(j));
+      }
+    }
+    result = e;
+  }
+  if (keep) *keep = std::move(kept);
+  return result;
 }
 
 }  // namespace sluice::mysql

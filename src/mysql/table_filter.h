@@ -5,12 +5,14 @@
 /// decisions): each thread uses its own copy.
 
 #include <map>
+#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
 
 namespace sluice {
 class Config;
+struct TableSchema;
 }
 
 namespace sluice::mysql {
@@ -37,6 +39,12 @@ class TableFilter {
   std::vector<Pattern> db_include_, db_exclude_, table_include_, table_exclude_, column_exclude_;
   mutable std::map<std::string, bool> table_cache_;
 };
+
+/// The schema the capture emits for `full`: columns matched by column.exclude.list removed (primary
+/// key re-indexed). Returns `full` itself when nothing is excluded; `keep` (optional) receives the
+/// indexes of the kept columns in `full`.
+std::shared_ptr<const TableSchema> EmittedSchema(const std::shared_ptr<const TableSchema>& full, const TableFilter& filter,
+                                                 std::vector<int>* keep = nullptr);
 
 /// System schemas never captured (as Debezium).
 bool IsSystemDatabase(const std::string& db);

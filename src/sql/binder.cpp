@@ -707,7 +707,26 @@ class Binder {
     j->right_keys = std::move(rk);
     j->names = l->names;
     j->types = l->types;
-    if (l->unique_key && r->unique_key) {
+    // A side whose unique key is among its equi-join columns matches at most one row of the other
+    // side: then the other side's key alone identifies a row (orders JOIN rates ON rates.currency
+    // = orders.currency is keyed by the order), unless the join pads that other side with NULLs.
+    auto covered = [](const PlanPtr& side, const std::vector<ExprPtr>& keys) {
+      if (!side->unique_key || side->unique_key->empty()) return false;
+      for (int k : *side->unique_key) {
+        bool found = false;
+        for (const auto& e : keys) found = found || (e->kind == ExprKind::kColumn && e->column == k);
+        if (!found) return false;
+      }
+      return true;
+    };
+    const bool pads_left = type == JoinType::kRight || type == JoinType::kFull;
+    const bool pads_right = type == JoinType::kLeft || type == JoinType::kFull;
+    if (l->unique_key && covered(r, j->right_keys) && !pads_left) {
+      j->unique_key = *l->unique_key;
+    } else if (r->unique_key && covered(l, j->left_keys) && !pads_right) {
+      j->unique_key = std::vector<int>();
+      for (int k : *r->unique_key) j->unique_key->push_back(k + static_cast<int>(l->names.size()));
+    } else if (l->unique_key && r->unique_key) {
       j->unique_key = *l->unique_key;
       for (int k : *r->unique_key) j->unique_key->push_back(k + static_cast<int>(l->names.size()));
     }

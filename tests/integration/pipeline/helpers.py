@@ -80,11 +80,15 @@ def ch_rows(query):
 class Pipeline:
     """A pipeline config in a temporary directory and the sluice processes run with it."""
 
-    def __init__(self, name, source_extra="", sink_extra="", snapshot_mode="initial", database=None):
+    def __init__(self, name, source_extra="", sink_extra="", snapshot_mode="initial", database=None, views=None):
         self.dir = tempfile.mkdtemp(prefix=f"sluice-{name}-")
         self.db = database or name
         self.ch_db = f"{name}_olap"
         self.config = os.path.join(self.dir, "pipeline.yaml")
+        transform = ""
+        if views is not None:  # CREATE MATERIALIZED VIEW statements -> views.sql, transform.sql
+            self.write_views(views)
+            transform = "transform:\n  sql: [views.sql]\n"
         with open(self.config, "w") as f:
             f.write(f"""source:
   database.hostname: 127.0.0.1
@@ -96,7 +100,7 @@ class Pipeline:
   database.include.list: {self.db}
   snapshot.mode: {snapshot_mode}
 {source_extra}
-sink:
+{transform}sink:
   type: clickhouse
   hostname: 127.0.0.1
   port: {CH_PORT}
@@ -107,6 +111,10 @@ state:
   dir: state
 """)
         self.proc = None
+
+    def write_views(self, text):
+        with open(os.path.join(self.dir, "views.sql"), "w") as f:
+            f.write(text)
 
     def reset(self):
         mysql(f"DROP DATABASE IF EXISTS `{self.db}`; CREATE DATABASE `{self.db}`;")

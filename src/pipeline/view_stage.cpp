@@ -1,0 +1,551 @@
+#include "pipeline/view_stage.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "mysql/connection.h"
+#include "mysql/source_info.h"
+#include "mysql/text_value.h"
+#include "state/state_store.h"
+
+namespace sluice::pipeline {
+
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string SourceName(const TableSchema& t) { return Lower(t.database + "." + t.table); }
+
+/// Views a snapshot-phase transaction's outputs sit below the snapshot's version: they order among
+/// themselves by a per-view counter and stay below every streamed change after the snapshot.
+constexpr uint64_t kSnapshotVersionSpan = uint64_t{1} << 31;
+
+void AppendKeyCell(const ColumnVector& c, size_t row, std::string& key) {
+  if (c.IsNull(row)) {
+    key.push_back('\0');
+    return;
+  }
+  key.push_back('\1');
+  if (IsVarKind(c.kind())) {
+    std::string_view b = c.GetBytes(row);
+    uint32_t n = static_cast<uint32_t>(b.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key.append(b);
+  } else {
+    int64_t v = c.GetInt(row);
+    key.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+}
+
+std::string ReadFile(const std::string& path, const std::string& shown) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Throw(ErrorKind::kConfig, "transform.sql: cannot read '{}' ({}): {}", shown, path, std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// The database bare table names in views refer to: the captured tables' only database, else the
+/// first plain name of database.include.list.
+std::string DefaultDatabase(const Config& config, const std::vector<TableSchemaPtr>& tables) {
+  std::set<std::string> dbs;
+  for (const auto& t : tables) dbs.insert(t->database);
+  if (dbs.size() == 1) return *dbs.begin();
+  for (const auto& d : config.GetList("source", "database.include.list")) {
+    if (!d.empty() && d.find_first_of(".*+?[](){}|^$\\") == std::string::npos) return d;
+  }
+  return "";
+}
+
+}  // namespace
+
+struct ViewStage::Adapter {
+  TableSchemaPtr from;     ///< the chunk schema this adapter is for (kept alive)
+  std::vector<int> keep;   ///< bound column i is column keep[i] of the chunk
+  bool identity = false;
+};
+
+struct ViewStage::View {
+  sql::ViewDefinition def;
+  std::string name;  ///< lower-case
+  std::unique_ptr<sql::ViewPipeline> pipeline;
+  std::string fingerprint;
+  std::vector<std::string> sources;
+  std::vector<ChangeChunk> txn_out;
+  uint64_t skip_below = 0;     ///< backfilled: base-table changes below this version (and snapshot rows) are in the state
+  uint64_t snap_counter = 0;   ///< snapshot-phase transactions emitted so far
+  std::map<const TableSchema*, Adapter> adapters;
+};
+
+ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables) {
+  const std::vector<std::string> files = config.GetList("transform", "sql");
+  if (files.empty()) return;
+  sql::Catalog catalog(DefaultDatabase(config, tables));
+  for (const auto& t : tables) {
+    catalog.AddTable(t);
+    tables_[SourceName(*t)] = t;
+  }
+  const std::filesystem::path base = std::filesystem::path(config.file()).parent_path();
+  std::map<std::string, std::string> fingerprints;
+  for (const auto& f : files) {
+    std::filesystem::path p(f);
+    if (p.is_relative()) p = base / p;
+    const std::string text = ReadFile(p.lexically_normal().string(), f);
+    for (auto& def : sql::CompileViews(f, text, catalog)) {
+      auto v = std::make_unique<View>();
+      v->name = Lower(def.name);
+      if (!def.has_key) {
+        Throw(ErrorKind::kSql,
+              "{}:{}:{}: view {} has no unique key, so its ClickHouse table (ReplacingMergeTree) cannot tell "
+              "which rows replace which: select the primary-key columns of its source tables (through joins and "
+              "filters), or use GROUP BY or DISTINCT",
+              def.location.file, def.location.line, def.location.column, def.name);
+      }
+      v->pipeline = std::make_unique<sql::ViewPipeline>(def.plan, def.output);
+      v->sources = v->pipeline->Sources();
+      // The fingerprint covers what the state depends on: the statement, the columns it was bound
+      // to, and the fingerprints of the views it reads.
+      std::string fp = def.sql + "\n--";
+      for (const auto& s : v->sources) {
+        auto t = tables_.find(s);
+        if (t != tables_.end()) {
+          fp += "\n" + s + ":";
+          for (const auto& c : t->second->columns) fp += " " + c.name + " " + c.column_type;
+        } else if (fingerprints.count(s)) {
+          fp += "\nview " + s + " {" + fingerprints[s] + "}";
+        }
+      }
+      v->fingerprint = fp;
+      fingerprints[v->name] = fp;
+      v->def = std::move(def);
+      for (const auto& s : v->sources) readers_[s].push_back(v.get());
+      views_.push_back(std::move(v));
+    }
+  }
+  for (const auto& v : views_) {
+    std::string src;
+    for (const auto& s : v->sources) src += (src.empty() ? "" : ", ") + s;
+    SLOG_INFO("view {} (key: {}) reads {}", v->def.name,
+              [&] {
+                std::string k;
+                for (int c : v->def.key_columns) k += (k.empty() ? "" : ", ") + v->def.output->columns[static_cast<size_t>(c)].name;
+                return k.empty() ? std::string("single row") : k;
+              }(),
+              src);
+  }
+}
+
+ViewStage::~ViewStage() = default;
+
+std::vector<TableSchemaPtr> ViewStage::OutputSchemas() const {
+  std::vector<TableSchemaPtr> r;
+  for (const auto& v : views_) r.push_back(v->def.output);
+  return r;
+}
+
+bool ViewStage::Reads(const TableSchema& table) const { return readers_.count(SourceName(table)) > 0; }
+
+std::vector<std::string> ViewStage::WithReaders(std::set<std::string> names) const {
+  // Views come in creation order and read only earlier views: one pass closes the set.
+  for (const auto& v : views_) {
+    for (const auto& s : v->sources) {
+      if (names.count(s)) names.insert(v->name);
+    }
+  }
+  std::vector<std::string> r;
+  for (const auto& v : views_) {
+    if (names.count(v->name)) r.push_back(v->name);
+  }
+  return r;
+}
+
+std::vector<std::string> ViewStage::ReadersOf(const TableSchema& table) const {
+  if (!Reads(table)) return {};
+  return WithReaders({SourceName(table)});
+}
+
+std::vector<std::string> ViewStage::Restore(StateStore& state, const std::string& prefix, bool have_offset,
+                                            bool snapshot_resumed) {
+  prefix_ = prefix + "views/";
+  std::map<std::string, std::map<std::string, std::string>> stored;  // view -> part -> value
+  for (auto& [k, val] : state.Scan(prefix_)) {
+    std::string rest = k.substr(prefix_.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) continue;
+    stored[rest.substr(0, slash)][rest.substr(slash + 1)] = std::move(val);
+  }
+  std::set<std::string> configured;
+  for (const auto& v : views_) configured.insert(v->name);
+  for (const auto& [name, parts] : stored) {
+    if (configured.count(name)) continue;
+    SLOG_INFO("view {} is no longer in transform.sql: its state is dropped (its ClickHouse table is kept)", name);
+    for (const auto& [part, val] : parts) deletes_.push_back(prefix_ + name + "/" + part);
+  }
+  if (views_.empty()) return {};
+  if (!have_offset) return {};  // first start: the views are fed by the snapshot like the tables
+  std::set<std::string> rebuild;
+  for (auto& v : views_) {
+    auto it = stored.find(v->name);
+    if (snapshot_resumed) {
+      rebuild.insert(v->name);
+      continue;
+    }
+    if (it == stored.end() || !it->second.count("def")) {
+      SLOG_INFO("view {} is new: it will be backfilled from its source tables", v->def.name);
+      rebuild.insert(v->name);
+      continue;
+    }
+    if (it->second["def"] != v->fingerprint) {
+      SLOG_INFO("view {} changed (its SQL or its sources' columns): it will be rebuilt from its source tables",
+                v->def.name);
+      rebuild.insert(v->name);
+      continue;
+    }
+    try {
+      v->pipeline->Restore(it->second["state"]);
+    } catch (const Error& e) {
+      Throw(ErrorKind::kState, "the stored state of view {} cannot be read ({}); delete the state directory to start over",
+            v->def.name, e.what());
+    }
+    std::istringstream meta(it->second["meta"]);
+    meta >> v->skip_below >> v->snap_counter;
+  }
+  if (snapshot_resumed) {
+    SLOG_INFO("the snapshot was interrupted and is resumed at a later position: the views are rebuilt from a "
+              "consistent read of their source tables");
+  }
+  return WithReaders(rebuild);
+}
+
+void ViewStage::Push(const ChangeChunk& chunk) {
+  if (chunk.empty() || !chunk.schema()) return;
+  const std::string source = SourceName(*chunk.schema());
+  auto readers = readers_.find(source);
+  if (readers == readers_.end()) return;
+  txn_any_ = true;
+  for (size_t i = 0; i < chunk.size(); ++i) txn_version_ = std::max(txn_version_, chunk.version(i));
+  txn_snapshot_ = chunk.source(0).snapshot != SourceInfo::Snapshot::kFalse;
+  txn_source_ = chunk.source(chunk.size() - 1);
+  const TableSchemaPtr& bound = tables_.at(source);
+  for (View* v : readers->second) {
+    const ChangeChunk* in = &chunk;
+    ChangeChunk filtered;
+    if (v->skip_below) {
+      bool all = true;
+      std::vector<size_t> rows;
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        if (chunk.version(i) >= v->skip_below && chunk.source(i).snapshot == SourceInfo::Snapshot::kFalse) {
+          rows.push_back(i);
+        } else {
+          all = false;
+        }
+      }
+      if (rows.empty()) continue;
+      if (!all) {
+        filtered = ChangeChunk(chunk.schema());
+        const uint32_t src = filtered.AddSource(chunk.source(rows.front()));
+        for (size_t i : rows) {
+          filtered.BeginRow(chunk.op(i), chunk.version(i), src, chunk.row_in_event(i));
+          for (size_t c = 0; c < chunk.num_columns(); ++c) filtered.column(c).AppendFrom(chunk.column(c), i);
+        }
+        in = &filtered;
+      }
+    }
+    // Columns by name: a captured table that gained columns (ALTER TABLE ADD COLUMN) still feeds
+    // the view the columns it was bound to.
+    auto ad = v->adapters.find(chunk.schema().get());
+    if (ad == v->adapters.end()) {
+      Adapter a;
+      a.from = chunk.schema();
+      const TableSchema& now = *chunk.schema();
+      for (const auto& col : bound->columns) {
+        const int idx = now.FindColumn(col.name);
+        if (idx < 0) {
+          Throw(ErrorKind::kSql,
+                "view {} reads column {} of {}, which the source no longer has (ALTER TABLE); change the view in "
+                "transform.sql (it is then rebuilt from its sources) or restore the column",
+                v->def.name, col.name, bound->QualifiedName());
+        }
+        const ColumnSchema& nc = now.columns[static_cast<size_t>(idx)];
+        if (nc.kind != col.kind || (col.kind == ValueKind::kDecimal && nc.scale != col.scale)) {
+          Throw(ErrorKind::kSql,
+                "view {} reads column {} of {}, whose type changed from {} to {} (ALTER TABLE); restart sluice to "
+                "rebuild the view from its sources",
+                v->def.name, col.name, bound->QualifiedName(), col.column_type, nc.column_type);
+        }
+        a.keep.push_back(idx);
+      }
+      a.identity = now.columns.size() == bound->columns.size();
+      for (size_t i = 0; a.identity && i < a.keep.size(); ++i) a.identity = a.keep[i] == static_cast<int>(i);
+      ad = v->adapters.emplace(chunk.schema().get(), std::move(a)).first;
+    }
+    if (ad->second.identity) {
+      PushTo(*v, source, *in);
+    } else {
+      ChangeChunk copy = *in;
+      ChangeChunk adapted = std::move(copy).Project(bound, ad->second.keep);
+      PushTo(*v, source, adapted);
+    }
+  }
+}
+
+void ViewStage::PushTo(View& v, const std::string& source, const ChangeChunk& chunk) {
+  std::vector<ChangeChunk> produced;
+  v.pipeline->Push(source, chunk, produced);
+  Route(v, produced);
+}
+
+void ViewStage::Route(View& v, std::vector<ChangeChunk>& produced) {
+  auto readers = readers_.find(v.name);
+  for (auto& c : produced) {
+    if (c.empty()) continue;
+    if (readers != readers_.end()) {
+      for (View* r : readers->second) PushTo(*r, v.name, c);
+    }
+    v.txn_out.push_back(std::move(c));
+  }
+}
+
+void ViewStage::Commit(std::vector<ChangeChunk>& out) {
+  if (!txn_any_) return;
+  for (auto& v : views_) {
+    std::vector<ChangeChunk> produced;
+    v->pipeline->Flush(produced);
+    Route(*v, produced);
+  }
+  for (auto& v : views_) {
+    if (v->txn_out.empty()) continue;
+    ChangeChunk c = Consolidate(*v);
+    if (!c.empty()) out.push_back(std::move(c));
+  }
+  txn_any_ = false;
+  txn_version_ = 0;
+  txn_snapshot_ = false;
+}
+
+ChangeChunk ViewStage::Consolidate(View& v) {
+  // The net change per key: the last image wins; a key whose last change removed it is deleted.
+  struct Last {
+    size_t chunk, row;
+    bool deleted;
+  };
+  std::unordered_map<std::string, Last> last;
+  std::vector<std::string> order;
+  std::string key;
+  for (size_t ci = 0; ci < v.txn_out.size(); ++ci) {
+    const ChangeChunk& c = v.txn_out[ci];
+    for (size_t i = 0; i < c.size(); ++i) {
+      key.clear();
+      for (int k : v.def.key_columns) AppendKeyCell(c.column(static_cast<size_t>(k)), i, key);
+      const RowOp op = c.op(i);
+      const bool deleted = op == RowOp::kDelete || op == RowOp::kUpdateBefore;
+      auto [it, fresh] = last.try_emplace(key, Last{ci, i, deleted});
+      if (fresh) {
+        order.push_back(key);
+      } else {
+        it->second = Last{ci, i, deleted};
+      }
+    }
+  }
+  uint64_t version = txn_version_;
+  if (txn_snapshot_) version = txn_version_ - kSnapshotVersionSpan + ++v.snap_counter;
+  ChangeChunk out(v.def.output);
+  SourceInfo src = txn_source_;
+  src.query.clear();
+  const uint32_t si = out.AddSource(std::move(src));
+  for (const auto& k : order) {
+    const Last& l = last[k];
+    const ChangeChunk& c = v.txn_out[l.chunk];
+    out.BeginRow(l.deleted ? RowOp::kDelete : RowOp::kInsert, version, si, 0);
+    for (size_t col = 0; col < c.num_columns(); ++col) out.column(col).AppendFrom(c.column(col), l.row);
+  }
+  v.txn_out.clear();
+  return out;
+}
+
+void ViewStage::Reset(const std::function<void(const TableSchema&)>& reset_table) {
+  for (auto& v : views_) {
+    v->pipeline = std::make_unique<sql::ViewPipeline>(v->def.plan, v->def.output);
+    v->skip_below = 0;
+    v->snap_counter = 0;
+    v->txn_out.clear();
+    reset_table(*v->def.output);
+  }
+}
+
+void ViewStage::CheckpointPuts(std::vector<std::pair<std::string, std::string>>& puts) const {
+  for (const auto& v : views_) {
+    const std::string k = prefix_ + v->name + "/";
+    puts.emplace_back(k + "def", v->fingerprint);
+    puts.emplace_back(k + "state", v->pipeline->Snapshot());
+    puts.emplace_back(k + "meta", std::to_string(v->skip_below) + " " + std::to_string(v->snap_counter));
+  }
+}
+
+void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::CaptureOptions& options,
+                         const std::function<void(const TableSchema&)>& reset_table,
+                         const std::function<void(ChangeChunk&&)>& emit) {
+  if (names.empty()) return;
+  const std::set<std::string> rebuild(names.begin(), names.end());
+  // Views read by a rebuilt view but not rebuilt themselves feed it from a fresh private copy.
+  std::set<std::string> upstream;
+  for (auto it = views_.rbegin(); it != views_.rend(); ++it) {
+    const View& v = **it;
+    if (!rebuild.count(v.name) && !upstream.count(v.name)) continue;
+    for (const auto& s : v.sources) {
+      if (!tables_.count(s) && !rebuild.count(s)) upstream.insert(s);
+    }
+  }
+  struct Member {
+    View* view;
+    std::unique_ptr<sql::ViewPipeline> own;  ///< the private copy of an upstream view
+    sql::ViewPipeline* pipeline;
+    bool emit;
+    std::vector<ChangeChunk> out;
+  };
+  std::vector<Member> members;
+  std::map<std::string, std::vector<size_t>> readers;  // source -> member indexes
+  std::set<std::string> base_tables;
+  for (auto& v : views_) {
+    if (rebuild.count(v->name)) {
+      v->pipeline = std::make_unique<sql::ViewPipeline>(v->def.plan, v->def.output);
+      v->skip_below = 0;
+      v->snap_counter = 0;
+      v->txn_out.clear();
+      members.push_back({v.get(), nullptr, v->pipeline.get(), true, {}});
+    } else if (upstream.count(v->name)) {
+      auto own = std::make_unique<sql::ViewPipeline>(v->def.plan, v->def.output);
+      sql::ViewPipeline* p = own.get();
+      members.push_back({v.get(), std::move(own), p, false, {}});
+    } else {
+      continue;
+    }
+    for (const auto& s : v->sources) {
+      readers[s].push_back(members.size() - 1);
+      if (tables_.count(s)) base_tables.insert(s);
+    }
+  }
+  for (const auto& m : members) {
+    if (m.emit) reset_table(*m.view->def.output);
+  }
+
+  std::function<void(size_t, const std::string&, const ChangeChunk&)> push = [&](size_t mi, const std::string& source,
+                                                                                 const ChangeChunk& chunk) {
+    std::vector<ChangeChunk> produced;
+    members[mi].pipeline->Push(source, chunk, produced);
+    for (auto& c : produced) {
+      auto r = readers.find(members[mi].view->name);
+      if (r != readers.end()) {
+        for (size_t j : r->second) push(j, members[mi].view->name, c);
+      }
+      if (members[mi].emit) members[mi].out.push_back(std::move(c));
+    }
+  };
+
+  mysql::Connection conn(options.connection);
+  conn.Connect();
+  const auto version_text = conn.QueryValue("SELECT VERSION()");
+  const bool is_mariadb = version_text && version_text->find("MariaDB") != std::string::npos;
+  conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  bool locked = false;
+  try {
+    conn.Execute("FLUSH TABLES WITH READ LOCK");
+    locked = true;
+  } catch (const Error& e) {
+    if (!is_mariadb) throw;
+    SLOG_WARN("FLUSH TABLES WITH READ LOCK failed ({}); using MariaDB's binlog_snapshot position", e.what());
+  }
+  conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+  mysql::BinlogCoordinates at;
+  if (locked) {
+    at = mysql::CurrentBinlogEnd(conn, is_mariadb);
+    conn.Execute("UNLOCK TABLES");
+  } else {
+    mysql::ResultSet st = conn.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
+    for (const auto& r : st.rows) {
+      if (*r[0] == "Binlog_snapshot_file") at.file = *r[1];
+      if (*r[0] == "Binlog_snapshot_position") at.pos = std::stoull(*r[1]);
+    }
+  }
+  const uint64_t snapshot_version = MakeVersion(mysql::BinlogFileSequence(at.file), at.pos, 0) - 1;
+  std::string view_list;
+  for (const auto& n : names) view_list += (view_list.empty() ? "" : ", ") + n;
+  SLOG_INFO("backfilling view(s) {} from {} table(s) read at {}:{}", view_list, base_tables.size(), at.file, at.pos);
+
+  uint64_t rows_read = 0;
+  auto commit = [&](const SourceInfo& src) {
+    for (auto& m : members) {
+      std::vector<ChangeChunk> produced;
+      m.pipeline->Flush(produced);
+      for (auto& c : produced) {
+        auto r = readers.find(m.view->name);
+        if (r != readers.end()) {
+          for (size_t j : r->second) push(j, m.view->name, c);
+        }
+        if (m.emit) m.out.push_back(std::move(c));
+      }
+    }
+    for (auto& m : members) {
+      if (!m.emit || m.out.empty()) continue;
+      std::swap(m.view->txn_out, m.out);
+      txn_version_ = snapshot_version;
+      txn_snapshot_ = true;
+      txn_source_ = src;
+      ChangeChunk c = Consolidate(*m.view);
+      m.out.clear();
+      if (!c.empty()) emit(std::move(c));
+    }
+    txn_version_ = 0;
+    txn_snapshot_ = false;
+  };
+  for (const auto& name : base_tables) {
+    const TableSchemaPtr& t = tables_.at(name);
+    std::string cols;
+    for (const auto& c : t->columns) cols += (cols.empty() ? "" : ", ") + mysql::QuoteIdent(c.name);
+    SourceInfo src;
+    src.file = at.file;
+    src.pos = at.pos;
+    src.snapshot = SourceInfo::Snapshot::kTrue;
+    ChangeChunk chunk(t);
+    uint32_t si = chunk.AddSource(src);
+    auto flush_chunk = [&] {
+      if (chunk.empty()) return;
+      rows_read += chunk.size();
+      for (size_t mi : readers[name]) push(mi, name, chunk);
+      commit(src);
+      chunk = ChangeChunk(t);
+      si = chunk.AddSource(src);
+    };
+    conn.QueryStream("SELECT " + cols + " FROM " + mysql::QuoteIdent(t->database) + "." + mysql::QuoteIdent(t->table),
+                     [&](MYSQL_ROW row, const unsigned long* len, MYSQL_FIELD*, unsigned ncols) {
+                       chunk.BeginRow(RowOp::kInsert, snapshot_version, si, 0);
+                       for (unsigned i = 0; i < ncols; ++i) {
+                         if (!row[i]) {
+                           chunk.column(i).AppendNull();
+                         } else {
+                           mysql::AppendTextValue(t->columns[i], std::string_view(row[i], len[i]), chunk.column(i));
+                         }
+                       }
+                       if (chunk.size() >= options.snapshot_fetch_size) flush_chunk();
+                     });
+    flush_chunk();
+  }
+  conn.Execute("COMMIT");
+  for (auto& m : members) {
+    if (m.emit) m.view->skip_below = snapshot_version + 1;
+  }
+  SLOG_INFO("backfilled view(s) {}: {} source rows read", view_list, rows_read);
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,100 @@
+#pragma once
+/// The views of `transform.sql` between capture and sink (RisingWave's job in the seed). Routes each
+/// captured chunk to the views that read its table (and each view's changes to the views that read
+/// that view), flushes the views at every source commit, and turns a view's changes of one
+/// transaction into one upsert chunk (one row per key, with the transaction's `_version`) for the
+/// sink — so a view in ClickHouse never shows half a transaction.
+///
+/// State: each view's operator state is persisted in the state store together with the source
+/// offset (CheckpointPuts), under "<prefix>views/<name>/". A view whose SQL is new or changed since
+/// the last run is backfilled (Backfill) from a consistent read of its source tables, without
+/// touching the other tables and views. Single-threaded (the sink thread).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "event/change.h"
+#include "mysql/capture.h"
+#include "sql/operators.h"
+#include "sql/plan.h"
+
+namespace sluice {
+class Config;
+class StateStore;
+}  // namespace sluice
+
+namespace sluice::pipeline {
+
+class ViewStage {
+ public:
+  /// Compiles the views of the config's `transform.sql` files against `tables` (the captured tables'
+  /// emitted schemas). Throws Error(kConfig) for an unreadable file, Error(kSql) "file:line:col: ..."
+  /// for SQL the engine does not accept, and Error(kSql) for a view without a unique key.
+  ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables);
+  ~ViewStage();
+
+  bool empty() const { return views_.empty(); }
+  size_t size() const { return views_.size(); }
+  /// Output schemas of the views (database "", table = view name), in creation order.
+  std::vector<TableSchemaPtr> OutputSchemas() const;
+  /// Whether any view reads captured table `db.table`.
+  bool Reads(const TableSchema& table) const;
+
+  /// Loads each view's state from `state` (prefix e.g. "run/"). `have_offset`: the pipeline resumes
+  /// from a stored offset (else every view starts empty and is fed by the snapshot). Returns the
+  /// views that must be backfilled: new or changed since the last run (and the views reading them),
+  /// or every view when `snapshot_resumed` (an interrupted snapshot re-reads at a later position).
+  /// Drops the stored state of views no longer in the config.
+  std::vector<std::string> Restore(StateStore& state, const std::string& prefix, bool have_offset,
+                                   bool snapshot_resumed);
+
+  /// Feeds a chunk of a captured table.
+  void Push(const ChangeChunk& chunk);
+  /// A source transaction ended: appends each changed view's upsert chunk to `out`.
+  void Commit(std::vector<ChangeChunk>& out);
+  /// The views reading `table` (and views reading those): a TRUNCATE of `table` needs them rebuilt.
+  std::vector<std::string> ReadersOf(const TableSchema& table) const;
+
+  /// Rebuilds `views` from a consistent read of their source tables through `conn` (its own
+  /// connection), at the current binlog end Q: `reset_table` empties each view's ClickHouse table,
+  /// the rows read are pushed through the views and their output handed to `emit` chunk by chunk;
+  /// afterwards the views ignore captured changes before Q and snapshot rows.
+  void Backfill(const std::vector<std::string>& views, const mysql::CaptureOptions& options,
+                const std::function<void(const TableSchema&)>& reset_table,
+                const std::function<void(ChangeChunk&&)>& emit);
+
+  /// The source is snapshotted again (snapshot.mode always, or when_needed after a purged binlog):
+  /// every view starts empty, its ClickHouse table emptied by `reset_table`.
+  void Reset(const std::function<void(const TableSchema&)>& reset_table);
+
+  /// The state of every view, to be written atomically with the offset it corresponds to.
+  void CheckpointPuts(std::vector<std::pair<std::string, std::string>>& puts) const;
+  /// Keys of views dropped from the config, to delete with the next checkpoint.
+  const std::vector<std::string>& CheckpointDeletes() const { return deletes_; }
+  void ClearCheckpointDeletes() { deletes_.clear(); }
+
+ private:
+  struct View;
+  struct Adapter;
+  void Route(View& v, std::vector<ChangeChunk>& produced);
+  void PushTo(View& v, const std::string& source, const ChangeChunk& chunk);
+  ChangeChunk Consolidate(View& v);
+  std::vector<std::string> WithReaders(std::set<std::string> names) const;
+
+  std::vector<std::unique_ptr<View>> views_;            ///< creation order
+  std::map<std::string, std::vector<View*>> readers_;   ///< source ("db.table" or view) -> views
+  std::map<std::string, TableSchemaPtr> tables_;        ///< "db.table" (lower) -> bound schema
+  std::string prefix_;
+  std::vector<std::string> deletes_;
+  // The transaction being collected.
+  uint64_t txn_version_ = 0;
+  bool txn_snapshot_ = false;
+  bool txn_any_ = false;
+  SourceInfo txn_source_;
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,311 @@
+"""End to end with views: MariaDB -> `sluice run` with transform.sql -> ClickHouse view tables.
+
+Every view table in ClickHouse (FINAL, _is_deleted = 0) must equal the same query run by MariaDB
+on the final source tables: after the snapshot and streaming, after SIGTERM and kill -9 restarts
+(state restored from the state directory), after a view is added or changed (backfilled without
+touching the others), and after a TRUNCATE of a view's source table.
+"""
+import decimal
+import os
+import random
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpers import Pipeline, ch, ch_rows, mysql  # noqa: E402
+
+SCHEMA = """
+CREATE TABLE provinces (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL);
+CREATE TABLE facilities (id INT PRIMARY KEY, name VARCHAR(60) NOT NULL, province_id INT NULL);
+CREATE TABLE materials (id INT PRIMARY KEY, name VARCHAR(60) NOT NULL, unit VARCHAR(10));
+CREATE TABLE rates (currency CHAR(3) PRIMARY KEY, rate DECIMAL(12,6) NOT NULL);
+CREATE TABLE batches (
+  id INT PRIMARY KEY, facility_id INT NOT NULL, material_id INT NOT NULL, qty DECIMAL(12,2) NOT NULL,
+  price DECIMAL(12,2) NULL, currency CHAR(3) NOT NULL, received DATE NOT NULL, expiry DATE NULL,
+  note VARCHAR(100) NULL);
+"""
+
+VIEWS = """
+-- stock balance per facility and material (join + sum with updates and deletes)
+CREATE MATERIALIZED VIEW stock_balance AS
+SELECT b.facility_id, b.material_id, f.name AS facility, sum(b.qty) AS qty, count(*) AS batches
+FROM batches b JOIN facilities f ON f.id = b.facility_id
+GROUP BY b.facility_id, b.material_id, f.name;
+
+-- batches expiring before a date (join + filter on dates)
+CREATE MATERIALIZED VIEW expiring AS
+SELECT b.id, b.facility_id, b.expiry, m.name AS material
+FROM batches b JOIN materials m ON m.id = b.material_id
+WHERE b.expiry < DATE '2027-03-01' AND b.qty > 0;
+
+-- monthly receipts per province (date_trunc + group by; NULL province for facilities without one)
+CREATE MATERIALIZED VIEW monthly AS
+SELECT date_trunc('month', b.received) AS month, p.name AS province, sum(b.qty) AS qty
+FROM batches b JOIN facilities f ON f.id = b.facility_id LEFT JOIN provinces p ON p.id = f.province_id
+GROUP BY date_trunc('month', b.received), p.name;
+
+-- currency-converted value (join to a rate table)
+CREATE MATERIALIZED VIEW stock_value AS
+SELECT b.id, b.currency, b.qty * b.price * r.rate AS value_eur
+FROM batches b JOIN rates r ON r.currency = b.currency;
+
+-- conditional routing: one source, two tables
+CREATE MATERIALIZED VIEW big_batches AS SELECT id, facility_id, qty FROM batches WHERE qty >= 100;
+CREATE MATERIALIZED VIEW small_batches AS SELECT id, facility_id, qty FROM batches WHERE qty < 100;
+
+-- a view over a view
+CREATE MATERIALIZED VIEW province_totals AS
+SELECT province, sum(qty) AS qty, count(*) AS months FROM monthly GROUP BY province HAVING count(*) >= 1;
+"""
+
+MONTHLY_MYSQL = """SELECT DATE_FORMAT(b.received, '%Y-%m-01 00:00:00') AS month, p.name AS province, sum(b.qty) AS qty
+FROM batches b JOIN facilities f ON f.id = b.facility_id LEFT JOIN provinces p ON p.id = f.province_id
+GROUP BY DATE_FORMAT(b.received, '%Y-%m-01 00:00:00'), p.name"""
+
+# view -> (columns, the same query in MariaDB's dialect)
+EXPECTED = {
+    "stock_balance": ("facility_id, material_id, facility, qty, batches",
+                      "SELECT b.facility_id, b.material_id, f.name, sum(b.qty), count(*) FROM batches b "
+                      "JOIN facilities f ON f.id = b.facility_id GROUP BY b.facility_id, b.material_id, f.name"),
+    "expiring": ("id, facility_id, expiry, material",
+                 "SELECT b.id, b.facility_id, b.expiry, m.name FROM batches b JOIN materials m ON m.id = b.material_id "
+                 "WHERE b.expiry < DATE '2027-03-01' AND b.qty > 0"),
+    "monthly": ("month, province, qty", MONTHLY_MYSQL),
+    "stock_value": ("id, currency, value_eur",
+                    "SELECT b.id, b.currency, b.qty * b.price * r.rate FROM batches b JOIN rates r ON r.currency = b.currency"),
+    "big_batches": ("id, facility_id, qty", "SELECT id, facility_id, qty FROM batches WHERE qty >= 100"),
+    "small_batches": ("id, facility_id, qty", "SELECT id, facility_id, qty FROM batches WHERE qty < 100"),
+    "province_totals": ("province, qty, months",
+                        f"SELECT province, sum(qty), count(*) FROM ({MONTHLY_MYSQL}) m GROUP BY province "
+                        "HAVING count(*) >= 1"),
+}
+
+CURRENCIES = ["EUR", "USD", "XOF", "GBP"]  # GBP has no rate: inner join drops it
+
+
+def norm(v):
+    if v is None:
+        return None
+    try:
+        return ("n", decimal.Decimal(v))
+    except decimal.InvalidOperation:
+        pass
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d)(?: (\d\d:\d\d:\d\d)(?:\.0+)?)?", v)
+    if m:
+        return ("t", m.group(1) + " " + (m.group(2) or "00:00:00"))
+    return ("s", v)
+
+
+def sort_key(row):
+    return [(0, "") if c is None else (1, str(c)) for c in row]
+
+
+def compare_view(test, p, view):
+    cols, sql = EXPECTED[view]
+    want = sorted(([norm(v) for v in r] for r in mysql(sql, db=p.db)), key=sort_key)
+    got = sorted(([norm(v) for v in r] for r in ch_rows(
+        f"SELECT {cols} FROM {p.ch_db}.{view} FINAL WHERE _is_deleted = 0")), key=sort_key)
+    if want != got:
+        missing = [r for r in want if r not in got][:5]
+        extra = [r for r in got if r not in want][:5]
+        test.fail(f"view {view}: {len(want)} rows in MariaDB, {len(got)} in ClickHouse; "
+                  f"missing {missing}; extra {extra}")
+
+
+def compare_all(test, p, views=None):
+    for v in views or EXPECTED:
+        compare_view(test, p, v)
+
+
+class Workload:
+    def __init__(self, db, seed):
+        self.db = db
+        self.rng = random.Random(seed)
+        self.next_batch = 1
+        self.next_facility = 1
+
+    def setup(self, batches=400):
+        mysql(SCHEMA, db=self.db)
+        mysql("INSERT INTO provinces VALUES (1,'North'),(2,'South'),(3,'East'),(4,'West');"
+              "INSERT INTO rates VALUES ('EUR',1.000000),('USD',0.920000),('XOF',0.001524);", db=self.db)
+        mysql(";".join(f"INSERT INTO materials VALUES ({i}, 'material {i}', 'box')" for i in range(1, 31)), db=self.db)
+        stmts = [self.insert_facility() for _ in range(20)]
+        stmts += [self.insert_batch() for _ in range(batches)]
+        mysql(";".join(stmts), db=self.db)
+
+    def insert_facility(self):
+        i = self.next_facility
+        self.next_facility += 1
+        prov = self.rng.choice(["1", "2", "3", "5", "NULL"])  # 5: no such province
+        return f"INSERT INTO facilities VALUES ({i}, 'facility {i}', {prov})"
+
+    def insert_batch(self):
+        r = self.rng
+        i = self.next_batch
+        self.next_batch += 1
+        qty = r.choice([r.randint(1, 99), r.randint(100, 500), 0])
+        price = "NULL" if r.random() < 0.1 else f"{r.randint(1, 9999) / 100:.2f}"
+        expiry = "NULL" if r.random() < 0.2 else f"'2026-{r.randint(10, 12):02d}-{r.randint(1, 28):02d}'" \
+            if r.random() < 0.5 else f"'2027-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}'"
+        return (f"INSERT INTO batches VALUES ({i}, {r.randint(1, self.next_facility - 1)}, {r.randint(1, 32)}, "
+                f"{qty}.{r.randint(0, 99):02d}, {price}, '{r.choice(CURRENCIES)}', "
+                f"'2026-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}', {expiry}, NULL)")
+
+    def random_statement(self):
+        r = self.rng
+        b = r.randint(1, self.next_batch - 1)
+        f = r.randint(1, self.next_facility - 1)
+        k = r.random()
+        if k < 0.30:
+            return self.insert_batch()
+        if k < 0.45:
+            return f"UPDATE batches SET qty = qty + {r.randint(-50, 150)} WHERE id = {b} AND qty < 5000"
+        if k < 0.52:
+            return f"UPDATE batches SET facility_id = {f} WHERE id = {b}"
+        if k < 0.58:
+            return f"UPDATE batches SET expiry = '2027-0{r.randint(1, 5)}-15', note = 'moved' WHERE id = {b}"
+        if k < 0.70:
+            return f"DELETE FROM batches WHERE id = {b}"
+        if k < 0.74:
+            return f"UPDATE rates SET rate = rate * 1.01 WHERE currency = '{r.choice(CURRENCIES)}'"
+        if k < 0.80:
+            return f"UPDATE facilities SET province_id = {r.choice(['1', '4', '5', 'NULL'])} WHERE id = {f}"
+        if k < 0.84:
+            return f"DELETE FROM facilities WHERE id = {f}"
+        if k < 0.88:
+            return (f"INSERT INTO facilities VALUES ({f}, 'facility {f} again', 2) "
+                    f"ON DUPLICATE KEY UPDATE name = CONCAT(name, '+')")
+        if k < 0.92:
+            return f"UPDATE materials SET name = CONCAT('material ', id, ' v{r.randint(1, 9)}') WHERE id = {r.randint(1, 30)}"
+        if k < 0.96:
+            return f"UPDATE batches SET qty = 0 WHERE facility_id = {f}"  # many rows, one statement
+        return f"INSERT INTO facilities VALUES ({self.next_facility}, 'new', 3)" if self._bump() else "SELECT 1"
+
+    def _bump(self):
+        self.next_facility += 1
+        return True
+
+    def run(self, statements, per_txn=4):
+        done = 0
+        while done < statements:
+            n = min(per_txn, statements - done)
+            body = ";".join(self.random_statement() for _ in range(n))
+            mysql(f"START TRANSACTION; {body}; COMMIT;", db=self.db)
+            done += n
+
+
+class Views(unittest.TestCase):
+    def test_views_equal_mariadb_through_restarts_backfill_and_truncate(self):
+        p = Pipeline("views_e2e", views=VIEWS)
+        p.reset()
+        w = Workload(p.db, 42)
+        w.setup()
+
+        # Snapshot + streaming while running, then a graceful stop and catch-up from the stored state.
+        p.start()
+        w.run(200)
+        time.sleep(2)
+        self.assertEqual(p.stop(), 0)
+        w.run(100)
+        p.catch_up()
+        compare_all(self, p)
+
+        # kill -9 mid-stream: the view state and the offset come back together.
+        p.start()
+        w.run(200)
+        p.kill9()
+        w.run(60)
+        p.catch_up()
+        compare_all(self, p)
+
+        # A changed view and a new view are backfilled; the others keep their tables and state.
+        def created(view):
+            return ch(f"SELECT metadata_modification_time FROM system.tables WHERE database = '{p.ch_db}' "
+                      f"AND name = '{view}'").strip()
+        stock_balance_created = created("stock_balance")
+        time.sleep(1.1)  # table times have a one-second resolution
+        p.write_views(VIEWS.replace("WHERE qty >= 100;", "WHERE qty >= 200;") +
+                      "\nCREATE MATERIALIZED VIEW facility_batches AS SELECT facility_id, count(*) AS n, "
+                      "max(qty) AS max_qty, min(expiry) AS first_expiry FROM batches GROUP BY facility_id;\n")
+        EXPECTED_BACKFILL = dict(EXPECTED)
+        EXPECTED_BACKFILL["big_batches"] = ("id, facility_id, qty",
+                                            "SELECT id, facility_id, qty FROM batches WHERE qty >= 200")
+        EXPECTED_BACKFILL["facility_batches"] = (
+            "facility_id, n, max_qty, first_expiry",
+            "SELECT facility_id, count(*), max(qty), min(expiry) FROM batches GROUP BY facility_id")
+        w.run(40)
+        out = p.catch_up()
+        self.assertRegex(out.stderr, r"backfilling view\(s\) big_batches, facility_batches from")
+        self.assertNotRegex(out.stderr, r"backfilling view\(s\)[^\n]*stock_balance")
+        EXPECTED.update(EXPECTED_BACKFILL)
+        try:
+            compare_all(self, p)
+            # stock_balance was not reloaded: its ClickHouse table is the same one.
+            self.assertEqual(created("stock_balance"), stock_balance_created)
+
+            # TRUNCATE of a view's source: its readers are rebuilt, nothing else.
+            mysql("TRUNCATE TABLE rates; INSERT INTO rates VALUES ('EUR', 1.000000), ('USD', 0.950000);", db=p.db)
+            w.run(20)
+            out = p.catch_up()
+            self.assertRegex(out.stderr, r"backfilling view\(s\) stock_value from")
+            compare_all(self, p)
+        finally:
+            del EXPECTED["facility_batches"]
+            EXPECTED["big_batches"] = ("id, facility_id, qty", "SELECT id, facility_id, qty FROM batches WHERE qty >= 100")
+
+    def test_source_column_added_and_view_state_survives(self):
+        p = Pipeline("views_ddl", views="""
+CREATE MATERIALIZED VIEW per_facility AS
+SELECT facility_id, count(*) AS n, sum(qty) AS qty, count(DISTINCT material_id) AS materials
+FROM batches GROUP BY facility_id;
+""")
+        p.reset()
+        w = Workload(p.db, 7)
+        w.setup(batches=100)
+        p.catch_up()
+        mysql("ALTER TABLE batches ADD COLUMN lot VARCHAR(20) NULL AFTER id", db=p.db)
+        w.next_batch += 0
+        mysql(";".join(f"INSERT INTO batches (id, lot, facility_id, material_id, qty, currency, received) VALUES "
+                       f"({1000 + i}, 'L{i}', {1 + i % 5}, {1 + i % 7}, {i}.50, 'EUR', '2026-03-0{1 + i % 9}')"
+                       for i in range(30)) + "; DELETE FROM batches WHERE id < 20; UPDATE batches SET qty = qty * 2 "
+              "WHERE id % 3 = 0;", db=p.db)
+        p.catch_up()
+        want = sorted(mysql("SELECT facility_id, count(*), sum(qty), count(DISTINCT material_id) FROM batches "
+                            "GROUP BY facility_id", db=p.db), key=sort_key)
+        got = sorted(ch_rows(f"SELECT facility_id, n, qty, materials FROM {p.ch_db}.per_facility FINAL "
+                             "WHERE _is_deleted = 0"), key=sort_key)
+        self.assertEqual([[norm(v) for v in r] for r in want], [[norm(v) for v in r] for r in got])
+
+    def test_bad_view_sql_is_reported_with_position(self):
+        p = Pipeline("views_bad", views="SELECT 1;")
+        p.reset()
+        mysql(SCHEMA, db=p.db)
+        cases = [
+            ("CREATE MATERIALIZED VIEW v AS\nSELECT id, FROM batches;", r"views\.sql:2:\d+: .*syntax error"),
+            ("CREATE MATERIALIZED VIEW v AS SELECT id, nope FROM batches;", r"views\.sql:1:\d+: .*nope"),
+            ("CREATE MATERIALIZED VIEW v AS SELECT id FROM nowhere;", r"views\.sql:1:\d+: .*nowhere"),
+            ("CREATE MATERIALIZED VIEW v AS SELECT id, row_number() OVER () FROM batches;",
+             r"views\.sql:1:\d+: .*unsupported"),
+            ("CREATE MATERIALIZED VIEW v AS SELECT qty FROM batches;", r"views\.sql:1:\d+: view v has no unique key"),
+        ]
+        for sql, pattern in cases:
+            p.write_views(sql)
+            out = p.run("check", p.config, check=False)
+            self.assertNotEqual(out.returncode, 0, sql)
+            self.assertRegex(out.stderr, pattern, sql)
+            out = p.run("run", p.config, "--exit-when-caught-up", check=False)
+            self.assertNotEqual(out.returncode, 0, sql)
+            self.assertRegex(out.stderr, pattern, sql)
+        p.write_views("CREATE MATERIALIZED VIEW v AS SELECT id, qty FROM batches WHERE qty > 1;")
+        out = p.run("check", p.config, check=False)
+        self.assertIn("views: ok (1 view(s)", out.stdout)
+        # A missing file names the key and the file.
+        os.remove(os.path.join(p.dir, "views.sql"))
+        out = p.run("check", p.config, check=False)
+        self.assertRegex(out.stderr, r"transform\.sql: cannot read 'views\.sql'")
+
+
+if __name__ == "__main__":
+    unittest.main()
