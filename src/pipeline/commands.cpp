@@ -18,6 +18,7 @@
 #include "mysql/capture.h"
 #include "mysql/source_info.h"
 #include "pipeline/kafka_commands.h"
+#include "pipeline/view_stage.h"
 #include "state/state_store.h"
 
 namespace sluice::pipeline {
@@ -160,6 +161,16 @@ class JsonlConsumer : public mysql::ChangeConsumer {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
+/// The captured tables' schemas as the capture emits them (column.exclude.list applied), read from
+/// the source now: views are bound against them.
+std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter) {
+  mysql::Connection conn(options.connection);
+  conn.Connect();
+  std::vector<TableSchemaPtr> r;
+  for (const auto& t : mysql::LoadSchemas(conn, filter)) r.push_back(mysql::EmittedSchema(t, filter));
+  return r;
+}
+
 mysql::SourceOffset LoadOffset(StateStore& state, const std::string& key) {
   auto v = state.Get(key);
   if (!v) return {};
@@ -214,6 +225,38 @@ int Run(const CommonFlags& flags) {
   mysql::SourceOffset resume = LoadOffset(*state, offset_key);
   if (!resume.empty()) SLOG_INFO("resuming from {}", resume.ToString());
 
+  // Views (transform.sql), compiled against the captured tables' current schemas; each view is a
+  // ClickHouse table like a captured one. New or changed views are backfilled before streaming.
+  std::unique_ptr<ViewStage> views;
+  bool views_fresh = resume.empty();
+  auto reset_view_table = [&](const TableSchema& t) { sink.ResetTable(t); };
+  auto write_view_chunk = [&](ChangeChunk&& c) {
+    sink.Write(c);
+    if (sink.BufferedBytes() > static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"))) sink.Flush();
+  };
+  auto store_view_state = [&] {
+    std::vector<std::pair<std::string, std::string>> puts;
+    views->CheckpointPuts(puts);
+    state->Write(puts, views->CheckpointDeletes());
+    views->ClearCheckpointDeletes();
+  };
+  if (!config.GetList("transform", "sql").empty()) {
+    views = std::make_unique<ViewStage>(config, LoadEmittedSchemas(options, filter));
+    const auto rebuild = views->Restore(*state, prefix, !resume.empty(), resume.snapshot_running);
+    for (const auto& s : views->OutputSchemas()) {
+      if (resume.empty()) {
+        sink.ResetTable(*s);  // a first start derives every view anew
+      } else {
+        sink.EnsureTable(*s);
+      }
+    }
+    if (!rebuild.empty()) {
+      views->Backfill(rebuild, options, reset_view_table, write_view_chunk);
+      sink.Flush();
+      store_view_state();
+    }
+  }
+
   BoundedQueue<Item> queue(static_cast<size_t>(config.GetInt("bus", "queue.max.bytes")));
   mysql::MySqlCapture capture(options, filter, state.get(), prefix);
   g_capture = &capture;
@@ -237,10 +280,15 @@ int Run(const CommonFlags& flags) {
   const size_t buffer_budget = static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"));
   bool checkpoint_next_commit = false;
   auto last_flush = std::chrono::steady_clock::now();
+  std::vector<std::string> rebuild_views;  // views reading a truncated table
   auto checkpoint = [&] {
     sink.Flush();
     if (has_pending) {
-      state->Put(offset_key, pending.Serialize());
+      // The views' state goes with the offset it corresponds to, in one atomic write.
+      std::vector<std::pair<std::string, std::string>> puts{{offset_key, pending.Serialize()}};
+      if (views) views->CheckpointPuts(puts);
+      state->Write(puts, views ? views->CheckpointDeletes() : std::vector<std::string>{});
+      if (views) views->ClearCheckpointDeletes();
       has_pending = false;
     }
     last_flush = std::chrono::steady_clock::now();
@@ -259,6 +307,14 @@ int Run(const CommonFlags& flags) {
         }
       }
       if (auto* chunk = std::get_if<ChangeChunk>(&*item)) {
+        if (views) {
+          if (!views_fresh && !chunk->empty() && chunk->source(0).snapshot == SourceInfo::Snapshot::kFirst) {
+            SLOG_INFO("the source is snapshotted again: the views start over");
+            views->Reset(reset_view_table);
+          }
+          views_fresh = true;
+          views->Push(*chunk);
+        }
         sink.Write(*chunk);
         // Memory bound across tables: buffers are inserted early (safe: replays collapse by
         // _version) when together they exceed the budget; the offset waits for the next commit.
@@ -279,10 +335,27 @@ int Run(const CommonFlags& flags) {
         }
       } else if (auto* t = std::get_if<TruncateMsg>(&*item)) {
         sink.Truncate(*t->table);
+        if (views) {
+          for (auto& v : views->ReadersOf(*t->table)) rebuild_views.push_back(v);
+        }
         checkpoint_next_commit = true;
       } else if (auto* c = std::get_if<CommitMsg>(&*item)) {
+        if (views) {
+          std::vector<ChangeChunk> out;
+          views->Commit(out);
+          for (auto& v : out) sink.Write(v);
+        }
         pending = c->offset;
         has_pending = true;
+        if (!rebuild_views.empty()) {
+          // A TRUNCATE of a view's source is not in the binlog row by row: rebuild those views
+          // from a consistent read now; they skip the changes that read already holds.
+          checkpoint();
+          views->Backfill(rebuild_views, options, reset_view_table, write_view_chunk);
+          rebuild_views.clear();
+          sink.Flush();
+          store_view_state();
+        }
         if (checkpoint_next_commit || sink.FlushDue() || std::chrono::steady_clock::now() - last_flush >= delay) {
           checkpoint();
           checkpoint_next_commit = false;
@@ -336,6 +409,15 @@ int Check(const CommonFlags& flags) {
     }
   } catch (const Error& e) {
     problems.push_back(e.what());
+  }
+  if (!config.GetList("transform", "sql").empty()) {
+    try {
+      auto options = mysql::CaptureOptions::FromConfig(config);
+      ViewStage views(config, LoadEmittedSchemas(options, mysql::TableFilter(config)));
+      std::printf("views: ok (%zu view(s) in transform.sql)\n", views.size());
+    } catch (const Error& e) {
+      problems.push_back(e.what());
+    }
   }
   if (config.HasSection("sink")) {
     try {
