@@ -1,0 +1,349 @@
+"""Kafka mode end to end: MariaDB -> `sluice capture` -> Kafka 4.4 -> `sluice sink` -> ClickHouse,
+against the real services of scripts/services (Kafka included), compared with `sluice run` on the
+same workload, with kill -9 and consumer groups, real Debezium records, and a confluent-kafka
+(librdkafka's Python client, Debian python3-confluent-kafka) consumer reading Sluice's topics.
+
+Each test uses its own databases, topic prefix and consumer group (a per-run suffix), so reruns and
+other tests sharing the broker do not collide.
+"""
+import base64
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpers import CH_PORT, MYSQL_PORT, MYSQL_PW, MYSQL_USER, ROOT, SLUICE, ch, ch_rows, mysql, setting  # noqa: E402
+from e2e_test import ROWS, TYPES, compare_table, create_types_table, insert_types  # noqa: E402
+
+try:
+    import confluent_kafka  # noqa: F401
+except ImportError:  # a pyenv/venv python without Debian's dist-packages
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import confluent_kafka  # noqa: F401
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
+BOOTSTRAP = setting("SLUICE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+RUN_ID = f"{int(time.time()) % 100000}{random.randint(0, 99)}"
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+class Setup:
+    """Config files for one test: `kafka.yaml` (capture/sink over Kafka) and `run.yaml` (embedded)."""
+
+    def __init__(self, name, server_id, source_extra="", bus_extra="", sink_extra=""):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"sluice-{name}-")
+        self.db = name
+        self.prefix = f"{name}{RUN_ID}"
+        self.group = f"{name}-{RUN_ID}"
+        self.ch_kafka = f"{name}_k"
+        self.ch_run = f"{name}_r"
+        self.kafka = os.path.join(self.dir, "kafka.yaml")
+        self.run_cfg = os.path.join(self.dir, "run.yaml")
+        source = f"""source:
+  database.hostname: 127.0.0.1
+  database.port: {MYSQL_PORT}
+  database.user: {MYSQL_USER}
+  database.password: {MYSQL_PW}
+  database.server.id: {{sid}}
+  topic.prefix: {self.prefix}
+  database.include.list: {self.db}
+{source_extra}"""
+        sink = """sink:
+  hostname: 127.0.0.1
+  port: {port}
+  database: {db}
+  batch.max.delay.ms: 200
+{extra}"""
+        write(self.kafka, source.format(sid=server_id) + f"""bus:
+  type: kafka
+  bootstrap.servers: {BOOTSTRAP}
+  topic.partitions: 3
+{bus_extra}""" + sink.format(port=CH_PORT, db=self.ch_kafka, extra=f"  group.id: {self.group}\n{sink_extra}")
+              + "state:\n  dir: state-capture\n")
+        write(self.run_cfg, source.format(sid=server_id + 1) + sink.format(port=CH_PORT, db=self.ch_run, extra="")
+              + "state:\n  dir: state-run\n")
+        self.procs = []
+        self.logs = []
+
+    def reset(self):
+        mysql(f"DROP DATABASE IF EXISTS `{self.db}`; CREATE DATABASE `{self.db}`;")
+        ch(f"DROP DATABASE IF EXISTS {self.ch_kafka}")
+        ch(f"DROP DATABASE IF EXISTS {self.ch_run}")
+
+    def sluice(self, *args, timeout=180, check=True):
+        out = subprocess.run([SLUICE, *args], capture_output=True, text=True, timeout=timeout)
+        if check and out.returncode != 0:
+            raise AssertionError(f"sluice {' '.join(args)} exited {out.returncode}\n{out.stderr[-4000:]}")
+        return out
+
+    def capture(self):
+        return self.sluice("capture", self.kafka, "--exit-when-caught-up")
+
+    def sink(self, *extra, check=True):
+        return self.sluice("sink", self.kafka, "--exit-when-caught-up", *extra, check=check)
+
+    def run(self):
+        return self.sluice("run", self.run_cfg, "--exit-when-caught-up")
+
+    def start_sink(self, tag):
+        log = open(os.path.join(self.dir, f"sink-{tag}.log"), "w")
+        p = subprocess.Popen([SLUICE, "sink", self.kafka], stdout=log, stderr=log)
+        self.procs.append(p)
+        self.logs.append(log)
+        return p
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for log in self.logs:
+            log.close()
+
+
+def table_dump(db, table, columns):
+    """Every row of the FINAL table (deleted ones too) with _version and _is_deleted, as text."""
+    # Raw values (JSONCompact): toString() of Decimal128 and some integers is broken on 18.16.
+    exprs = ", ".join(f"`{c}`" for c in columns)
+    return ch_rows(f"SELECT {exprs}, toString(_version), toString(_is_deleted) FROM {db}.`{table}` FINAL "
+                   f"ORDER BY `{columns[0]}`")
+
+
+def ch_columns(db, table):
+    return ch_rows(f"SELECT name, type FROM system.columns WHERE database = '{db}' AND table = '{table}' "
+                   f"ORDER BY name")
+
+
+def read_topic(topic, timeout=20):
+    """Every record of `topic` with a confluent-kafka consumer (its own group, from the start)."""
+    c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"reader-{RUN_ID}-{random.random()}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    md = c.list_topics(topic, timeout=10)
+    parts = md.topics[topic].partitions
+    ends = {}
+    for p in parts:
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        ends[p] = hi
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out, seen = [], {p: 0 for p in parts}
+    deadline = time.time() + timeout
+    while any(seen[p] < ends[p] for p in parts) and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        seen[m.partition()] = m.offset() + 1
+        out.append(m)
+    c.close()
+    return out
+
+
+class Kafka(unittest.TestCase):
+    def test_capture_sink_equals_run(self):
+        """capture -> topics -> sink gives the ClickHouse tables `sluice run` gives: same columns,
+        values, _version and _is_deleted (type matrix, updates, deletes, a key change, ADD COLUMN)."""
+        s = Setup("kfk_eq", 6201)
+        s.reset()
+        create_types_table(s.db)
+        insert_types(s.db, ROWS)
+        s.capture()  # snapshot into Kafka
+        s.run()      # its own snapshot (a later position: other tests write the binlog too)
+        # Streamed changes touch every row, so the FINAL rows carry streamed versions on both sides.
+        mysql("UPDATE types SET si = 7 WHERE id IN (1, 2); UPDATE types SET ti = 1 WHERE id = 3", db=s.db)
+        insert_types(s.db, ROWS, id_offset=10)
+        mysql("START TRANSACTION; UPDATE types SET vc = 'moved' WHERE id = 11; UPDATE types SET id = 20 WHERE id = 12;"
+              " DELETE FROM types WHERE id = 13; COMMIT;", db=s.db)
+        mysql("ALTER TABLE types ADD COLUMN extra INT NOT NULL DEFAULT 5", db=s.db)
+        mysql("INSERT INTO types (id, extra) VALUES (30, 6); UPDATE types SET extra = 9 WHERE id = 1", db=s.db)
+        s.capture()
+        s.run()
+        s.sink()
+        cols = ["id"] + [c for c, _, _ in TYPES] + ["extra"]
+        self.assertEqual(ch_columns(s.ch_kafka, "types"), ch_columns(s.ch_run, "types"))
+        via_kafka, direct = table_dump(s.ch_kafka, "types", cols), table_dump(s.ch_run, "types", cols)
+        self.assertEqual(len(via_kafka), 8)  # 1 2 3 11 12(key change) 13(deleted) 20 30
+        self.assertEqual(via_kafka, direct)
+        compare_table(self, s.db, s.ch_kafka, "types", [(c, t, k) for c, t, k in TYPES] + [("extra", "", "int")])
+
+        # A confluent-kafka consumer reads Sluice's topic: Debezium keys and envelopes, tombstones.
+        recs = read_topic(f"{s.prefix}.{s.db}.types")
+        ops = [json.loads(m.value())["op"] if m.value() is not None else "tombstone" for m in recs]
+        self.assertEqual(sorted(ops).count("r"), 3)
+        self.assertEqual(ops.count("tombstone"), ops.count("d"))
+        self.assertIn("u", ops)
+        for m in recs:
+            key = json.loads(m.key())
+            self.assertEqual(list(key), ["id"])
+            self.assertIn(("sluice.schema", m.headers()[0][1]), m.headers())
+            if m.value() is None:
+                continue
+            v = json.loads(m.value())
+            self.assertEqual(set(v) >= {"before", "after", "source", "op", "ts_ms"}, True)
+            row = v["after"] or v["before"]
+            self.assertEqual(row["id"], key["id"])
+            src = v["source"]
+            if v["op"] == "r":
+                # Snapshot rows: _version = MakeVersion(file, pos, 0) - 1 from the envelope's source.
+                seq = int(src["file"].rsplit(".", 1)[1])
+                want = ((seq << 32) | src["pos"]) - 1
+                got = ch_rows(f"SELECT toString(min(_version)) FROM {s.ch_kafka}.types WHERE id = {key['id']}")
+                self.assertEqual(got, [[str(want)]])
+
+    def test_kill9_sink_and_two_sinks_in_one_group(self):
+        """Two sinks share the partitions; one is killed -9 mid-stream; a third joins and catches up:
+        nothing lost, nothing doubled through FINAL."""
+        s = Setup("kfk_grp", 6211)
+        s.reset()
+        mysql("CREATE TABLE acc (id INT PRIMARY KEY, bal BIGINT NOT NULL, note VARCHAR(40))", db=s.db)
+        mysql("INSERT INTO acc SELECT seq, seq, 'init' FROM seq_1_to_20000", db=s.db)
+        s.capture()
+        try:
+            a, b = s.start_sink("a"), s.start_sink("b")
+            rnd = random.Random(7)
+            for i in range(30):
+                lo = rnd.randint(1, 19000)
+                mysql(f"UPDATE acc SET bal = bal + {i}, note = 'u{i}' WHERE id BETWEEN {lo} AND {lo + 500};"
+                      f"DELETE FROM acc WHERE id = {rnd.randint(1, 20000)};"
+                      f"INSERT INTO acc VALUES ({20001 + i}, {i}, 'n{i}')", db=s.db)
+            s.capture()
+            time.sleep(1.5)
+            b.send_signal(signal.SIGKILL)
+            b.wait()
+            more = "; ".join(f"INSERT INTO acc VALUES ({30000 + i}, {i}, 'm{i}')" for i in range(200))
+            mysql(more + "; UPDATE acc SET bal = -bal WHERE id % 7 = 0", db=s.db)
+            s.capture()
+            s.sink()  # a third member: exits once the group committed everything
+            a.send_signal(signal.SIGTERM)
+            self.assertEqual(a.wait(timeout=60), 0)
+        finally:
+            s.cleanup()
+        logs = {t: open(os.path.join(s.dir, f"sink-{t}.log")).read() for t in ("a", "b")}
+        self.assertIn("assigned", logs["a"])
+        self.assertIn("assigned", logs["b"])
+        total = ch_rows(f"SELECT count(), uniqExact(id) FROM {s.ch_kafka}.acc FINAL WHERE _is_deleted = 0")
+        self.assertEqual(total[0][0], total[0][1])
+        compare_table(self, s.db, s.ch_kafka, "acc", [("bal", "", "int"), ("note", "", "hex")])
+
+    def test_real_debezium_topics(self):
+        """Records written by real Debezium 3.6.1 (with and without schemas.enable), produced to Kafka
+        unchanged, are written by `sluice sink`."""
+        if os.environ.get("SLUICE_SKIP_PEERS") == "1":
+            raise unittest.SkipTest("SLUICE_SKIP_PEERS=1")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from debezium_diff_test import DBZ_GRANTS, DBZ_PW, DBZ_USER, ensure_peer
+        peer = ensure_peer()
+        cp = f"{os.path.join(peer, 'classes')}:{os.path.join(peer, 'lib', '*')}"
+        db = "kfk_dbz"
+        for host in ("%", "127.0.0.1", "localhost"):
+            mysql(f"CREATE USER IF NOT EXISTS '{DBZ_USER}'@'{host}' IDENTIFIED BY '{DBZ_PW}';"
+                  f"GRANT {DBZ_GRANTS} ON *.* TO '{DBZ_USER}'@'{host}';")
+        mysql(f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`;")
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(30), amount DECIMAL(12,3), qty BIGINT, "
+              "created DATETIME(6), flag TINYINT)", db=db)
+        mysql("INSERT INTO t VALUES (1, 'one', 1.5, 10, '2024-01-02 03:04:05.123456', 1), "
+              "(2, 'two', -2.25, 20, '2024-02-03 04:05:06', 0), (3, 'three', 0, NULL, NULL, NULL)", db=db)
+        work = tempfile.mkdtemp(prefix="sluice-kfkdbz-")
+
+        def debezium(prefix, state, expect, extra):
+            cmd = ["java", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Duser.timezone=UTC",
+                   "-cp", cp, "DebeziumDump", "--state-dir", os.path.join(work, state), "--expect", str(expect),
+                   "--timeout-s", "120", "database.hostname=127.0.0.1", f"database.port={MYSQL_PORT}",
+                   f"database.user={DBZ_USER}", f"database.password={DBZ_PW}", "database.server.id=6231",
+                   f"topic.prefix={prefix}", f"database.include.list={db}", "snapshot.mode=initial",
+                   "snapshot.locking.mode=none", "schema.history.internal.store.only.captured.databases.ddl=true",
+                   "schema.history.internal.store.only.captured.tables.ddl=true"] + extra
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+            if out.returncode != 0:
+                raise AssertionError(f"DebeziumDump failed: {out.stderr[-3000:]}")
+            return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+        variants = [("plain", []), ("schemas", ["converter.schemas.enable=true"])]
+        producer = Producer({"bootstrap.servers": BOOTSTRAP, "enable.idempotence": True})
+        prefixes = {}
+        recs = {}
+        for name, extra in variants:
+            prefixes[name] = f"kdbz{name}{RUN_ID}"
+            recs[name] = debezium(prefixes[name], name, 3, extra)  # snapshot
+        mysql("UPDATE t SET name = 'uno', amount = 11.125 WHERE id = 1; DELETE FROM t WHERE id = 2; "
+              "INSERT INTO t VALUES (4, 'four', 4.5, 40, '2025-05-05 05:05:05.5', 1)", db=db)
+        for name, extra in variants:
+            recs[name] += debezium(prefixes[name], name, 4, extra)  # update, delete + tombstone, insert
+            for r in recs[name]:
+                k = None if r["key"] is None else json.dumps(r["key"]).encode()
+                v = None if r["value"] is None else json.dumps(r["value"]).encode()
+                producer.produce(r["topic"], key=k, value=v)
+            producer.flush(30)
+        for name, _ in variants:
+            cfg = os.path.join(work, f"{name}.yaml")
+            write(cfg, f"""source:
+  database.hostname: 127.0.0.1
+  database.user: x
+  database.server.id: 1
+  topic.prefix: {prefixes[name]}
+bus:
+  type: kafka
+  bootstrap.servers: {BOOTSTRAP}
+sink:
+  hostname: 127.0.0.1
+  port: {CH_PORT}
+  database: kfk_dbz_{name}
+  group.id: kdbz-{name}-{RUN_ID}
+  batch.max.delay.ms: 200
+""")
+            ch(f"DROP DATABASE IF EXISTS kfk_dbz_{name}")
+            out = subprocess.run([SLUICE, "sink", cfg, "--exit-when-caught-up"], capture_output=True, text=True,
+                                 timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+            rows = ch_rows(f"SELECT id, name, toString(qty), _is_deleted FROM kfk_dbz_{name}.t FINAL ORDER BY id")
+            self.assertEqual(rows, [["1", "uno", "10", "0"], ["2", "two", "20", "1"], ["3", "three", None, "0"],
+                                    ["4", "four", "40", "0"]], name)
+            if name == "schemas":
+                # Types from the Connect schema: Decimal(12,3), DateTime64/text with micros, Int16.
+                got = ch_rows(f"SELECT toString(amount), toString(created) FROM kfk_dbz_schemas.t FINAL "
+                              f"WHERE id IN (1, 4) ORDER BY id")
+                self.assertEqual(got, [["11.125", "2024-01-02 03:04:05.123456"], ["4.500", "2025-05-05 05:05:05.500000"]])
+
+    def test_bad_records_and_bad_config(self):
+        """Not-a-Debezium record: stop with topic/partition/offset (errors.tolerance none) or send it
+        to the dead-letter topic (all); a librdkafka property librdkafka rejects is a config error
+        naming file:line."""
+        s = Setup("kfk_bad", 6221, sink_extra="")
+        s.reset()
+        topic = f"{s.prefix}.{s.db}.junk"
+        p = Producer({"bootstrap.servers": BOOTSTRAP})
+        p.produce(topic, key=b'{"id":1}', value=b"this is not json")
+        p.produce(topic, key=b'{"id":2}', value=b'{"hello": "world"}')
+        p.flush(30)
+        out = s.sink(check=False)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn(f"{topic}[0]@0", out.stderr)
+        self.assertIn("errors.tolerance", out.stderr)
+        dlq = f"{s.prefix}-dlq"
+        with open(s.kafka) as f:
+            text = f.read()
+        write(s.kafka, text.replace("  batch.max.delay.ms: 200\n",
+                                    f"  batch.max.delay.ms: 200\n  errors.tolerance: all\n"
+                                    f"  errors.deadletterqueue.topic.name: {dlq}\n"))
+        s.sink()
+        dead = read_topic(dlq)
+        self.assertEqual([m.value() for m in dead], [b"this is not json", b'{"hello": "world"}'])
+        self.assertEqual(dict(dead[0].headers())["__connect.errors.topic"], topic.encode())
+        write(s.kafka, text.replace("  topic.partitions: 3\n", "  topic.partitions: 3\n  linger.mss: 5\n"))
+        out = s.sluice("capture", s.kafka, check=False)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertRegex(out.stderr, r"kafka.yaml:\d+: bus.linger.mss: rejected by librdkafka")
+
+
+if __name__ == "__main__":
+    unittest.main()
