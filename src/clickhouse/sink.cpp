@@ -327,6 +327,7 @@ void ClickHouseSink::EnsureTable(const TableSchema& schema) {
                               {"clickhouse", t->db + "." + t->name},
                               t->rows_total,
                               t->oldest_pending_ts});
+    t->oldest_pending_ts->Set(0);  // rows of an earlier Table object were inserted or dropped
   }
   for (const auto& c : schema.columns) t->insert_columns.push_back(QuoteIdent(c.name));
   t->insert_columns.push_back("`_version`");

@@ -153,9 +153,14 @@ std::string MetricsServer::PipelineJson() const {
                    "\"acked_position\":{}}}",
                    JsonNumber(gauge("sluice_source_binlog_file_number")), JsonNumber(gauge("sluice_source_binlog_position")),
                    JsonNumber(gauge("sluice_acked_binlog_file_number")), JsonNumber(gauge("sluice_acked_binlog_position")));
+  auto sum = [](const char* name) {
+    double total = 0;
+    for (const auto& [labels, v] : Default().Series(name)) total += v;
+    return total;
+  };
   j += fmt::format(",\"snapshot\":{{\"running\":{},\"rows_done\":{},\"rows_estimated\":{}}}",
-                   gauge("sluice_snapshot_running") > 0 ? "true" : "false", JsonNumber(gauge("sluice_snapshot_rows_done_all")),
-                   JsonNumber(gauge("sluice_snapshot_rows_estimated_all")));
+                   gauge("sluice_snapshot_running") > 0 ? "true" : "false", JsonNumber(sum("sluice_snapshot_rows_done")),
+                   JsonNumber(sum("sluice_snapshot_rows_estimated")));
   j += fmt::format(",\"process\":{{\"rss_bytes\":{}}}", ProcessRssBytes());
   // Nodes: every endpoint of an edge, plus captured tables with no edge yet.
   std::map<std::string, GraphNode> nodes;

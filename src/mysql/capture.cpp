@@ -2,15 +2,18 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <thread>
+#include <unordered_map>
 
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "mysql/binlog_event.h"
 #include "mysql/binlog_stream.h"
 #include "mysql/row_decoder.h"
@@ -110,6 +113,97 @@ class Progress {
 
 }  // namespace
 
+/// The capture's metrics, looked up once per table / event type; updated per chunk and per
+/// transaction on the capture thread (events are counted locally and added at each commit).
+struct CaptureMetrics {
+  struct TableCounters {
+    metrics::Counter *read, *insert, *update, *del, *bytes;
+  };
+  std::unordered_map<std::string, TableCounters> tables;
+  std::array<metrics::Counter*, 256> events{};
+  std::array<uint64_t, 256> pending_events{};
+  metrics::Registry& reg = metrics::Default();
+  metrics::Counter& transactions = reg.GetCounter("sluice_source_transactions_total",
+                                                  "source transactions read from the binlog (all tables)");
+  metrics::Gauge& file_number = reg.GetGauge("sluice_source_binlog_file_number",
+                                             "binlog file sequence number read up to (mysql-bin.000042 -> 42)");
+  metrics::Gauge& position = reg.GetGauge("sluice_source_binlog_position", "binlog position read up to (end of the last transaction)");
+  metrics::Gauge& last_commit_ts = reg.GetGauge("sluice_source_last_commit_timestamp_seconds",
+                                                "source commit time of the last transaction read");
+  metrics::Gauge& snapshot_running = reg.GetGauge("sluice_snapshot_running", "1 while the initial snapshot reads tables");
+
+  TableCounters& For(const std::string& table) {
+    auto it = tables.find(table);
+    if (it != tables.end()) return it->second;
+    const char* help = "rows captured from the source (op: read = snapshot, insert, update, delete)";
+    TableCounters c;
+    c.read = &reg.GetCounter("sluice_source_rows_total", help, {{"table", table}, {"op", "read"}});
+    c.insert = &reg.GetCounter("sluice_source_rows_total", help, {{"table", table}, {"op", "insert"}});
+    c.update = &reg.GetCounter("sluice_source_rows_total", help, {{"table", table}, {"op", "update"}});
+    c.del = &reg.GetCounter("sluice_source_rows_total", help, {{"table", table}, {"op", "delete"}});
+    c.bytes = &reg.GetCounter("sluice_source_bytes_total", "bytes of captured rows (in-memory column size)",
+                              {{"table", table}});
+    return tables.emplace(table, c).first->second;
+  }
+  void CountRows(const ChangeChunk& chunk, bool snapshot) {
+    if (chunk.empty() || !chunk.schema()) return;
+    TableCounters& c = For(chunk.schema()->QualifiedName());
+    c.bytes->Inc(chunk.ByteSize());
+    if (snapshot) {
+      c.read->Inc(chunk.size());
+      return;
+    }
+    uint64_t ins = 0, upd = 0, del = 0;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      switch (chunk.op(i)) {
+        case RowOp::kInsert: ++ins; break;
+        case RowOp::kUpdateAfter: ++upd; break;
+        case RowOp::kDelete: ++del; break;
+        default: break;
+      }
+    }
+    if (ins) c.insert->Inc(ins);
+    if (upd) c.update->Inc(upd);
+    if (del) c.del->Inc(del);
+  }
+  void FlushEvents() {
+    for (size_t t = 0; t < pending_events.size(); ++t) {
+      if (!pending_events[t]) continue;
+      if (!events[t]) {
+        events[t] = &reg.GetCounter("sluice_source_events_total", "binlog events read, by type",
+                                    {{"type", EventTypeName(static_cast<uint8_t>(t))}});
+      }
+      events[t]->Inc(pending_events[t]);
+      pending_events[t] = 0;
+    }
+  }
+  void Committed(const SourceOffset& o) {
+    transactions.Inc();
+    file_number.Set(BinlogFileSequence(o.file));
+    position.Set(static_cast<double>(o.pos));
+    if (o.ts_ms > 0) last_commit_ts.Set(static_cast<double>(o.ts_ms) / 1000.0);
+    FlushEvents();
+  }
+};
+
+void ReportAcked(const SourceOffset& offset) {
+  static metrics::Gauge& file = metrics::Default().GetGauge(
+      "sluice_acked_binlog_file_number", "binlog file sequence number of the last offset stored after ClickHouse acknowledged it");
+  static metrics::Gauge& pos = metrics::Default().GetGauge(
+      "sluice_acked_binlog_position", "binlog position of the last offset stored after ClickHouse acknowledged it");
+  static metrics::Gauge& ts = metrics::Default().GetGauge(
+      "sluice_acked_commit_timestamp_seconds", "source commit time of the last transaction acknowledged downstream");
+  static metrics::Counter& stored = metrics::Default().GetCounter(
+      "sluice_offsets_stored_total", "offsets stored in the state directory (checkpoints)");
+  if (offset.file.empty()) return;
+  const uint32_t seq = BinlogFileSequence(offset.file);
+  file.Set(seq);
+  pos.Set(static_cast<double>(offset.pos));
+  if (offset.ts_ms > 0) ts.Set(static_cast<double>(offset.ts_ms) / 1000.0);
+  stored.Inc();
+  metrics::PipelineFreshness().Acked(seq, offset.pos, offset.ts_ms);
+}
+
 CaptureOptions CaptureOptions::FromConfig(const Config& config) {
   CaptureOptions o;
   o.connection.host = config.GetString("source", "database.hostname");
@@ -138,7 +232,8 @@ MySqlCapture::MySqlCapture(CaptureOptions options, TableFilter filter, StateStor
     : options_(std::move(options)),
       filter_(std::move(filter)),
       state_(state),
-      history_(std::make_unique<SchemaHistory>(state, std::move(state_prefix))) {}
+      history_(std::make_unique<SchemaHistory>(state, std::move(state_prefix))),
+      metrics_(std::make_unique<CaptureMetrics>()) {}
 
 MySqlCapture::~MySqlCapture() = default;
 
@@ -270,6 +365,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     offset.gtid_set = at.gtid_set;
     offset.snapshot_running = with_data;
     offset.snapshot_done = !with_data;
+    offset.ts_ms = NowMs();
     history_->Reset(tables, snap_seq, at.pos);
     SLOG_INFO("snapshot at {}:{} (gtid {}) of {} table(s){}", at.file, at.pos, at.gtid_set, tables.size(),
               with_data ? "" : " (schema only)");
@@ -300,8 +396,11 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     uint64_t n = v ? std::stoull(*v) : 0;
     estimates[t->QualifiedName()] = n;
     total += n;
+    metrics_->reg.GetGauge("sluice_snapshot_rows_estimated", "rows the snapshot expects to read (information_schema estimate)",
+                           {{"table", t->QualifiedName()}}).Set(static_cast<double>(n));
   }
   snapshot_total_ = total;
+  metrics_->snapshot_running.Set(1);
   Progress progress(options_.progress);
   const uint64_t version = MakeVersion(snap_seq, at.pos, 0) - 1;
   bool first_row = !resuming;
@@ -316,6 +415,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     c.SetRowSource(row, c.AddSource(std::move(si)));
   };
   auto release = [&] {
+    metrics_->CountRows(pending, /*snapshot=*/true);
     if (!pending.empty()) consumer.OnRows(std::move(pending));
     pending = ChangeChunk();
     for (const auto& o : pending_offsets) consumer.OnCommit(o);
@@ -362,6 +462,8 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     }
     uint64_t table_rows = 0;
     const uint64_t table_total = estimates[name];
+    metrics::Gauge& table_done_gauge = metrics_->reg.GetGauge(
+        "sluice_snapshot_rows_done", "rows the snapshot has read (this run)", {{"table", name}});
     std::vector<std::string> last_raw(key_pos.size());
     while (!stop_) {
       std::string sql = "SELECT " + cols + " FROM " + QuoteIdent(full->database) + "." + QuoteIdent(full->table);
@@ -426,6 +528,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
       table_rows += chunk.size();
       all_rows += chunk.size();
       snapshot_done_ = all_rows;
+      table_done_gauge.Set(static_cast<double>(table_rows));
       emit(std::move(chunk));
       progress.Update(name, table_rows, table_total, all_rows, total);
       bool table_done = key_pos.empty() || n < options_.snapshot_fetch_size;
@@ -451,6 +554,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     }
     progress.Update(name, table_rows, table_total, all_rows, total, /*force=*/true);
   }
+  metrics_->snapshot_running.Set(0);
   if (stop_) {
     release();
     return;
@@ -499,7 +603,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
   StreamStart start;
   start.file = offset.file;
   start.pos = offset.pos;
-  stream.Open(start, /*non_blocking=*/false);
+  stream.Open(start, /*non_blocking=*/false, options_.heartbeat_ms);
 
   if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
     consumer.OnCaughtUp();
@@ -529,15 +633,18 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
   TableSchemaPtr chunk_full;
   auto flush = [&] {
     if (!chunk.empty()) {
+      metrics_->CountRows(chunk, /*snapshot=*/false);
       consumer.OnRows(std::move(chunk).Project(Emitted(chunk_full), EmittedColumns(chunk_full)));
     }
     chunk = ChangeChunk();
     chunk_full.reset();
   };
+  uint32_t event_ts = 0;  // header timestamp of the event being handled
   auto commit = [&](uint64_t next_pos) {
     flush();
     offset.file = file;
     offset.pos = next_pos;
+    if (event_ts) offset.ts_ms = static_cast<int64_t>(event_ts) * 1000;
     if (!txn_gtid.empty()) {
       if (is_mariadb_) {
         gtids[txn_domain] = txn_gtid;
@@ -550,6 +657,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     txn_gtid.clear();
     query.clear();
     thread = 0;
+    metrics_->Committed(offset);
     consumer.OnCommit(offset);
     if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
       consumer.OnCaughtUp();
@@ -570,6 +678,8 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     }
     for (BinlogEvent& e : events) {
       const EventHeader& h = e.header;
+      ++metrics_->pending_events[h.type];
+      if (h.timestamp) event_ts = h.timestamp;
       if (const auto* rot = e.As<RotateEvent>()) {
         file = rot->next_file;
         file_seq = BinlogFileSequence(file);
@@ -595,7 +705,13 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         continue;
       }
       if (const auto* hb = e.As<HeartbeatEvent>()) {
-        if (!in_txn) consumer.OnIdle();
+        if (!in_txn) {
+          // Nothing after `offset` in the source right now: once it is acknowledged, the data is
+          // as fresh as this moment (the lag stays truthful while captured tables are idle).
+          metrics::PipelineFreshness().SourceIdle(BinlogFileSequence(offset.file), offset.pos, metrics::NowMs());
+          metrics_->FlushEvents();
+          consumer.OnIdle();
+        }
         if (!in_txn && options_.exit_when_caught_up) {
           std::string hb_file = hb->log_file.empty() ? file : hb->log_file;
           if (AtOrAfter(hb_file, hb->log_pos, target.file, target.pos) &&

@@ -26,6 +26,11 @@ class StateStore;
 namespace sluice::mysql {
 
 class SchemaHistory;
+struct CaptureMetrics;
+
+/// Records that `offset` is acknowledged downstream (stored in the state directory): the acked
+/// position gauges and the freshness watermark behind sluice_lag_seconds (common/metrics.h).
+void ReportAcked(const SourceOffset& offset);
 
 /// Receives the capture's output on the capture thread, in commit order.
 class ChangeConsumer {
@@ -58,6 +63,7 @@ struct CaptureOptions {
   size_t max_chunk_bytes = 8u << 20;   ///< ... or this size
   bool exit_when_caught_up = false;
   bool progress = true;                ///< snapshot progress on stderr
+  int heartbeat_ms = 1000;             ///< source heartbeat period when idle (keeps the lag truthful)
   static CaptureOptions FromConfig(const Config& config);
 };
 
@@ -98,6 +104,7 @@ class MySqlCapture {
     std::vector<int> keep;
   };
   std::map<const TableSchema*, Projection> projections_;
+  std::unique_ptr<CaptureMetrics> metrics_;
 };
 
 }  // namespace sluice::mysql

@@ -70,7 +70,8 @@ std::string SourceOffset::Serialize() const {
     << "tables_done\t" << Escape(Join(tables_done)) << "\n"
     << "current_table\t" << Escape(current_table) << "\n"
     << "last_key\t" << Escape(Join(last_key)) << "\n"
-    << "rows_done\t" << rows_done << "\n";
+    << "rows_done\t" << rows_done << "\n"
+    << "ts_ms\t" << ts_ms << "\n";
   return o.str();
 }
 
@@ -95,6 +96,7 @@ SourceOffset SourceOffset::Parse(const std::string& text) {
     else if (k == "current_table") o.current_table = v;
     else if (k == "last_key") o.last_key = Split(v);
     else if (k == "rows_done") o.rows_done = std::stoull(v);
+    else if (k == "ts_ms") o.ts_ms = std::stoll(v);
   }
   return o;
 }

@@ -20,6 +20,9 @@ struct SourceOffset {
   std::string current_table;             ///< table being read
   std::vector<std::string> last_key;     ///< SQL literals of the last delivered row's primary key
   uint64_t rows_done = 0;
+  /// Source commit time (ms since the epoch) of the last delivered transaction; for a snapshot,
+  /// the time its consistent view was taken. 0 when unknown (offsets stored by older versions).
+  int64_t ts_ms = 0;
 
   bool empty() const { return file.empty() && gtid_set.empty(); }
   std::string Serialize() const;
