@@ -9,7 +9,8 @@ CREATE TABLE facilities (
   kind ENUM('hospital','puskesmas','warehouse') NOT NULL, opened DATE, active BIT(1) NOT NULL DEFAULT b'1');
 CREATE TABLE materials (
   id INT PRIMARY KEY, code CHAR(12) NOT NULL, name VARCHAR(255) NOT NULL,
-  unit_price DECIMAL(18,4) NOT NULL, attrs JSON);
+  unit_price DECIMAL(18,4) NOT NULL, currency CHAR(3) NOT NULL DEFAULT 'IDR', attrs JSON);
+CREATE TABLE exchange_rates (currency CHAR(3) PRIMARY KEY, usd_rate DECIMAL(18,8) NOT NULL);
 CREATE TABLE batches (
   id BIGINT UNSIGNED PRIMARY KEY, material_id INT NOT NULL, code VARCHAR(32) NOT NULL,
   expires DATE NOT NULL, created_at DATETIME(6) NOT NULL);
@@ -22,7 +23,8 @@ INSERT INTO facilities VALUES
   (3,'Gudang Farmasi Bandung',32,'warehouse','2010-01-10',1),(4,'Puskesmas Kuta',51,'puskesmas',NULL,1),
   (5,'RS Surabaya',35,'hospital','1985-03-30',0);
 INSERT INTO materials VALUES
-  (1,'VAC-BCG-001','BCG vaccine 20 doses',12500.5000,'{"cold_chain": true, "doses": 20}'),
-  (2,'VAC-MR-002','Measles-Rubella vaccine',48000.0000,'{"cold_chain": true, "doses": 10}'),
-  (3,'SYR-ADS-005','Auto-disable syringe 0.5 ml',850.2500,NULL),
-  (4,'PAR-500','Paracetamol 500 mg',35.7500,'{"form": "tablet"}');
+  (1,'VAC-BCG-001','BCG vaccine 20 doses',12500.5000,'IDR','{"cold_chain": true, "doses": 20}'),
+  (2,'VAC-MR-002','Measles-Rubella vaccine',3.1000,'USD','{"cold_chain": true, "doses": 10}'),
+  (3,'SYR-ADS-005','Auto-disable syringe 0.5 ml',850.2500,'IDR',NULL),
+  (4,'PAR-500','Paracetamol 500 mg',0.0210,'EUR','{"form": "tablet"}');
+INSERT INTO exchange_rates VALUES ('IDR',0.00006300),('USD',1.00000000),('EUR',1.08000000);

@@ -710,11 +710,23 @@ class Binder {
     // A side whose unique key is among its equi-join columns matches at most one row of the other
     // side: then the other side's key alone identifies a row (orders JOIN rates ON rates.currency
     // = orders.currency is keyed by the order), unless the join pads that other side with NULLs.
-    auto covered = [](const PlanPtr& side, const std::vector<ExprPtr>& keys) {
+    auto key_column = [](const ExprPtr& e) {
+      // A column, or a column under a cast that keeps distinct values distinct (the join's common type).
+      if (e->kind == ExprKind::kColumn) return e->column;
+      if (e->kind != ExprKind::kCast || e->args.size() != 1 || e->args[0]->kind != ExprKind::kColumn) return -1;
+      const SqlType& from = e->args[0]->type;
+      const SqlType& to = e->type;
+      auto integral = [](TypeId t) { return t == TypeId::kInt || t == TypeId::kUInt || t == TypeId::kBit || t == TypeId::kBool; };
+      const bool injective = (integral(from.id) && (to.id == TypeId::kInt || to.id == TypeId::kUInt || to.id == TypeId::kDecimal)) ||
+                             (from.id == TypeId::kDecimal && to.id == TypeId::kDecimal && to.scale >= from.scale) ||
+                             from.id == to.id;
+      return injective ? e->args[0]->column : -1;
+    };
+    auto covered = [&](const PlanPtr& side, const std::vector<ExprPtr>& keys) {
       if (!side->unique_key || side->unique_key->empty()) return false;
       for (int k : *side->unique_key) {
         bool found = false;
-        for (const auto& e : keys) found = found || (e->kind == ExprKind::kColumn && e->column == k);
+        for (const auto& e : keys) found = found || key_column(e) == k;
         if (!found) return false;
       }
       return true;
