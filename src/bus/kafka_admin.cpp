@@ -13,7 +13,7 @@ namespace sluice::kafka {
 namespace {
 
 /// Fetches cluster metadata, retrying with backoff while no broker answers.
-const rd_kafka_metadata_t* Metadata(rd_kafka_t* rk) {
+const rd_kafka_metadata_t* Metadata(rd_kafka_t* rk, int give_up_ms) {
   int backoff_ms = 200;
   auto start = std::chrono::steady_clock::now();
   auto last_log = start;
@@ -23,6 +23,9 @@ const rd_kafka_metadata_t* Metadata(rd_kafka_t* rk) {
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return md;
     CheckFatal(rk);
     const auto now = std::chrono::steady_clock::now();
+    if (give_up_ms >= 0 && now - start >= std::chrono::milliseconds(give_up_ms)) {
+      Throw(ErrorKind::kBus, "cannot reach Kafka (bus.bootstrap.servers): {}", rd_kafka_err2str(err));
+    }
     if (now - last_log > std::chrono::seconds(10) || last_log == start) {
       SLOG_WARN("kafka: cannot read cluster metadata ({}); retrying (brokers unreachable?)", rd_kafka_err2str(err));
       last_log = now;
@@ -34,8 +37,8 @@ const rd_kafka_metadata_t* Metadata(rd_kafka_t* rk) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, int>> ListTopics(rd_kafka_t* rk) {
-  const rd_kafka_metadata_t* md = Metadata(rk);
+std::vector<std::pair<std::string, int>> ListTopics(rd_kafka_t* rk, int give_up_ms) {
+  const rd_kafka_metadata_t* md = Metadata(rk, give_up_ms);
   std::vector<std::pair<std::string, int>> out;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];

@@ -429,6 +429,13 @@ int Check(const CommonFlags& flags) {
       problems.push_back(e.what());
     }
   }
+  if (config.GetString("bus", "type") == "kafka") {
+    try {
+      std::printf("%s\n", CheckKafka(config).c_str());  // pipeline/kafka_commands.cpp
+    } catch (const Error& e) {
+      problems.push_back(e.what());
+    }
+  }
   try {
     auto state = StateStore::Open(config.GetPath("state", "dir"));
     std::printf("state %s: ok\n", config.GetPath("state", "dir").c_str());

@@ -401,6 +401,17 @@ int CaptureToKafka(const CommonFlags& flags) {
   return 0;
 }
 
+std::string CheckKafka(const Config& config) {
+  kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "capture/sink");
+  kafka::KafkaProducer producer(ks);
+  const auto topics = kafka::ListTopics(producer.handle(), 10000);
+  const std::string prefix = config.GetString("source", "topic.prefix") + ".";
+  size_t ours = 0;
+  for (const auto& [name, n] : topics) ours += name.rfind(prefix, 0) == 0 ? 1 : 0;
+  return fmt::format("bus Kafka {}: ok ({} topic(s), {} of them {}*)", ks.bootstrap_servers, topics.size(), ours,
+                     prefix);
+}
+
 int Sink(const CommonFlags& flags, const SinkFlags& sink_flags) {
   Config config = LoadConfig(flags);
   kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "sink");

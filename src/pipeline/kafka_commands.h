@@ -14,6 +14,9 @@ struct SinkFlags {
 
 /// `sluice capture CONFIG` with bus.type kafka: MySQL -> Kafka topics <topic.prefix>.<db>.<table>.
 int CaptureToKafka(const CommonFlags& flags);
+/// For `sluice check`: reaches the brokers of bus.bootstrap.servers (10 s at most) and returns a
+/// one-line report; throws Error (kConfig for bad librdkafka properties, kBus when unreachable).
+std::string CheckKafka(const Config& config);
 /// `sluice sink CONFIG`: Kafka topics -> ClickHouse, offsets committed after ClickHouse acknowledged.
 int Sink(const CommonFlags& flags, const SinkFlags& sink_flags);
 
