@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "event/debezium_json.h"
 #include "mysql/capture.h"
 #include "mysql/source_info.h"
@@ -139,6 +140,7 @@ class JsonlConsumer : public mysql::ChangeConsumer {
     if (std::fflush(stdout) != 0) Throw(ErrorKind::kInternal, "writing to stdout failed: {}", std::strerror(errno));
     if (has_pending_) {
       state_->Put(key_, pending_.Serialize());
+      mysql::ReportAcked(pending_);  // metrics: acked position and lag
       has_pending_ = false;
     }
     last_ = std::chrono::steady_clock::now();
@@ -193,6 +195,7 @@ void InstallSignalHandlers() {
 int Capture(const CommonFlags& flags, const std::string& output) {
   if (output.empty()) return CaptureToKafka(flags);  // pipeline/kafka_commands.cpp
   Config config = LoadConfig(flags);
+  auto metrics_server = metrics::StartMetricsServer(config);  // null without a `metrics` section
   DebeziumOptions dopts = DebeziumFromConfig(config);
   mysql::TableFilter filter(config);
   auto options = mysql::CaptureOptions::FromConfig(config);
@@ -213,6 +216,7 @@ int Capture(const CommonFlags& flags, const std::string& output) {
 
 int Run(const CommonFlags& flags) {
   Config config = LoadConfig(flags);
+  auto metrics_server = metrics::StartMetricsServer(config);  // null without a `metrics` section
   mysql::TableFilter filter(config);
   auto options = mysql::CaptureOptions::FromConfig(config);
   options.exit_when_caught_up = flags.exit_when_caught_up;
@@ -289,6 +293,7 @@ int Run(const CommonFlags& flags) {
       if (views) views->CheckpointPuts(puts);
       state->Write(puts, views ? views->CheckpointDeletes() : std::vector<std::string>{});
       if (views) views->ClearCheckpointDeletes();
+      mysql::ReportAcked(pending);  // metrics: acked position and lag
       has_pending = false;
     }
     last_flush = std::chrono::steady_clock::now();
