@@ -1,6 +1,7 @@
 #include "pipeline/commands.h"
 
 #include <csignal>
+#include <strings.h>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -250,8 +251,9 @@ int Run(const CommonFlags& flags) {
     for (const auto& s : views->OutputSchemas()) {
       if (resume.empty()) {
         sink.ResetTable(*s);  // a first start derives every view anew
-      } else {
-        sink.EnsureTable(*s);
+      } else if (std::none_of(rebuild.begin(), rebuild.end(),
+                              [&](const std::string& r) { return strcasecmp(r.c_str(), s->table.c_str()) == 0; })) {
+        sink.EnsureTable(*s);  // (the views being rebuilt get new tables below)
       }
     }
     if (!rebuild.empty()) {

@@ -300,9 +300,30 @@ void ViewStage::Push(const ChangeChunk& chunk) {
   }
 }
 
+namespace {
+
+/// Rethrows a view's run-time error (overflow, division by zero, a bad cast) naming the view, its
+/// statement and where in the source the change came from.
+[[noreturn]] void ViewFailed(const sql::ViewDefinition& def, const ChangeChunk* chunk, const Error& e) {
+  std::string where;
+  if (chunk && !chunk->empty() && chunk->schema()) {
+    const SourceInfo& si = chunk->source(0);
+    where = fmt::format(" on a change of {}", chunk->schema()->QualifiedName());
+    if (!si.file.empty()) where += fmt::format(" at {}:{}", si.file, si.pos);
+  }
+  throw Error(e.kind(), fmt::format("view {} ({}:{}:{}){}: {}", def.name, def.location.file, def.location.line,
+                                    def.location.column, where, e.what()));
+}
+
+}  // namespace
+
 void ViewStage::PushTo(View& v, const std::string& source, const ChangeChunk& chunk) {
   std::vector<ChangeChunk> produced;
-  v.pipeline->Push(source, chunk, produced);
+  try {
+    v.pipeline->Push(source, chunk, produced);
+  } catch (const Error& e) {
+    ViewFailed(v.def, &chunk, e);
+  }
   Route(v, produced);
 }
 
@@ -321,7 +342,11 @@ void ViewStage::Commit(std::vector<ChangeChunk>& out) {
   if (!txn_any_) return;
   for (auto& v : views_) {
     std::vector<ChangeChunk> produced;
-    v->pipeline->Flush(produced);
+    try {
+      v->pipeline->Flush(produced);
+    } catch (const Error& e) {
+      ViewFailed(v->def, nullptr, e);
+    }
     Route(*v, produced);
   }
   for (auto& v : views_) {
@@ -443,7 +468,11 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   std::function<void(size_t, const std::string&, const ChangeChunk&)> push = [&](size_t mi, const std::string& source,
                                                                                  const ChangeChunk& chunk) {
     std::vector<ChangeChunk> produced;
-    members[mi].pipeline->Push(source, chunk, produced);
+    try {
+      members[mi].pipeline->Push(source, chunk, produced);
+    } catch (const Error& e) {
+      ViewFailed(members[mi].view->def, &chunk, e);
+    }
     for (auto& c : produced) {
       auto r = readers.find(members[mi].view->name);
       if (r != readers.end()) {
@@ -487,7 +516,11 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   auto commit = [&](const SourceInfo& src) {
     for (auto& m : members) {
       std::vector<ChangeChunk> produced;
-      m.pipeline->Flush(produced);
+      try {
+        m.pipeline->Flush(produced);
+      } catch (const Error& e) {
+        ViewFailed(m.view->def, nullptr, e);
+      }
       for (auto& c : produced) {
         auto r = readers.find(m.view->name);
         if (r != readers.end()) {

@@ -301,6 +301,20 @@ FROM batches GROUP BY facility_id;
         p.write_views("CREATE MATERIALIZED VIEW v AS SELECT id, qty FROM batches WHERE qty > 1;")
         out = p.run("check", p.config, check=False)
         self.assertIn("views: ok (1 view(s)", out.stdout)
+
+        # A run-time error (bigint overflow, as PostgreSQL) stops the pipeline naming the view and the
+        # change; fixing the view lets it go on, and the view is rebuilt.
+        mysql("INSERT INTO batches VALUES (1, 1, 1, 5, NULL, 'EUR', '2026-01-01', NULL, NULL)", db=p.db)
+        p.catch_up()
+        mysql("INSERT INTO batches VALUES (2, 3, 1, 5, NULL, 'EUR', '2026-01-01', NULL, NULL)", db=p.db)
+        p.write_views("CREATE MATERIALIZED VIEW v AS SELECT id, facility_id * 9223372036854775807 AS x FROM batches;")
+        out = p.run("run", p.config, "--exit-when-caught-up", check=False)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertRegex(out.stderr, r"view v \(views\.sql:1:1\) on a change of views_bad\.batches at [^\n]*: bigint out of range")
+        p.write_views("CREATE MATERIALIZED VIEW v AS SELECT id, facility_id * 2 AS x FROM batches;")
+        p.catch_up()
+        self.assertEqual(ch_rows(f"SELECT id, x FROM {p.ch_db}.v FINAL WHERE _is_deleted = 0 ORDER BY id"),
+                         [["1", "2"], ["2", "6"]])
         # A missing file names the key and the file.
         os.remove(os.path.join(p.dir, "views.sql"))
         out = p.run("check", p.config, check=False)
