@@ -945,12 +945,21 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
     version = MakeVersion(seq, static_cast<uint64_t>(pos), static_cast<uint32_t>(row));
   }
   Impl::Pending& p = m.PendingFor(shape);
-  SourceInfo si;
-  si.ts_ms = ts_ms;
-  si.file = std::string(file);
-  si.pos = static_cast<uint64_t>(pos);
-  si.snapshot = is_snapshot ? SourceInfo::Snapshot::kTrue : SourceInfo::Snapshot::kFalse;
-  const uint32_t src = p.chunk.AddSource(std::move(si));
+  // One SourceInfo per distinct (file, pos, ts): snapshot rows and the rows of one event share it.
+  uint32_t src;
+  const auto& sources = p.chunk.sources();
+  const auto snap = is_snapshot ? SourceInfo::Snapshot::kTrue : SourceInfo::Snapshot::kFalse;
+  if (!sources.empty() && sources.back().pos == static_cast<uint64_t>(pos) && sources.back().ts_ms == ts_ms &&
+      sources.back().snapshot == snap && sources.back().file == file) {
+    src = static_cast<uint32_t>(sources.size() - 1);
+  } else {
+    SourceInfo si;
+    si.ts_ms = ts_ms;
+    si.file = std::string(file);
+    si.pos = static_cast<uint64_t>(pos);
+    si.snapshot = snap;
+    src = p.chunk.AddSource(std::move(si));
+  }
   const auto r = static_cast<uint32_t>(row);
   size_t n = 0;
   if (op == "c" || op == "r") {
@@ -965,6 +974,7 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
     n = 2;
   }
   pending_rows_ += n;
+  pending_bytes_ += value->size();
   return n;
 }
 
@@ -976,13 +986,9 @@ std::vector<ChangeChunk> DebeziumDecoder::TakeChunks() {
   impl_->pending.clear();
   impl_->pending_index.clear();
   pending_rows_ = 0;
+  pending_bytes_ = 0;
   return out;
 }
 
-size_t DebeziumDecoder::pending_bytes() const {
-  size_t n = 0;
-  for (const auto& p : impl_->pending) n += p.chunk.ByteSize();
-  return n;
-}
 
 }  // namespace sluice

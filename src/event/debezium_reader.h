@@ -65,13 +65,15 @@ class DebeziumDecoder {
   /// Moves out the pending chunks (in the order their tables were first seen since the last call).
   std::vector<ChangeChunk> TakeChunks();
   size_t pending_rows() const { return pending_rows_; }
-  size_t pending_bytes() const;
+  /// JSON bytes of the records behind the pending rows (a cheap memory estimate).
+  size_t pending_bytes() const { return pending_bytes_; }
 
   struct Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
   size_t pending_rows_ = 0;
+  size_t pending_bytes_ = 0;
 };
 
 }  // namespace sluice
