@@ -16,10 +16,14 @@ Stages (see docs/BENCHMARKS.md for what each number means):
              with mariadb-binlog --raw (transfer only) as an anchor
   latency    commit in MariaDB -> visible in ClickHouse, p50/p99, with `sluice run` running, at a
              fixed writer rate, idle and under a concurrent sysbench oltp_write_only load
+  views      bench/micro/view_bench (the SQL views maintained incrementally by ViewPipeline over an
+             in-memory changelog with updates and deletes) vs the same changelog applied to MariaDB
+             and to ClickHouse (ReplacingMergeTree) with the view's query recomputed from scratch
+             after every transaction
   micro      Google Benchmark programs in bench/micro/*.cpp, built with g++ against build/'s
              static libraries
 
-Uses only its own databases: MariaDB bench_sb, bench_wide, bench_lat; ClickHouse bench_olap.
+Uses only its own databases: MariaDB bench_sb, bench_wide, bench_lat, bench_views; ClickHouse bench_olap.
 The only server-wide statement is FLUSH BINARY LOGS (to give each binlog workload its own files).
 """
 import argparse
@@ -256,9 +260,10 @@ def summarize(runs):
     return s
 
 
-def compare(stage, workload, sluice_id, peer_id, goal=None, what=""):
+def compare(stage, workload, sluice_id, peer_id, goal=None, what="", goal_rate=None):
+    """`goal`: a sluice/peer ratio; `goal_rate`: an absolute rate of sluice (units/s) from the issue."""
     RESULTS["comparisons"].append({"stage": stage, "workload": workload, "sluice": sluice_id, "peer": peer_id,
-                                   "goal": goal, "what": what})
+                                   "goal": goal, "goal_rate": goal_rate, "what": what})
 
 
 # --------------------------------------------------------------------------------------------
@@ -835,69 +840,372 @@ def stage_latency(args):
 # --------------------------------------------------------------------------------------------
 
 _UNIT_NS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
-MICRO_LIBS = ["pipeline", "clickhouse", "mysql", "state", "event", "common"]
+MICRO_LIBS = ["pipeline", "clickhouse", "mysql", "sql", "state", "event", "common"]
+_MICRO_EXES = {}     # program name -> built executable (or None when the build failed)
+_MICRO_DONE = set()  # programs already run (the views stage runs view_bench)
+# Counters a micro program may set (state.counters) that are kept in the results.
+_MICRO_COUNTERS = ("skipped_rows_events", "out_rows", "preload_rows", "changes", "evictions", "loads",
+                   "spilled_keys", "cache_mib")
+
+
+def build_micro(name):
+    """Compiles bench/micro/<name>.cpp against BUILD_DIR's static libraries; the executable or None."""
+    if name in _MICRO_EXES:
+        return _MICRO_EXES[name]
+    _MICRO_EXES[name] = None
+    libs = [os.path.join(BUILD_DIR, "src", l, f"libsluice_{l}.a") for l in MICRO_LIBS]
+    missing = [l for l in libs if not os.path.exists(l)]
+    if missing:
+        RESULTS["micro"].append({"program": name, "error": f"static libraries missing: {missing}"})
+        log(f"micro {name}: not built, missing {missing}")
+        return None
+    src = os.path.join(ROOT, "bench", "micro", f"{name}.cpp")
+    exe = os.path.join(WORK, name)
+    log(f"micro: building {name}")
+    cmd = ["g++", "-O2", "-g", "-DNDEBUG", "-std=c++20", "-DFMT_SHARED", "-DSPDLOG_COMPILED_LIB",
+           "-DSPDLOG_FMT_EXTERNAL", "-DSPDLOG_SHARED_LIB", f"-I{ROOT}/src", "-isystem", "/usr/include/mariadb",
+           src, *libs, "-lbenchmark", "-lpg_query", "-lsimdjson", "-lspdlog", "-lfmt", "-lyaml-cpp", "-lcurl",
+           "-lrocksdb", "-lmariadb", "-lzstd", "-lz", "-lpthread", "-o", exe]
+    log("  " + " ".join(cmd))
+    b = subprocess.run(cmd, capture_output=True, text=True)
+    if b.returncode != 0:
+        RESULTS["micro"].append({"program": name, "error": "build failed: " + b.stderr[-1500:]})
+        log(f"  build failed: {b.stderr[-800:]}")
+        return None
+    _MICRO_EXES[name] = exe
+    return exe
+
+
+def run_micro(args, name, exe, extra_argv=(), env_extra=None):
+    """Runs a Google Benchmark program with --reps repetitions; appends one entry per benchmark to
+    RESULTS["micro"] and returns {benchmark name: (entry, [raw repetition records])}."""
+    _MICRO_DONE.add(name)
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    sb = RESULTS.get("binlog_workloads", {}).get("sbtest1")
+    if sb and sb.get("files"):
+        env["SLUICE_BENCH_BINLOG"] = os.path.join(sb["datadir"], sb["files"][0])
+        RESULTS["micro_binlog"] = env["SLUICE_BENCH_BINLOG"]
+    out = subprocess.run([exe, "--benchmark_format=json", f"--benchmark_min_time={args.micro_min_time}",
+                          f"--benchmark_repetitions={args.reps}", *extra_argv], capture_output=True, text=True,
+                         env=env)
+    if out.returncode != 0:
+        RESULTS["micro"].append({"program": name, "error": "run failed: " + out.stderr[-1500:]})
+        log(f"  {name}: run failed: {out.stderr[-800:]}")
+        return {}
+    data = json.loads(out.stdout)
+    per = {}
+    for bm in data["benchmarks"]:
+        if bm.get("run_type") == "aggregate":
+            continue
+        per.setdefault(bm["run_name"], []).append(bm)
+    got = {}
+    for bname, runs in per.items():
+        if any(r.get("error_occurred") for r in runs):
+            RESULTS["micro"].append({"program": name, "benchmark": bname,
+                                     "error": "skipped: " + str(runs[0].get("error_message"))})
+            log(f"  {bname}: skipped: {runs[0].get('error_message')}")
+            continue
+        e = {"program": name, "benchmark": bname, "reps": len(runs),
+             "cpu_ns_per_iter": _stats([r["cpu_time"] * _UNIT_NS[r.get("time_unit", "ns")] for r in runs]),
+             "real_ns_per_iter": _stats([r["real_time"] * _UNIT_NS[r.get("time_unit", "ns")] for r in runs])}
+        if all("items_per_second" in r for r in runs):
+            e["items_per_second"] = _stats([r["items_per_second"] for r in runs])
+        if all("bytes_per_second" in r for r in runs):
+            e["bytes_per_second"] = _stats([r["bytes_per_second"] for r in runs])
+        if runs[0].get("label"):
+            e["label"] = runs[0]["label"]
+        for k in _MICRO_COUNTERS:
+            if k in runs[0]:
+                e[k] = runs[0][k]
+        RESULTS["micro"].append(e)
+        got[bname] = (e, runs)
+        log(f"  {bname}: "
+            + (f"{report.fmt_rate(e['items_per_second']['median'])} items/s " if "items_per_second" in e else "")
+            + (f"{report.fmt_mb(e['bytes_per_second']['median'] / 1e6)} MB/s" if "bytes_per_second" in e else "")
+            + (f" ({e['label']})" if e.get("label") else ""))
+    RESULTS["micro_context"] = data.get("context", {})
+    return got
 
 
 def stage_micro(args):
     srcs = sorted(glob.glob(os.path.join(ROOT, "bench", "micro", "*.cpp")))
-    libs = [os.path.join(BUILD_DIR, "src", l, f"libsluice_{l}.a") for l in MICRO_LIBS]
-    missing = [l for l in libs if not os.path.exists(l)]
-    if missing:
-        RESULTS["errors"].append({"id": "micro", "error": f"static libraries missing: {missing}"})
-        log(f"stage micro: skipped, missing {missing}")
-        return
     for src in srcs:
         name = os.path.splitext(os.path.basename(src))[0]
-        exe = os.path.join(WORK, name)
-        log(f"stage micro: building {name}")
-        cmd = ["g++", "-O2", "-g", "-DNDEBUG", "-std=c++20", "-DFMT_SHARED", "-DSPDLOG_COMPILED_LIB",
-               "-DSPDLOG_FMT_EXTERNAL", "-DSPDLOG_SHARED_LIB", f"-I{ROOT}/src", "-isystem", "/usr/include/mariadb",
-               src, *libs, "-lbenchmark", "-lspdlog", "-lfmt", "-lyaml-cpp", "-lcurl", "-lrocksdb", "-lmariadb",
-               "-lzstd", "-lz", "-lpthread", "-o", exe]
-        log("  " + " ".join(cmd))
-        b = subprocess.run(cmd, capture_output=True, text=True)
-        if b.returncode != 0:
-            RESULTS["micro"].append({"program": name, "error": "build failed: " + b.stderr[-1500:]})
-            log(f"  build failed: {b.stderr[-800:]}")
+        if name in _MICRO_DONE:
+            log(f"stage micro: {name} already ran in the views stage")
             continue
-        env = dict(os.environ)
-        sb = RESULTS.get("binlog_workloads", {}).get("sbtest1")
-        if sb and sb.get("files"):
-            env["SLUICE_BENCH_BINLOG"] = os.path.join(sb["datadir"], sb["files"][0])
-            RESULTS["micro_binlog"] = env["SLUICE_BENCH_BINLOG"]
-        out = subprocess.run([exe, "--benchmark_format=json", f"--benchmark_min_time={args.micro_min_time}",
-                              f"--benchmark_repetitions={args.reps}"], capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            RESULTS["micro"].append({"program": name, "error": "run failed: " + out.stderr[-1500:]})
+        exe = build_micro(name)
+        if exe:
+            log(f"stage micro: running {name}")
+            run_micro(args, name, exe, extra_argv=[f"--views_scale={args.views_scale}"] if name == "view_bench" else [])
+
+
+# --------------------------------------------------------------------------------------------
+# Stage: views (incremental SQL views vs recomputing the query after each transaction)
+# --------------------------------------------------------------------------------------------
+
+VIEWS_DB = "bench_views"
+VIEWS_GOALS = {"filter_project": 1e6, "join": 2e5, "group_by": 2e5, "join_group_by": 2e5}
+
+VIEWS_DDL = """
+CREATE TABLE customers (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL, region VARCHAR(16) NOT NULL);
+CREATE TABLE orders (id BIGINT NOT NULL PRIMARY KEY, customer_id BIGINT NOT NULL, amount DECIMAL(12,2) NOT NULL,
+  status VARCHAR(16) NOT NULL, created DATE NOT NULL, KEY (customer_id));
+"""
+
+# ClickHouse: the tables as sluice's sink writes them (ReplacingMergeTree by _version, deletes as
+# _is_deleted = 1 rows); a query reads the current rows with FINAL and drops the deleted ones.
+CH_VIEWS_DDL = [
+    "CREATE TABLE {db}.views_customers (id Int64, name String, region String, _version UInt64, _is_deleted UInt8) "
+    "ENGINE = ReplacingMergeTree(_version) ORDER BY id",
+    "CREATE TABLE {db}.views_orders (id Int64, customer_id Int64, amount Decimal(12,2), status String, created Date, "
+    "_version UInt64, _is_deleted UInt8) ENGINE = ReplacingMergeTree(_version) ORDER BY id",
+]
+_CH_O = "(SELECT * FROM {db}.views_orders FINAL) WHERE _is_deleted = 0"
+_CH_C = "(SELECT id AS customer_id, name, region, _is_deleted FROM {db}.views_customers FINAL) WHERE _is_deleted = 0"
+_CH_JOIN = ("(SELECT id, customer_id, amount, status, created FROM " + _CH_O + ") ALL INNER JOIN "
+            "(SELECT customer_id, name, region FROM " + _CH_C + ") USING customer_id")
+CH_VIEW_QUERIES = {
+    "filter_project": "SELECT id, customer_id, amount, amount * 3 AS amount_x3, customer_id % 100 AS shard, "
+                      "multiIf(amount >= 500, 'large', amount >= 100, 'medium', 'small') AS size_class, created "
+                      "FROM " + _CH_O + " AND status != 'cancelled' AND amount >= 10",
+    "join": "SELECT id, amount, status, created, customer_id AS cust_id, name, region FROM " + _CH_JOIN,
+    "group_by": "SELECT customer_id, count() AS orders, sum(amount) AS total, avg(amount) AS avg_amount, "
+                "min(amount) AS min_amount, max(amount) AS max_amount FROM " + _CH_O + " GROUP BY customer_id",
+    "join_group_by": "SELECT region, status, count() AS orders, sum(amount) AS total, avg(amount) AS avg_amount, "
+                     "min(amount) AS min_amount, max(amount) AS max_amount FROM " + _CH_JOIN +
+                     " GROUP BY region, status",
+}
+
+
+def read_changelog(path):
+    """The TSV view_bench --views_dump writes: (preload rows, transactions of (table, op, fields))."""
+    preload, txns = [], []
+    cur, cur_no = None, None
+    with open(path) as f:
+        for line in f:
+            t, table, op, *fields = line.rstrip("\n").split("\t")
+            if t == "P":
+                preload.append((table, op, fields))
+                continue
+            if t != cur_no:
+                cur_no, cur = t, []
+                txns.append(cur)
+            cur.append((table, op, fields))
+    return preload, txns
+
+
+def _sql_row(table, f):
+    if table == "o":
+        return f"({f[0]},{f[1]},{f[2]},'{f[3]}','{f[4]}')"
+    return f"({f[0]},'{f[1]}','{f[2]}')"
+
+
+def _mariadb_change(table, op, f):
+    name = "orders" if table == "o" else "customers"
+    if op == "I":
+        return f"INSERT INTO {name} VALUES {_sql_row(table, f)};"
+    if op == "D":
+        return f"DELETE FROM {name} WHERE id = {f[0]};"
+    if table == "o":
+        return (f"UPDATE orders SET customer_id = {f[1]}, amount = {f[2]}, status = '{f[3]}', created = '{f[4]}' "
+                f"WHERE id = {f[0]};")
+    return f"UPDATE customers SET name = '{f[1]}', region = '{f[2]}' WHERE id = {f[0]};"
+
+
+def _ch_rows(table, changes, version):
+    rows = []
+    for tb, op, f in changes:
+        version += 1
+        if tb == table:
+            rows.append(_sql_row(tb, f)[:-1] + f",{version},{1 if op == 'D' else 0})")
+    return rows, version
+
+
+def _mariadb_client(db):
+    return ["mariadb", "--protocol=tcp", f"-h{MYSQL_HOST}", f"-P{MYSQL_PORT}", "-uroot", f"-p{MYSQL_ROOT_PW}",
+            "--batch", "--raw", "--skip-column-names", db]
+
+
+def _ch_client():
+    return ["clickhouse-client", "--host", "127.0.0.1", "--port", str(CH_TCP), "--multiquery"]
+
+
+def stage_views(args):
+    exe = build_micro("view_bench")
+    if not exe:
+        RESULTS["errors"].append({"id": "views", "error": "view_bench did not build (see micro)"})
+        return
+    dump = os.path.join(WORK, "views-changelog.tsv")
+    subprocess.run([exe, f"--views_dump={dump}", f"--views_scale={args.views_scale}"], check=True)
+    meta = json.load(open(dump + ".json"))
+    preload, txns = read_changelog(dump)
+    views = list(meta["views"])
+    k = args.views_batches
+    mid = len(txns) // 2
+    need = args.reps * len(views) * k
+    if mid + need > len(txns):
+        k = max(1, (len(txns) - mid) // (args.reps * len(views)))
+    windows = {}  # (rep, view) -> (first txn, end txn)
+    pos = mid
+    for rep in range(args.reps):
+        for v in views:
+            windows[(rep, v)] = (pos, pos + k)
+            pos += k
+    meta["window_txns"] = k
+    meta["windows_from_txn"] = mid
+    RESULTS["views_workload"] = meta
+    log(f"stage views: changelog of {meta['changes']} changes in {meta['txns']} transactions of "
+        f"{meta['txn_changes']} after a preload of {meta['preload_orders']} orders + "
+        f"{meta['preload_customers']} customers; peers recompute after each transaction of windows of {k} "
+        f"transactions from transaction {mid} on")
+
+    # The sluice side: view_bench's benchmarks (wall time, whole changelog per iteration).
+    state_dir = tempfile.mkdtemp(prefix="sluice-view-bench-")  # on disk (not tmpfs), like state.dir
+    log(f"  running view_bench ({args.reps} repetitions; RocksDB state under {state_dir})")
+    got = run_micro(args, "view_bench", exe, extra_argv=[f"--views_scale={args.views_scale}"],
+                    env_extra={"SLUICE_BENCH_STATE_DIR": state_dir})
+    shutil.rmtree(state_dir, ignore_errors=True)
+    sluice_ids = {}
+    for bname, (e, runs) in got.items():
+        parts = bname.split("/")
+        if len(parts) < 2 or parts[1] not in meta["views"]:
             continue
-        data = json.loads(out.stdout)
-        per = {}
-        for bm in data["benchmarks"]:
-            if bm.get("run_type") == "aggregate":
+        view, persisted = parts[1], len(parts) > 2
+        mid_ = f"views.{view}.sluice" + ("_rocksdb" if persisted else "")
+        tool = ("sluice ViewPipeline, RocksDB state, 16 MiB cache" if persisted
+                else "sluice ViewPipeline, in-memory state")
+        m = Measure(mid_, "views", view, tool, "sluice", unit="changes",
+                    note="bench/micro/view_bench: whole changelog per iteration, flush per transaction")
+        for r in runs:
+            scale = _UNIT_NS[r.get("time_unit", "ns")] / 1e9
+            m.add(Run(r["real_time"] * scale, r["cpu_time"] * scale, 0.0, None, 0, ""), meta["changes"], rss=False,
+                  iterations=r.get("iterations"))
+        sluice_ids[(view, persisted)] = mid_
+
+    # The peers: the same changelog applied per transaction, the query recomputed after each.
+    st = {"o": {}, "c": {}}
+    for tb, op, f in preload:
+        st[tb][f[0]] = f
+    for txn in txns[:mid]:
+        for tb, op, f in txn:
+            if op == "D":
+                st[tb].pop(f[0], None)
+            else:
+                st[tb][f[0]] = f
+    log(f"  peers start from the tables after transaction {mid}: {len(st['o'])} orders, {len(st['c'])} customers")
+    peers = {}
+    try:
+        mysql(f"DROP DATABASE IF EXISTS {VIEWS_DB}; CREATE DATABASE {VIEWS_DB};")
+        mysql(VIEWS_DDL, db=VIEWS_DB)
+        load = []
+        for tb, name in (("c", "customers"), ("o", "orders")):
+            rows = list(st[tb].values())
+            for i in range(0, len(rows), 2000):
+                load.append(f"INSERT INTO {name} VALUES " + ",".join(_sql_row(tb, f) for f in rows[i:i + 2000]) + ";")
+        load.append("ANALYZE TABLE customers, orders;")
+        t0 = time.perf_counter()
+        subprocess.run(_mariadb_client(VIEWS_DB), input="\n".join(load), text=True, check=True,
+                       stdout=subprocess.DEVNULL)
+        log(f"  MariaDB {VIEWS_DB} loaded in {time.perf_counter() - t0:.1f} s")
+        peers["mariadb"] = True
+    except Exception as e:  # noqa: BLE001
+        RESULTS["errors"].append({"id": "views.mariadb", "error": str(e)[:800]})
+        log(f"  MariaDB load failed: {e}")
+    try:
+        for name, ddl in zip(("views_customers", "views_orders"), CH_VIEWS_DDL):
+            ch(f"DROP TABLE IF EXISTS {CH_DB}.{name}")
+            ch(ddl.format(db=CH_DB))
+        for tb, name in (("c", "views_customers"), ("o", "views_orders")):
+            rows = [_sql_row(tb, f)[:-1] + ",0,0)" for f in st[tb].values()]
+            for i in range(0, len(rows), 50000):
+                ch(f"INSERT INTO {CH_DB}.{name} VALUES " + ",".join(rows[i:i + 50000]))
+        ch(f"OPTIMIZE TABLE {CH_DB}.views_orders FINAL")
+        ch(f"OPTIMIZE TABLE {CH_DB}.views_customers FINAL")
+        peers["clickhouse"] = True
+    except Exception as e:  # noqa: BLE001
+        RESULTS["errors"].append({"id": "views.clickhouse", "error": str(e)[:800]})
+        log(f"  ClickHouse load failed: {e}")
+
+    m_my = {v: Measure(f"views.{v}.mariadb_recompute", "views", v,
+                       "MariaDB: apply each transaction, then rerun the query (result fetched)", "peer",
+                       unit="changes", note="RSS is the client's") for v in views}
+    m_ch = {v: Measure(f"views.{v}.clickhouse_recompute", "views", v,
+                       "ClickHouse: insert each transaction (ReplacingMergeTree), rerun the query with FINAL",
+                       "peer", unit="changes", note="RSS is the client's") for v in views}
+    ch_version = 1 << 40  # above the preload's version 0; deterministic per window
+    for rep in range(args.reps):
+        for v in views:
+            a, b = windows[(rep, v)]
+            window = txns[a:b]
+            changes = sum(len(t) for t in window)
+            if peers.get("mariadb"):
+                try:
+                    sql = []
+                    for t in window:
+                        sql.append("START TRANSACTION;")
+                        sql.extend(_mariadb_change(tb, op, f) for tb, op, f in t)
+                        sql.append("COMMIT;")
+                        sql.append(meta["views"][v] + ";")
+                    path = os.path.join(WORK, "views-window.sql")
+                    with open(path, "w") as fh:
+                        fh.write("\n".join(sql) + "\n")
+                    with open(path) as fh:
+                        r = run_timed(_mariadb_client(VIEWS_DB), stdin=fh)
+                    m_my[v].add(r, changes, rss=False, txns=b - a, first_txn=a)
+                except Exception as e:  # noqa: BLE001
+                    m_my[v].fail(e)
+            if peers.get("clickhouse"):
+                try:
+                    q = ["SET optimize_move_to_prewhere = 0;"]
+                    ver = ch_version + a * 1000
+                    for t in window:
+                        for tb, name in (("o", "views_orders"), ("c", "views_customers")):
+                            rows, _ = _ch_rows(tb, t, ver)
+                            if rows:
+                                q.append(f"INSERT INTO {CH_DB}.{name} VALUES " + ",".join(rows) + ";")
+                        ver += len(t)
+                        q.append(CH_VIEW_QUERIES[v].format(db=CH_DB) + ";")
+                    path = os.path.join(WORK, "views-window-ch.sql")
+                    with open(path, "w") as fh:
+                        fh.write("\n".join(q) + "\n")
+                    with open(path) as fh:
+                        r = run_timed(_ch_client(), stdin=fh)
+                    m_ch[v].add(r, changes, rss=False, txns=b - a, first_txn=a)
+                except Exception as e:  # noqa: BLE001
+                    m_ch[v].fail(e)
+    # Sanity: after the same changes, both peers' views have the same number of rows.
+    if peers.get("mariadb") and peers.get("clickhouse"):
+        for v in views:
+            try:
+                n_my = int(mysql_value(f"SELECT COUNT(*) FROM ({meta['views'][v]}) q", db=VIEWS_DB))
+                n_ch = int(ch(f"SELECT count() FROM ({CH_VIEW_QUERIES[v].format(db=CH_DB)})").strip())
+                log(f"  {v}: {n_my} rows in MariaDB, {n_ch} in ClickHouse after the windows")
+                if n_my != n_ch:
+                    RESULTS["notes"].append(f"views {v}: the peers disagree after the same changes: MariaDB "
+                                            f"{n_my} rows, ClickHouse {n_ch}")
+            except Exception as e:  # noqa: BLE001
+                RESULTS["notes"].append(f"views {v}: row-count check failed: {str(e)[:300]}")
+    for v in views:
+        ids = [sluice_ids.get((v, False)), sluice_ids.get((v, True))]
+        for mid_ in ids:
+            if not mid_:
                 continue
-            per.setdefault(bm["run_name"], []).append(bm)
-        for bname, runs in per.items():
-            if any(r.get("error_occurred") for r in runs):
-                RESULTS["micro"].append({"program": name, "benchmark": bname,
-                                         "error": "skipped: " + str(runs[0].get("error_message"))})
-                log(f"  {bname}: skipped: {runs[0].get('error_message')}")
-                continue
-            e = {"program": name, "benchmark": bname, "reps": len(runs),
-                 "cpu_ns_per_iter": _stats([r["cpu_time"] * _UNIT_NS[r.get("time_unit", "ns")] for r in runs]),
-                 "real_ns_per_iter": _stats([r["real_time"] * _UNIT_NS[r.get("time_unit", "ns")] for r in runs])}
-            if all("items_per_second" in r for r in runs):
-                e["items_per_second"] = _stats([r["items_per_second"] for r in runs])
-            if all("bytes_per_second" in r for r in runs):
-                e["bytes_per_second"] = _stats([r["bytes_per_second"] for r in runs])
-            if runs[0].get("label"):
-                e["label"] = runs[0]["label"]
-            if "skipped_rows_events" in runs[0]:
-                e["skipped_rows_events"] = runs[0]["skipped_rows_events"]
-            RESULTS["micro"].append(e)
-            log(f"  {bname}: "
-                + (f"{report.fmt_rate(e['items_per_second']['median'])} items/s " if "items_per_second" in e else "")
-                + (f"{report.fmt_mb(e['bytes_per_second']['median'] / 1e6)} MB/s" if "bytes_per_second" in e else ""))
-        RESULTS["micro_context"] = data.get("context", {})
+            for peer in (m_my[v], m_ch[v]):
+                compare("views", v, mid_, peer.d["id"], None,
+                        "incremental vs applying each transaction and recomputing the query",
+                        goal_rate=VIEWS_GOALS.get(v))
+        if ids[0] and ids[1]:
+            compare("views", v, ids[1], ids[0], None, "RocksDB state over its budget vs in-memory state")
+    for v in views:
+        for mm in [RESULTS["measurements"].get(sluice_ids.get((v, p), "")) for p in (False, True)]:
+            if mm:
+                log(f"= {mm['id']}: {report.fmt_rate(mm['summary']['rate']['median'])} changes/s")
+        m_my[v].printable()
+        m_ch[v].printable()
+    ch(f"DROP TABLE IF EXISTS {CH_DB}.views_orders", check=False)
+    ch(f"DROP TABLE IF EXISTS {CH_DB}.views_customers", check=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -958,7 +1266,11 @@ def main():
     ap.add_argument("--latency-rate", type=int, default=200, help="latency writer rows/s (1 row per transaction)")
     ap.add_argument("--poll-ms", type=int, default=20, help="ClickHouse poll interval of the latency reader")
     ap.add_argument("--micro-min-time", default="0.5", help="Google Benchmark --benchmark_min_time")
-    ap.add_argument("--stages", default="snapshot,binlog,latency,micro")
+    ap.add_argument("--views-scale", type=float, default=1.0,
+                    help="size of the views changelog (1.0: 220k-row preload, 300k changes)")
+    ap.add_argument("--views-batches", type=int, default=20,
+                    help="transactions per timed window of the views peers (default 20)")
+    ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/<date>-<host>.json)")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/BENCHMARKS.md")
     ap.add_argument("--keep", action="store_true", help="keep the bench_* databases afterwards")
@@ -967,6 +1279,7 @@ def main():
     if args.quick:
         args.rows, args.wide_rows, args.binlog_seconds, args.latency_seconds, args.reps = 30000, 10000, 5, 5, 2
         args.micro_min_time = "0.05"
+        args.views_scale, args.views_batches = 0.2, 5
     stages = args.stages.split(",")
 
     global WORK
@@ -1013,13 +1326,20 @@ def main():
                     log(f"stage binlog {name}: FAILED: {e}")
         if "latency" in stages:
             stage_latency(args)
+        if "views" in stages:
+            try:
+                stage_views(args)
+            except Exception as e:  # noqa: BLE001
+                RESULTS["errors"].append({"id": "views", "error": str(e)[:800]})
+                log(f"stage views: FAILED: {e}")
         if "micro" in stages:
             stage_micro(args)
     finally:
         if not args.keep:
             try:
                 mysql("DROP DATABASE IF EXISTS bench_sb; DROP DATABASE IF EXISTS bench_wide; "
-                      "DROP DATABASE IF EXISTS bench_lat; DROP DATABASE IF EXISTS bench_marker;")
+                      "DROP DATABASE IF EXISTS bench_lat; DROP DATABASE IF EXISTS bench_marker; "
+                      f"DROP DATABASE IF EXISTS {VIEWS_DB};")
                 ch(f"DROP DATABASE IF EXISTS {CH_DB}")
             except Exception as e:  # noqa: BLE001
                 log(f"clean-up failed: {e}")
