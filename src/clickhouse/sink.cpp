@@ -568,6 +568,8 @@ void ClickHouseSink::InsertBisecting(Table& t, size_t lo, size_t hi) {
 
 void ClickHouseSink::FlushTable(Table& t) {
   if (t.rows == 0) return;
+  const std::string log_name = t.db + "." + t.name;
+  ScopedLogTable log_table(&log_name);  // structured logs name the table being inserted
   if (!t.row_starts.empty()) {
     rejected_in_flush_ = 0;
     InsertBisecting(t, 0, t.rows);

@@ -81,7 +81,7 @@ std::string KeyLiteral(Connection& conn, const ColumnSchema& col, std::string_vi
 
 class Progress {
  public:
-  Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1) {}
+  Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1 && !LogIsJson()) {}
   void Update(const std::string& table, uint64_t table_rows, uint64_t table_total, uint64_t all_rows,
               uint64_t all_total, bool force = false) {
     if (!enabled_) return;
@@ -434,6 +434,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
   for (const auto& full : tables) {
     if (stop_) break;
     const std::string name = full->QualifiedName();
+    ScopedLogTable log_table(&name);  // structured logs name the table being read
     if (std::find(offset.tables_done.begin(), offset.tables_done.end(), name) != offset.tables_done.end()) continue;
     TableSchemaPtr schema = Emitted(full);
     const std::vector<int>& keep = EmittedColumns(full);
@@ -619,6 +620,11 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
   BinlogDecoder decoder;
   RowDecoder rows;
   std::string file = offset.file;
+  // Structured logs name the event being handled and the table of the rows being decoded.
+  uint64_t log_pos = offset.pos;
+  std::string log_table;
+  ScopedLogPosition log_position_guard(&file, &log_pos);
+  ScopedLogTable log_table_guard(&log_table);
   uint32_t file_seq = BinlogFileSequence(file);
   auto gtids = ParseMariaGtidSet(is_mariadb_ ? offset.gtid_set : "");
   std::string mysql_gtid_set = is_mariadb_ ? "" : offset.gtid_set;
@@ -657,6 +663,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     txn_gtid.clear();
     query.clear();
     thread = 0;
+    log_table.clear();
     metrics_->Committed(offset);
     consumer.OnCommit(offset);
     if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
@@ -679,6 +686,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     for (BinlogEvent& e : events) {
       const EventHeader& h = e.header;
       ++metrics_->pending_events[h.type];
+      log_pos = h.position();
       if (h.timestamp) event_ts = h.timestamp;
       if (const auto* rot = e.As<RotateEvent>()) {
         file = rot->next_file;
@@ -773,6 +781,10 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         for (auto& [before, after, renames] : ddl.changes) {
           bool in_before = before && filter_.IncludeTable(before->database, before->table);
           bool in_after = after && filter_.IncludeTable(after->database, after->table);
+          if (in_before || in_after) {
+            log_table = (after ? after : before)->QualifiedName();
+            SLOG_INFO("schema change of {}: {}", log_table, sql.substr(0, std::min<size_t>(sql.size(), 300)));
+          }
           if (in_before && in_after) {
             // Same table changed, or renamed (names differ: downstream renames its table).
             consumer.OnSchema(Emitted(before), Emitted(after), renames);
@@ -811,6 +823,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
           flush();
           chunk = ChangeChunk(full);
           chunk_full = full;
+          log_table = full->QualifiedName();
         }
         SourceInfo src;
         src.ts_ms = static_cast<int64_t>(h.timestamp) * 1000;

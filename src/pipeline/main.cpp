@@ -16,6 +16,11 @@ int main(int argc, char** argv) {
   CLI::App app{"sluice: stream every committed MySQL/MariaDB change into ClickHouse"};
   app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
   std::string log_level = "info";
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text, or json: one JSON object per line (ts, level, msg, and table/position when known)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (logs go to stderr)")
       ->capture_default_str();
   app.require_subcommand(1);
@@ -53,7 +58,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    sluice::InitLogging(log_level);
+    sluice::InitLogging(log_level, log_format);
     sluice::pipeline::InstallSignalHandlers();
     if (*run) return sluice::pipeline::Run(flags);
     if (*capture) return sluice::pipeline::Capture(flags, output);
@@ -61,12 +66,10 @@ int main(int argc, char** argv) {
     if (*check) return sluice::pipeline::Check(flags);
     if (*status) return sluice::pipeline::Status(flags);
   } catch (const sluice::Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error: %s\n", e.what());
+    sluice::LogFatal(e.what());  // "error: ..." (or a JSON line with --log-format json)
     return e.kind() == sluice::ErrorKind::kConfig ? 2 : 1;
   } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error: unexpected failure: %s\n", e.what());
+    sluice::LogFatal(std::string("unexpected failure: ") + e.what());
     return 1;
   }
   return 0;

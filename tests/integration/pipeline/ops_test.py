@@ -20,7 +20,7 @@ import urllib.request
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import Pipeline, ch_rows, mysql  # noqa: E402
+from helpers import SLUICE, Pipeline, ch_rows, mysql  # noqa: E402
 
 
 def free_port():
@@ -215,6 +215,34 @@ class Operability(unittest.TestCase):
             self.assertGreater(len(api["lag_history"]), 3)
         finally:
             self.assertEqual(p.stop(), 0)
+
+    def test_json_logs(self):
+        p = Pipeline("ops_jsonlog")
+        p.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a'), (2, 'b');", db=p.db)
+        out = p.run("--log-format", "json", "run", p.config, "--exit-when-caught-up")
+        mysql(r"""ALTER TABLE t ADD COLUMN note VARCHAR(30) DEFAULT 'quote \" and \\'; INSERT INTO t VALUES (3, 'c', 'x');""",
+              db=p.db)
+        out2 = p.run("--log-format", "json", "run", p.config, "--exit-when-caught-up")
+        lines = [json.loads(line) for line in (out.stderr + out2.stderr).splitlines()]  # every line is JSON
+        self.assertGreater(len(lines), 3)
+        for rec in lines:
+            self.assertRegex(rec["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertIn(rec["level"], ("trace", "debug", "info", "warning", "error", "critical"))
+            self.assertIsInstance(rec["msg"], str)
+        ddl = [r for r in lines if r["msg"].startswith("schema change of")]
+        self.assertEqual(len(ddl), 1, lines)
+        self.assertEqual(ddl[0]["table"], f"{p.db}.t")
+        self.assertRegex(ddl[0]["position"], r"^.+\.\d{6}:\d+$")
+        self.assertIn(r'quote \" and', ddl[0]["msg"])
+        self.assertEqual(ch_rows(f"SELECT id, note FROM {p.ch_db}.t FINAL WHERE id = 3"), [["3", "x"]])
+        # A fatal error is a JSON line too.
+        bad = subprocess.run([SLUICE, "--log-format", "json", "run", os.path.join(p.dir, "missing.yaml")],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(bad.returncode, 2)
+        rec = json.loads(bad.stderr.strip().splitlines()[-1])
+        self.assertEqual(rec["level"], "error")
+        self.assertIn("missing.yaml", rec["msg"])
 
     def test_page_in_headless_chromium(self):
         browser = chromium()
