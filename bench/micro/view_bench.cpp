@@ -74,7 +74,7 @@ const ViewSpec kViews[] = {
      "SELECT id, customer_id, amount, amount * 3 AS amount_x3, customer_id % 100 AS shard, "
      "CASE WHEN amount >= 500 THEN 'large' WHEN amount >= 100 THEN 'medium' ELSE 'small' END AS size_class, "
      "created FROM orders WHERE status <> 'cancelled' AND amount >= 10"},
-    {"join",
+    {"two_way_join",
      "SELECT o.id, o.amount, o.status, o.created, c.id AS cust_id, c.name, c.region "
      "FROM orders o JOIN customers c ON o.customer_id = c.id"},
     {"group_by",
