@@ -19,9 +19,10 @@ build: deps
 
 # Starts the services, runs every test (unit + integration), stops the services; the exit code is
 # ctest's.
-# Two ClickHouse replicas, so the Replicated engine is tested too.
+# Two ClickHouse replicas, so the Replicated engine is tested too; three Kafka brokers, so topics
+# have replication factor 3 and a broker can be stopped mid-stream.
 test: build
-	@set -o pipefail; CH_REPLICAS=2 scripts/services start || { scripts/services stop; exit 1; }; \
+	@set -o pipefail; CH_REPLICAS=2 KAFKA_BROKERS=3 scripts/services start || { scripts/services stop; exit 1; }; \
 	  source .run/env; \
 	  ctest --preset $(BUILD_PRESET) -j2 $(CTEST_ARGS); rc=$$?; \
 	  scripts/services stop; exit $$rc

@@ -255,11 +255,23 @@ class SinkLoop : public kafka::RebalanceListener {
   }
 
   std::optional<int64_t> OnAssign(const kafka::TopicPartition& tp) override {
+    assigned_ = true;
     if (reset_.empty() || reset_done_.count(tp)) return std::nullopt;
     reset_done_.insert(tp);
-    if (reset_ == "earliest") return -2;  // RD_KAFKA_OFFSET_BEGINNING
-    if (reset_ == "latest") return -1;    // RD_KAFKA_OFFSET_END
-    return consumer_->OffsetForTime(tp, reset_ts_);
+    int64_t off;
+    if (reset_ == "earliest") {
+      off = consumer_->Watermarks(tp).first;
+    } else if (reset_ == "latest") {
+      off = consumer_->Watermarks(tp).second;
+    } else {
+      off = consumer_->OffsetForTime(tp, reset_ts_);
+    }
+    // Committed with the next checkpoint, so the group's position (and --exit-when-caught-up)
+    // reflects the reset, not the offsets committed before it.
+    pending_[tp] = off;
+    done_[tp] = off;
+    SLOG_INFO("sink: {}[{}] reset to offset {} (--reset-offsets {})", tp.topic, tp.partition, off, reset_);
+    return off;
   }
 
  private:
@@ -328,6 +340,8 @@ class SinkLoop : public kafka::RebalanceListener {
 
   /// True once the group committed every target partition up to its end offset at start.
   bool CaughtUp() {
+    // With --reset-offsets the group's old commits say nothing until our reset is committed.
+    if (!reset_.empty() && !assigned_ && !targets_.empty()) return false;
     Checkpoint();
     std::vector<kafka::TopicPartition> left;
     for (const auto& [tp, range] : targets_) {
@@ -357,6 +371,7 @@ class SinkLoop : public kafka::RebalanceListener {
   std::string reset_;
   int64_t reset_ts_ = -1;
   std::set<kafka::TopicPartition> reset_done_;
+  bool assigned_ = false;
   std::vector<std::string> subscription_;
   std::set<std::string> names_;
   std::string pattern_;

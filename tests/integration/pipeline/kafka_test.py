@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import CH_PORT, MYSQL_PORT, MYSQL_PW, MYSQL_USER, ROOT, SLUICE, ch, ch_rows, mysql, setting  # noqa: E402
+from helpers import CH_PORT, MYSQL_PORT, MYSQL_PW, MYSQL_USER, ROOT, SLUICE, ch, ch_rows, mysql, services, setting  # noqa: E402
 from e2e_test import ROWS, TYPES, compare_table, create_types_table, insert_types  # noqa: E402
 
 try:
@@ -385,6 +385,57 @@ sink:
         out = s.sluice("capture", s.kafka, check=False)
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertRegex(out.stderr, r"kafka.yaml:\d+: bus.linger.mss: rejected by librdkafka")
+
+
+class KafkaFaults(unittest.TestCase):
+    """Stops a shared broker: run alone (RUN_SERIAL)."""
+
+    def test_broker_restart_mid_stream(self):
+        """One broker of three stopped and restarted while capture and sink run (replication factor
+        3, min.insync.replicas 2): nothing lost, nothing doubled through FINAL."""
+        if int(setting("SLUICE_KAFKA_BROKERS", "1")) < 3:
+            self.fail("needs KAFKA_BROKERS=3 (make test starts three brokers)")
+        s = Setup("kfk_brk", 6251, bus_extra="  topic.replication.factor: 3\n")
+        s.reset()
+        mysql("CREATE TABLE acc (id INT PRIMARY KEY, bal BIGINT NOT NULL, note VARCHAR(40))", db=s.db)
+        mysql("INSERT INTO acc SELECT seq, 0, 'init' FROM seq_1_to_5000", db=s.db)
+        stop = threading.Event()
+        rnd = random.Random(5)
+
+        def writer():
+            i = 0
+            while not stop.is_set():
+                i += 1
+                a = rnd.randint(1, 6000)
+                mysql(f"INSERT INTO acc VALUES ({a}, {i}, 'w{i}') ON DUPLICATE KEY UPDATE bal = bal + 1, "
+                      f"note = 'u{i}'; DELETE FROM acc WHERE id = {rnd.randint(1, 6000)} AND bal % 5 = 0", db=s.db)
+
+        log = open(os.path.join(s.dir, "capture.log"), "w")
+        capture = subprocess.Popen([SLUICE, "capture", s.kafka], stdout=log, stderr=log)
+        sink = s.start_sink("a")
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            time.sleep(2)
+            services("stop", "kafka-2")
+            time.sleep(4)
+            services("start", "kafka-2")
+            time.sleep(2)
+        finally:
+            stop.set()
+            t.join()
+            capture.send_signal(signal.SIGTERM)
+            rc = capture.wait(timeout=120)
+            log.close()
+        self.assertEqual(rc, 0)
+        s.capture()
+        s.sink()
+        sink.send_signal(signal.SIGTERM)
+        self.assertEqual(sink.wait(timeout=60), 0)
+        s.cleanup()
+        total = ch_rows(f"SELECT count(), uniqExact(id) FROM {s.ch_kafka}.acc FINAL WHERE _is_deleted = 0")
+        self.assertEqual(total[0][0], total[0][1])
+        compare_table(self, s.db, s.ch_kafka, "acc", [("bal", "", "int"), ("note", "", "hex")])
 
 
 if __name__ == "__main__":
