@@ -916,7 +916,11 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
   if (schema_header) {
     shape = m.ShapeFromHeader(*schema_header);
   } else {
-    dom::element key_el, key_schema;
+    // A default-constructed dom::element points to no document (type() would crash): both start
+    // as a JSON null of their own (records without a key, keys without a Connect schema).
+    static thread_local dom::parser null_parser;
+    static thread_local const dom::element null_el = null_parser.parse(std::string_view("null")).value();
+    dom::element key_el = null_el, key_schema = null_el;
     if (key) {
       if (m.key_parser.parse(key->data(), key->size()).get(key_el)) {
         Throw(ErrorKind::kData, "the key is not valid JSON");
