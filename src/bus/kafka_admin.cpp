@@ -24,7 +24,7 @@ const rd_kafka_metadata_t* Metadata(rd_kafka_t* rk, int give_up_ms) {
     CheckFatal(rk);
     const auto now = std::chrono::steady_clock::now();
     if (give_up_ms >= 0 && now - start >= std::chrono::milliseconds(give_up_ms)) {
-      Throw(ErrorKind::kBus, "cannot reach Kafka (bus.bootstrap.servers): {}", rd_kafka_err2str(err));
+      ThrowRetryable(ErrorKind::kBus, "cannot reach Kafka (bus.bootstrap.servers): {}", rd_kafka_err2str(err));
     }
     if (now - last_log > std::chrono::seconds(10) || last_log == start) {
       SLOG_WARN("kafka: cannot read cluster metadata ({}); retrying (brokers unreachable?)", rd_kafka_err2str(err));

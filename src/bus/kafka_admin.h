@@ -30,7 +30,7 @@ template <typename Match>
 std::vector<TopicPartition> ListPartitions(rd_kafka_t* rk, Match&& match);
 
 /// All topic names with their partition counts (internal topics excluded). Retries while no
-/// broker answers; with `give_up_ms` >= 0, throws Error(kBus) after that long instead.
+/// broker answers; with `give_up_ms` >= 0, throws a retryable Error(kBus) after that long instead.
 std::vector<std::pair<std::string, int>> ListTopics(rd_kafka_t* rk, int give_up_ms = -1);
 
 template <typename Match>

@@ -400,8 +400,18 @@ int CaptureToKafka(const CommonFlags& flags) {
   auto state = StateStore::Open(config.GetPath("state", "dir"));
   const std::string prefix = "capture/";
   kafka::KafkaProducer producer(ks);
-  // Reach the brokers (and fail on bad credentials) before reading the source.
-  (void)kafka::ListTopics(producer.handle());
+  // Reach the brokers (and fail on bad credentials) before reading the source; while none answers,
+  // wait (logging) until one does or SIGTERM.
+  while (true) {
+    try {
+      (void)kafka::ListTopics(producer.handle(), 5000);
+      break;
+    } catch (const Error& e) {
+      if (!e.retryable()) throw;
+      SLOG_WARN("{}; retrying (nothing is read from the source until Kafka answers)", e.what());
+      if (StopRequested()) return 0;
+    }
+  }
   mysql::MySqlCapture capture(options, filter, state.get(), prefix);
   KafkaCaptureConsumer consumer(dopts, producer, ks.topics, state.get(), prefix + "offset");
   mysql::SourceOffset resume;

@@ -386,6 +386,25 @@ sink:
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertRegex(out.stderr, r"kafka.yaml:\d+: bus.linger.mss: rejected by librdkafka")
 
+        # A topic that does not exist, with topic creation off: a clear error before anything is sent.
+        mysql("CREATE TABLE t (id INT PRIMARY KEY)", db=s.db)
+        write(s.kafka, text.replace("  topic.partitions: 3\n", "  topic.partitions: 3\n  topic.create: false\n"))
+        out = s.sluice("capture", s.kafka, "--exit-when-caught-up", check=False)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn(f"Kafka topic {s.prefix}.{s.db}.t does not exist and bus.topic.create is false", out.stderr)
+
+        # Brokers unreachable: the capture waits and says so (nothing is lost), and stops on SIGTERM.
+        write(s.kafka, text.replace(BOOTSTRAP, "127.0.0.1:1"))
+        log = open(os.path.join(s.dir, "unreachable.log"), "w")
+        p = subprocess.Popen([SLUICE, "capture", s.kafka], stdout=log, stderr=log)
+        time.sleep(7)
+        self.assertIsNone(p.poll())
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=30), 0)
+        log.close()
+        with open(os.path.join(s.dir, "unreachable.log")) as f:
+            self.assertIn("cannot reach Kafka", f.read())
+
 
 class KafkaFaults(unittest.TestCase):
     """Stops a shared broker: run alone (RUN_SERIAL)."""
