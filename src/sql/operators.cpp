@@ -138,15 +138,6 @@ void AppendBigEndian32(std::string& out, uint32_t v) {
   for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
 }
 
-std::string EncodeCount(int64_t n) { return std::string(reinterpret_cast<const char*>(&n), sizeof n); }
-
-int64_t DecodeCount(std::string_view v) {
-  int64_t n = 0;
-  if (v.size() != sizeof n) Throw(ErrorKind::kState, "view state holds a malformed count");
-  std::memcpy(&n, v.data(), sizeof n);
-  return n;
-}
-
 Row DecodeRow(std::string_view enc, const std::vector<SqlType>& types) {
   Row r;
   r.reserve(types.size());
@@ -175,25 +166,31 @@ struct IntrusiveList {
 
 }  // namespace
 
-/// A JoinOperator's two indexes in a ViewStateManager. Store layout under ns(): per side ('0'/'1')
-/// and join key, `side | BE32 len | key` -> bucket size (int64, rows counted with multiplicity)
-/// and `side | BE32 len | key | row encoding` -> multiplicity (int64). The cache unit is a bucket;
-/// a bucket up to max_cached_bucket_bytes is held whole (probes never touch RocksDB), a bigger one
-/// is "partial": only its changed rows are in memory and probes scan its key range in RocksDB.
+/// A JoinOperator's two indexes in a ViewStateManager. Store layout under ns(): per side ('0'/'1'),
+/// join key and row, `side | BE32 len | key | row encoding` -> multiplicity (a counter), so a
+/// bucket is one key range and a row is added or removed without reading its bucket. The bucket's
+/// size (rows with multiplicity) is counted when it is loaded. The cache unit is a bucket:
+///  - complete: every row with its multiplicity is in memory (probes never touch RocksDB); up to
+///    max_cached_bucket_bytes;
+///  - partial: only changes not yet written are in memory, as deltas, written as blind counter
+///    adds (no read on the hot path); probes first write them, then scan the bucket's key range.
+///    A bucket is partial when it is too big to hold whole, or when it was only ever added to
+///    (inner joins do not need a side's own bucket to store a row: "blind" buckets whose size is
+///    not known either, loaded only when probed).
 class PersistedJoinState final : public StateCache {
  public:
   struct RowEntry {
-    int64_t mult = 0;
+    int64_t mult = 0;  ///< complete: multiplicity (0 = deleted, not yet written); partial: delta
     bool dirty = false;
   };
   using RowMap = std::unordered_map<std::string, RowEntry>;
   struct Bucket {
     int side = 0;
     const std::string* key = nullptr;
-    int64_t size = 0;
-    bool size_dirty = false;
-    bool complete = true;  ///< rows holds every row (else: only rows read or changed lately)
-    RowMap rows;           ///< encoded row -> multiplicity (0 = deleted, not yet written)
+    int64_t size = 0;  ///< rows with multiplicity (when size_known)
+    bool size_known = true;
+    bool complete = true;
+    RowMap rows;
     std::vector<RowMap::value_type*> dirty_rows;
     size_t bytes = 0;
     uint64_t tick = 0;
@@ -204,28 +201,43 @@ class PersistedJoinState final : public StateCache {
     Bucket* dirty_next = nullptr;
   };
 
-  PersistedJoinState(ViewStateManager* manager, std::string view, std::string ns, const std::vector<SqlType>* row_types)
-      : StateCache(manager, std::move(view), std::move(ns)), row_types_{row_types[0], row_types[1]} {}
+  PersistedJoinState(ViewStateManager* manager, std::string view, std::string ns)
+      : StateCache(manager, std::move(view), std::move(ns)) {}
 
   ~PersistedJoinState() override { manager_->Charge(-static_cast<int64_t>(bytes_)); }
 
   ViewStateManager* manager() const { return manager_; }
 
-  /// The bucket of `key` on `side`, loaded from the store on a miss; marks it most recently used.
-  Bucket& Get(int side, const std::string& key) {
+  /// The bucket of `key` on `side`; marks it most recently used. With `need_size` its size is
+  /// known (it is loaded from the store when needed), else it may be a blind bucket.
+  Bucket& Get(int side, const std::string& key, bool need_size) {
     auto [it, inserted] = buckets_[side].try_emplace(key);
     Bucket& b = it->second;
     if (inserted) {
       b.side = side;
       b.key = &it->first;
-      SetBytes(b, kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(it->first));
-      Load(b);
+      SetBytes(b, BaseBytes(b));
+      if (need_size) {
+        Load(b);
+      } else {
+        b.complete = false;
+        b.size_known = false;
+      }
       b.tick = manager_->Tick();
       lru_.PushFront(&b);
-    } else if (lru_.head != &b) {
+      return b;
+    }
+    if (lru_.head != &b) {
       b.tick = manager_->Tick();
       lru_.Remove(&b);
       lru_.PushFront(&b);
+    }
+    if (need_size && !b.size_known) {  // a blind bucket is probed: write its deltas, then load it
+      WriteNow(b);
+      b.complete = true;
+      b.size_known = true;
+      b.size = 0;
+      Load(b);
     }
     return b;
   }
@@ -233,6 +245,7 @@ class PersistedJoinState final : public StateCache {
   /// Calls fn(encoded row, multiplicity) for every row of `b` with a positive multiplicity.
   template <typename F>
   void ForEachRow(Bucket& b, F&& fn) {
+    SLUICE_CHECK(b.size_known, "join probes a bucket whose size is not loaded");
     if (b.size == 0) return;
     if (b.complete) {
       for (const auto& [enc, e] : b.rows) {
@@ -240,39 +253,23 @@ class PersistedJoinState final : public StateCache {
       }
       return;
     }
-    // Partial: write its changed rows, then read the whole key range from the store.
-    if (b.in_dirty) {
-      StateWrites w;
-      Write(b, w);
-      manager_->Spill(w);
-    }
-    if (b.bytes > manager_->max_cached_bucket_bytes()) DropRows(b);
+    if (b.in_dirty) WriteNow(b);
     const std::string prefix = BucketPrefix(b.side, *b.key);
     manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
-      if (key.size() > prefix.size()) {
-        int64_t n = DecodeCount(value);
-        if (n > 0) fn(key.substr(prefix.size()), n);
-      }
+      int64_t n = DecodeCounter(value);
+      if (n > 0) fn(key.substr(prefix.size()), n);
       return true;
     });
   }
 
-  /// Adds `delta` to the multiplicity of row `enc` in `b`. Throws when a row goes negative.
+  /// Adds `delta` to the multiplicity of row `enc` in `b`.
   void AddRow(Bucket& b, const std::string& enc, int64_t delta) {
-    auto it = b.rows.find(enc);
-    if (it == b.rows.end()) {
-      int64_t stored = 0;
-      if (!b.complete) {
-        if (auto v = manager_->Get(BucketPrefix(b.side, *b.key) + enc)) stored = DecodeCount(*v);
-      }
-      it = b.rows.emplace(enc, RowEntry{stored, false}).first;
-      SetBytes(b, b.bytes + kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(it->first));
-    }
+    auto [it, inserted] = b.rows.try_emplace(enc);
+    if (inserted) SetBytes(b, b.bytes + RowBytes(it->first));
     RowEntry& e = it->second;
-    SLUICE_CHECK(e.mult + delta >= 0, "join input deletes a row it never inserted");
+    if (b.complete) SLUICE_CHECK(e.mult + delta >= 0, "join input deletes a row it never inserted");
     e.mult += delta;
-    b.size += delta;
-    b.size_dirty = true;
+    if (b.size_known) b.size += delta;
     if (!e.dirty) {
       e.dirty = true;
       size_t cap = b.dirty_rows.capacity();
@@ -281,13 +278,12 @@ class PersistedJoinState final : public StateCache {
     }
     MarkDirty(b);
     if (b.bytes > manager_->max_cached_bucket_bytes()) {
-      // Too big to hold whole (or too many changed rows of a partial bucket): write its changes
-      // and keep only what later changes touch.
-      StateWrites w;
-      Write(b, w);
-      manager_->Spill(w);
-      b.complete = false;
-      DropRows(b);
+      // Too big to hold whole, or too many unwritten deltas: write them, keep only later changes.
+      WriteNow(b);
+      if (b.complete) {
+        b.complete = false;
+        DropRows(b);
+      }
     }
   }
 
@@ -308,6 +304,9 @@ class PersistedJoinState final : public StateCache {
   }
 
  private:
+  static size_t BaseBytes(const Bucket& b) { return kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(*b.key); }
+  static size_t RowBytes(const std::string& enc) { return kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(enc); }
+
   std::string BucketPrefix(int side, const std::string& key) const {
     std::string p = ns_;
     p.push_back(static_cast<char>('0' + side));
@@ -328,70 +327,75 @@ class PersistedJoinState final : public StateCache {
     dirty_.PushFront(&b);
   }
 
+  /// Counts the bucket's size and, when they fit, keeps its rows (the bucket holds no changes).
   void Load(Bucket& b) {
     manager_->CountLoad();
     const std::string prefix = BucketPrefix(b.side, *b.key);
     const size_t max = manager_->max_cached_bucket_bytes();
     size_t bytes = b.bytes;
+    b.size = 0;
     manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
-      if (key.size() == prefix.size()) {
-        b.size = DecodeCount(value);
-        return true;
-      }
-      auto [it, inserted] = b.rows.emplace(std::string(key.substr(prefix.size())), RowEntry{DecodeCount(value), false});
-      bytes += kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(it->first);
-      if (bytes > max) {
-        b.complete = false;
-        return false;
+      const int64_t n = DecodeCounter(value);
+      b.size += n;
+      if (b.complete) {
+        auto it = b.rows.emplace(std::string(key.substr(prefix.size())), RowEntry{n, false}).first;
+        bytes += RowBytes(it->first);
+        if (bytes > max) {  // too big: count the rest only
+          b.complete = false;
+          RowMap().swap(b.rows);
+        }
       }
       return true;
     });
-    if (!b.complete) {
-      RowMap().swap(b.rows);
-      bytes = b.bytes;
-    }
+    if (!b.complete) bytes = BaseBytes(b);
     SetBytes(b, bytes + b.rows.bucket_count() * sizeof(void*));
   }
 
-  /// Forgets the clean rows of a partial bucket (they are in the store).
+  /// Forgets the (clean) rows of a bucket turning partial.
   void DropRows(Bucket& b) {
-    SLUICE_CHECK(!b.in_dirty || b.dirty_rows.empty(), "dropping unwritten join rows");
-    size_t bytes = kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(*b.key);
+    SLUICE_CHECK(b.dirty_rows.empty(), "dropping unwritten join rows");
     RowMap().swap(b.rows);
-    std::vector<RowMap::value_type*>().swap(b.dirty_rows);
-    SetBytes(b, bytes);
+    SetBytes(b, BaseBytes(b));
+  }
+
+  /// Writes `b`'s changes to the store now (spilled: undone unless committed).
+  void WriteNow(Bucket& b) {
+    if (!b.in_dirty) return;
+    StateWrites w;
+    Write(b, w);
+    manager_->Spill(w);
   }
 
   /// Appends the writes of `b`'s changes to `w` and marks it clean.
   void Write(Bucket& b, StateWrites& w) {
     const std::string prefix = BucketPrefix(b.side, *b.key);
-    size_t freed = 0;
-    for (RowMap::value_type* p : b.dirty_rows) {
-      p->second.dirty = false;
-      if (p->second.mult > 0) {
-        w.Put(prefix + p->first, EncodeCount(p->second.mult));
-      } else {
-        w.Delete(prefix + p->first);
+    if (b.complete) {
+      size_t freed = 0;
+      for (RowMap::value_type* p : b.dirty_rows) {
+        p->second.dirty = false;
+        if (p->second.mult > 0) w.Put(prefix + p->first, EncodeCounter(p->second.mult)); else w.Delete(prefix + p->first);
       }
-    }
-    for (RowMap::value_type* p : b.dirty_rows) {
-      if (p->second.mult == 0) {
-        freed += kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(p->first);
-        b.rows.erase(b.rows.find(p->first));
+      for (RowMap::value_type* p : b.dirty_rows) {
+        if (p->second.mult == 0) {
+          freed += RowBytes(p->first);
+          b.rows.erase(b.rows.find(p->first));
+        }
       }
+      freed += b.dirty_rows.capacity() * sizeof(void*);
+      std::vector<RowMap::value_type*>().swap(b.dirty_rows);
+      SetBytes(b, b.bytes - std::min(freed, b.bytes));
+    } else {
+      for (RowMap::value_type* p : b.dirty_rows) {
+        if (p->second.mult != 0) w.Add(prefix + p->first, p->second.mult);
+      }
+      std::vector<RowMap::value_type*>().swap(b.dirty_rows);
+      RowMap().swap(b.rows);
+      SetBytes(b, BaseBytes(b));
     }
-    freed += b.dirty_rows.capacity() * sizeof(void*);
-    std::vector<RowMap::value_type*>().swap(b.dirty_rows);
-    if (b.size_dirty) {
-      if (b.size > 0) w.Put(prefix, EncodeCount(b.size)); else w.Delete(prefix);
-      b.size_dirty = false;
-    }
-    SetBytes(b, b.bytes - std::min(freed, b.bytes));
     b.in_dirty = false;
     dirty_.Remove(&b);
   }
 
-  std::vector<SqlType> row_types_[2];
   std::unordered_map<std::string, Bucket> buckets_[2];
   IntrusiveList<Bucket, &Bucket::lru_prev, &Bucket::lru_next> lru_;
   IntrusiveList<Bucket, &Bucket::dirty_prev, &Bucket::dirty_next> dirty_;
@@ -565,7 +569,7 @@ class PersistedAggregateState final : public StateCache {
       auto& values = g.acc[a].values;
       if (values.empty()) values = std::map<Value, int64_t, ValueLess>(ValueLess{aggs_[a].arg->type});
       ValuesChanged(gr, 1, HeapBytes(v.s));
-      values.emplace(std::move(v), DecodeCount(value));
+      values.emplace(std::move(v), DecodeCounter(value));
       return true;
     });
     Recharge(gr);
@@ -581,7 +585,7 @@ class PersistedAggregateState final : public StateCache {
       Value v = DecodeKey(rest, aggs_[a].arg->type);
       const auto& values = gr.g.acc[a].values;
       auto it = values.empty() ? values.end() : values.find(v);
-      if (it != values.end()) w.Put(prefix + t, EncodeCount(it->second)); else w.Delete(prefix + t);
+      if (it != values.end()) w.Put(prefix + t, EncodeCounter(it->second)); else w.Delete(prefix + t);
       gr.value_bytes -= std::min(gr.value_bytes, kNodeBytes + sizeof(std::string) + HeapBytes(t));
     }
     std::unordered_set<std::string>().swap(gr.touched);
@@ -988,7 +992,7 @@ JoinOperator::~JoinOperator() = default;
 
 void JoinOperator::AttachState(ViewStateManager* manager, const std::string& view, int index) {
   state_ = JoinState{};
-  pstate_ = std::make_unique<PersistedJoinState>(manager, view, manager->Namespace(view, index), in_types_);
+  pstate_ = std::make_unique<PersistedJoinState>(manager, view, manager->Namespace(view, index));
 }
 
 namespace {
@@ -1002,7 +1006,7 @@ struct MemoryJoinStore {
     auto it = st.index[side].find(key);
     return it == st.index[side].end() ? nullptr : &it->second;
   }
-  Ref Mine(int side, const std::string& key) { return &st.index[side][key]; }
+  Ref Mine(int side, const std::string& key, bool) { return &st.index[side][key]; }
   static int64_t Size(Ref b) { return b ? b->size : 0; }
   template <typename F>
   void ForEach(Ref b, int, F&& fn) {
@@ -1033,8 +1037,8 @@ struct PersistedJoinStore {
   const std::vector<SqlType>* types;
   using Ref = PersistedJoinState::Bucket*;
   void BeginRow() { st.manager()->MaybeEvict(); }
-  Ref Find(int side, const std::string& key) { return &st.Get(side, key); }
-  Ref Mine(int side, const std::string& key) { return &st.Get(side, key); }
+  Ref Find(int side, const std::string& key) { return &st.Get(side, key, true); }
+  Ref Mine(int side, const std::string& key, bool need_size) { return &st.Get(side, key, need_size); }
   static int64_t Size(Ref b) { return b->size; }
   template <typename F>
   void ForEach(Ref b, int side, F&& fn) {
@@ -1113,7 +1117,7 @@ void JoinOperator::PushRows(Store& store, int input, const ChangeChunk& chunk, s
     auto for_each_match = [&](auto&& fn) {
       if (has_matches) store.ForEach(matches, o, fn);
     };
-    auto mine = store.Mine(s, key);
+    auto mine = store.Mine(s, key, outer_[o]);  // its size matters only when the other side is outer
     encoded.clear();
     for (size_t c = 0; c < r.size(); ++c) EncodeKey(encoded, r[c], in_types_[s][c]);
     if (add) {

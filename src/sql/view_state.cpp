@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <unordered_map>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -48,13 +49,27 @@ std::string PrefixEnd(std::string prefix) {
 // ---- StateWrites / StateCache ----
 
 void StateWrites::Put(std::string key, std::string value) {
-  bytes += key.size() + value.size() + 48;
-  ops.emplace_back(std::move(key), std::move(value));
+  bytes += key.size() + value.size() + sizeof(Op);
+  ops.push_back(Op{std::move(key), std::move(value), Kind::kPut, 0});
 }
 
 void StateWrites::Delete(std::string key) {
-  bytes += key.size() + 48;
-  ops.emplace_back(std::move(key), std::nullopt);
+  bytes += key.size() + sizeof(Op);
+  ops.push_back(Op{std::move(key), {}, Kind::kDelete, 0});
+}
+
+void StateWrites::Add(std::string key, int64_t delta) {
+  bytes += key.size() + sizeof(Op);
+  ops.push_back(Op{std::move(key), {}, Kind::kAdd, delta});
+}
+
+std::string EncodeCounter(int64_t n) { return std::string(reinterpret_cast<const char*>(&n), sizeof n); }
+
+int64_t DecodeCounter(std::string_view v) {
+  int64_t n = 0;
+  if (v.size() != sizeof n) Throw(ErrorKind::kState, "view state holds a malformed counter");
+  std::memcpy(&n, v.data(), sizeof n);
+  return n;
 }
 
 StateCache::StateCache(ViewStateManager* manager, std::string view, std::string ns)
@@ -119,32 +134,68 @@ void ViewStateManager::Scan(const std::string& prefix,
   CheckStatus(it->status(), store_, "scanning view state");
 }
 
+void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBatch& batch) {
+  // Old values are needed for undo records (every key) and for counter adds.
+  std::vector<size_t> reads;
+  for (size_t i = 0; i < w.ops.size(); ++i) {
+    if (undo || w.ops[i].kind == StateWrites::Kind::kAdd) reads.push_back(i);
+  }
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(reads.size());
+  for (size_t i : reads) keys.emplace_back(w.ops[i].key);
+  std::vector<std::string> values;
+  std::vector<rocksdb::Status> st;
+  if (!keys.empty()) st = store_->db()->MultiGet(rocksdb::ReadOptions(), keys, &values);
+  // The value of each key as this batch leaves it so far (a key may occur more than once).
+  std::unordered_map<std::string_view, std::optional<std::string>> current;
+  size_t r = 0;
+  std::string undo_key, rec;
+  for (size_t i = 0; i < w.ops.size(); ++i) {
+    const StateWrites::Op& op = w.ops[i];
+    std::optional<std::string> old;
+    if (r < reads.size() && reads[r] == i) {
+      if (auto it = current.find(op.key); it != current.end()) {
+        old = it->second;
+      } else if (st[r].ok()) {
+        old = std::move(values[r]);
+      } else if (!st[r].IsNotFound()) {
+        CheckStatus(st[r], store_, "reading view state");
+      }
+      ++r;
+    }
+    std::optional<std::string> now;
+    switch (op.kind) {
+      case StateWrites::Kind::kPut: now = op.value; break;
+      case StateWrites::Kind::kDelete: break;
+      case StateWrites::Kind::kAdd: {
+        const int64_t n = (old ? DecodeCounter(*old) : 0) + op.delta;
+        SLUICE_CHECK(n >= 0, "view state counter goes negative (a row deleted that was never inserted)");
+        if (n != 0) now = EncodeCounter(n);
+        break;
+      }
+    }
+    if (undo) {
+      // Undo record: u32 key length, key, u8 had-value, old value.
+      undo_key = prefix_ + "u/";
+      AppendBigEndian64(undo_key, undo_seq_++);
+      rec.clear();
+      uint32_t n = static_cast<uint32_t>(op.key.size());
+      rec.append(reinterpret_cast<const char*>(&n), sizeof n);
+      rec.append(op.key);
+      rec.push_back(old ? '\1' : '\0');
+      if (old) rec.append(*old);
+      batch.Put(undo_key, rec);
+    }
+    if (now) batch.Put(op.key, *now); else batch.Delete(op.key);
+    current[op.key] = std::move(now);
+  }
+}
+
 void ViewStateManager::Spill(StateWrites& w) {
   if (w.ops.empty()) return;
   SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before view state is written");
-  std::vector<rocksdb::Slice> keys;
-  keys.reserve(w.ops.size());
-  for (auto& [k, v] : w.ops) keys.emplace_back(k);
-  std::vector<std::string> old;
-  std::vector<rocksdb::Status> st = store_->db()->MultiGet(rocksdb::ReadOptions(), keys, &old);
   rocksdb::WriteBatch batch;
-  std::string undo_key, undo;
-  for (size_t i = 0; i < w.ops.size(); ++i) {
-    const bool had = st[i].ok();
-    if (!had && !st[i].IsNotFound()) CheckStatus(st[i], store_, "reading view state");
-    const auto& [key, value] = w.ops[i];
-    // Undo record: u32 key length, key, u8 had-value, old value.
-    undo_key = prefix_ + "u/";
-    AppendBigEndian64(undo_key, undo_seq_++);
-    undo.clear();
-    uint32_t n = static_cast<uint32_t>(key.size());
-    undo.append(reinterpret_cast<const char*>(&n), sizeof n);
-    undo.append(key);
-    undo.push_back(had ? '\1' : '\0');
-    if (had) undo.append(old[i]);
-    batch.Put(undo_key, undo);
-    if (value) batch.Put(key, *value); else batch.Delete(key);
-  }
+  Resolve(w, true, batch);
   rocksdb::WriteOptions wo;
   wo.sync = false;  // undone by Recover unless a later (synced) Commit makes it part of a checkpoint
   CheckStatus(store_->db()->Write(wo, &batch), store_, "spilling view state");
@@ -192,9 +243,7 @@ void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::stri
   rocksdb::WriteBatch batch;
   for (auto& [begin, end] : pending_drops_) batch.DeleteRange(begin, end);
   for (auto& [view, gen] : pending_generations_) batch.Put(prefix_ + "g/" + view, std::to_string(gen));
-  for (auto& [k, v] : w.ops) {
-    if (v) batch.Put(k, *v); else batch.Delete(k);
-  }
+  Resolve(w, false, batch);
   for (auto& [k, v] : puts) batch.Put(k, v);
   for (auto& k : deletes) batch.Delete(k);
   if (undo_seq_ > 0) batch.DeleteRange(prefix_ + "u/", PrefixEnd(prefix_ + "u/"));

@@ -22,18 +22,35 @@
 
 #include "state/state_store.h"
 
+namespace rocksdb {
+class WriteBatch;
+}
+
 namespace sluice::sql {
 
 class ViewStateManager;
 
-/// Writes collected from caches: key -> new value, or nullopt to delete the key. Plain value.
+/// Writes collected from caches. A put, a delete, or a blind add to a counter (a native int64
+/// value; a missing key counts 0, a result of 0 deletes the key), resolved when written. Plain value.
 struct StateWrites {
-  std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+  enum class Kind : uint8_t { kPut, kDelete, kAdd };
+  struct Op {
+    std::string key;
+    std::string value;  ///< kPut
+    Kind kind = Kind::kPut;
+    int64_t delta = 0;  ///< kAdd
+  };
+  std::vector<Op> ops;
   size_t bytes = 0;  ///< approximate size of ops
   void Put(std::string key, std::string value);
   void Delete(std::string key);
+  void Add(std::string key, int64_t delta);
   bool empty() const { return ops.empty(); }
 };
+
+/// Encodes / decodes a counter value (native int64) as StateWrites::Add writes it.
+std::string EncodeCounter(int64_t n);
+int64_t DecodeCounter(std::string_view v);
 
 /// One stateful operator's cache inside a ViewStateManager, under its key namespace. Registers
 /// itself with the manager on construction and unregisters on destruction; owned by the operator;
@@ -156,6 +173,9 @@ class ViewStateManager {
   std::vector<std::pair<std::string, std::string>> pending_drops_;  ///< key ranges to delete at Commit
   Stats stats_;
   std::function<void(std::string_view)> hook_;
+  /// Appends `w` to `batch`, resolving counter adds against the stored values (and, when `undo`,
+  /// writing an undo record per key first).
+  void Resolve(const StateWrites& w, bool undo, rocksdb::WriteBatch& batch);
 };
 
 }  // namespace sluice::sql

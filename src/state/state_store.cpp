@@ -2,7 +2,10 @@
 
 #include <filesystem>
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -27,6 +30,14 @@ std::unique_ptr<StateStore> StateStore::Open(const std::string& dir, bool read_o
   options.keep_log_file_num = 3;
   options.max_log_file_size = 1 << 20;
   options.write_buffer_size = 4 << 20;
+  // Bloom filters: view state (sql/view_state.h) looks up many keys that do not exist yet. Index
+  // and filter blocks live in the (bounded) block cache so memory does not grow with the data.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_cache = rocksdb::NewLRUCache(16 << 20);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, &db) : rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) {
