@@ -26,6 +26,7 @@ KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, const std::string& g
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "1000"},
       {"topic.metadata.refresh.interval.ms", "5000"},
+      {"queued.max.messages.kbytes", "16384"},  // prefetch bound (librdkafka's default is 64 MB)
       {"reconnect.backoff.max.ms", "10000"},
   };
   std::vector<std::pair<std::string, std::string>> forced = {

@@ -474,6 +474,13 @@ int Status(const CommonFlags& flags) {
                           .c_str()
                     : "not started");
   }
+  if (config.GetString("bus", "type") == "kafka") {
+    try {
+      std::printf("%s", KafkaStatus(config).c_str());  // pipeline/kafka_commands.cpp: the sink group's lag
+    } catch (const Error& e) {
+      std::printf("sink (Kafka): %s\n", e.what());
+    }
+  }
   return 0;
 }
 

@@ -437,6 +437,52 @@ std::string CheckKafka(const Config& config) {
                      prefix);
 }
 
+std::string KafkaStatus(const Config& config) {
+  kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "capture/sink");
+  const std::string group = config.GetString("sink", "group.id");
+  const std::string dlq = config.GetString("sink", "errors.deadletterqueue.topic.name");
+  const auto wanted = config.GetList("sink", "topics");
+  std::string re = config.GetString("sink", "topics.regex");
+  if (re.empty()) {
+    for (char c : config.GetString("source", "topic.prefix")) {
+      if (std::string_view(".^$*+?()[]{}|\\").find(c) != std::string_view::npos) re += '\\';
+      re += c;
+    }
+    re += "\\..*";
+  }
+  const std::regex matcher("^(" + re + ")$", std::regex::extended);
+  kafka::KafkaConsumer consumer(ks, group, nullptr);
+  (void)kafka::ListTopics(consumer.handle(), 10000);  // unreachable: a clear error, not a hang
+  auto parts = kafka::ListPartitions(consumer.handle(), [&](const std::string& t) {
+    if (t == dlq) return false;
+    if (!wanted.empty()) return std::find(wanted.begin(), wanted.end(), t) != wanted.end();
+    return std::regex_match(t, matcher);
+  });
+  const auto committed = consumer.Committed(parts);
+  struct Row {
+    int64_t end = 0, done = 0;
+    int partitions = 0;
+  };
+  std::map<std::string, Row> rows;
+  for (const auto& tp : parts) {
+    auto [lo, hi] = consumer.Watermarks(tp);
+    auto it = committed.find(tp);
+    const int64_t c = it == committed.end() || it->second < 0 ? lo : std::max(it->second, lo);
+    Row& r = rows[tp.topic];
+    r.end += hi - lo;
+    r.done += c - lo;
+    ++r.partitions;
+  }
+  std::string out = fmt::format("sink (Kafka group {}):\n", group);
+  if (rows.empty()) out += "  no topic matches yet\n";
+  for (const auto& [topic, r] : rows) {
+    out += fmt::format("  {}: {} of {} record(s) in retention committed, lag {} ({} partition(s))\n", topic, r.done,
+                       r.end, r.end - r.done, r.partitions);
+  }
+  consumer.Close();
+  return out;
+}
+
 int Sink(const CommonFlags& flags, const SinkFlags& sink_flags) {
   Config config = LoadConfig(flags);
   kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "sink");

@@ -169,6 +169,9 @@ class Kafka(unittest.TestCase):
         s.capture()
         s.run()
         s.sink()
+        status = s.sluice("status", s.kafka).stdout
+        self.assertRegex(status, rf"sink \(Kafka group {s.group}\):\n  {s.prefix}\.{s.db}\.types: (\d+) of \1 record\(s\) "
+                                 r"in retention committed, lag 0 \(3 partition\(s\)\)")
         cols = ["id"] + [c for c, _, _ in TYPES] + ["extra"]
         self.assertEqual(ch_columns(s.ch_kafka, "types"), ch_columns(s.ch_run, "types"))
         via_kafka, direct = table_dump(s.ch_kafka, "types", cols), table_dump(s.ch_run, "types", cols)
