@@ -176,6 +176,7 @@ void ClickHouseSink::WithRetry(const std::string& what, F&& f) {
                     true);
       }
       SLOG_WARN("clickhouse: {} failed (attempt {}), retrying in {} ms: {}", what, attempt, backoff, e.what());
+      metrics::RecordError("sink", fmt::format("{} failed (attempt {}): {}", what, attempt, e.what()));
       ++stats_.retries;
       RetriesTotal().Inc();
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff));

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <limits>
 
@@ -346,6 +347,33 @@ void PipelineGraph::Clear() {
 PipelineGraph& Graph() {
   static PipelineGraph* g = new PipelineGraph();
   return *g;
+}
+
+// ---- Errors ----------------------------------------------------------------------------------
+
+namespace {
+std::mutex g_error_mu;
+std::string g_last_error;
+}  // namespace
+
+void RecordError(std::string_view stage, std::string_view message) {
+  Default().GetCounter("sluice_errors_total", "errors a stage retried or stopped on", {{"stage", std::string(stage)}}).Inc();
+  std::string m(message.substr(0, std::min<size_t>(message.size(), 2000)));
+  std::lock_guard lock(g_error_mu);
+  g_last_error = IsoTime(NowMs()) + " " + std::string(stage) + ": " + m;
+}
+
+std::string LastError() {
+  std::lock_guard lock(g_error_mu);
+  return g_last_error;
+}
+
+std::string IsoTime(int64_t unix_ms) {
+  const time_t secs = static_cast<time_t>(unix_ms / 1000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
 }
 
 // ---- Process ---------------------------------------------------------------------------------

@@ -178,6 +178,15 @@ class PipelineGraph {
 /// The process-wide pipeline graph.
 PipelineGraph& Graph();
 
+/// Remembers the last error a stage retried or stopped on (for `/api/status` and `sluice status`)
+/// and counts it in sluice_errors_total{stage}. Thread-safe; called on errors only.
+void RecordError(std::string_view stage, std::string_view message);
+/// "<UTC time> <stage>: <message>" of the last recorded error, or "" when none.
+std::string LastError();
+
+/// Formats ms since the epoch as "2026-12-02T01:16:52.123Z".
+std::string IsoTime(int64_t unix_ms);
+
 /// Resident set size of this process in bytes (0 when /proc is not readable).
 uint64_t ProcessRssBytes();
 /// Total size of the regular files under `dir` in bytes (0 when it does not exist).

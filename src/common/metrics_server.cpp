@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -216,6 +218,54 @@ std::string MetricsServer::PipelineJson() const {
   return j;
 }
 
+std::string MetricsServer::StatusText() const {
+  const int64_t now = NowMs();
+  auto gauge = [](const char* name) { return Default().Value(name, {}, 0); };
+  auto sum = [](const char* name) {
+    double total = 0;
+    for (const auto& [labels, v] : Default().Series(name)) total += v;
+    return total;
+  };
+  std::string s = fmt::format("live (pid {}, metrics on port {}):\n", static_cast<long>(getpid()), impl_->port);
+  const double lag = PipelineFreshness().LagSeconds(now);
+  s += lag < 0 ? std::string("  lag: unknown (nothing acknowledged yet)\n") : fmt::format("  lag: {:.2f} s\n", lag);
+  s += fmt::format("  binlog read: #{}:{}   acked: #{}:{}\n", gauge("sluice_source_binlog_file_number"),
+                   gauge("sluice_source_binlog_position"), gauge("sluice_acked_binlog_file_number"),
+                   gauge("sluice_acked_binlog_position"));
+  if (gauge("sluice_snapshot_running") > 0) {
+    s += fmt::format("  snapshot: running, {} of ~{} rows\n", sum("sluice_snapshot_rows_done"),
+                     sum("sluice_snapshot_rows_estimated"));
+  }
+  const Impl::Sample cur = impl_->TakeSample();
+  std::lock_guard lock(impl_->mu);
+  for (const auto& e : Graph().Edges()) {
+    const double rows = e.rows ? static_cast<double>(e.rows->value()) : 0;
+    const double elag = EdgeLag(e, now);
+    s += fmt::format("  {} -> {}: {} rows, {:.1f} rows/s, lag {}\n", e.from.name, e.to.name, rows,
+                     impl_->Rate("edge:" + NodeId(e.from) + ">" + NodeId(e.to), rows, now),
+                     elag < 0 ? std::string("unknown") : fmt::format("{:.2f} s", elag));
+  }
+  s += fmt::format("  inserts: {}, retries: {}, dead-letter rows: {}, RSS: {} MiB\n", sum("sluice_sink_inserts_total"),
+                   gauge("sluice_sink_retries_total"), gauge("sluice_sink_dlq_rows_total"), ProcessRssBytes() >> 20);
+  const std::string err = LastError();
+  s += "  last error: " + (err.empty() ? std::string("none") : err) + "\n";
+  return s;
+}
+
+std::string FetchLiveStatus(const Config& config) {
+  if (!config.HasSection("metrics")) return "";
+  std::string host = config.GetString("metrics", "bind.address");
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  const int64_t port = config.GetInt("metrics", "port");
+  if (port <= 0 || port > 65535) return "";
+  httplib::Client cli(host, static_cast<int>(port));
+  cli.set_connection_timeout(1, 0);
+  cli.set_read_timeout(3, 0);
+  auto res = cli.Get("/api/status");
+  if (!res || res->status != 200) return "";
+  return res->body;
+}
+
 void MetricsServer::Start() {
   Impl& im = *impl_;
   if (im.started) return;
@@ -282,6 +332,9 @@ void MetricsServer::Start() {
   });
   im.server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kPipelinePageHtml, "text/html; charset=utf-8");
+  });
+  im.server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(StatusText(), "text/plain; charset=utf-8");
   });
   im.server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
 

@@ -3,6 +3,7 @@
 /// 1-second sampler thread):
 ///   GET /metrics       every metric of metrics::Default() in the Prometheus text format
 ///   GET /api/pipeline  the pipeline graph with rows/s and lag per edge, and the lag history (JSON)
+///   GET /api/status    the live part of `sluice status` (text)
 ///   GET /              a small page drawing that graph and a lag-over-time plot
 /// Owned by the command that runs the pipeline; stops (and joins its threads) when destroyed.
 
@@ -37,6 +38,8 @@ class MetricsServer {
 
   /// The JSON of /api/pipeline (exposed for tests).
   std::string PipelineJson() const;
+  /// The text of /api/status (what `sluice status` prints for a running process).
+  std::string StatusText() const;
 
  private:
   struct Impl;
@@ -45,6 +48,10 @@ class MetricsServer {
 
 /// Starts the server when `config` has a `metrics` section; returns null otherwise.
 std::unique_ptr<MetricsServer> StartMetricsServer(const Config& config);
+
+/// Asks a running sluice with this config's `metrics` section for its /api/status text; returns
+/// "" when the config has no `metrics` section or nothing answers on that port.
+std::string FetchLiveStatus(const Config& config);
 
 /// The embedded page served at `/`.
 extern const char* const kPipelinePageHtml;

@@ -1194,8 +1194,10 @@ std::vector<FileEvent> DecodeBinlogFile(std::string_view file, BinlogDecoder& de
   return out;
 }
 
-size_t DecodeAnyEvent(std::string_view bytes) {
-  BinlogDecoder decoder;
+size_t DecodeAnyEvent(std::string_view bytes) { return DecodeAnyEvent(bytes, BinlogDecoder::Options{}); }
+
+size_t DecodeAnyEvent(std::string_view bytes, const BinlogDecoder::Options& options) {
+  BinlogDecoder decoder(options);
   std::vector<FileEvent> events;
   if (bytes.size() >= 4 && bytes.substr(0, 4) == std::string_view("\xfe" "bin", 4)) {
     events = DecodeBinlogFile(bytes, decoder);

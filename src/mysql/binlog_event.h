@@ -518,5 +518,8 @@ std::vector<FileEvent> DecodeBinlogFile(std::string_view file, BinlogDecoder& de
 /// with a schema derived from its table map. Returns the number of events decoded; throws only
 /// sluice::Error.
 size_t DecodeAnyEvent(std::string_view bytes);
+/// As above with decoder options (the fuzz target also decodes without checksum verification, so
+/// that mutated events reach the parsers).
+size_t DecodeAnyEvent(std::string_view bytes, const BinlogDecoder::Options& options);
 
 }  // namespace sluice::mysql

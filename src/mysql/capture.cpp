@@ -590,6 +590,7 @@ void MySqlCapture::Stream(ChangeConsumer& consumer, SourceOffset offset) {
     } catch (const Error& e) {
       if (!e.retryable() || stop_) throw;
       SLOG_WARN("{}; reconnecting in {} ms from {}", e.what(), backoff_ms, offset.ToString());
+      metrics::RecordError("source", e.what());
       for (int waited = 0; waited < backoff_ms && !stop_; waited += 100) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }

@@ -366,13 +366,21 @@ void PrintValue(uint8_t type, std::string_view data, size_t pos, std::string& ou
 }
 
 // ---- DOM used to apply partial-update diffs ----
+// An object member {first: key, second: value}: a std::pair<std::string, Node> member of Node
+// itself does not compile with clang (Node is incomplete where pair's traits need it).
+struct NodeMember;
 struct Node {
   enum class Kind : uint8_t { kObject, kArray, kScalar };
   Kind kind = Kind::kScalar;
   uint8_t type = kLiteral;  // scalar type
   std::string bytes;        // scalar bytes (exact width)
-  std::vector<std::pair<std::string, Node>> members;  // MySQL key order: length, then bytes
+  std::vector<NodeMember> members;  // MySQL key order: length, then bytes
   std::vector<Node> elems;
+};
+struct NodeMember {
+  NodeMember(std::string_view key, Node value) : first(key), second(std::move(value)) {}
+  std::string first;
+  Node second;
 };
 
 bool KeyLess(std::string_view a, std::string_view b) {

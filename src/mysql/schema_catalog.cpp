@@ -90,21 +90,31 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+// An object member (key, value): a std::pair<std::string, JValue> member of JValue itself does
+// not compile with clang (JValue is incomplete where pair's traits need it).
+struct JMember;
 struct JValue {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject } type = Type::kNull;
   bool b = false;
   int64_t n = 0;
   std::string s;
   std::vector<JValue> a;
-  std::vector<std::pair<std::string, JValue>> o;
+  std::vector<JMember> o;
 
-  const JValue* Get(std::string_view key) const {
-    for (const auto& [k, v] : o) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
+  const JValue* Get(std::string_view key) const;
 };
+struct JMember {
+  JMember(std::string k, JValue v) : key(std::move(k)), value(std::move(v)) {}
+  std::string key;
+  JValue value;
+};
+
+const JValue* JValue::Get(std::string_view key) const {
+  for (const auto& [k, v] : o) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
 
 /// A small JSON reader for Serialize() output. Strings are taken byte for byte (no UTF-8 check),
 /// numbers must be integers.

@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/metrics_server.h"
 #include "event/debezium_json.h"
 #include "mysql/capture.h"
@@ -473,6 +474,7 @@ int Status(const CommonFlags& flags) {
                                   o.current_table, o.rows_done)
                           .c_str()
                     : "not started");
+    if (o.ts_ms > 0) std::printf("  source commit time: %s\n", metrics::IsoTime(o.ts_ms).c_str());
   }
   if (config.GetString("bus", "type") == "kafka") {
     try {
@@ -481,6 +483,7 @@ int Status(const CommonFlags& flags) {
       std::printf("sink (Kafka): %s\n", e.what());
     }
   }
+  std::printf("%s", metrics::FetchLiveStatus(config).c_str());  // lag, rates, last error of a running sluice
   return 0;
 }
 
