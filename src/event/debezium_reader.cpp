@@ -418,7 +418,7 @@ struct Cell {
 
 // ---- schema header -----------------------------------------------------------------------------
 
-std::string EncodeSchemaHeader(const TableSchema& t) {
+std::string EncodeSchemaHeader(const TableSchema& t, const std::map<std::string, std::string>& renames) {
   json::JsonWriter w;
   w.Raw("{\"db\":");
   w.String(t.database);
@@ -471,11 +471,26 @@ std::string EncodeSchemaHeader(const TableSchema& t) {
     }
     w.Char('}');
   }
-  w.Raw("]}");
+  w.Char(']');
+  if (!renames.empty()) {
+    w.Raw(",\"rn\":[");
+    bool first = true;
+    for (const auto& [from, to] : renames) {
+      if (!first) w.Char(',');
+      first = false;
+      w.Char('[');
+      w.String(from);
+      w.Char(',');
+      w.String(to);
+      w.Char(']');
+    }
+    w.Char(']');
+  }
+  w.Char('}');
   return std::string(w.view());
 }
 
-TableSchemaPtr DecodeSchemaHeader(std::string_view text) {
+TableSchemaPtr DecodeSchemaHeader(std::string_view text, std::map<std::string, std::string>* renames) {
   dom::parser parser;
   dom::element root;
   if (parser.parse(text.data(), text.size()).get(root)) {
@@ -530,6 +545,14 @@ TableSchemaPtr DecodeSchemaHeader(std::string_view text) {
   for (int k : t->primary_key) {
     if (k < 0 || static_cast<size_t>(k) >= t->columns.size()) Throw(ErrorKind::kData, "bad primary key index {}", k);
   }
+  dom::array rn;
+  if (renames && !root["rn"].get(rn)) {
+    for (dom::element pair : rn) {
+      std::string_view from, to;
+      if (pair.at(0).get(from) || pair.at(1).get(to)) Throw(ErrorKind::kData, "bad rename in the {} header", kSchemaHeader);
+      (*renames)[std::string(from)] = std::string(to);
+    }
+  }
   return t;
 }
 
@@ -544,7 +567,9 @@ struct DebeziumDecoder::Impl {
   struct Shape {
     TableSchemaPtr schema;
     std::vector<ColPlan> plans;
+    std::map<std::string, std::string> renames;
   };
+  std::unordered_map<const TableSchema*, std::shared_ptr<Shape>> by_schema;  // for RenamesOf
   std::unordered_map<std::string, std::shared_ptr<Shape>> by_header;   // header text -> shape
   std::unordered_map<std::string, std::shared_ptr<Shape>> by_connect;  // minified Connect schema -> shape
   std::unordered_map<std::string, std::shared_ptr<Shape>> inferred;    // topic -> inferred shape
@@ -563,9 +588,10 @@ struct DebeziumDecoder::Impl {
     auto it = by_header.find(std::string(header));
     if (it != by_header.end()) return it->second;
     auto shape = std::make_shared<Shape>();
-    shape->schema = DecodeSchemaHeader(header);
+    shape->schema = DecodeSchemaHeader(header, &shape->renames);
     shape->plans = PlanFromHeaderSchema(*shape->schema, options.modes);
     by_header.emplace(std::string(header), shape);
+    by_schema[shape->schema.get()] = shape;
     return shape;
   }
 
@@ -980,6 +1006,12 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
   pending_rows_ += n;
   pending_bytes_ += value->size();
   return n;
+}
+
+const std::map<std::string, std::string>* DebeziumDecoder::RenamesOf(const TableSchema* schema) const {
+  auto it = impl_->by_schema.find(schema);
+  if (it == impl_->by_schema.end() || it->second->renames.empty()) return nullptr;
+  return &it->second->renames;
 }
 
 std::vector<ChangeChunk> DebeziumDecoder::TakeChunks() {

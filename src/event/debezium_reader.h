@@ -32,10 +32,13 @@ namespace sluice {
 /// Kafka header name of the table schema `sluice capture` attaches to every record.
 inline constexpr std::string_view kSchemaHeader = "sluice.schema";
 
-/// Returns the compact JSON form of `schema` carried in the `sluice.schema` header.
-std::string EncodeSchemaHeader(const TableSchema& schema);
-/// Parses a `sluice.schema` header. Throws Error(kData) when malformed.
-TableSchemaPtr DecodeSchemaHeader(std::string_view text);
+/// Returns the compact JSON form of `schema` carried in the `sluice.schema` header. `renames`
+/// (old -> new column names) are the column renames of the DDL that made this schema, so the sink
+/// renames the ClickHouse column (keeping its data) instead of dropping and adding it.
+std::string EncodeSchemaHeader(const TableSchema& schema, const std::map<std::string, std::string>& renames = {});
+/// Parses a `sluice.schema` header (and its renames, when `renames` is given). Throws
+/// Error(kData) when malformed.
+TableSchemaPtr DecodeSchemaHeader(std::string_view text, std::map<std::string, std::string>* renames = nullptr);
 
 struct DebeziumDecoderOptions {
   /// Handling modes the writer used (`source.*` of the same config): needed to read columns whose
@@ -61,6 +64,9 @@ class DebeziumDecoder {
   /// or not a Debezium change event.
   size_t Decode(std::string_view topic, std::optional<std::string_view> key, std::optional<std::string_view> value,
                 std::optional<std::string_view> schema_header);
+
+  /// Column renames (old -> new) that came with `schema` in its header, or null.
+  const std::map<std::string, std::string>* RenamesOf(const TableSchema* schema) const;
 
   /// Moves out the pending chunks (in the order their tables were first seen since the last call).
   std::vector<ChangeChunk> TakeChunks();

@@ -1,5 +1,6 @@
 #include "pipeline/kafka_commands.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -78,8 +79,9 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
     });
     ++records_batches_;
   }
-  void OnSchema(const TableSchemaPtr&, const TableSchemaPtr& after, const std::map<std::string, std::string>&) override {
-    if (after) InfoFor(after);  // the topic exists from the start, also for an empty table
+  void OnSchema(const TableSchemaPtr&, const TableSchemaPtr& after,
+                const std::map<std::string, std::string>& renames) override {
+    if (after) InfoFor(after, renames);  // the topic exists from the start, also for an empty table
   }
   void OnTruncate(const TableSchemaPtr& table) override {
     SLOG_WARN("TRUNCATE of {} is not carried over Kafka (Debezium skips truncate events by default); empty the "
@@ -106,7 +108,7 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
     std::string header;
   };
 
-  const TableInfo& InfoFor(const TableSchemaPtr& schema) {
+  const TableInfo& InfoFor(const TableSchemaPtr& schema, const std::map<std::string, std::string>& renames = {}) {
     auto it = info_.find(schema.get());
     if (it != info_.end()) return it->second;
     std::string topic(encoder_.Topic(schema));
@@ -114,7 +116,7 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
       kafka::EnsureTopic(producer_.handle(), topic, topics_);
       created_.insert(topic);
     }
-    TableInfo info{schema, EncodeSchemaHeader(*schema)};
+    TableInfo info{schema, EncodeSchemaHeader(*schema, renames)};
     return info_.emplace(schema.get(), std::move(info)).first->second;
   }
 
@@ -323,7 +325,102 @@ class SinkLoop : public kafka::RebalanceListener {
   }
 
   void PushChunks() {
-    for (auto& chunk : decoder_.TakeChunks()) sink_.Write(chunk);
+    auto chunks = decoder_.TakeChunks();
+    // Partitions are not ordered among themselves: the rows of a table's older shape (before a
+    // DDL) may come after rows of its newer shape. Rows of a newer shape have higher versions, so
+    // write in version order, and write rows of an older shape that come late in the newer shape.
+    std::stable_sort(chunks.begin(), chunks.end(),
+                     [](const ChangeChunk& a, const ChangeChunk& b) { return a.version(0) < b.version(0); });
+    for (auto& chunk : chunks) {
+      Current& cur = current_[chunk.schema()->QualifiedName()];
+      if (cur.schema && cur.schema != chunk.schema() && !SameColumns(*cur.schema, *chunk.schema()) &&
+          chunk.version(0) < cur.max_version) {
+        ChangeChunk projected = ProjectTo(chunk, cur.schema);
+        Track(cur, projected);
+        sink_.Write(projected);
+        continue;
+      }
+      if (cur.schema != chunk.schema()) {
+        // A column rename travels in the new schema's header: rename the ClickHouse column
+        // (keeping its data) before the sink sees the new shape, which it would otherwise treat
+        // as drop + add.
+        if (const auto* renames = decoder_.RenamesOf(chunk.schema().get())) {
+          if (cur.schema) {
+            sink_.ApplySchemaChange(*cur.schema, *chunk.schema(), *renames);
+          } else {
+            // First sight in this process: the ClickHouse table may or may not be renamed yet;
+            // compare it with the schema before the renames (steps already done are skipped).
+            auto before = std::make_shared<TableSchema>(*chunk.schema());
+            for (auto& c : before->columns) {
+              for (const auto& [from, to] : *renames) {
+                if (c.name == to) c.name = from;
+              }
+            }
+            sink_.ApplySchemaChange(*before, *chunk.schema(), *renames);
+          }
+        }
+        cur.schema = chunk.schema();
+      }
+      Track(cur, chunk);
+      sink_.Write(chunk);
+    }
+  }
+
+  struct Current {
+    TableSchemaPtr schema;     // the newest shape written for the table
+    uint64_t max_version = 0;  // the highest _version written with it
+  };
+  static void Track(Current& cur, const ChangeChunk& c) {
+    for (size_t r = 0; r < c.size(); ++r) cur.max_version = std::max(cur.max_version, c.version(r));
+  }
+  static bool SameColumns(const TableSchema& a, const TableSchema& b) {
+    if (a.columns.size() != b.columns.size()) return false;
+    for (size_t i = 0; i < a.columns.size(); ++i) {
+      if (a.columns[i].name != b.columns[i].name || a.columns[i].kind != b.columns[i].kind) return false;
+    }
+    return true;
+  }
+
+  /// Rows of an older shape in the newer shape `target`: columns matched by name (through the
+  /// target's renames), new columns get their default (NULL when nullable, else the zero value),
+  /// dropped ones are left out — what the row holds in the source after the DDL.
+  ChangeChunk ProjectTo(const ChangeChunk& in, const TableSchemaPtr& target) {
+    const auto* renames = decoder_.RenamesOf(target.get());
+    std::vector<int> from(target->columns.size(), -1);
+    for (size_t i = 0; i < target->columns.size(); ++i) {
+      std::string name = target->columns[i].name;
+      if (renames) {
+        for (const auto& [old_name, new_name] : *renames) {
+          if (new_name == name) name = old_name;
+        }
+      }
+      const int idx = in.schema()->FindColumn(name);
+      if (idx >= 0 && in.schema()->columns[static_cast<size_t>(idx)].kind == target->columns[i].kind) from[i] = idx;
+    }
+    ChangeChunk out(target);
+    std::unordered_map<const SourceInfo*, uint32_t> source_index;
+    for (const auto& src : in.sources()) source_index[&src] = out.AddSource(src);
+    for (size_t r = 0; r < in.size(); ++r) {
+      out.BeginRow(in.op(r), in.version(r), source_index[&in.source(r)], in.row_in_event(r));
+      for (size_t i = 0; i < target->columns.size(); ++i) {
+        ColumnVector& col = out.column(i);
+        if (from[i] >= 0) {
+          col.AppendFrom(in.column(static_cast<size_t>(from[i])), r);
+        } else if (target->columns[i].nullable) {
+          col.AppendNull();
+        } else if (IsVarKind(col.kind())) {
+          const int scale = target->columns[i].scale;
+          col.AppendBytes(col.kind() != ValueKind::kDecimal ? std::string()
+                          : scale > 0 ? "0." + std::string(static_cast<size_t>(scale), '0')
+                                      : std::string("0"));
+        } else {
+          col.AppendInt(0);
+        }
+      }
+    }
+    SLOG_INFO("sink: {} rows of {} in its shape before a schema change arrived after the change; written in the new "
+              "shape", in.size(), target->QualifiedName());
+    return out;
   }
 
   /// Everything read so far into ClickHouse (and the DLQ), then the offsets to Kafka.
@@ -376,6 +473,7 @@ class SinkLoop : public kafka::RebalanceListener {
   std::set<std::string> names_;
   std::string pattern_;
   std::regex matcher_;
+  std::map<std::string, Current> current_;  // per source table
   std::map<kafka::TopicPartition, int64_t> pending_;  // next offset to commit, per partition
   std::map<kafka::TopicPartition, int64_t> done_;     // committed (by us or the group)
   std::map<kafka::TopicPartition, std::pair<int64_t, int64_t>> targets_;
