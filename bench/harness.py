@@ -840,7 +840,7 @@ def stage_latency(args):
 # --------------------------------------------------------------------------------------------
 
 _UNIT_NS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
-MICRO_LIBS = ["pipeline", "clickhouse", "mysql", "sql", "state", "event", "common"]
+MICRO_LIBS = ["pipeline", "clickhouse", "mysql", "sql", "bus", "state", "event", "common"]
 _MICRO_EXES = {}     # program name -> built executable (or None when the build failed)
 _MICRO_DONE = set()  # programs already run (the views stage runs view_bench)
 # Counters a micro program may set (state.counters) that are kept in the results.
@@ -865,7 +865,7 @@ def build_micro(name):
     cmd = ["g++", "-O2", "-g", "-DNDEBUG", "-std=c++20", "-DFMT_SHARED", "-DSPDLOG_COMPILED_LIB",
            "-DSPDLOG_FMT_EXTERNAL", "-DSPDLOG_SHARED_LIB", f"-I{ROOT}/src", "-isystem", "/usr/include/mariadb",
            src, *libs, "-lbenchmark", "-lpg_query", "-lsimdjson", "-lspdlog", "-lfmt", "-lyaml-cpp", "-lcurl",
-           "-lrocksdb", "-lmariadb", "-lzstd", "-lz", "-lpthread", "-o", exe]
+           "-lrocksdb", "-lrdkafka", "-lmariadb", "-lzstd", "-lz", "-lpthread", "-o", exe]
     log("  " + " ".join(cmd))
     b = subprocess.run(cmd, capture_output=True, text=True)
     if b.returncode != 0:
@@ -1267,9 +1267,9 @@ def main():
     ap.add_argument("--poll-ms", type=int, default=20, help="ClickHouse poll interval of the latency reader")
     ap.add_argument("--micro-min-time", default="0.5", help="Google Benchmark --benchmark_min_time")
     ap.add_argument("--views-scale", type=float, default=1.0,
-                    help="size of the views changelog (1.0: 220k-row preload, 300k changes)")
-    ap.add_argument("--views-batches", type=int, default=20,
-                    help="transactions per timed window of the views peers (default 20)")
+                    help="size of the views changelog (1.0: 55k-row preload, 100k changes)")
+    ap.add_argument("--views-batches", type=int, default=10,
+                    help="transactions per timed window of the views peers (default 10)")
     ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/<date>-<host>.json)")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/BENCHMARKS.md")
@@ -1279,7 +1279,7 @@ def main():
     if args.quick:
         args.rows, args.wide_rows, args.binlog_seconds, args.latency_seconds, args.reps = 30000, 10000, 5, 5, 2
         args.micro_min_time = "0.05"
-        args.views_scale, args.views_batches = 0.2, 5
+        args.views_scale, args.views_batches = 0.3, 4
     stages = args.stages.split(",")
 
     global WORK

@@ -3,8 +3,8 @@
 // changelog of two tables, flushed at every source transaction as `sluice run` does.
 //
 // The changelog (deterministic, seed 42; sizes times --views_scale):
-//   preload   20k customers and 200k orders as inserts (a snapshot), not timed;
-//   changes   300k row changes in transactions of 100 changes: 90% of orders, 10% of customers,
+//   preload   5k customers and 50k orders as inserts (a snapshot), not timed;
+//   changes   100k row changes in transactions of 100 changes: 90% of orders, 10% of customers,
 //             in runs of 1..20 changes of one table (one chunk per run, as the capture builds
 //             them); per table 60% inserts, 30% updates (a kUpdateBefore/kUpdateAfter pair, one
 //             change), 10% deletes. New orders pick customers with a quadratic skew; half of the
@@ -154,19 +154,19 @@ Changelog Generate() {
     o.created = day;
     return o;
   };
-  for (int i = 0; i < Scaled(20000); ++i) customers.push_back(new_customer());
-  for (int i = 0; i < Scaled(200000); ++i) {
-    if (i % 1000 == 0) ++day;
+  for (int i = 0; i < Scaled(5000); ++i) customers.push_back(new_customer());
+  for (int i = 0; i < Scaled(50000); ++i) {
+    if (i % 250 == 0) ++day;
     orders.push_back(new_order());
   }
   log.preload_orders = orders;
   log.preload_customers = customers;
-  const int total = Scaled(300000);
+  const int total = Scaled(100000);
   std::vector<Change> txn;
   int run_left = 0;
   bool run_orders = true;
   for (int n = 0; n < total; ++n) {
-    if (n % 5000 == 0) ++day;
+    if (n % 2000 == 0) ++day;
     if (run_left == 0) {
       run_orders = rng() % 10 != 0;
       run_left = 1 + static_cast<int>(rng() % 20);
