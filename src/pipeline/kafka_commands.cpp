@@ -92,9 +92,52 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
     commits_.push_back({producer_.produced(), offset});
     producer_.Poll(0);
     Advance(false);
+    Heartbeat();
   }
   void OnCaughtUp() override { Checkpoint(); }
-  void OnIdle() override { Checkpoint(); }
+  void OnIdle() override {
+    Checkpoint();
+    Heartbeat();
+  }
+
+  /// Debezium's heartbeat (heartbeat.interval.ms): key {"serverName": <topic.prefix>}, value
+  /// {"ts_ms": <now>} on <topic.heartbeat.prefix>.<topic.prefix>; lets consumers see the capture is
+  /// alive on an idle source.
+  void EnableHeartbeat(int64_t interval_ms, const std::string& heartbeat_prefix) {
+    heartbeat_ms_ = interval_ms;
+    heartbeat_topic_ = heartbeat_prefix + "." + encoder_.options().topic_prefix;
+  }
+  void Heartbeat() {
+    if (heartbeat_ms_ <= 0) return;
+    const auto now = Clock::now();
+    if (now - last_heartbeat_ < std::chrono::milliseconds(heartbeat_ms_)) return;
+    last_heartbeat_ = now;
+    if (!created_.count(heartbeat_topic_)) {
+      kafka::TopicSettings ts = topics_;
+      ts.cleanup_policy = "compact";  // only the last beat matters
+      ts.retention_ms.clear();
+      kafka::EnsureTopic(producer_.handle(), heartbeat_topic_, ts);
+      created_.insert(heartbeat_topic_);
+    }
+    const int64_t ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    std::string server = encoder_.options().topic_prefix;
+    std::string key, value;
+    if (encoder_.options().schemas_enable) {
+      key = fmt::format(R"({{"schema":{{"type":"struct","fields":[{{"type":"string","optional":false,"field":"serverName"}}],)"
+                        R"("optional":false,"name":"io.debezium.connector.common.ServerNameKey"}},"payload":{{"serverName":"{}"}}}})",
+                        server);
+      value = fmt::format(R"({{"schema":{{"type":"struct","fields":[{{"type":"int64","optional":false,"field":"ts_ms"}}],)"
+                          R"("optional":false,"name":"io.debezium.connector.common.Heartbeat"}},"payload":{{"ts_ms":{}}}}})",
+                          ts_ms);
+    } else {
+      key = fmt::format(R"({{"serverName":"{}"}})", server);
+      value = fmt::format(R"({{"ts_ms":{}}})", ts_ms);
+    }
+    const std::string_view k(key), v(value);
+    producer_.Produce(heartbeat_topic_, &k, &v, {});
+  }
 
   /// Waits for every record to be acknowledged and stores the last offset.
   void Checkpoint() {
@@ -149,6 +192,9 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
   bool has_ready_ = false;
   Clock::time_point last_store_ = Clock::now();
   uint64_t records_batches_ = 0;
+  int64_t heartbeat_ms_ = 0;
+  std::string heartbeat_topic_;
+  Clock::time_point last_heartbeat_{};
 };
 
 // ---- Kafka -> ClickHouse ---------------------------------------------------------------------------
@@ -512,6 +558,8 @@ int CaptureToKafka(const CommonFlags& flags) {
   }
   mysql::MySqlCapture capture(options, filter, state.get(), prefix);
   KafkaCaptureConsumer consumer(dopts, producer, ks.topics, state.get(), prefix + "offset");
+  consumer.EnableHeartbeat(config.GetInt("source", "heartbeat.interval.ms"),
+                           config.GetString("source", "topic.heartbeat.prefix"));
   mysql::SourceOffset resume;
   if (auto v = state->Get(prefix + "offset")) resume = mysql::SourceOffset::Parse(*v);
   if (!resume.empty()) SLOG_INFO("resuming from {}", resume.ToString());

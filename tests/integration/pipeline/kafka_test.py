@@ -153,7 +153,7 @@ class Kafka(unittest.TestCase):
     def test_capture_sink_equals_run(self):
         """capture -> topics -> sink gives the ClickHouse tables `sluice run` gives: same columns,
         values, _version and _is_deleted (type matrix, updates, deletes, a key change, ADD COLUMN)."""
-        s = Setup("kfk_eq", 6201)
+        s = Setup("kfk_eq", 6201, source_extra="  heartbeat.interval.ms: 100\n")
         s.reset()
         create_types_table(s.db)
         insert_types(s.db, ROWS)
@@ -189,6 +189,12 @@ class Kafka(unittest.TestCase):
         ch(f"DROP DATABASE {s.ch_kafka}")
         s.sink("--reset-offsets", "earliest")
         self.assertEqual(table_dump(s.ch_kafka, "types", cols), direct)
+
+        # Debezium's heartbeat topic.
+        beats = read_topic(f"__debezium-heartbeat.{s.prefix}")
+        self.assertGreater(len(beats), 0)
+        self.assertEqual(json.loads(beats[0].key()), {"serverName": s.prefix})
+        self.assertGreater(json.loads(beats[-1].value())["ts_ms"], 1700000000000)
 
         # A confluent-kafka consumer reads Sluice's topic: Debezium keys and envelopes, tombstones.
         recs = read_topic(f"{s.prefix}.{s.db}.types")
