@@ -179,7 +179,13 @@ void ClickHouseSink::WithRetry(const std::string& what, F&& f) {
       metrics::RecordError("sink", fmt::format("{} failed (attempt {}): {}", what, attempt, e.what()));
       ++stats_.retries;
       RetriesTotal().Inc();
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      for (int64_t slept = 0; slept < backoff; slept += 50) {
+        if (cancel_ && cancel_->load()) {
+          throw Error(ErrorKind::kSink, fmt::format("{}: stopped retrying because a shutdown was requested: {}", what,
+                                                    e.what()));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(50, backoff - slept)));
+      }
       backoff = std::min(backoff * 2, std::max<int64_t>(backoff, options_.retry_backoff_max_ms));
     }
   }

@@ -3,6 +3,7 @@
 /// inserts it in batches; `Flush()` returns only once ClickHouse acknowledged every row written
 /// before it, so the caller commits source offsets after Flush() and never before.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -38,6 +39,10 @@ class ClickHouseSink {
   /// Connects, detects the server version and creates `sink.database` when missing. Throws
   /// Error(kSink) at once (no retries) when the server is unreachable or refuses the credentials.
   void Connect();
+
+  /// While `*flag` is true, retries stop: the failing call throws Error(kSink) saying so (a
+  /// shutdown does not wait out `retry.max.ms`; nothing is lost, the offset has not moved).
+  void SetCancelFlag(const std::atomic<bool>* flag) { cancel_ = flag; }
 
   /// Creates the table for `schema` when missing, or checks an existing one against it (adding
   /// missing columns when `auto.evolve`, else an error showing both schemas). Idempotent.
@@ -101,6 +106,7 @@ class ClickHouseSink {
   std::unique_ptr<ClickHouseClient> client_;
   DdlContext ctx_;
   bool connected_ = false;
+  const std::atomic<bool>* cancel_ = nullptr;
   std::map<std::string, std::unique_ptr<Table>> tables_;  // by source "db.table"
   std::vector<std::string> created_databases_;
   struct DeadLetter {

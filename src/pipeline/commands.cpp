@@ -223,6 +223,7 @@ int Run(const CommonFlags& flags) {
   auto options = mysql::CaptureOptions::FromConfig(config);
   options.exit_when_caught_up = flags.exit_when_caught_up;
   clickhouse::ClickHouseSink sink(SinkFromConfig(config));
+  sink.SetCancelFlag(&g_stop);
   // ClickHouse first: a wrong password or an unreachable server stops us before reading anything.
   sink.Connect();
   auto state = StateStore::Open(config.GetPath("state", "dir"));
@@ -240,15 +241,11 @@ int Run(const CommonFlags& flags) {
     sink.Write(c);
     if (sink.BufferedBytes() > static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"))) sink.Flush();
   };
-  auto store_view_state = [&] {
-    std::vector<std::pair<std::string, std::string>> puts;
-    views->CheckpointPuts(puts);
-    state->Write(puts, views->CheckpointDeletes());
-    views->ClearCheckpointDeletes();
-  };
+  auto store_view_state = [&] { views->CommitState({}); };
   if (!config.GetList("transform", "sql").empty()) {
     views = std::make_unique<ViewStage>(config, LoadEmittedSchemas(options, filter));
-    const auto rebuild = views->Restore(*state, prefix, !resume.empty(), resume.snapshot_running);
+    const auto rebuild = views->Restore(*state, prefix, !resume.empty(), resume.snapshot_running,
+                                        static_cast<size_t>(config.GetInt("transform", "memory.max.bytes")));
     for (const auto& s : views->OutputSchemas()) {
       if (resume.empty()) {
         sink.ResetTable(*s);  // a first start derives every view anew
@@ -293,9 +290,11 @@ int Run(const CommonFlags& flags) {
     if (has_pending) {
       // The views' state goes with the offset it corresponds to, in one atomic write.
       std::vector<std::pair<std::string, std::string>> puts{{offset_key, pending.Serialize()}};
-      if (views) views->CheckpointPuts(puts);
-      state->Write(puts, views ? views->CheckpointDeletes() : std::vector<std::string>{});
-      if (views) views->ClearCheckpointDeletes();
+      if (views) {
+        views->CommitState(std::move(puts));
+      } else {
+        state->Write(puts);
+      }
       mysql::ReportAcked(pending);  // metrics: acked position and lag
       has_pending = false;
     }
@@ -384,8 +383,20 @@ int Run(const CommonFlags& flags) {
   }
   capture_thread.join();
   g_capture = nullptr;
+  if (sink_error && g_stop) {
+    try {
+      std::rethrow_exception(sink_error);
+    } catch (const Error& e) {
+      // SIGINT/SIGTERM while ClickHouse was failing: stop now; the stored offset is where the next
+      // start resumes, so nothing is lost.
+      SLOG_WARN("stopped before ClickHouse took the last batch ({}); the next start resumes from {}", e.what(),
+                LoadOffset(*state, offset_key).ToString());
+      return 0;
+    }
+  }
   if (sink_error) std::rethrow_exception(sink_error);
   if (capture_error) std::rethrow_exception(capture_error);
+  if (views) SLOG_INFO("{}", views->StateSummary());
   const auto& st = sink.stats();
   SLOG_INFO("stopped{}: {} rows in {} inserts ({} bytes), {} retries; offset {}", caught_up ? " (caught up)" : "",
             st.rows_inserted, st.inserts, st.bytes_inserted, st.retries,

@@ -12,6 +12,7 @@
 #include "mysql/connection.h"
 #include "mysql/source_info.h"
 #include "mysql/text_value.h"
+#include "sql/view_state.h"
 #include "state/state_store.h"
 
 namespace sluice::pipeline {
@@ -175,9 +176,17 @@ std::vector<std::string> ViewStage::ReadersOf(const TableSchema& table) const {
   return WithReaders({SourceName(table)});
 }
 
+std::unique_ptr<sql::ViewPipeline> ViewStage::MakePipeline(const sql::ViewDefinition& def, TableSchemaPtr output) {
+  return std::make_unique<sql::ViewPipeline>(def.plan, output ? std::move(output) : def.output, manager_.get());
+}
+
 std::vector<std::string> ViewStage::Restore(StateStore& state, const std::string& prefix, bool have_offset,
-                                            bool snapshot_resumed) {
+                                            bool snapshot_resumed, size_t memory_budget) {
   prefix_ = prefix + "views/";
+  // Operator state (join indexes, groups) lives under "<prefix>vstate/", cached in memory within
+  // the budget; a crash between commits is rolled back to the last commit here.
+  manager_ = std::make_unique<sql::ViewStateManager>(&state, prefix + "vstate/", memory_budget);
+  manager_->Recover();
   std::map<std::string, std::map<std::string, std::string>> stored;  // view -> part -> value
   for (auto& [k, val] : state.Scan(prefix_)) {
     std::string rest = k.substr(prefix_.size());
@@ -191,9 +200,20 @@ std::vector<std::string> ViewStage::Restore(StateStore& state, const std::string
     if (configured.count(name)) continue;
     SLOG_INFO("view {} is no longer in transform.sql: its state is dropped (its ClickHouse table is kept)", name);
     for (const auto& [part, val] : parts) deletes_.push_back(prefix_ + name + "/" + part);
+    auto shown = parts.find("name");
+    manager_->DropView(shown != parts.end() ? shown->second : name);
   }
   if (views_.empty()) return {};
-  if (!have_offset) return {};  // first start: the views are fed by the snapshot like the tables
+  if (!have_offset) {
+    // First start: the views are fed by the snapshot like the tables (state of an earlier run
+    // under the same names is dropped).
+    for (auto& v : views_) {
+      v->pipeline.reset();
+      manager_->DropView(v->def.output->table);
+      v->pipeline = MakePipeline(v->def);
+    }
+    return {};
+  }
   std::set<std::string> rebuild;
   for (auto& v : views_) {
     auto it = stored.find(v->name);
@@ -212,20 +232,20 @@ std::vector<std::string> ViewStage::Restore(StateStore& state, const std::string
       rebuild.insert(v->name);
       continue;
     }
-    try {
-      v->pipeline->Restore(it->second["state"]);
-    } catch (const Error& e) {
-      Throw(ErrorKind::kState, "the stored state of view {} cannot be read ({}); delete the state directory to start over",
-            v->def.name, e.what());
-    }
     std::istringstream meta(it->second["meta"]);
     meta >> v->skip_below >> v->snap_counter;
+  }
+  const std::vector<std::string> result = WithReaders(rebuild);
+  for (auto& v : views_) {
+    v->pipeline.reset();
+    if (std::find(result.begin(), result.end(), v->name) != result.end()) manager_->DropView(v->def.output->table);
+    v->pipeline = MakePipeline(v->def);  // restored views read their state from the store as needed
   }
   if (snapshot_resumed) {
     SLOG_INFO("the snapshot was interrupted and is resumed at a later position: the views are rebuilt from a "
               "consistent read of their source tables");
   }
-  return WithReaders(rebuild);
+  return result;
 }
 
 void ViewStage::Push(const ChangeChunk& chunk) {
@@ -401,7 +421,9 @@ ChangeChunk ViewStage::Consolidate(View& v) {
 
 void ViewStage::Reset(const std::function<void(const TableSchema&)>& reset_table) {
   for (auto& v : views_) {
-    v->pipeline = std::make_unique<sql::ViewPipeline>(v->def.plan, v->def.output);
+    v->pipeline.reset();
+    manager_->DropView(v->def.output->table);
+    v->pipeline = MakePipeline(v->def);
     v->skip_below = 0;
     v->snap_counter = 0;
     v->txn_out.clear();
@@ -409,13 +431,26 @@ void ViewStage::Reset(const std::function<void(const TableSchema&)>& reset_table
   }
 }
 
-void ViewStage::CheckpointPuts(std::vector<std::pair<std::string, std::string>>& puts) const {
+void ViewStage::CommitState(std::vector<std::pair<std::string, std::string>> puts) {
   for (const auto& v : views_) {
     const std::string k = prefix_ + v->name + "/";
     puts.emplace_back(k + "def", v->fingerprint);
-    puts.emplace_back(k + "state", v->pipeline->Snapshot());
+    puts.emplace_back(k + "name", v->def.output->table);
     puts.emplace_back(k + "meta", std::to_string(v->skip_below) + " " + std::to_string(v->snap_counter));
   }
+  manager_->Commit(puts, deletes_);
+  deletes_.clear();
+}
+
+size_t ViewStage::MemoryUsed() const { return manager_ ? manager_->MemoryUsed() : 0; }
+
+std::string ViewStage::StateSummary() const {
+  if (!manager_) return "no view state";
+  const auto& st = manager_->stats();
+  return fmt::format("view state: {} bytes in memory (budget {}), {} loads from the store, {} evictions, {} keys "
+                     "spilled before their commit, {} commits",
+                     manager_->MemoryUsed(), manager_->memory_budget(), st.loads, st.evictions, st.spilled_keys,
+                     st.commits);
 }
 
 void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::CaptureOptions& options,
@@ -444,13 +479,19 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   std::set<std::string> base_tables;
   for (auto& v : views_) {
     if (rebuild.count(v->name)) {
-      v->pipeline = std::make_unique<sql::ViewPipeline>(v->def.plan, v->def.output);
+      v->pipeline.reset();
+      manager_->DropView(v->def.output->table);
+      v->pipeline = MakePipeline(v->def);
       v->skip_below = 0;
       v->snap_counter = 0;
       v->txn_out.clear();
       members.push_back({v.get(), nullptr, v->pipeline.get(), true, {}});
     } else if (upstream.count(v->name)) {
-      auto own = std::make_unique<sql::ViewPipeline>(v->def.plan, v->def.output);
+      // Its state goes to the store like any view's (it may be large), under a private name.
+      auto copy = std::make_shared<TableSchema>(*v->def.output);
+      copy->table = "__backfill_" + v->def.output->table;
+      manager_->DropView(copy->table);
+      auto own = MakePipeline(v->def, copy);
       sql::ViewPipeline* p = own.get();
       members.push_back({v.get(), std::move(own), p, false, {}});
     } else {
@@ -464,6 +505,13 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   for (const auto& m : members) {
     if (m.emit) reset_table(*m.view->def.output);
   }
+  // Until the backfill completes, the rebuilt views have no registration: a crash in between
+  // rebuilds them again at the next start (their partial state is never taken for complete).
+  std::vector<std::string> unregister;
+  for (const auto& m : members) {
+    if (m.emit) unregister.push_back(prefix_ + m.view->name + "/def");
+  }
+  manager_->Commit({}, unregister);
 
   std::function<void(size_t, const std::string&, const ChangeChunk&)> push = [&](size_t mi, const std::string& source,
                                                                                  const ChangeChunk& chunk) {
@@ -513,6 +561,7 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   SLOG_INFO("backfilling view(s) {} from {} table(s) read at {}:{}", view_list, base_tables.size(), at.file, at.pos);
 
   uint64_t rows_read = 0;
+  size_t chunks = 0;
   auto commit = [&](const SourceInfo& src) {
     for (auto& m : members) {
       std::vector<ChangeChunk> produced;
@@ -541,6 +590,9 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
     }
     txn_version_ = 0;
     txn_snapshot_ = false;
+    // The state written so far is committed now and then (no registration, no offset): the
+    // store, not memory or the undo log, holds a large backfill.
+    if (++chunks % 32 == 0) manager_->Commit({});
   };
   for (const auto& name : base_tables) {
     const TableSchemaPtr& t = tables_.at(name);
@@ -577,6 +629,12 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   conn.Execute("COMMIT");
   for (auto& m : members) {
     if (m.emit) m.view->skip_below = snapshot_version + 1;
+  }
+  for (auto& m : members) {
+    if (m.emit) continue;
+    const std::string name = "__backfill_" + m.view->def.output->table;
+    m.own.reset();
+    manager_->DropView(name);
   }
   SLOG_INFO("backfilled view(s) {}: {} source rows read", view_list, rows_read);
 }

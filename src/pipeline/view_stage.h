@@ -21,6 +21,7 @@
 #include "mysql/capture.h"
 #include "sql/operators.h"
 #include "sql/plan.h"
+#include "sql/view_state.h"
 
 namespace sluice {
 class Config;
@@ -49,8 +50,10 @@ class ViewStage {
   /// views that must be backfilled: new or changed since the last run (and the views reading them),
   /// or every view when `snapshot_resumed` (an interrupted snapshot re-reads at a later position).
   /// Drops the stored state of views no longer in the config.
+  /// `memory_budget`: bytes of view state kept in memory (transform.memory.max.bytes); the rest is
+  /// read from the state store when needed.
   std::vector<std::string> Restore(StateStore& state, const std::string& prefix, bool have_offset,
-                                   bool snapshot_resumed);
+                                   bool snapshot_resumed, size_t memory_budget);
 
   /// Feeds a chunk of a captured table.
   void Push(const ChangeChunk& chunk);
@@ -71,11 +74,13 @@ class ViewStage {
   /// every view starts empty, its ClickHouse table emptied by `reset_table`.
   void Reset(const std::function<void(const TableSchema&)>& reset_table);
 
-  /// The state of every view, to be written atomically with the offset it corresponds to.
-  void CheckpointPuts(std::vector<std::pair<std::string, std::string>>& puts) const;
-  /// Keys of views dropped from the config, to delete with the next checkpoint.
-  const std::vector<std::string>& CheckpointDeletes() const { return deletes_; }
-  void ClearCheckpointDeletes() { deletes_.clear(); }
+  /// Stores every view's state changed since the last call together with `puts` (the offset it
+  /// corresponds to) in one atomic, durable write. Call after Commit, at a transaction boundary.
+  void CommitState(std::vector<std::pair<std::string, std::string>> puts);
+  /// Bytes of view state held in memory (bounded by the budget given to Restore).
+  size_t MemoryUsed() const;
+  /// One line on the view state's memory use and traffic to the store (logged at stop).
+  std::string StateSummary() const;
 
  private:
   struct View;
@@ -84,7 +89,9 @@ class ViewStage {
   void PushTo(View& v, const std::string& source, const ChangeChunk& chunk);
   ChangeChunk Consolidate(View& v);
   std::vector<std::string> WithReaders(std::set<std::string> names) const;
+  std::unique_ptr<sql::ViewPipeline> MakePipeline(const sql::ViewDefinition& def, TableSchemaPtr output = nullptr);
 
+  std::unique_ptr<sql::ViewStateManager> manager_;      ///< set by Restore; before views_ (destroyed after)
   std::vector<std::unique_ptr<View>> views_;            ///< creation order
   std::map<std::string, std::vector<View*>> readers_;   ///< source ("db.table" or view) -> views
   std::map<std::string, TableSchemaPtr> tables_;        ///< "db.table" (lower) -> bound schema

@@ -80,7 +80,8 @@ def ch_rows(query):
 class Pipeline:
     """A pipeline config in a temporary directory and the sluice processes run with it."""
 
-    def __init__(self, name, source_extra="", sink_extra="", snapshot_mode="initial", database=None, views=None):
+    def __init__(self, name, source_extra="", sink_extra="", snapshot_mode="initial", database=None, views=None,
+                 view_memory=None):
         self.dir = tempfile.mkdtemp(prefix=f"sluice-{name}-")
         self.db = database or name
         self.ch_db = f"{name}_olap"
@@ -89,6 +90,8 @@ class Pipeline:
         if views is not None:  # CREATE MATERIALIZED VIEW statements -> views.sql, transform.sql
             self.write_views(views)
             transform = "transform:\n  sql: [views.sql]\n"
+            if view_memory:  # transform.memory.max.bytes: a small budget makes view state spill to RocksDB
+                transform += f"  memory.max.bytes: {view_memory}\n"
         with open(self.config, "w") as f:
             f.write(f"""source:
   database.hostname: 127.0.0.1

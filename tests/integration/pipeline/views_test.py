@@ -198,7 +198,8 @@ class Workload:
 
 class Views(unittest.TestCase):
     def test_views_equal_mariadb_through_restarts_backfill_and_truncate(self):
-        p = Pipeline("views_e2e", views=VIEWS)
+        # A 64 KiB budget for view state: joins and groups are evicted to RocksDB and read back.
+        p = Pipeline("views_e2e", views=VIEWS, view_memory=65536)
         p.reset()
         w = Workload(p.db, 42)
         w.setup()
@@ -217,8 +218,14 @@ class Views(unittest.TestCase):
         w.run(200)
         p.kill9()
         w.run(60)
-        p.catch_up()
+        out = p.catch_up()
         compare_all(self, p)
+        # The budget was too small for the state: it went to the store and came back.
+        m = re.search(r"view state: (\d+) bytes in memory \(budget 65536\), (\d+) loads from the store, (\d+) evictions",
+                      out.stderr)
+        self.assertIsNotNone(m, out.stderr[-2000:])
+        self.assertGreater(int(m.group(2)), 0)
+        self.assertGreater(int(m.group(3)), 0)
 
         # A changed view and a new view are backfilled; the others keep their tables and state.
         def created(view):
