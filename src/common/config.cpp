@@ -44,8 +44,9 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"source", "schemas.enable", T::kBool, "false", nullptr, "wrap JSON events in Kafka Connect's {schema, payload}"},
   {"source", "include.query", T::kBool, "false", nullptr, "fill source.query with the statement (needs binlog_annotate_row_events / binlog_rows_query_log_events)"},
   {"source", "enable.time.adjuster", T::kBool, "true", nullptr, "two-digit years 00-69 -> 2000-2069, 70-99 -> 1970-1999 (Debezium's default)"},
-  {"source", "heartbeat.interval.ms", T::kInt, "0", nullptr, "bus.type kafka: a heartbeat record to <topic.heartbeat.prefix>.<topic.prefix> this often (0: none), as Debezium"},
+  {"source", "heartbeat.interval.ms", T::kInt, "0", nullptr, "bus.type kafka: a heartbeat record to <topic.heartbeat.prefix>.<topic.prefix> this often (0: none), as Debezium; also the source's replication heartbeat period while idle (0: 1 s), which keeps sluice_lag_seconds truthful"},
   {"source", "topic.heartbeat.prefix", T::kString, "__debezium-heartbeat", nullptr, "first part of the heartbeat topic's name"},
+  {"source", "heartbeat.action.query", T::kString, "", nullptr, "statement run on the source every heartbeat.interval.ms (every second when 0), e.g. an UPDATE of a heartbeat table, as in Debezium"},
   // Debezium / Kafka Connect keys that have no meaning for sluice: accepted so existing connector
   // configs carry over, and reported as ignored.
   {"source", "connector.class", T::kPassthrough, nullptr, nullptr, "ignored (Kafka Connect)"},

@@ -225,6 +225,13 @@ CaptureOptions CaptureOptions::FromConfig(const Config& config) {
     Throw(ErrorKind::kConfig, "{}: source.snapshot.fetch.size must be positive", config.Where("source", "snapshot.fetch.size"));
   }
   o.snapshot_fetch_size = static_cast<size_t>(fetch);
+  const int64_t hb = config.GetInt("source", "heartbeat.interval.ms");
+  if (hb < 0 || hb > 3600000) {
+    Throw(ErrorKind::kConfig, "{}: source.heartbeat.interval.ms must be between 0 and 3600000, got {}",
+          config.Where("source", "heartbeat.interval.ms"), hb);
+  }
+  o.heartbeat_ms = hb == 0 ? 1000 : static_cast<int>(hb);
+  o.heartbeat_action_query = config.GetString("source", "heartbeat.action.query");
   return o;
 }
 
@@ -647,6 +654,25 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     chunk_full.reset();
   };
   uint32_t event_ts = 0;  // header timestamp of the event being handled
+  // heartbeat.action.query: run at most every heartbeat_ms, checked per transaction and heartbeat.
+  auto last_action = Clock::now();
+  auto heartbeat_action = [&] {
+    if (options_.heartbeat_action_query.empty()) return;
+    const auto now = Clock::now();
+    if (now - last_action < std::chrono::milliseconds(options_.heartbeat_ms)) return;
+    last_action = now;
+    try {
+      meta_conn()->Execute(options_.heartbeat_action_query);
+    } catch (const Error& e) {
+      if (!e.retryable()) {
+        Throw(ErrorKind::kSource, "source.heartbeat.action.query failed: {} (fix the statement or the privileges of "
+              "database.user)", e.what());
+      }
+      SLOG_WARN("source.heartbeat.action.query failed, trying again later: {}", e.what());
+      metrics::RecordError("source", e.what());
+      meta.Close();
+    }
+  };
   auto commit = [&](uint64_t next_pos) {
     flush();
     offset.file = file;
@@ -667,6 +693,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     log_table.clear();
     metrics_->Committed(offset);
     consumer.OnCommit(offset);
+    heartbeat_action();
     if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
       consumer.OnCaughtUp();
       stop_ = true;
@@ -721,6 +748,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
           metrics_->FlushEvents();
           consumer.OnIdle();
         }
+        heartbeat_action();
         if (!in_txn && options_.exit_when_caught_up) {
           std::string hb_file = hb->log_file.empty() ? file : hb->log_file;
           if (AtOrAfter(hb_file, hb->log_pos, target.file, target.pos) &&

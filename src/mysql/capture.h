@@ -64,6 +64,7 @@ struct CaptureOptions {
   bool exit_when_caught_up = false;
   bool progress = true;                ///< snapshot progress on stderr
   int heartbeat_ms = 1000;             ///< source heartbeat period when idle (keeps the lag truthful)
+  std::string heartbeat_action_query;  ///< run on the source every heartbeat_ms when set
   static CaptureOptions FromConfig(const Config& config);
 };
 

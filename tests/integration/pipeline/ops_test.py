@@ -244,6 +244,22 @@ class Operability(unittest.TestCase):
         self.assertEqual(rec["level"], "error")
         self.assertIn("missing.yaml", rec["msg"])
 
+    def test_heartbeat_action_query(self):
+        p = Pipeline("ops_hb", source_extra="  heartbeat.interval.ms: 300\n"
+                     "  heartbeat.action.query: INSERT INTO ops_hb.hb VALUES (1, NOW(6)) ON DUPLICATE KEY UPDATE ts = NOW(6)")
+        p.reset()
+        mysql("CREATE TABLE hb (id INT PRIMARY KEY, ts DATETIME(6)); "
+              "GRANT INSERT, UPDATE ON ops_hb.* TO 'sluice'@'%';", db=p.db)
+        p.start()
+        try:
+            # The query runs every 300 ms while the source is idle, and its changes are captured.
+            wait_for(lambda: int(ch_rows(f"SELECT count() FROM {p.ch_db}.hb")[0][0]) >= 3
+                     if ch_rows(f"SELECT count() FROM system.tables WHERE database = '{p.ch_db}' AND name = 'hb'")[0][0]
+                     == "1" else False, timeout=30, what="heartbeat rows in ClickHouse")
+        finally:
+            self.assertEqual(p.stop(), 0)
+        self.assertEqual(mysql("SELECT count(*) FROM hb", db=p.db), [["1"]])
+
     def test_page_in_headless_chromium(self):
         browser = chromium()
         if not browser:
