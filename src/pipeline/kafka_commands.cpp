@@ -558,8 +558,11 @@ int CaptureToKafka(const CommonFlags& flags) {
   }
   mysql::MySqlCapture capture(options, filter, state.get(), prefix);
   KafkaCaptureConsumer consumer(dopts, producer, ks.topics, state.get(), prefix + "offset");
-  consumer.EnableHeartbeat(config.GetInt("source", "heartbeat.interval.ms"),
-                           config.GetString("source", "topic.heartbeat.prefix"));
+  // Heartbeat records only when heartbeat.interval.ms is written (Debezium's default is none).
+  if (config.Has("source", "heartbeat.interval.ms")) {
+    consumer.EnableHeartbeat(config.GetInt("source", "heartbeat.interval.ms"),
+                             config.GetString("source", "topic.heartbeat.prefix"));
+  }
   mysql::SourceOffset resume;
   if (auto v = state->Get(prefix + "offset")) resume = mysql::SourceOffset::Parse(*v);
   if (!resume.empty()) SLOG_INFO("resuming from {}", resume.ToString());
