@@ -29,6 +29,7 @@ namespace sluice::pipeline {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};  ///< SIGHUP: `run` re-reads its config at the next commit
 mysql::MySqlCapture* g_capture = nullptr;
 
 void OnSignal(int) {
@@ -191,6 +192,10 @@ void InstallSignalHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = [](int) { g_reload = true; };
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
 
@@ -222,10 +227,11 @@ int Run(const CommonFlags& flags) {
   mysql::TableFilter filter(config);
   auto options = mysql::CaptureOptions::FromConfig(config);
   options.exit_when_caught_up = flags.exit_when_caught_up;
-  clickhouse::ClickHouseSink sink(SinkFromConfig(config));
-  sink.SetCancelFlag(&g_stop);
+  auto sink_owner = std::make_unique<clickhouse::ClickHouseSink>(SinkFromConfig(config));
+  clickhouse::ClickHouseSink* sink = sink_owner.get();
+  sink->SetCancelFlag(&g_stop);
   // ClickHouse first: a wrong password or an unreachable server stops us before reading anything.
-  sink.Connect();
+  sink->Connect();
   auto state = StateStore::Open(config.GetPath("state", "dir"));
   const std::string prefix = StatePrefix("run");
   const std::string offset_key = prefix + "offset";
@@ -236,10 +242,12 @@ int Run(const CommonFlags& flags) {
   // ClickHouse table like a captured one. New or changed views are backfilled before streaming.
   std::unique_ptr<ViewStage> views;
   bool views_fresh = resume.empty();
-  auto reset_view_table = [&](const TableSchema& t) { sink.ResetTable(t); };
+  auto delay = std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"));
+  size_t buffer_budget = static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"));
+  auto reset_view_table = [&](const TableSchema& t) { sink->ResetTable(t); };
   auto write_view_chunk = [&](ChangeChunk&& c) {
-    sink.Write(c);
-    if (sink.BufferedBytes() > static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"))) sink.Flush();
+    sink->Write(c);
+    if (sink->BufferedBytes() > buffer_budget) sink->Flush();
   };
   auto store_view_state = [&] { views->CommitState({}); };
   if (!config.GetList("transform", "sql").empty()) {
@@ -248,18 +256,69 @@ int Run(const CommonFlags& flags) {
                                         static_cast<size_t>(config.GetInt("transform", "memory.max.bytes")));
     for (const auto& s : views->OutputSchemas()) {
       if (resume.empty()) {
-        sink.ResetTable(*s);  // a first start derives every view anew
+        sink->ResetTable(*s);  // a first start derives every view anew
       } else if (std::none_of(rebuild.begin(), rebuild.end(),
                               [&](const std::string& r) { return strcasecmp(r.c_str(), s->table.c_str()) == 0; })) {
-        sink.EnsureTable(*s);  // (the views being rebuilt get new tables below)
+        sink->EnsureTable(*s);  // (the views being rebuilt get new tables below)
       }
     }
     if (!rebuild.empty()) {
       views->Backfill(rebuild, options, reset_view_table, write_view_chunk);
-      sink.Flush();
+      sink->Flush();
       store_view_state();
     }
   }
+
+  // SIGHUP: re-read the config; views and sink settings change without a restart (new or changed
+  // views are backfilled, removed ones dropped); source, bus and state changes wait for a restart.
+  auto reload = [&] {
+    SLOG_INFO("SIGHUP: reloading {}", flags.config_path);
+    std::unique_ptr<Config> next;
+    std::unique_ptr<ViewStage> next_views;
+    std::unique_ptr<clickhouse::ClickHouseSink> next_sink;
+    try {
+      next = std::make_unique<Config>(LoadConfig(flags));
+      if (!next->GetList("transform", "sql").empty()) {
+        next_views = std::make_unique<ViewStage>(*next, LoadEmittedSchemas(options, filter));
+      }
+      next_sink = std::make_unique<clickhouse::ClickHouseSink>(SinkFromConfig(*next));
+      next_sink->SetCancelFlag(&g_stop);
+      next_sink->Connect();
+    } catch (const Error& e) {
+      SLOG_ERROR("reload failed; the running configuration stays in effect: {}", e.what());
+      return;
+    }
+    for (const char* section : {"source", "bus", "state"}) {
+      if (next->Entries(section) != config.Entries(section)) {
+        SLOG_WARN("reload: section '{}' changed; that takes effect at the next restart", section);
+      }
+    }
+    sink->Flush();
+    sink_owner = std::move(next_sink);
+    sink = sink_owner.get();
+    delay = std::chrono::milliseconds(next->GetInt("sink", "batch.max.delay.ms"));
+    buffer_budget = static_cast<size_t>(next->GetInt("sink", "buffer.max.bytes"));
+    views.reset();  // its state was committed by the checkpoint before
+    views = std::move(next_views);
+    std::vector<std::string> rebuild;
+    if (views) {
+      rebuild = views->Restore(*state, prefix, /*have_offset=*/true, /*snapshot_resumed=*/false,
+                               static_cast<size_t>(next->GetInt("transform", "memory.max.bytes")));
+      for (const auto& s : views->OutputSchemas()) {
+        if (std::none_of(rebuild.begin(), rebuild.end(),
+                         [&](const std::string& r) { return strcasecmp(r.c_str(), s->table.c_str()) == 0; })) {
+          sink->EnsureTable(*s);
+        }
+      }
+      if (!rebuild.empty()) {
+        views->Backfill(rebuild, options, reset_view_table, write_view_chunk);
+        sink->Flush();
+      }
+      store_view_state();
+    }
+    SLOG_INFO("reloaded {}: {} view(s), {} rebuilt; sink settings applied", flags.config_path,
+              views ? views->size() : 0, rebuild.size());
+  };
 
   BoundedQueue<Item> queue(static_cast<size_t>(config.GetInt("bus", "queue.max.bytes")));
   mysql::MySqlCapture capture(options, filter, state.get(), prefix);
@@ -280,13 +339,12 @@ int Run(const CommonFlags& flags) {
   mysql::SourceOffset pending;
   bool has_pending = false;
   bool caught_up = false;
-  const auto delay = std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"));
-  const size_t buffer_budget = static_cast<size_t>(config.GetInt("sink", "buffer.max.bytes"));
   bool checkpoint_next_commit = false;
   auto last_flush = std::chrono::steady_clock::now();
   std::vector<std::string> rebuild_views;  // views reading a truncated table
+  bool in_txn = false;                     // rows received since the last commit
   auto checkpoint = [&] {
-    sink.Flush();
+    sink->Flush();
     if (has_pending) {
       // The views' state goes with the offset it corresponds to, in one atomic write.
       std::vector<std::pair<std::string, std::string>> puts{{offset_key, pending.Serialize()}};
@@ -310,10 +368,15 @@ int Run(const CommonFlags& flags) {
           if (!item) break;
         } else {
           if (has_pending && std::chrono::steady_clock::now() - last_flush >= delay) checkpoint();
+          if (!in_txn && g_reload.exchange(false)) {  // idle between transactions
+            checkpoint();
+            reload();
+          }
           continue;
         }
       }
       if (auto* chunk = std::get_if<ChangeChunk>(&*item)) {
+        in_txn = true;
         if (views) {
           if (!views_fresh && !chunk->empty() && chunk->source(0).snapshot == SourceInfo::Snapshot::kFirst) {
             SLOG_INFO("the source is snapshotted again: the views start over");
@@ -322,35 +385,36 @@ int Run(const CommonFlags& flags) {
           views_fresh = true;
           views->Push(*chunk);
         }
-        sink.Write(*chunk);
+        sink->Write(*chunk);
         // Memory bound across tables: buffers are inserted early (safe: replays collapse by
         // _version) when together they exceed the budget; the offset waits for the next commit.
-        if (sink.BufferedBytes() > buffer_budget) sink.Flush();
+        if (sink->BufferedBytes() > buffer_budget) sink->Flush();
       } else if (auto* s = std::get_if<SchemaMsg>(&*item)) {
         // The DDL's own commit follows; store it right away so a restart never replays rows of
         // the old shape into the altered ClickHouse table.
         checkpoint_next_commit = true;
         if (s->after && !s->before) {
-          sink.EnsureTable(*s->after);
+          sink->EnsureTable(*s->after);
         } else if (s->after && s->before && s->before->QualifiedName() != s->after->QualifiedName()) {
-          sink.RenameTable(*s->before, *s->after);
-          if (s->before->columns.size() != s->after->columns.size()) sink.ApplySchemaChange(*s->before, *s->after);
+          sink->RenameTable(*s->before, *s->after);
+          if (s->before->columns.size() != s->after->columns.size()) sink->ApplySchemaChange(*s->before, *s->after);
         } else if (s->after && s->before) {
-          sink.ApplySchemaChange(*s->before, *s->after, s->renames);
+          sink->ApplySchemaChange(*s->before, *s->after, s->renames);
         } else if (s->before) {
           SLOG_WARN("table {} was dropped in the source; its ClickHouse table is kept", s->before->QualifiedName());
         }
       } else if (auto* t = std::get_if<TruncateMsg>(&*item)) {
-        sink.Truncate(*t->table);
+        sink->Truncate(*t->table);
         if (views) {
           for (auto& v : views->ReadersOf(*t->table)) rebuild_views.push_back(v);
         }
         checkpoint_next_commit = true;
       } else if (auto* c = std::get_if<CommitMsg>(&*item)) {
+        in_txn = false;
         if (views) {
           std::vector<ChangeChunk> out;
           views->Commit(out);
-          for (auto& v : out) sink.Write(v);
+          for (auto& v : out) sink->Write(v);
         }
         pending = c->offset;
         has_pending = true;
@@ -360,12 +424,17 @@ int Run(const CommonFlags& flags) {
           checkpoint();
           views->Backfill(rebuild_views, options, reset_view_table, write_view_chunk);
           rebuild_views.clear();
-          sink.Flush();
+          sink->Flush();
           store_view_state();
         }
-        if (checkpoint_next_commit || sink.FlushDue() || std::chrono::steady_clock::now() - last_flush >= delay) {
+        if (checkpoint_next_commit || sink->FlushDue() || std::chrono::steady_clock::now() - last_flush >= delay) {
           checkpoint();
           checkpoint_next_commit = false;
+        }
+        if (g_reload.exchange(false)) {
+          // SIGHUP, at a transaction boundary: everything so far is in ClickHouse and stored.
+          checkpoint();
+          reload();
         }
       } else if (std::holds_alternative<CaughtUpMsg>(*item)) {
         caught_up = true;
@@ -397,7 +466,7 @@ int Run(const CommonFlags& flags) {
   if (sink_error) std::rethrow_exception(sink_error);
   if (capture_error) std::rethrow_exception(capture_error);
   if (views) SLOG_INFO("{}", views->StateSummary());
-  const auto& st = sink.stats();
+  const auto& st = sink->stats();
   SLOG_INFO("stopped{}: {} rows in {} inserts ({} bytes), {} retries; offset {}", caught_up ? " (caught up)" : "",
             st.rows_inserted, st.inserts, st.bytes_inserted, st.retries,
             LoadOffset(*state, offset_key).ToString());

@@ -9,6 +9,7 @@ import decimal
 import os
 import random
 import re
+import signal
 import sys
 import time
 import unittest
@@ -284,6 +285,58 @@ FROM batches GROUP BY facility_id;
         got = sorted(ch_rows(f"SELECT facility_id, n, qty, materials FROM {p.ch_db}.per_facility FINAL "
                              "WHERE _is_deleted = 0"), key=sort_key)
         self.assertEqual([[norm(v) for v in r] for r in want], [[norm(v) for v in r] for r in got])
+
+    def test_sighup_reloads_views_without_restart(self):
+        one = ("CREATE MATERIALIZED VIEW per_facility AS SELECT facility_id, count(*) AS n, sum(qty) AS qty "
+               "FROM batches GROUP BY facility_id;\n")
+        p = Pipeline("views_hup", views=one)
+        p.reset()
+        w = Workload(p.db, 11)
+        w.setup(batches=150)
+        p.start()
+        log = os.path.join(p.dir, "run.log")
+
+        def wait_log(text, timeout=60):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                with open(log) as f:
+                    if text in f.read():
+                        return
+                self.assertIsNone(p.proc.poll(), "sluice exited")
+                time.sleep(0.2)
+            with open(log) as f:
+                self.fail(f"{text!r} not in the log:\n{f.read()[-3000:]}")
+
+        try:
+            w.run(40)
+            wait_log("streaming the binlog")
+            # A view that does not compile: logged, nothing changes, sluice keeps running.
+            p.write_views(one + "CREATE MATERIALIZED VIEW broken AS SELECT nope FROM batches;\n")
+            p.proc.send_signal(signal.SIGHUP)
+            wait_log("reload failed")
+            w.run(20)
+            # A new view: backfilled while the pipeline runs; the old one keeps its table and state.
+            p.write_views(one + "CREATE MATERIALIZED VIEW by_material AS SELECT material_id, max(qty) AS max_qty, "
+                          "count(*) AS n FROM batches GROUP BY material_id;\n")
+            p.proc.send_signal(signal.SIGHUP)
+            wait_log("reloaded")
+            w.run(40)
+        finally:
+            self.assertEqual(p.stop(), 0)
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("backfilling view(s) by_material from", text)
+        self.assertNotRegex(text, r"backfilling view\(s\)[^\n]*per_facility")
+        p.catch_up()
+        for view, cols, sql in [
+                ("per_facility", "facility_id, n, qty",
+                 "SELECT facility_id, count(*), sum(qty) FROM batches GROUP BY facility_id"),
+                ("by_material", "material_id, max_qty, n",
+                 "SELECT material_id, max(qty), count(*) FROM batches GROUP BY material_id")]:
+            want = sorted(([norm(v) for v in r] for r in mysql(sql, db=p.db)), key=sort_key)
+            got = sorted(([norm(v) for v in r] for r in ch_rows(
+                f"SELECT {cols} FROM {p.ch_db}.{view} FINAL WHERE _is_deleted = 0")), key=sort_key)
+            self.assertEqual(want, got, view)
 
     def test_bad_view_sql_is_reported_with_position(self):
         p = Pipeline("views_bad", views="SELECT 1;")
