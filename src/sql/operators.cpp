@@ -294,8 +294,8 @@ class PersistedJoinState final : public StateCache {
     if (b->in_dirty) Write(*b, w);
     lru_.Remove(b);
     SetBytes(*b, 0);
-    const int side = b->side;
-    buckets_[side].erase(*b->key);
+    auto& map = buckets_[b->side];
+    map.erase(map.find(*b->key));  // not erase(key): the key lives in the node being erased
   }
 
   bool CollectDirty(StateWrites& w, size_t limit) override {
@@ -506,7 +506,7 @@ class PersistedAggregateState final : public StateCache {
     if (gr->in_dirty) Write(*gr, w);
     lru_.Remove(gr);
     SetBytes(*gr, 0);
-    groups_.erase(*gr->key);
+    groups_.erase(groups_.find(*gr->key));
   }
 
   bool CollectDirty(StateWrites& w, size_t limit) override {

@@ -21,9 +21,9 @@ namespace {
 
 constexpr size_t kBudget = 32 << 20;
 constexpr size_t kMargin = 96 << 20;
-constexpr int kDims = 100000;
-constexpr int kFacts = 1000000;
-constexpr int kChanges = 400000;  // after the load: 30% fact updates, 10% fact deletes, dim renames
+constexpr int kDims = 50000;
+constexpr int kFacts = 500000;
+constexpr int kChanges = 200000;  // after the load: 30% fact updates, 10% fact deletes, dim renames
 constexpr size_t kChunkRows = 1024;
 constexpr int kChunksPerCommit = 16;
 
