@@ -213,6 +213,12 @@ class Operability(unittest.TestCase):
             self.assertEqual(nodes[f"source:{qa}"]["rows"], 500 + 200 + 10 + 1)
             self.assertIsNotNone(api["lag_seconds"])
             self.assertGreater(len(api["lag_history"]), 3)
+            # `sluice status`: the stored offset and the live part from the running process.
+            st = p.run("status", p.config).stdout
+            self.assertIn("source commit time: 20", st)
+            self.assertIn("live (pid", st)
+            self.assertIn(f"  {qa} -> {ca}: {want_a + 1} rows", st)
+            self.assertIn("last error: none", st)
         finally:
             self.assertEqual(p.stop(), 0)
 
