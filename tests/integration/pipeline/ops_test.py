@@ -192,16 +192,17 @@ class Operability(unittest.TestCase):
             self.assertGreater(state_bytes[0], 0)
 
             # Idle: heartbeats keep the lag small although no captured table changes.
-            time.sleep(4)
+            # (Without them and without other writers it would be at least the 6 s slept.)
+            time.sleep(6)
             ms = p.scrape()
-            self.assertLess(metric(ms, "sluice_lag_seconds"), 3.5)
-            self.assertLess(metric(ms, "sluice_table_lag_seconds", table=ca, source=qa), 3.5)
+            self.assertLess(metric(ms, "sluice_lag_seconds"), 4)
+            self.assertLess(metric(ms, "sluice_table_lag_seconds", table=ca, source=qa), 4)
             # A fresh change shows up with its commit time.
             mysql("INSERT INTO a VALUES (5000, 'late');", db=p.db)
             wait_for(lambda: metric(p.scrape(), "sluice_sink_rows_total", table=ca) == want_a + 1,
                      what="one more row acknowledged")
             ms = p.scrape()
-            self.assertLess(metric(ms, "sluice_lag_seconds"), 5)
+            self.assertLess(metric(ms, "sluice_lag_seconds"), 8)
             self.assertGreater(metric(ms, "sluice_acked_commit_timestamp_seconds"), time.time() - 60)
 
             # The JSON behind the page: one edge per table, with the same counts.
