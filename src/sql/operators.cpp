@@ -138,6 +138,13 @@ void AppendBigEndian32(std::string& out, uint32_t v) {
   for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
 }
 
+/// Returns true when the store holds no key starting with `prefix`.
+bool IsEmpty(ViewStateManager* manager, const std::string& prefix) {
+  bool empty = true;
+  manager->Scan(prefix, [&](std::string_view, std::string_view) { return empty = false; });
+  return empty;
+}
+
 Row DecodeRow(std::string_view enc, const std::vector<SqlType>& types) {
   Row r;
   r.reserve(types.size());
@@ -202,7 +209,9 @@ class PersistedJoinState final : public StateCache {
   };
 
   PersistedJoinState(ViewStateManager* manager, std::string view, std::string ns)
-      : StateCache(manager, std::move(view), std::move(ns)) {}
+      : StateCache(manager, std::move(view), std::move(ns)) {
+    for (int side = 0; side < 2; ++side) known_[side] = IsEmpty(manager_, ns_ + static_cast<char>('0' + side));
+  }
 
   ~PersistedJoinState() override { manager_->Charge(-static_cast<int64_t>(bytes_)); }
 
@@ -217,7 +226,10 @@ class PersistedJoinState final : public StateCache {
       b.side = side;
       b.key = &it->first;
       SetBytes(b, BaseBytes(b));
-      if (need_size) {
+      if (known_[side]) {
+        // Every bucket of this side with rows is in memory: a new one is empty (the hot path
+        // of a working set that fits the budget never reads RocksDB).
+      } else if (need_size) {
         Load(b);
       } else {
         b.complete = false;
@@ -291,6 +303,7 @@ class PersistedJoinState final : public StateCache {
 
   void EvictOldest(StateWrites& w) override {
     Bucket* b = lru_.tail;
+    known_[b->side] = false;
     if (b->in_dirty) Write(*b, w);
     lru_.Remove(b);
     SetBytes(*b, 0);
@@ -397,6 +410,7 @@ class PersistedJoinState final : public StateCache {
   }
 
   std::unordered_map<std::string, Bucket> buckets_[2];
+  bool known_[2];  ///< every non-empty bucket of the side is cached (nothing stored at start, nothing evicted)
   IntrusiveList<Bucket, &Bucket::lru_prev, &Bucket::lru_next> lru_;
   IntrusiveList<Bucket, &Bucket::dirty_prev, &Bucket::dirty_next> dirty_;
   size_t bytes_ = 0;
@@ -426,7 +440,8 @@ class PersistedAggregateState final : public StateCache {
 
   PersistedAggregateState(ViewStateManager* manager, std::string view, std::string ns, const std::vector<SqlType>& key_types,
                           const std::vector<AggCall>& aggs)
-      : StateCache(manager, std::move(view), std::move(ns)), key_types_(key_types), aggs_(aggs) {}
+      : StateCache(manager, std::move(view), std::move(ns)), key_types_(key_types), aggs_(aggs),
+        known_(IsEmpty(manager_, ns_)) {}
 
   ~PersistedAggregateState() override { manager_->Charge(-static_cast<int64_t>(bytes_)); }
 
@@ -503,6 +518,7 @@ class PersistedAggregateState final : public StateCache {
 
   void EvictOldest(StateWrites& w) override {
     Group* gr = lru_.tail;
+    known_ = false;
     if (gr->in_dirty) Write(*gr, w);
     lru_.Remove(gr);
     SetBytes(*gr, 0);
@@ -537,11 +553,15 @@ class PersistedAggregateState final : public StateCache {
   }
 
   void Load(Group& gr) {
-    manager_->CountLoad();
     GroupState& g = gr.g;
     std::string_view kv(*gr.key);
     for (const auto& t : key_types_) g.key.push_back(DecodeKey(kv, t));
     g.acc.resize(aggs_.size());
+    if (known_) {  // every stored group is cached: this one is new
+      Recharge(gr);
+      return;
+    }
+    manager_->CountLoad();
     const std::string prefix = GroupPrefix(*gr.key);
     manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
       if (key.size() == prefix.size()) {
@@ -614,6 +634,7 @@ class PersistedAggregateState final : public StateCache {
 
   std::vector<SqlType> key_types_;
   std::vector<AggCall> aggs_;
+  bool known_;  ///< every stored group is cached (nothing stored at start, nothing evicted)
   std::unordered_map<std::string, Group> groups_;
   IntrusiveList<Group, &Group::lru_prev, &Group::lru_next> lru_;
   IntrusiveList<Group, &Group::dirty_prev, &Group::dirty_next> dirty_;
