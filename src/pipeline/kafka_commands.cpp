@@ -404,6 +404,18 @@ class SinkLoop : public kafka::RebalanceListener {
             }
             sink_.ApplySchemaChange(*before, *chunk.schema(), *renames);
           }
+        } else if (!cur.schema && !chunk.schema()->primary_key.empty()) {
+          // First sight in this process: the ClickHouse table may predate a DDL this process did
+          // not see (e.g. ADD COLUMN while the sink was down). Add what it lacks, as `sluice run`
+          // does at the DDL; nothing is dropped here (this shape may be an older one).
+          auto keys_only = std::make_shared<TableSchema>(*chunk.schema());
+          keys_only->columns.clear();
+          keys_only->primary_key.clear();
+          for (int k : chunk.schema()->primary_key) {
+            keys_only->primary_key.push_back(static_cast<int>(keys_only->columns.size()));
+            keys_only->columns.push_back(chunk.schema()->columns[static_cast<size_t>(k)]);
+          }
+          sink_.ApplySchemaChange(*keys_only, *chunk.schema());
         }
         cur.schema = chunk.schema();
       }

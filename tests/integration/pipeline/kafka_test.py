@@ -175,15 +175,22 @@ class Kafka(unittest.TestCase):
         s.capture()
         s.run()
         s.sink()
+        # A column added while no sink runs: the next sink process adds it before writing.
+        mysql("ALTER TABLE types ADD COLUMN late INT NOT NULL DEFAULT 3", db=s.db)
+        mysql("INSERT INTO types (id, late) VALUES (32, 4)", db=s.db)
+        s.capture()
+        s.run()
+        s.sink()
         status = s.sluice("status", s.kafka).stdout
         self.assertRegex(status, rf"sink \(Kafka group {s.group}\):\n  {s.prefix}\.{s.db}\.types: (\d+) of \1 record\(s\) "
                                  r"in retention committed, lag 0 \(3 partition\(s\)\)")
-        cols = ["id"] + [c for c, _, _ in TYPES] + ["extra2"]
+        cols = ["id"] + [c for c, _, _ in TYPES] + ["extra2", "late"]
         self.assertEqual(ch_columns(s.ch_kafka, "types"), ch_columns(s.ch_run, "types"))
         via_kafka, direct = table_dump(s.ch_kafka, "types", cols), table_dump(s.ch_run, "types", cols)
-        self.assertEqual(len(via_kafka), 9)  # 1 2 3 11 12(key change) 13(deleted) 20 30 31
+        self.assertEqual(len(via_kafka), 10)  # 1 2 3 11 12(key change) 13(deleted) 20 30 31 32
         self.assertEqual(via_kafka, direct)
-        compare_table(self, s.db, s.ch_kafka, "types", [(c, t, k) for c, t, k in TYPES] + [("extra2", "", "int")])
+        compare_table(self, s.db, s.ch_kafka, "types",
+                      [(c, t, k) for c, t, k in TYPES] + [("extra2", "", "int"), ("late", "", "int")])
 
         # Replay from Kafka retention into a dropped ClickHouse database, without touching MySQL.
         ch(f"DROP DATABASE {s.ch_kafka}")
