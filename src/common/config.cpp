@@ -70,6 +70,7 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"bus", "topic.cleanup.policy", T::kEnum, "delete", "delete|compact", "cleanup.policy of created topics (compact keeps the last event per key)"},
   // ---- transform: streaming SQL views --------------------------------------------------------
   {"transform", "sql", T::kList, "", nullptr, "files of CREATE MATERIALIZED VIEW statements (PostgreSQL dialect); relative to the config file"},
+  {"transform", "group.id", T::kString, "sluice-transform", nullptr, "Kafka consumer group of `sluice transform` (bus.type kafka)"},
   {"transform", "memory.max.bytes", T::kInt, "268435456", nullptr, "memory budget of view state (join and aggregate state beyond it lives in state.dir)"},
   // ---- sink: ClickHouse Kafka Connect sink property names -------------------------------------
   {"sink", "type", T::kEnum, "clickhouse", "clickhouse", "sink kind"},

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "pipeline/commands.h"
 #include "pipeline/kafka_commands.h"
+#include "pipeline/transform_command.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -41,6 +42,17 @@ int main(int argc, char** argv) {
   capture->add_flag("--exit-when-caught-up", flags.exit_when_caught_up,
                     "exit 0 once the snapshot is done and every change committed before catching up is printed");
 
+  sluice::pipeline::TransformFlags transform_flags;
+  auto* transform = app.add_subcommand(
+      "transform", "views only (bus.type kafka): source topics -> transform.sql views -> one topic per view");
+  transform->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
+  transform->add_flag("--exit-when-caught-up", flags.exit_when_caught_up,
+                      "exit 0 once every record before the source topics' end offsets at start is processed and its "
+                      "view changes acknowledged");
+  transform->add_option("--reset-offsets", transform_flags.reset_offsets,
+                        "earliest: drop the views' state and rebuild them from the beginning of the source topics")
+      ->check(CLI::IsMember({"earliest"}));
+
   sluice::pipeline::SinkFlags sink_flags;
   auto* sink = app.add_subcommand("sink", "sink only (bus.type kafka): Debezium topics -> ClickHouse, in a consumer group");
   sink->add_option("CONFIG", flags.config_path, "pipeline YAML file")->required();
@@ -63,6 +75,7 @@ int main(int argc, char** argv) {
     if (*run) return sluice::pipeline::Run(flags);
     if (*capture) return sluice::pipeline::Capture(flags, output);
     if (*sink) return sluice::pipeline::Sink(flags, sink_flags);
+    if (*transform) return sluice::pipeline::Transform(flags, transform_flags);
     if (*check) return sluice::pipeline::Check(flags);
     if (*status) return sluice::pipeline::Status(flags);
   } catch (const sluice::Error& e) {

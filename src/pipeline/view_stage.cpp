@@ -155,6 +155,14 @@ std::vector<TableSchemaPtr> ViewStage::OutputSchemas() const {
   return r;
 }
 
+std::vector<TableSchemaPtr> ViewStage::SourceTables() const {
+  std::vector<TableSchemaPtr> r;
+  for (const auto& [name, t] : tables_) {
+    if (readers_.count(name)) r.push_back(t);
+  }
+  return r;
+}
+
 bool ViewStage::Reads(const TableSchema& table) const { return readers_.count(SourceName(table)) > 0; }
 
 std::vector<std::string> ViewStage::WithReaders(std::set<std::string> names) const {
@@ -194,6 +202,8 @@ std::vector<std::string> ViewStage::Restore(StateStore& state, const std::string
     if (slash == std::string::npos) continue;
     stored[rest.substr(0, slash)][rest.substr(slash + 1)] = std::move(val);
   }
+  // Kept across a rebuild too: the rebuilt views' changes must supersede what they wrote before.
+  if (auto lv = state.Get(prefix_ + "last_version")) last_version_ = std::stoull(*lv);
   std::set<std::string> configured;
   for (const auto& v : views_) configured.insert(v->name);
   for (const auto& [name, parts] : stored) {
@@ -360,6 +370,11 @@ void ViewStage::Route(View& v, std::vector<ChangeChunk>& produced) {
 
 void ViewStage::Commit(std::vector<ChangeChunk>& out) {
   if (!txn_any_) return;
+  if (monotonic_) {
+    txn_version_ = std::max(last_version_ + 1, txn_version_);
+    txn_snapshot_ = false;
+    last_version_ = txn_version_;
+  }
   for (auto& v : views_) {
     std::vector<ChangeChunk> produced;
     try {
@@ -438,6 +453,7 @@ void ViewStage::CommitState(std::vector<std::pair<std::string, std::string>> put
     puts.emplace_back(k + "name", v->def.output->table);
     puts.emplace_back(k + "meta", std::to_string(v->skip_below) + " " + std::to_string(v->snap_counter));
   }
+  if (monotonic_) puts.emplace_back(prefix_ + "last_version", std::to_string(last_version_));
   manager_->Commit(puts, deletes_);
   deletes_.clear();
 }

@@ -42,6 +42,11 @@ class ViewStage {
   size_t size() const { return views_.size(); }
   /// Output schemas of the views (database "", table = view name), in creation order.
   std::vector<TableSchemaPtr> OutputSchemas() const;
+  /// The captured tables the views read (their bound schemas).
+  std::vector<TableSchemaPtr> SourceTables() const;
+  /// Kafka mode: inputs from several partitions arrive in no global order, so each commit's
+  /// `_version` is max(previous + 1, largest input version) — strictly increasing in processing order.
+  void set_monotonic_versions(bool on) { monotonic_ = on; }
   /// Whether any view reads captured table `db.table`.
   bool Reads(const TableSchema& table) const;
 
@@ -102,6 +107,8 @@ class ViewStage {
   bool txn_snapshot_ = false;
   bool txn_any_ = false;
   SourceInfo txn_source_;
+  bool monotonic_ = false;
+  uint64_t last_version_ = 0;  ///< monotonic mode: the last commit's version (stored with the state)
 };
 
 }  // namespace sluice::pipeline
