@@ -938,7 +938,9 @@ def stage_micro(args):
         exe = build_micro(name)
         if exe:
             log(f"stage micro: running {name}")
-            run_micro(args, name, exe, extra_argv=[f"--views_scale={args.views_scale}"] if name == "view_bench" else [])
+            run_micro(args, name, exe, extra_argv=[f"--views_scale={args.views_scale}",
+                                                    f"--views_time_cap={args.views_time_cap}"]
+                      if name == "view_bench" else [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1064,7 +1066,8 @@ def stage_views(args):
     # The sluice side: view_bench's benchmarks (wall time, whole changelog per iteration).
     state_dir = tempfile.mkdtemp(prefix="sluice-view-bench-")  # on disk (not tmpfs), like state.dir
     log(f"  running view_bench ({args.reps} repetitions; RocksDB state under {state_dir})")
-    got = run_micro(args, "view_bench", exe, extra_argv=[f"--views_scale={args.views_scale}"],
+    got = run_micro(args, "view_bench", exe, extra_argv=[f"--views_scale={args.views_scale}",
+                                                      f"--views_time_cap={args.views_time_cap}"],
                     env_extra={"SLUICE_BENCH_STATE_DIR": state_dir})
     shutil.rmtree(state_dir, ignore_errors=True)
     sluice_ids = {}
@@ -1080,8 +1083,11 @@ def stage_views(args):
                     note="bench/micro/view_bench: whole changelog per iteration, flush per transaction")
         for r in runs:
             scale = _UNIT_NS[r.get("time_unit", "ns")] / 1e9
-            m.add(Run(r["real_time"] * scale, r["cpu_time"] * scale, 0.0, None, 0, ""), meta["changes"], rss=False,
-                  iterations=r.get("iterations"))
+            wall = r["real_time"] * scale
+            # Changes per iteration (fewer than the changelog when the time cap stopped it).
+            done = int(round(r["items_per_second"] * wall))
+            m.add(Run(wall, r["cpu_time"] * scale, 0.0, None, 0, ""), done, rss=False,
+                  iterations=r.get("iterations"), changelog_changes=meta["changes"])
         sluice_ids[(view, persisted)] = mid_
 
     # The peers: the same changelog applied per transaction, the query recomputed after each.
@@ -1268,6 +1274,8 @@ def main():
     ap.add_argument("--micro-min-time", default="0.5", help="Google Benchmark --benchmark_min_time")
     ap.add_argument("--views-scale", type=float, default=1.0,
                     help="size of the views changelog (1.0: 55k-row preload, 100k changes)")
+    ap.add_argument("--views-time-cap", type=float, default=20.0,
+                    help="seconds after which a view_bench iteration stops (its rate is then over a prefix)")
     ap.add_argument("--views-batches", type=int, default=10,
                     help="transactions per timed window of the views peers (default 10)")
     ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro")
