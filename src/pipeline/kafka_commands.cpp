@@ -81,7 +81,19 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
   }
   void OnSchema(const TableSchemaPtr&, const TableSchemaPtr& after,
                 const std::map<std::string, std::string>& renames) override {
-    if (after) InfoFor(after, renames);  // the topic exists from the start, also for an empty table
+    if (!after) return;
+    // Every later schema of the table carries all renames seen so far (old name -> current name):
+    // a sink may meet rows of any older shape after a newer one (partitions are not ordered), and
+    // needs the chain to put their values in the right columns.
+    auto& chain = renames_[after->QualifiedName()];
+    for (const auto& [from, to] : renames) {
+      for (auto& [old_name, cur] : chain) {
+        if (cur == from) cur = to;
+      }
+      chain[from] = to;
+    }
+    std::erase_if(chain, [](const auto& kv) { return kv.first == kv.second; });
+    InfoFor(after, chain);  // the topic exists from the start, also for an empty table
   }
   void OnTruncate(const TableSchemaPtr& table) override {
     SLOG_WARN("TRUNCATE of {} is not carried over Kafka (Debezium skips truncate events by default); empty the "
@@ -186,6 +198,7 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
   std::string key_;
   std::vector<kafka::Header> headers_;
   std::unordered_map<const TableSchema*, TableInfo> info_;
+  std::map<std::string, std::map<std::string, std::string>> renames_;  // per table: old -> current name
   std::set<std::string> created_;
   std::deque<std::pair<uint64_t, mysql::SourceOffset>> commits_;  // (records produced before it, offset)
   mysql::SourceOffset ready_;
