@@ -401,6 +401,13 @@ def render(res, json_rel, svg_rel):
             a(measure_table(res, [f"views.{name}.sluice", f"views.{name}.sluice_rocksdb",
                                   f"views.{name}.mariadb_recompute", f"views.{name}.clickhouse_recompute"]))
             a("")
+            for mid in (f"views.{name}.sluice", f"views.{name}.sluice_rocksdb"):
+                mm = res["measurements"].get(mid)
+                if mm and mm.get("summary") and mm["summary"]["cpu_s"]["median"]:
+                    per_cpu = statistics.median(r["count"] / (r["cpu_user_s"] + r["cpu_sys_s"]) for r in mm["runs"]
+                                                if r["cpu_user_s"] + r["cpu_sys_s"] > 0)
+                    a(f"- {mm['tool'].split(':')[0]}: {fmt_rate(per_cpu)} changes per CPU second of the benchmark "
+                      "thread (median; less load-dependent than the wall-time rate on a shared machine)")
             for e in res.get("micro", []):
                 if e.get("program") == "view_bench" and e.get("benchmark", "").split("/")[1:2] == [name] \
                         and e.get("label"):
