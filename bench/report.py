@@ -378,7 +378,8 @@ def render(res, json_rel, svg_rel):
               f"state in a `ViewStateManager` on disk (a fresh directory under /tmp, not tmpfs) with a "
               f"{vw['budget_mib']} MiB cache budget, smaller than the state (see the evictions), and "
               f"`Commit` every {vw['commit_every_txns']} transactions (`sluice run` checkpoints at sink flushes, "
-              "less often at these rates). The filter view has no state, so no RocksDB variant.")
+              "less often at these rates). The filter view has no state, so no RocksDB variant. Not included: "
+              "`ViewStage`'s consolidation of a transaction's view changes into one upsert chunk, and the sink.")
             a(f"- Peers: the tables as of transaction {vw['windows_from_txn']} (the middle of the changelog, so "
               f"the tables have their average size) are loaded untimed; then each repetition of each view takes "
               f"the next {vw['window_txns']} transactions of the changelog and, per transaction, applies it "
