@@ -26,6 +26,7 @@ constexpr int kFacts = 500000;
 constexpr int kChanges = 200000;  // after the load: 30% fact updates, 10% fact deletes, dim renames
 constexpr size_t kChunkRows = 1024;
 constexpr int kChunksPerCommit = 16;
+constexpr int kChunksPerLoadCommit = 40;  // the initial load in big transactions: dirty state outgrows the budget
 
 size_t PeakRssBytes() {
   std::ifstream in("/proc/self/status");
@@ -84,6 +85,7 @@ TEST(ViewStateRss, JoinLargerThanTheBudget) {
   uint64_t got = 0;  // signed sum (mod 2^64) of RowHash over the view's output changes
   int64_t got_rows = 0;
   size_t input_rows = 0, chunks = 0, commits = 0;
+  int chunks_per_commit = kChunksPerLoadCommit;
   uint64_t version = 0;
 
   auto consume = [&](std::vector<ChangeChunk>& out) {
@@ -104,7 +106,7 @@ TEST(ViewStateRss, JoinLargerThanTheBudget) {
     input_rows += c.size();
     c = ChangeChunk(c.schema());
     c.AddSource(SourceInfo{});
-    if (++chunks % kChunksPerCommit == 0) {  // a transaction boundary
+    if (++chunks % static_cast<size_t>(chunks_per_commit) == 0) {  // a transaction boundary
       pipeline.Flush(out);
       consume(out);
       if (!in_memory) manager->Commit({{"offset", std::to_string(chunks)}});
@@ -137,6 +139,7 @@ TEST(ViewStateRss, JoinLargerThanTheBudget) {
     add_fact(RowOp::kInsert, id);
   }
   push("db.facts", fc);
+  chunks_per_commit = kChunksPerCommit;
   for (int n = 0; n < kChanges; ++n) {
     const unsigned p = rng() % 10;
     if (p < 2) {  // a dimension renamed: its ~10 matching facts change
@@ -195,6 +198,7 @@ TEST(ViewStateRss, JoinLargerThanTheBudget) {
   EXPECT_EQ(got, want) << "the view's content differs from the join of the final tables";
   if (!in_memory) {
     EXPECT_GT(st.evictions, 100000u) << "the state is meant to exceed the budget several times";
+    EXPECT_GT(st.spilled_keys, 10000u) << "the load's transactions are meant to outgrow the budget";
     EXPECT_LE(manager->MemoryUsed(), kBudget);
     EXPECT_LT(peak, kBudget + kMargin) << "peak RSS over the budget plus the fixed margin";
   }
