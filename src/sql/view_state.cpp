@@ -146,7 +146,9 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
   std::vector<std::string> values;
   std::vector<rocksdb::Status> st;
   if (!keys.empty()) st = store_->db()->MultiGet(rocksdb::ReadOptions(), keys, &values);
-  // The value of each key as this batch leaves it so far (a key may occur more than once).
+  // The value of each key as this batch leaves it so far (a key may occur more than once); only
+  // needed when something is read.
+  const bool track = !reads.empty();
   std::unordered_map<std::string_view, std::optional<std::string>> current;
   size_t r = 0;
   std::string undo_key, rec;
@@ -187,7 +189,7 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
       batch.Put(undo_key, rec);
     }
     if (now) batch.Put(op.key, *now); else batch.Delete(op.key);
-    current[op.key] = std::move(now);
+    if (track) current[op.key] = std::move(now);
   }
 }
 
