@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "event/debezium_json.h"
 #include "event/debezium_reader.h"
 #include "mysql/capture.h"
@@ -186,6 +187,7 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
     }
     if (has_ready_ && (force || Clock::now() - last_store_ > std::chrono::milliseconds(200))) {
       state_->Put(key_, ready_.Serialize());
+      mysql::ReportAcked(ready_);  // metrics: position and lag up to Kafka's acknowledgement
       has_ready_ = false;
       last_store_ = Clock::now();
     }
@@ -555,6 +557,7 @@ class SinkLoop : public kafka::RebalanceListener {
 
 int CaptureToKafka(const CommonFlags& flags) {
   Config config = LoadConfig(flags);
+  auto metrics_server = metrics::StartMetricsServer(config);  // null without a `metrics` section
   if (config.GetString("bus", "type") != "kafka") {
     Throw(ErrorKind::kConfig,
           "{}: `sluice capture` needs --output jsonl (events on stdout) or bus.type: kafka with "
@@ -659,6 +662,7 @@ std::string KafkaStatus(const Config& config) {
 
 int Sink(const CommonFlags& flags, const SinkFlags& sink_flags) {
   Config config = LoadConfig(flags);
+  auto metrics_server = metrics::StartMetricsServer(config);  // null without a `metrics` section
   kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "sink");
   if (!config.HasSection("sink")) {
     Throw(ErrorKind::kConfig, "{}: `sluice sink` needs a `sink` section (type: clickhouse, hostname, database, ...)",
