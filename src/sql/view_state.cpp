@@ -91,6 +91,9 @@ ViewStateManager::~ViewStateManager() = default;
 
 void ViewStateManager::Register(StateCache* cache) {
   SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before pipelines are built");
+  for (StateCache* c : caches_) {
+    SLUICE_CHECK(c->ns() != cache->ns(), "two live pipelines of one view share a ViewStateManager");
+  }
   caches_.push_back(cache);
 }
 
