@@ -87,7 +87,7 @@ ViewStateManager::ViewStateManager(StateStore* store, std::string prefix, size_t
   SLUICE_CHECK(store_ != nullptr, "view state needs a state store");
 }
 
-ViewStateManager::~ViewStateManager() = default;
+ViewStateManager::~ViewStateManager() { iter_.reset(); }
 
 void ViewStateManager::Register(StateCache* cache) {
   SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before pipelines are built");
@@ -124,12 +124,14 @@ std::optional<std::string> ViewStateManager::Get(const std::string& key) {
 
 void ViewStateManager::Scan(const std::string& prefix,
                             const std::function<bool(std::string_view, std::string_view)>& fn) {
-  std::string end = PrefixEnd(prefix);
-  rocksdb::Slice upper(end);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro));
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
+  // One iterator serves the reads between two writes of this manager (every view-state write goes
+  // through it, so a stale iterator cannot miss one): creating an iterator costs more than a seek.
+  if (!iter_) {
+    rocksdb::ReadOptions ro;
+    iter_.reset(store_->db()->NewIterator(ro));
+  }
+  rocksdb::Iterator* it = iter_.get();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (!fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size()))) {
       break;
     }
@@ -201,6 +203,7 @@ void ViewStateManager::Spill(StateWrites& w) {
   SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before view state is written");
   rocksdb::WriteBatch batch;
   Resolve(w, true, batch);
+  iter_.reset();
   rocksdb::WriteOptions wo;
   wo.sync = false;  // undone by Recover unless a later (synced) Commit makes it part of a checkpoint
   CheckStatus(store_->db()->Write(wo, &batch), store_, "spilling view state");
@@ -252,6 +255,7 @@ void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::stri
   for (auto& [k, v] : puts) batch.Put(k, v);
   for (auto& k : deletes) batch.Delete(k);
   if (undo_seq_ > 0) batch.DeleteRange(prefix_ + "u/", PrefixEnd(prefix_ + "u/"));
+  iter_.reset();
   rocksdb::WriteOptions wo;
   wo.sync = true;
   CheckStatus(store_->db()->Write(wo, &batch), store_, "committing view state");
@@ -292,6 +296,7 @@ void ViewStateManager::Recover() {
     }
     CheckStatus(it->status(), store_, "reading view state undo records");
     if (n == 0) break;
+    iter_.reset();
     rocksdb::WriteOptions wo;
     wo.sync = true;
     CheckStatus(db->Write(wo, &batch), store_, "rolling back uncommitted view state");

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "state/state_store.h"
 
 namespace rocksdb {
+class Iterator;
 class WriteBatch;
 }
 
@@ -173,6 +175,7 @@ class ViewStateManager {
   std::vector<std::pair<std::string, std::string>> pending_drops_;  ///< key ranges to delete at Commit
   Stats stats_;
   std::function<void(std::string_view)> hook_;
+  std::unique_ptr<rocksdb::Iterator> iter_;  ///< reused by Scan until the next write
   /// Appends `w` to `batch`, resolving counter adds against the stored values (and, when `undo`,
   /// writing an undo record per key first).
   void Resolve(const StateWrites& w, bool undo, rocksdb::WriteBatch& batch);
