@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "mysql/connection.h"
 #include "mysql/source_info.h"
 #include "mysql/text_value.h"
@@ -87,6 +88,8 @@ struct ViewStage::View {
   uint64_t skip_below = 0;     ///< backfilled: base-table changes below this version (and snapshot rows) are in the state
   uint64_t snap_counter = 0;   ///< snapshot-phase transactions emitted so far
   std::map<const TableSchema*, Adapter> adapters;
+  metrics::Counter* rows_in = nullptr;   ///< input row changes (sluice_view_input_rows_total)
+  metrics::Counter* rows_out = nullptr;  ///< upsert rows emitted (sluice_view_output_rows_total)
 };
 
 ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables) {
@@ -131,6 +134,17 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
       fingerprints[v->name] = fp;
       v->def = std::move(def);
       for (const auto& s : v->sources) readers_[s].push_back(v.get());
+      // Metrics and the pipeline graph's edges source table/view -> view.
+      auto& reg = metrics::Default();
+      const metrics::Labels l = {{"view", v->def.name}};
+      v->rows_in = &reg.GetCounter("sluice_view_input_rows_total", "row changes pushed into the view", l);
+      v->rows_out = &reg.GetCounter("sluice_view_output_rows_total",
+                                    "upsert rows the view emitted (one per changed key and transaction)", l);
+      for (const auto& s : v->sources) {
+        const bool is_table = tables_.count(s) > 0;
+        metrics::Graph().AddEdge({{is_table ? "source" : "view", is_table ? tables_[s]->QualifiedName() : s},
+                                  {"view", v->def.name}, v->rows_in, nullptr});
+      }
       views_.push_back(std::move(v));
     }
   }
@@ -348,6 +362,7 @@ namespace {
 }  // namespace
 
 void ViewStage::PushTo(View& v, const std::string& source, const ChangeChunk& chunk) {
+  v.rows_in->Inc(chunk.size());
   std::vector<ChangeChunk> produced;
   try {
     v.pipeline->Push(source, chunk, produced);
@@ -431,6 +446,7 @@ ChangeChunk ViewStage::Consolidate(View& v) {
     for (size_t col = 0; col < c.num_columns(); ++col) out.column(col).AppendFrom(c.column(col), l.row);
   }
   v.txn_out.clear();
+  v.rows_out->Inc(out.size());
   return out;
 }
 

@@ -96,7 +96,11 @@ TEST(DdlTest, TableWithoutPrimaryKeyNeedsOrderBy) {
 TEST(DdlTest, NullableKeyColumn) {
   TableSchema s = Orders();
   s.columns[1].nullable = true;
-  EXPECT_THROW(Create(s, {"", kOld}), Error);  // 18.16 cannot sort by Nullable
+  // 18.16 cannot sort by Nullable: NULL and the default value are told apart by isNull() (a view's
+  // key may be NULL: an outer join's padded side, a nullable GROUP BY column).
+  const std::string sql = Create(s, {"", kOld});
+  EXPECT_NE(sql.find("ORDER BY (isNull(`region`), assumeNotNull(`region`), `id`)"), std::string::npos) << sql;
+  EXPECT_EQ(KeyColumns(s, {}), (std::vector<int>{1, 0}));
   EXPECT_NE(Create(s, {"", kNew}).find("SETTINGS allow_nullable_key = 1"), std::string::npos);
 }
 

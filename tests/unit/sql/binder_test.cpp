@@ -76,17 +76,25 @@ TEST(SqlBinder, UpsertKeys) {
                             "CREATE MATERIALIZED VIEW one AS SELECT count(*) AS n FROM orders;\n"
                             "CREATE MATERIALIZED VIEW d AS SELECT DISTINCT status, day FROM orders;\n"
                             "CREATE MATERIALIZED VIEW nokey AS SELECT status FROM orders;\n"
-                            "CREATE MATERIALIZED VIEW ov AS SELECT j.id FROM j WHERE j.name IS NULL;\n",
+                            "CREATE MATERIALIZED VIEW ov AS SELECT j.id FROM j WHERE j.name IS NULL;\n"
+                            "CREATE MATERIALIZED VIEW rj AS SELECT c.name, o.id, c.id AS cid FROM orders o RIGHT JOIN crm.customers c ON c.id = o.customer_id;\n"
+                            "CREATE MATERIALIZED VIEW rjhalf AS SELECT o.id FROM orders o RIGHT JOIN crm.customers c ON c.id = o.customer_id;\n",
                             c);
+  // Each order matches at most one customer (the customers' key is the join column): the order's
+  // key alone identifies a row of the LEFT JOIN.
   EXPECT_TRUE(views[0].has_key);
-  EXPECT_EQ(views[0].key_columns, (std::vector<int>{1, 2}));
-  EXPECT_EQ(views[0].output->primary_key, (std::vector<int>{1, 2}));
+  EXPECT_EQ(views[0].key_columns, (std::vector<int>{1}));
+  EXPECT_EQ(views[0].output->primary_key, (std::vector<int>{1}));
   EXPECT_EQ(views[1].key_columns, (std::vector<int>{1}));
   EXPECT_TRUE(views[2].has_key);
   EXPECT_TRUE(views[2].key_columns.empty());
   EXPECT_EQ(views[3].key_columns, (std::vector<int>{0, 1}));
   EXPECT_FALSE(views[4].has_key);
-  EXPECT_FALSE(views[5].has_key);  // j's key (id, cid) is only half projected
+  EXPECT_TRUE(views[5].has_key);  // j's key (id) is projected
+  EXPECT_EQ(views[5].key_columns, (std::vector<int>{0}));
+  // A RIGHT JOIN pads the orders side with NULLs (customers without orders): both keys are needed.
+  EXPECT_EQ(views[6].key_columns, (std::vector<int>{1, 2}));
+  EXPECT_FALSE(views[7].has_key);  // ... and only half of them is projected
 }
 
 TEST(SqlBinder, CommaJoinTakesWhereEqualitiesAsKeys) {
