@@ -556,6 +556,31 @@ int Status(const CommonFlags& flags) {
                     : "not started");
     if (o.ts_ms > 0) std::printf("  source commit time: %s\n", metrics::IsoTime(o.ts_ms).c_str());
   }
+  // Views whose state is stored (by `run` or `transform`), with where a rebuilt view took over.
+  for (const char* cmd : {"run", "transform"}) {
+    const std::string vp = StatePrefix(cmd) + "views/";
+    std::map<std::string, std::map<std::string, std::string>> views;
+    for (auto& [k, v] : state->Scan(vp)) {
+      const std::string rest = k.substr(vp.size());
+      const size_t slash = rest.find('/');
+      if (slash != std::string::npos) views[rest.substr(0, slash)][rest.substr(slash + 1)] = v;
+    }
+    if (views.empty()) continue;
+    std::printf("views (%s):\n", cmd);
+    for (auto& [name, parts] : views) {
+      unsigned long long skip = 0;
+      std::sscanf(parts["meta"].c_str(), "%llu", &skip);
+      const std::string shown = parts.count("name") ? parts["name"] : name;
+      if (!parts.count("def")) {
+        std::printf("  %s: being rebuilt (an interrupted backfill restarts at the next start)\n", shown.c_str());
+      } else if (skip > 0) {
+        std::printf("  %s: maintained; rebuilt from a consistent read at binlog file #%llu position %llu\n",
+                    shown.c_str(), skip >> 32, (skip & 0xffffffffULL));
+      } else {
+        std::printf("  %s: maintained since the first snapshot\n", shown.c_str());
+      }
+    }
+  }
   if (config.GetString("bus", "type") == "kafka") {
     try {
       std::printf("%s", KafkaStatus(config).c_str());  // pipeline/kafka_commands.cpp: the sink group's lag
