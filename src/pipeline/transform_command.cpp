@@ -235,9 +235,10 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
     conn.Connect();
     for (const auto& t : mysql::LoadSchemas(conn, filter)) tables.push_back(mysql::EmittedSchema(t, filter));
   }
+  // The state store first: the views' state manager uses it until the views are destroyed.
+  auto state = StateStore::Open(config.GetPath("state", "dir"));
   ViewStage views(config, tables);
   views.set_monotonic_versions(true);
-  auto state = StateStore::Open(config.GetPath("state", "dir"));
   Offsets stored;
   const bool from_earliest = tflags.reset_offsets == "earliest";
   if (!from_earliest) {
