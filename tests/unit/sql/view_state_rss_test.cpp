@@ -75,7 +75,9 @@ TEST(ViewStateRss, JoinLargerThanTheBudget) {
   catalog.AddTable(dims);
   auto defs = CompileViews("rss.sql", "CREATE MATERIALIZED VIEW j AS SELECT f.id, f.pad, d.name FROM facts f JOIN dims d ON f.k = d.id",
                            catalog);
-  ViewPipeline pipeline(defs[0].plan, defs[0].output, in_memory ? nullptr : manager.get());
+  // The pipeline's caches belong to the manager: it must go first (reset below).
+  auto pipeline_owner = std::make_unique<ViewPipeline>(defs[0].plan, defs[0].output, in_memory ? nullptr : manager.get());
+  ViewPipeline& pipeline = *pipeline_owner;
 
   // The source tables, compactly: what the expected result is computed from.
   std::vector<int32_t> fact_k(kFacts, -1);
@@ -200,8 +202,11 @@ TEST(ViewStateRss, JoinLargerThanTheBudget) {
     EXPECT_GT(st.evictions, 100000u) << "the state is meant to exceed the budget several times";
     EXPECT_GT(st.spilled_keys, 10000u) << "the load's transactions are meant to outgrow the budget";
     EXPECT_LE(manager->MemoryUsed(), kBudget);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow memory and quarantine are not the program's
     EXPECT_LT(peak, kBudget + kMargin) << "peak RSS over the budget plus the fixed margin";
+#endif
   }
+  pipeline_owner.reset();
   manager.reset();
   store.reset();
   std::filesystem::remove_all(dir);
