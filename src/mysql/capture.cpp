@@ -340,27 +340,9 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
 void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool with_data) {
   Connection conn(options_.connection);
   conn.Connect();
-  conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
   // A consistent view and the binlog position it corresponds to, under a short global read lock.
-  BinlogCoordinates at;
   bool locked = false;
-  try {
-    conn.Execute("FLUSH TABLES WITH READ LOCK");
-    locked = true;
-  } catch (const Error& e) {
-    if (!is_mariadb_) throw;
-    SLOG_WARN("FLUSH TABLES WITH READ LOCK failed ({}); using MariaDB's lock-free binlog_snapshot position", e.what());
-  }
-  conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
-  if (locked) {
-    at = CurrentBinlogEnd(conn, is_mariadb_);
-  } else {
-    ResultSet st = conn.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
-    for (const auto& r : st.rows) {
-      if (*r[0] == "Binlog_snapshot_file") at.file = *r[1];
-      if (*r[0] == "Binlog_snapshot_position") at.pos = std::stoull(*r[1]);
-    }
-  }
+  const BinlogCoordinates at = BeginConsistentSnapshot(conn, is_mariadb_, &locked);
   std::vector<TableSchemaPtr> tables = LoadSchemas(conn, filter_);
   CharsetDefaults charsets = LoadCharsetDefaults(conn, filter_);
   history_->SetCharsetDefaults(charsets.server, charsets.databases, charsets.tables);

@@ -116,6 +116,27 @@ SourceFacts ValidateSource(Connection& conn, uint32_t our_server_id) {
   return facts;
 }
 
+BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, bool* locked) {
+  conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  *locked = false;
+  try {
+    conn.Execute("FLUSH TABLES WITH READ LOCK");
+    *locked = true;
+  } catch (const Error& e) {
+    if (!is_mariadb) throw;
+    SLOG_WARN("FLUSH TABLES WITH READ LOCK failed ({}); using MariaDB's lock-free binlog_snapshot position", e.what());
+  }
+  conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+  if (*locked) return CurrentBinlogEnd(conn, is_mariadb);
+  BinlogCoordinates at;
+  ResultSet st = conn.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
+  for (const auto& r : st.rows) {
+    if (*r[0] == "Binlog_snapshot_file") at.file = *r[1];
+    if (*r[0] == "Binlog_snapshot_position") at.pos = std::stoull(*r[1]);
+  }
+  return at;
+}
+
 BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb) {
   BinlogCoordinates c;
   ResultSet st = conn.Query("SHOW MASTER STATUS");

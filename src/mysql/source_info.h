@@ -34,6 +34,12 @@ SourceFacts ValidateSource(Connection& conn, uint32_t our_server_id);
 /// Current end of the binlog (SHOW MASTER STATUS + GTID position).
 BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb);
 
+/// Opens a consistent-snapshot transaction on `conn` (REPEATABLE READ) and returns the binlog
+/// position it corresponds to: taken under a short FLUSH TABLES WITH READ LOCK, or, on MariaDB
+/// when that is refused, from its lock-free Binlog_snapshot_* status. When `*locked` comes back
+/// true the global read lock is still held: read what must match the position, then UNLOCK TABLES.
+BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, bool* locked);
+
 /// Binlog files the server still has, oldest first.
 std::vector<std::string> ListBinlogFiles(Connection& conn);
 

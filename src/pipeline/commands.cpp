@@ -1,7 +1,6 @@
 #include "pipeline/commands.h"
 
 #include <csignal>
-#include <strings.h>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -75,6 +74,14 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c) {
     for (const auto& [k, v] : settings) n["tables"][table][k] = v;
   }
   return clickhouse::SinkOptions::FromYaml(n);
+}
+
+std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter) {
+  mysql::Connection conn(options.connection);
+  conn.Connect();
+  std::vector<TableSchemaPtr> r;
+  for (const auto& t : mysql::LoadSchemas(conn, filter)) r.push_back(mysql::EmittedSchema(t, filter));
+  return r;
 }
 
 namespace {
@@ -166,16 +173,6 @@ class JsonlConsumer : public mysql::ChangeConsumer {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
-/// The captured tables' schemas as the capture emits them (column.exclude.list applied), read from
-/// the source now: views are bound against them.
-std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter) {
-  mysql::Connection conn(options.connection);
-  conn.Connect();
-  std::vector<TableSchemaPtr> r;
-  for (const auto& t : mysql::LoadSchemas(conn, filter)) r.push_back(mysql::EmittedSchema(t, filter));
-  return r;
-}
-
 mysql::SourceOffset LoadOffset(StateStore& state, const std::string& key) {
   auto v = state.Get(key);
   if (!v) return {};
@@ -254,12 +251,12 @@ int Run(const CommonFlags& flags) {
     views = std::make_unique<ViewStage>(config, LoadEmittedSchemas(options, filter));
     const auto rebuild = views->Restore(*state, prefix, !resume.empty(), resume.snapshot_running,
                                         static_cast<size_t>(config.GetInt("transform", "memory.max.bytes")));
-    for (const auto& s : views->OutputSchemas()) {
+    // A first start derives every view anew; otherwise the views being rebuilt get new tables below.
+    for (const auto& s : views->OutputSchemas(rebuild)) {
       if (resume.empty()) {
-        sink->ResetTable(*s);  // a first start derives every view anew
-      } else if (std::none_of(rebuild.begin(), rebuild.end(),
-                              [&](const std::string& r) { return strcasecmp(r.c_str(), s->table.c_str()) == 0; })) {
-        sink->EnsureTable(*s);  // (the views being rebuilt get new tables below)
+        sink->ResetTable(*s);
+      } else {
+        sink->EnsureTable(*s);
       }
     }
     if (!rebuild.empty()) {
@@ -304,12 +301,7 @@ int Run(const CommonFlags& flags) {
     if (views) {
       rebuild = views->Restore(*state, prefix, /*have_offset=*/true, /*snapshot_resumed=*/false,
                                static_cast<size_t>(next->GetInt("transform", "memory.max.bytes")));
-      for (const auto& s : views->OutputSchemas()) {
-        if (std::none_of(rebuild.begin(), rebuild.end(),
-                         [&](const std::string& r) { return strcasecmp(r.c_str(), s->table.c_str()) == 0; })) {
-          sink->EnsureTable(*s);
-        }
-      }
+      for (const auto& s : views->OutputSchemas(rebuild)) sink->EnsureTable(*s);
       if (!rebuild.empty()) {
         views->Backfill(rebuild, options, reset_view_table, write_view_chunk);
         sink->Flush();

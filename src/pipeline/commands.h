@@ -4,6 +4,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "event/change.h"
 
 namespace sluice {
 class Config;
@@ -12,6 +15,10 @@ struct DebeziumOptions;
 namespace sluice::clickhouse {
 struct SinkOptions;
 }  // namespace sluice::clickhouse
+namespace sluice::mysql {
+struct CaptureOptions;
+class TableFilter;
+}  // namespace sluice::mysql
 
 namespace sluice::pipeline {
 
@@ -34,6 +41,9 @@ int Status(const CommonFlags& flags);
 Config LoadConfig(const CommonFlags& flags);
 DebeziumOptions DebeziumFromConfig(const Config& c);
 clickhouse::SinkOptions SinkFromConfig(const Config& c);
+/// The captured tables' schemas as the capture emits them (column.exclude.list applied), read from
+/// the source now: views are bound against them (`run`, `check`, `transform`).
+std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter);
 /// True for the `sink` keys that configure the Kafka consumer, not ClickHouse.
 bool IsKafkaSinkKey(std::string_view key);
 

@@ -229,12 +229,7 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
   mysql::TableFilter filter(config);
   auto options = mysql::CaptureOptions::FromConfig(config);
   // The source tables' schemas bind the views (read from the source database, as `run` does).
-  std::vector<TableSchemaPtr> tables;
-  {
-    mysql::Connection conn(options.connection);
-    conn.Connect();
-    for (const auto& t : mysql::LoadSchemas(conn, filter)) tables.push_back(mysql::EmittedSchema(t, filter));
-  }
+  const std::vector<TableSchemaPtr> tables = LoadEmittedSchemas(options, filter);
   // The state store first: the views' state manager uses it until the views are destroyed.
   auto state = StateStore::Open(config.GetPath("state", "dir"));
   ViewStage views(config, tables);

@@ -163,9 +163,11 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
 
 ViewStage::~ViewStage() = default;
 
-std::vector<TableSchemaPtr> ViewStage::OutputSchemas() const {
+std::vector<TableSchemaPtr> ViewStage::OutputSchemas(const std::vector<std::string>& except) const {
   std::vector<TableSchemaPtr> r;
-  for (const auto& v : views_) r.push_back(v->def.output);
+  for (const auto& v : views_) {
+    if (std::find(except.begin(), except.end(), v->name) == except.end()) r.push_back(v->def.output);
+  }
   return r;
 }
 
@@ -577,27 +579,9 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   conn.Connect();
   const auto version_text = conn.QueryValue("SELECT VERSION()");
   const bool is_mariadb = version_text && version_text->find("MariaDB") != std::string::npos;
-  conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
   bool locked = false;
-  try {
-    conn.Execute("FLUSH TABLES WITH READ LOCK");
-    locked = true;
-  } catch (const Error& e) {
-    if (!is_mariadb) throw;
-    SLOG_WARN("FLUSH TABLES WITH READ LOCK failed ({}); using MariaDB's binlog_snapshot position", e.what());
-  }
-  conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
-  mysql::BinlogCoordinates at;
-  if (locked) {
-    at = mysql::CurrentBinlogEnd(conn, is_mariadb);
-    conn.Execute("UNLOCK TABLES");
-  } else {
-    mysql::ResultSet st = conn.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
-    for (const auto& r : st.rows) {
-      if (*r[0] == "Binlog_snapshot_file") at.file = *r[1];
-      if (*r[0] == "Binlog_snapshot_position") at.pos = std::stoull(*r[1]);
-    }
-  }
+  const mysql::BinlogCoordinates at = mysql::BeginConsistentSnapshot(conn, is_mariadb, &locked);
+  if (locked) conn.Execute("UNLOCK TABLES");
   const uint64_t snapshot_version = MakeVersion(mysql::BinlogFileSequence(at.file), at.pos, 0) - 1;
   std::string view_list;
   for (const auto& n : names) view_list += (view_list.empty() ? "" : ", ") + n;

@@ -40,8 +40,9 @@ class ViewStage {
 
   bool empty() const { return views_.empty(); }
   size_t size() const { return views_.size(); }
-  /// Output schemas of the views (database "", table = view name), in creation order.
-  std::vector<TableSchemaPtr> OutputSchemas() const;
+  /// Output schemas of the views (database "", table = view name), in creation order, leaving out
+  /// the views named in `except` (names as Restore returns them).
+  std::vector<TableSchemaPtr> OutputSchemas(const std::vector<std::string>& except = {}) const;
   /// The captured tables the views read (their bound schemas).
   std::vector<TableSchemaPtr> SourceTables() const;
   /// Kafka mode: inputs from several partitions arrive in no global order, so each commit's
