@@ -304,6 +304,12 @@ std::pair<ColumnSchema, ColPlan> ColumnFromConnect(dom::object field) {
     c.scale = std::atoi(param("scale").c_str());
     const std::string prec = param("connect.decimal.precision");
     c.precision = prec.empty() ? 65 : std::atoi(prec.c_str());
+    if (c.scale < 0 || c.scale > 65 || c.precision < 1 || c.precision > 65) {
+      Throw(ErrorKind::kData,
+            "field \"{}\": Connect Decimal with scale {} and precision {} is out of MySQL's range "
+            "(precision 1..65, scale 0..65)",
+            c.name, c.scale, c.precision);
+    }
     set(ValueKind::kDecimal, Dec::kDecimalBytes, "decimal");
     c.column_type = "decimal(" + std::to_string(c.precision) + "," + std::to_string(c.scale) + ")";
     p.scale = c.scale;
@@ -532,6 +538,10 @@ TableSchemaPtr DecodeSchemaHeader(std::string_view text, std::map<std::string, s
     if (!e["p"].get(n)) c.precision = static_cast<int>(n);
     if (!e["s"].get(n)) c.scale = static_cast<int>(n);
     if (!e["fsp"].get(n)) c.fsp = static_cast<int>(n);
+    if (c.precision < 0 || c.precision > 65 || c.scale < 0 || c.scale > 65 || c.fsp < 0 || c.fsp > 6) {
+      Throw(ErrorKind::kData, "column \"{}\" of the {} header has precision {}, scale {}, fsp {} out of range",
+            c.name, kSchemaHeader, c.precision, c.scale, c.fsp);
+    }
     if (!e["cs"].get(s)) c.charset = std::string(s);
     if (!e["dv"].get(s)) c.default_value = std::string(s);
     dom::array ev;

@@ -264,5 +264,25 @@ TEST(DebeziumReader, BadRecordsSayWhatIsWrong) {
   EXPECT_TRUE(dec.TakeChunks().empty());
 }
 
+TEST(DebeziumReader, OutOfRangeDecimalScaleIsAnErrorNotAnAllocation) {
+  // Found by fuzz.run: a Connect schema with a huge scale made the decimal text that many digits.
+  DebeziumOptions o;
+  o.schemas_enable = true;
+  DebeziumDecoder dec({o, FileSeq});
+  const std::string v =
+      R"({"schema":{"type":"struct","fields":[{"field":"before","type":"struct","optional":true,"fields":[]},)"
+      R"({"field":"after","type":"struct","optional":true,"fields":[{"field":"d","type":"bytes","optional":true,)"
+      R"("name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"1245009239"}}]}]},)"
+      R"("payload":{"op":"c","before":null,"after":{"d":"AQ=="},"source":{"db":"d","table":"t","file":"f.000001","pos":1}}})";
+  try {
+    dec.Decode("p.d.t", std::nullopt, std::string_view(v), std::nullopt);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find("scale 1245009239"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(dec.pending_rows(), 0u);
+}
+
 }  // namespace
 }  // namespace sluice
