@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <set>
 
 #include "common/error.h"
 #include "sql/plan.h"
@@ -29,20 +30,25 @@ void Catalog::AddTable(TableSchemaPtr schema) {
   tables_[Lower(schema->database) + "." + Lower(schema->table)] = std::move(schema);
 }
 
-void Catalog::AddView(const std::string& name, TableSchemaPtr schema) { views_[Lower(name)] = std::move(schema); }
+void Catalog::AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns, bool has_key) {
+  views_[Lower(name)] = View{std::move(schema), hidden_columns, has_key};
+}
 
-TableSchemaPtr Catalog::Find(std::string_view database, std::string_view name, std::string* source) const {
+TableSchemaPtr Catalog::Find(std::string_view database, std::string_view name, Found* found) const {
+  *found = Found{};
   if (database.empty()) {
     auto v = views_.find(Lower(name));
     if (v != views_.end()) {
-      *source = v->first;
-      return v->second;
+      found->source = v->first;
+      found->hidden_columns = v->second.hidden_columns;
+      found->view_has_key = v->second.has_key;
+      return v->second.schema;
     }
     database = default_database_;
   }
   auto t = tables_.find(Lower(database) + "." + Lower(name));
   if (t == tables_.end()) return nullptr;
-  *source = t->second->QualifiedName();
+  found->source = t->second->QualifiedName();
   return t->second;
 }
 
@@ -59,7 +65,10 @@ std::string PlanNode::ToString(int indent) const {
   }
   if (kind == PlanKind::kAggregate) s += fmt::format(" keys={} aggs={}", group_keys.size(), aggs.size());
   s += " [";
-  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i] + ":" + TypeToString(types[i]);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const bool hidden = i >= names.size() - static_cast<size_t>(hidden_columns);
+    s += (i ? ", " : "") + names[i] + ":" + TypeToString(types[i]) + (hidden ? " hidden" : "");
+  }
   s += "]\n";
   for (const auto& in : inputs) s += in->ToString(indent + 1);
   return s;
@@ -153,6 +162,7 @@ struct ScopeColumn {
   std::string name;
   SqlType type;
   bool hidden = false;  ///< the other side's copy of a JOIN ... USING column: only `table.name` finds it
+  bool key_only = false;  ///< a hidden key column of a subquery or view: no name finds it, `*` skips it
 };
 struct Scope {
   std::vector<ScopeColumn> cols;
@@ -252,8 +262,8 @@ class Binder {
     v.name = std::string(Str(rel, "relname"));
     if (!Str(rel, "schemaname").empty()) Fail(Int(rel, "location", at), "unsupported: schema-qualified view name");
     if (!List(into, "colNames").empty()) Fail(Int(rel, "location", at), "unsupported: column list after the view name");
-    std::string source;
-    if (catalog_.Find("", v.name, &source) && source == Lower(v.name)) {
+    Catalog::Found existing;
+    if (catalog_.Find("", v.name, &existing) && existing.source == Lower(v.name)) {
       Fail(Int(rel, "location", at), "view \"{}\" already exists", v.name);
     }
     v.location = Locate(at);
@@ -262,12 +272,14 @@ class Binder {
     auto [qt, query] = Node(*Get(stmt, "query"));
     if (qt != "SelectStmt") Fail(at, "unsupported: {} as a view's query", qt);
     Scope scope;
-    std::vector<int> keys;
-    v.plan = BindSelect(query, &scope, &keys);
+    v.plan = BindSelect(query, &scope);
     if (v.plan->unique_key) {
       v.has_key = true;
       v.key_columns = *v.plan->unique_key;
+    } else {
+      KeylessSources(*v.plan, v.keyless_sources);
     }
+    v.hidden_columns = v.plan->hidden_columns;
     auto schema = std::make_shared<TableSchema>();
     schema->table = v.name;
     for (size_t i = 0; i < v.plan->names.size(); ++i) {
@@ -275,17 +287,15 @@ class Binder {
     }
     schema->primary_key = v.key_columns;
     v.output = schema;
-    catalog_.AddView(v.name, schema);
+    catalog_.AddView(v.name, schema, v.hidden_columns, v.has_key);
     return v;
   }
 
  private:
   // ---- SELECT ----
 
-  PlanPtr BindSelect(dom::element sel, Scope* out_scope, std::vector<int>* keys) {
-    std::string_view op = Str(sel, "op");
-    if (op == "SETOP_UNION" && Bool(sel, "all")) return BindUnionAll(sel, out_scope);
-    if (!op.empty() && op != "SETOP_NONE") Fail(stmt_at_, "unsupported: {} (only UNION ALL)", op);
+  PlanPtr BindSelect(dom::element sel, Scope* out_scope) {
+    // Checked before UNION ALL too: `a UNION ALL b LIMIT 1` must not lose its LIMIT.
     if (Get(sel, "withClause")) Fail(stmt_at_, "unsupported: WITH");
     if (Get(sel, "intoClause")) Fail(stmt_at_, "unsupported: SELECT ... INTO");
     if (!List(sel, "sortClause").empty()) {
@@ -294,6 +304,9 @@ class Binder {
       Fail(n ? Loc(*n, stmt_at_) : stmt_at_, "unsupported: ORDER BY in a view");
     }
     if (Get(sel, "limitCount") || Get(sel, "limitOffset")) Fail(stmt_at_, "unsupported: LIMIT/OFFSET in a view");
+    std::string_view op = Str(sel, "op");
+    if (op == "SETOP_UNION" && Bool(sel, "all")) return BindUnionAll(sel, out_scope);
+    if (!op.empty() && op != "SETOP_NONE") Fail(stmt_at_, "unsupported: {} (only UNION ALL)", op);
     if (!List(sel, "windowClause").empty()) Fail(stmt_at_, "unsupported: WINDOW");
     if (!List(sel, "valuesLists").empty()) Fail(stmt_at_, "unsupported: VALUES");
     if (!List(sel, "lockingClause").empty()) Fail(stmt_at_, "unsupported: FOR UPDATE/SHARE");
@@ -349,7 +362,7 @@ class Binder {
 
     std::vector<ExprPtr> exprs;
     std::vector<std::string> names;
-    std::vector<int> name_locs;
+    std::vector<ExprPtr> group_exprs;  ///< GROUP BY keys (the aggregate's first output columns)
     auto expand_star = [&](dom::element target_val, const Scope& sc, bool via_agg) {
       (void)via_agg;
       auto fields = List(Node(target_val).second, "fields");
@@ -362,9 +375,10 @@ class Binder {
       bool any = false;
       for (size_t i = 0; i < sc.cols.size(); ++i) {
         if (!table.empty() && sc.cols[i].table != table) continue;
+        any = true;
+        if (sc.cols[i].key_only) continue;
         exprs.push_back(MakeColumn(static_cast<int>(i), sc.cols[i].type));
         names.push_back(sc.cols[i].name);
-        any = true;
       }
       if (!any) Fail(Loc(target_val, stmt_at_), "missing FROM-clause entry for table \"{}\"", table);
     };
@@ -464,6 +478,7 @@ class Binder {
       }
       agg->unique_key = std::vector<int>();
       for (size_t i = 0; i < ctx.group.size(); ++i) agg->unique_key->push_back(static_cast<int>(i));
+      group_exprs = ctx.group;
       plan = agg;
       if (having_pred) plan = MakeFilter(plan, having_pred);
     }
@@ -482,21 +497,33 @@ class Binder {
     proj->exprs = exprs;
     proj->names = names;
     for (auto& e : exprs) proj->types.push_back(e->type.id == TypeId::kNull ? kStringType : e->type);
-    if (plan->unique_key) {  // the key survives when each key column is projected as is
+    auto distinct = List(sel, "distinctClause");
+    if (plan->unique_key) {
+      // The key survives when each key column is projected as is. A key column the select list
+      // drops is carried as a hidden column (not under DISTINCT, whose key is the whole row), so
+      // two input rows never collapse into one output row and an update keeps its row's key.
       std::vector<int> k;
+      std::set<std::string> taken;
+      for (const auto& n : names) taken.insert(Lower(n));
       for (int col : *plan->unique_key) {
-        for (size_t i = 0; i < exprs.size(); ++i) {
-          if (exprs[i]->kind == ExprKind::kColumn && exprs[i]->column == col) {
-            k.push_back(static_cast<int>(i));
-            break;
-          }
+        int found = -1;
+        for (size_t i = 0; i < exprs.size() && found < 0; ++i) {
+          if (exprs[i]->kind == ExprKind::kColumn && exprs[i]->column == col) found = static_cast<int>(i);
         }
+        if (found < 0 && distinct.empty()) {
+          const SqlType& t = plan->types[static_cast<size_t>(col)];
+          found = static_cast<int>(proj->exprs.size());
+          proj->exprs.push_back(MakeColumn(col, t));
+          proj->names.push_back(UniqueName(HiddenKeyName(col, scope, group_exprs), taken));
+          proj->types.push_back(t.id == TypeId::kNull ? kStringType : t);
+          ++proj->hidden_columns;
+        }
+        if (found >= 0) k.push_back(found);
       }
       if (k.size() == plan->unique_key->size()) proj->unique_key = k;
     }
     plan = proj;
 
-    auto distinct = List(sel, "distinctClause");
     if (!distinct.empty()) {
       if (distinct[0].type() == dom::element_type::OBJECT && dom::object(distinct[0]).size() > 0) {
         Fail(Loc(distinct[0], stmt_at_), "unsupported: DISTINCT ON");
@@ -512,70 +539,204 @@ class Binder {
       plan = d;
     }
 
-    out_scope->cols.clear();
-    for (size_t i = 0; i < plan->names.size(); ++i) out_scope->cols.push_back({"", plan->names[i], plan->types[i]});
+    SetOutputScope(*plan, out_scope);
     return plan;
   }
 
+  /// The scope a SELECT's output offers to an enclosing query: its hidden key columns are key-only.
+  static void SetOutputScope(const PlanNode& plan, Scope* out_scope) {
+    out_scope->cols.clear();
+    const size_t visible = plan.names.size() - static_cast<size_t>(plan.hidden_columns);
+    for (size_t i = 0; i < plan.names.size(); ++i) {
+      ScopeColumn c{"", plan.names[i], plan.types[i]};
+      c.key_only = i >= visible;
+      out_scope->cols.push_back(std::move(c));
+    }
+  }
+
+  /// The name of the hidden column carrying key column `col` of a SELECT's input (its FROM
+  /// scope, or the aggregate over it when `group` is not empty): `_key_<input>_<column>`; a
+  /// hidden column of a subquery or view keeps its name; a GROUP BY expression is `_key_group<n>`.
+  static std::string HiddenKeyName(int col, const Scope& scope, const std::vector<ExprPtr>& group) {
+    if (!group.empty()) {
+      const ExprPtr& g = group[static_cast<size_t>(col)];
+      if (g->kind != ExprKind::kColumn) return fmt::format("_key_group{}", col + 1);
+      col = g->column;
+    }
+    const ScopeColumn& c = scope.cols[static_cast<size_t>(col)];
+    if (c.key_only) return c.name;
+    return c.table.empty() ? "_key_" + c.name : "_key_" + c.table + "_" + c.name;
+  }
+
+  /// `base`, or `base_2`, `base_3`, ... when a column of the output already has that name.
+  static std::string UniqueName(const std::string& base, std::set<std::string>& taken) {
+    std::string n = base;
+    for (int i = 2; taken.count(Lower(n)); ++i) n = fmt::format("{}_{}", base, i);
+    taken.insert(Lower(n));
+    return n;
+  }
+
+  /// The scans without a key under the keyless parts of `plan` (tables without a primary key).
+  static void KeylessSources(const PlanNode& plan, std::vector<std::string>& out) {
+    if (plan.unique_key) return;
+    if (plan.kind == PlanKind::kScan && std::find(out.begin(), out.end(), plan.source) == out.end()) out.push_back(plan.source);
+    for (const auto& in : plan.inputs) KeylessSources(*in, out);
+  }
+
+  /// Appends the branches of a chain of UNION ALLs, left to right (`a UNION ALL b UNION ALL c`
+  /// nests on the left). A nested one with its own ORDER BY/LIMIT/WITH stays a branch (and fails).
+  void UnionBranches(dom::element sel, std::vector<dom::element>& out) {
+    for (const char* side : {"larg", "rarg"}) {
+      dom::element b = *Get(sel, side);
+      const bool chain = Str(b, "op") == "SETOP_UNION" && Bool(b, "all") && !Get(b, "withClause") &&
+                         List(b, "sortClause").empty() && !Get(b, "limitCount") && !Get(b, "limitOffset");
+      if (chain) {
+        UnionBranches(b, out);
+      } else {
+        out.push_back(b);
+      }
+    }
+  }
+
+  /// UNION ALL of two or more branches. Each branch is projected to the common column types,
+  /// followed (when every branch has a key) by the hidden key: the visible columns that are in
+  /// every branch's key (cast without merging values), "slots" for the other key columns of the
+  /// branches (a slot holds key columns of one exact type, at most one per branch; NULL in the
+  /// branches that do not use it; named after its column, `_key_<n>` when branches share it) and
+  /// `_branch`, the branch's number from 0. Two rows of one branch differ in that branch's key
+  /// columns, two rows of different branches in `_branch`.
   PlanPtr BindUnionAll(dom::element sel, Scope* out_scope) {
-    Scope ls, rs;
-    PlanPtr l = BindSelect(*Get(sel, "larg"), &ls, nullptr);
-    PlanPtr r = BindSelect(*Get(sel, "rarg"), &rs, nullptr);
-    if (l->types.size() != r->types.size()) Fail(stmt_at_, "each UNION query must have the same number of columns");
-    std::vector<ExprPtr> le, re;
+    std::vector<dom::element> leaves;
+    UnionBranches(sel, leaves);
+    std::vector<PlanPtr> in;
+    for (dom::element leaf : leaves) {
+      Scope s;
+      in.push_back(BindSelect(leaf, &s));
+    }
+    auto visible = [](const PlanPtr& p) { return p->names.size() - static_cast<size_t>(p->hidden_columns); };
+    const size_t nv = visible(in[0]);
+    for (const auto& p : in) {
+      if (visible(p) != nv) Fail(stmt_at_, "each UNION query must have the same number of columns");
+    }
+    std::vector<std::string> names(in[0]->names.begin(), in[0]->names.begin() + static_cast<std::ptrdiff_t>(nv));
     std::vector<SqlType> types;
-    for (size_t i = 0; i < l->types.size(); ++i) {
-      std::vector<ExprPtr> pair{MakeColumn(static_cast<int>(i), l->types[i]), MakeColumn(static_cast<int>(i), r->types[i])};
-      SqlType t = CommonType(pair, stmt_at_, "UNION");
-      le.push_back(Coerce(pair[0], t, stmt_at_));
-      re.push_back(Coerce(pair[1], t, stmt_at_));
+    std::vector<std::vector<ExprPtr>> exprs(in.size());
+    for (size_t i = 0; i < nv; ++i) {
+      std::vector<ExprPtr> cols;
+      for (const auto& p : in) cols.push_back(MakeColumn(static_cast<int>(i), p->types[i]));
+      SqlType t = CommonType(cols, stmt_at_, "UNION");
+      for (size_t b = 0; b < in.size(); ++b) exprs[b].push_back(Coerce(cols[b], t, stmt_at_));
       types.push_back(t);
     }
-    auto wrap = [&](PlanPtr p, std::vector<ExprPtr> ex) {
+    bool keyed = true;
+    for (const auto& p : in) keyed = keyed && p->unique_key.has_value();
+    std::optional<std::vector<int>> key;
+    int hidden = 0;
+    if (keyed) {
+      auto in_key = [](const PlanPtr& p, size_t col) {
+        return std::find(p->unique_key->begin(), p->unique_key->end(), static_cast<int>(col)) != p->unique_key->end();
+      };
+      key = std::vector<int>();
+      std::vector<bool> shared(nv, true);
+      for (size_t i = 0; i < nv; ++i) {
+        for (const auto& p : in) shared[i] = shared[i] && in_key(p, i) && InjectiveCast(p->types[i], types[i]);
+        if (shared[i]) key->push_back(static_cast<int>(i));
+      }
+      struct Slot {
+        SqlType type;
+        std::string name;  ///< of the column that opened it
+        int users = 0;     ///< branches whose key uses it
+      };
+      std::vector<Slot> slots;
+      std::vector<std::vector<int>> fill(in.size());  // per branch: slot -> its column, -1: NULL
+      for (size_t b = 0; b < in.size(); ++b) {
+        for (int col : *in[b]->unique_key) {
+          const size_t c = static_cast<size_t>(col);
+          if (c < nv && shared[c]) continue;
+          fill[b].resize(slots.size(), -1);
+          size_t s = 0;
+          while (s < slots.size() && (fill[b][s] >= 0 || !(slots[s].type == in[b]->types[c]))) ++s;
+          if (s == slots.size()) {
+            const std::string& n = in[b]->names[c];
+            slots.push_back({in[b]->types[c], c < nv ? "_key_" + n : n, 0});
+            fill[b].push_back(-1);
+          }
+          fill[b][s] = col;
+          ++slots[s].users;
+        }
+      }
+      std::set<std::string> taken;
+      for (const auto& n : names) taken.insert(Lower(n));
+      for (size_t s = 0; s < slots.size(); ++s) {
+        // A slot shared by branches is named by its position: no one branch's column name fits it.
+        const Slot& slot = slots[s];
+        key->push_back(static_cast<int>(names.size()));
+        names.push_back(UniqueName(slot.users > 1 ? fmt::format("_key_{}", s + 1) : slot.name, taken));
+        types.push_back(slot.type);
+      }
+      key->push_back(static_cast<int>(names.size()));
+      names.push_back(UniqueName("_branch", taken));
+      types.push_back(kIntType);
+      hidden = static_cast<int>(slots.size()) + 1;
+      for (size_t b = 0; b < in.size(); ++b) {
+        fill[b].resize(slots.size(), -1);
+        for (size_t s = 0; s < slots.size(); ++s) {
+          exprs[b].push_back(fill[b][s] >= 0 ? MakeColumn(fill[b][s], slots[s].type) : MakeConst(Value::Null(), slots[s].type));
+        }
+        exprs[b].push_back(MakeConst(Value::Int(static_cast<int64_t>(b)), kIntType));
+      }
+    }
+    auto node = [&](PlanKind kind, std::vector<PlanPtr> inputs) {
       auto n = std::make_shared<PlanNode>();
-      n->kind = PlanKind::kProject;
-      n->inputs = {p};
-      n->exprs = std::move(ex);
-      n->names = l->names;
+      n->kind = kind;
+      n->inputs = std::move(inputs);
+      n->names = names;
       n->types = types;
-      return PlanPtr(n);
+      n->unique_key = key;
+      n->hidden_columns = hidden;
+      return n;
     };
-    auto u = std::make_shared<PlanNode>();
-    u->kind = PlanKind::kUnionAll;
-    u->inputs = {wrap(l, le), wrap(r, re)};
-    u->names = l->names;
-    u->types = types;
-    out_scope->cols.clear();
-    for (size_t i = 0; i < u->names.size(); ++i) out_scope->cols.push_back({"", u->names[i], u->types[i]});
+    PlanPtr u;
+    for (size_t b = 0; b < in.size(); ++b) {
+      auto branch = node(PlanKind::kProject, {in[b]});
+      branch->exprs = std::move(exprs[b]);
+      u = b == 0 ? PlanPtr(branch) : PlanPtr(node(PlanKind::kUnionAll, {u, branch}));
+    }
+    SetOutputScope(*u, out_scope);
     return u;
   }
 
   PlanPtr BindFromItem(dom::element item, Scope* scope) {
     auto [t, body] = Node(item);
     if (t == "RangeVar") {
-      std::string source;
+      Catalog::Found found;
       std::string_view db = Str(body, "schemaname"), name = Str(body, "relname");
       if (!Str(body, "catalogname").empty()) Fail(Loc(item, stmt_at_), "unsupported: catalog-qualified table name");
-      TableSchemaPtr schema = catalog_.Find(db, name, &source);
+      TableSchemaPtr schema = catalog_.Find(db, name, &found);
       if (!schema) {
         Fail(Loc(item, stmt_at_), "relation \"{}{}{}\" does not exist (source tables are named db.table or table in database \"{}\"; views by name)",
              db, db.empty() ? "" : ".", name, catalog_.default_database());
       }
       auto scan = std::make_shared<PlanNode>();
       scan->kind = PlanKind::kScan;
-      scan->source = source;
+      scan->source = found.source;
+      scan->hidden_columns = found.hidden_columns;
       std::string alias = Lower(name);
       if (auto a = Get(body, "alias")) {
         alias = Lower(Str(*a, "aliasname"));
         if (!List(*a, "colnames").empty()) Fail(Loc(item, stmt_at_), "unsupported: column aliases in FROM");
       }
-      if (!schema->primary_key.empty()) scan->unique_key = schema->primary_key;
-      for (const auto& c : schema->columns) {
+      if (!schema->primary_key.empty() || found.view_has_key) scan->unique_key = schema->primary_key;
+      const size_t visible = schema->columns.size() - static_cast<size_t>(found.hidden_columns);
+      for (size_t i = 0; i < schema->columns.size(); ++i) {
+        const ColumnSchema& c = schema->columns[i];
         SqlType ct = TypeOfColumn(c);
         if (schema->database.empty() && c.column_type == "tinyint(1)") ct = kBoolType;  // a view's boolean
         scan->names.push_back(c.name);
         scan->types.push_back(ct);
-        scope->cols.push_back({alias, c.name, ct});
+        ScopeColumn sc{alias, c.name, ct};
+        sc.key_only = i >= visible;  // a view's hidden key columns
+        scope->cols.push_back(std::move(sc));
       }
       return scan;
     }
@@ -585,9 +746,13 @@ class Binder {
       if (!a) Fail(stmt_at_, "subquery in FROM must have an alias");
       auto [qt, q] = Node(*Get(body, "subquery"));
       Scope inner;
-      PlanPtr p = BindSelect(q, &inner, nullptr);
+      PlanPtr p = BindSelect(q, &inner);
       std::string alias = Lower(Str(*a, "aliasname"));
-      for (auto& c : inner.cols) scope->cols.push_back({alias, c.name, c.type});
+      for (auto& c : inner.cols) {
+        ScopeColumn sc = c;
+        sc.table = alias;
+        scope->cols.push_back(std::move(sc));
+      }
       return p;
     }
     if (t == "JoinExpr") {
@@ -614,7 +779,7 @@ class Binder {
           auto find = [&](const Scope& sc, const char* side) {
             int found = -1;
             for (size_t i = 0; i < sc.cols.size(); ++i) {
-              if (sc.cols[i].hidden || Lower(sc.cols[i].name) != Lower(name)) continue;
+              if (sc.cols[i].hidden || sc.cols[i].key_only || Lower(sc.cols[i].name) != Lower(name)) continue;
               if (found >= 0) Fail(loc, "common column name \"{}\" appears more than once in {} table", name, side);
               found = static_cast<int>(i);
             }
@@ -714,13 +879,7 @@ class Binder {
       // A column, or a column under a cast that keeps distinct values distinct (the join's common type).
       if (e->kind == ExprKind::kColumn) return e->column;
       if (e->kind != ExprKind::kCast || e->args.size() != 1 || e->args[0]->kind != ExprKind::kColumn) return -1;
-      const SqlType& from = e->args[0]->type;
-      const SqlType& to = e->type;
-      auto integral = [](TypeId t) { return t == TypeId::kInt || t == TypeId::kUInt || t == TypeId::kBit || t == TypeId::kBool; };
-      const bool injective = (integral(from.id) && (to.id == TypeId::kInt || to.id == TypeId::kUInt || to.id == TypeId::kDecimal)) ||
-                             (from.id == TypeId::kDecimal && to.id == TypeId::kDecimal && to.scale >= from.scale) ||
-                             from.id == to.id;
-      return injective ? e->args[0]->column : -1;
+      return InjectiveCast(e->args[0]->type, e->type) ? e->args[0]->column : -1;
     };
     auto covered = [&](const PlanPtr& side, const std::vector<ExprPtr>& keys) {
       if (!side->unique_key || side->unique_key->empty()) return false;
@@ -749,6 +908,13 @@ class Binder {
     return j;
   }
 
+  /// Returns true when casting `from` to `to` keeps distinct values distinct.
+  static bool InjectiveCast(const SqlType& from, const SqlType& to) {
+    auto integral = [](TypeId t) { return t == TypeId::kInt || t == TypeId::kUInt || t == TypeId::kBit || t == TypeId::kBool; };
+    return (integral(from.id) && (to.id == TypeId::kInt || to.id == TypeId::kUInt || to.id == TypeId::kDecimal)) ||
+           (from.id == TypeId::kDecimal && to.id == TypeId::kDecimal && to.scale >= from.scale) || from.id == to.id;
+  }
+
   PlanPtr MakeFilter(PlanPtr in, ExprPtr pred) {
     auto f = std::make_shared<PlanNode>();
     f->kind = PlanKind::kFilter;
@@ -761,7 +927,7 @@ class Binder {
   }
 
   static bool HasColumn(const Scope& s, std::string_view name) {
-    for (auto& c : s.cols) if (Lower(c.name) == Lower(name)) return true;
+    for (auto& c : s.cols) if (!c.key_only && Lower(c.name) == Lower(name)) return true;
     return false;
   }
 
@@ -956,7 +1122,7 @@ class Binder {
     std::string table = fields.size() >= 2 ? Lower(StringNode(fields[fields.size() - 2])) : "";
     int found = -1;
     for (size_t i = 0; i < scope.cols.size(); ++i) {
-      if (Lower(scope.cols[i].name) != Lower(name)) continue;
+      if (scope.cols[i].key_only || Lower(scope.cols[i].name) != Lower(name)) continue;
       if (!table.empty() && scope.cols[i].table != table) continue;
       if (table.empty() && scope.cols[i].hidden) continue;
       if (found >= 0) Fail(loc, "column reference \"{}\" is ambiguous", name);

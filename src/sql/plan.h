@@ -46,8 +46,14 @@ struct PlanNode {
   std::vector<ExprPtr> left_keys;    ///< kJoin: over the left input
   std::vector<ExprPtr> right_keys;   ///< kJoin: over the right input
   /// Output columns that identify a row (source primary keys through filters, projections and
-  /// joins; GROUP BY keys; all columns after DISTINCT). Empty: at most one row. nullopt: unknown.
+  /// joins; GROUP BY keys; all columns after DISTINCT). Empty: at most one row. nullopt: no key (a
+  /// source table without a primary key is read and its rows are not aggregated).
   std::optional<std::vector<int>> unique_key;
+  /// The last `hidden_columns` output columns are hidden key columns: key columns of the input
+  /// that the select list dropped (`_key_<input>_<column>`), carried so the output keeps a unique
+  /// key, and for UNION ALL the branches' keys plus `_branch`. Set on the nodes that end a SELECT
+  /// (its projection, UNION ALL) and on the scan of a view that has them; SQL cannot name them.
+  int hidden_columns = 0;
 
   /// Renders the plan as an indented tree (for tests and `EXPLAIN`-like output).
   std::string ToString(int indent = 0) const;
@@ -60,17 +66,29 @@ class Catalog {
   explicit Catalog(std::string default_database = "") : default_database_(std::move(default_database)) {}
   /// Adds (or replaces) a source table, known as `database.table` and as `table` in the default database.
   void AddTable(TableSchemaPtr schema);
-  /// Adds a view's output schema under its name.
-  void AddView(const std::string& name, TableSchemaPtr schema);
+  /// Adds a view's output schema under its name; its last `hidden_columns` columns are hidden key
+  /// columns; `has_key`: the schema's primary_key is the view's unique key (empty: one row at most).
+  void AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns = 0, bool has_key = false);
+  /// What Find found besides the schema.
+  struct Found {
+    std::string source;      ///< the scan's source name: "db.table", or the view's lower-case name
+    int hidden_columns = 0;  ///< a view's trailing hidden key columns
+    bool view_has_key = false;
+  };
   /// Finds `database.name` (database empty: a view, then a table of the default database).
-  /// Sets `source` to the scan's source name. Returns null when unknown.
-  TableSchemaPtr Find(std::string_view database, std::string_view name, std::string* source) const;
+  /// Fills `found`. Returns null when unknown.
+  TableSchemaPtr Find(std::string_view database, std::string_view name, Found* found) const;
   const std::string& default_database() const { return default_database_; }
 
  private:
   std::string default_database_;
   std::map<std::string, TableSchemaPtr> tables_;  ///< "db.table", lower-case
-  std::map<std::string, TableSchemaPtr> views_;   ///< lower-case name
+  struct View {
+    TableSchemaPtr schema;
+    int hidden_columns = 0;
+    bool has_key = false;
+  };
+  std::map<std::string, View> views_;             ///< lower-case name
 };
 
 /// Where a statement or error is in its file (1-based).
@@ -86,11 +104,18 @@ struct ViewDefinition {
   std::string sql;             ///< the statement text
   SourceLocation location;     ///< of the statement
   PlanPtr plan;
-  TableSchemaPtr output;       ///< database "", table `name`, columns of the plan
-  /// Output columns forming the upsert key (GROUP BY keys; for joins the inputs' primary keys), when
-  /// `has_key`. `has_key` with no columns: the view has at most one row (a global aggregate).
+  TableSchemaPtr output;       ///< database "", table `name`, columns of the plan (hidden ones last)
+  /// Output columns forming the upsert key (GROUP BY keys; for joins the inputs' primary keys;
+  /// hidden key columns where the select list dropped them), when `has_key`. `has_key` with no
+  /// columns: the view has at most one row (a global aggregate). No key only when a source table
+  /// without a primary key is read (see `keyless_sources`).
   std::vector<int> key_columns;
   bool has_key = false;
+  /// The last `hidden_columns` output columns are hidden key columns (plan.h PlanNode::hidden_columns):
+  /// in the view's output (ClickHouse table, Kafka key), not visible to SQL reading the view.
+  int hidden_columns = 0;
+  /// Without a key: the source tables read that have no primary key ("db.table").
+  std::vector<std::string> keyless_sources;
 };
 
 /// Parses `text` (the contents of `file_name`) with libpg_query and binds every statement, each of

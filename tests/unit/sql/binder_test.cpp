@@ -65,7 +65,11 @@ TEST(SqlBinder, CompilesViewsAndReadsEarlierViews) {
   EXPECT_EQ(views[0].plan->types[1], (SqlType{TypeId::kDecimal, 2, 38}));
   EXPECT_EQ(views[1].plan->inputs[0]->kind, PlanKind::kJoin);
   EXPECT_EQ(views[1].plan->inputs[0]->left_keys.size(), 1u);
-  EXPECT_FALSE(views[1].has_key);  // totals' key (customer_id) is not projected
+  // totals' key (customer_id) is not projected: it is carried as a hidden column.
+  EXPECT_TRUE(views[1].has_key);
+  EXPECT_EQ(views[1].hidden_columns, 1);
+  EXPECT_EQ(views[1].output->columns[2].name, "_key_t_customer_id");
+  EXPECT_EQ(views[1].key_columns, std::vector<int>{2});
 }
 
 TEST(SqlBinder, UpsertKeys) {
@@ -89,12 +93,81 @@ TEST(SqlBinder, UpsertKeys) {
   EXPECT_TRUE(views[2].has_key);
   EXPECT_TRUE(views[2].key_columns.empty());
   EXPECT_EQ(views[3].key_columns, (std::vector<int>{0, 1}));
-  EXPECT_FALSE(views[4].has_key);
+  EXPECT_EQ(views[3].hidden_columns, 0);
+  EXPECT_TRUE(views[4].has_key);  // the dropped key (id) is a hidden column
+  EXPECT_EQ(views[4].hidden_columns, 1);
+  EXPECT_EQ(views[4].output->columns[1].name, "_key_orders_id");
+  EXPECT_EQ(views[4].key_columns, (std::vector<int>{1}));
   EXPECT_TRUE(views[5].has_key);  // j's key (id) is projected
   EXPECT_EQ(views[5].key_columns, (std::vector<int>{0}));
   // A RIGHT JOIN pads the orders side with NULLs (customers without orders): both keys are needed.
   EXPECT_EQ(views[6].key_columns, (std::vector<int>{1, 2}));
-  EXPECT_FALSE(views[7].has_key);  // ... and only half of them is projected
+  // ... and only half of them is projected: the other half is hidden.
+  EXPECT_EQ(views[7].key_columns, (std::vector<int>{0, 1}));
+  EXPECT_EQ(views[7].output->columns[1].name, "_key_c_id");
+}
+
+TEST(SqlBinder, HiddenKeyColumns) {
+  Catalog c = MakeCatalog();
+  auto loose = std::make_shared<TableSchema>(*Table("shop", "loose", {{"a", ValueKind::kInt}, {"b", ValueKind::kString}}));
+  loose->primary_key.clear();
+  c.AddTable(loose);
+  auto codes = Table("shop", "codes", {{"code", ValueKind::kString}, {"n", ValueKind::kInt}, {"status", ValueKind::kString}});
+  auto cc = std::make_shared<TableSchema>(*codes);
+  cc->primary_key = {0, 1};
+  c.AddTable(cc);
+  auto views = CompileViews("v.sql",
+                            "CREATE MATERIALIZED VIEW st AS SELECT status AS _key_orders_id FROM orders;\n"
+                            "CREATE MATERIALIZED VIEW u AS SELECT id, status FROM orders UNION ALL SELECT n, status FROM codes;\n"
+                            "CREATE MATERIALIZED VIEW u3 AS SELECT status FROM orders UNION ALL SELECT status FROM codes UNION ALL SELECT name FROM crm.customers;\n"
+                            "CREATE MATERIALIZED VIEW onu AS SELECT * FROM u;\n"
+                            "CREATE MATERIALIZED VIEW g AS SELECT count(*) AS n FROM orders GROUP BY status, day + 1;\n"
+                            "CREATE MATERIALIZED VIEW nok AS SELECT a FROM loose;\n"
+                            "CREATE MATERIALIZED VIEW nok2 AS SELECT o.id FROM orders o JOIN loose l ON l.a = o.id;\n"
+                            "CREATE MATERIALIZED VIEW d AS SELECT DISTINCT status FROM orders;\n",
+                            c);
+  // A user column named like a hidden one: the hidden one gets a suffix.
+  ASSERT_EQ(views[0].output->columns.size(), 2u);
+  EXPECT_EQ(views[0].output->columns[1].name, "_key_orders_id_2");
+  EXPECT_EQ(views[0].key_columns, (std::vector<int>{1}));
+  // Key columns shared by position (id, n: both bigint) stay visible; codes' other key column
+  // gets a slot (NULL for orders); _branch tells the branches apart.
+  ASSERT_EQ(views[1].output->columns.size(), 4u);
+  EXPECT_EQ(views[1].output->columns[2].name, "_key_codes_code");
+  EXPECT_EQ(views[1].output->columns[3].name, "_branch");
+  EXPECT_EQ(views[1].hidden_columns, 2);
+  EXPECT_EQ(views[1].key_columns, (std::vector<int>{0, 2, 3}));
+  // Three branches flattened: one _branch; a bigint slot shared by orders' id, codes' n and
+  // customers' id (named by position), codes' code alone in its slot.
+  std::vector<std::string> names;
+  for (const auto& col : views[2].output->columns) names.push_back(col.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"status", "_key_1", "_key_codes_code", "_branch"}));
+  EXPECT_EQ(views[2].key_columns, (std::vector<int>{1, 2, 3}));
+  // SELECT * of a view does not show its hidden columns; they stay its hidden key.
+  EXPECT_EQ(views[3].hidden_columns, 2);
+  ASSERT_EQ(views[3].output->columns.size(), 4u);
+  EXPECT_EQ(views[3].output->columns[2].name, "_key_codes_code");
+  EXPECT_EQ(views[3].key_columns, (std::vector<int>{0, 2, 3}));
+  names.clear();
+  for (const auto& col : views[4].output->columns) names.push_back(col.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"n", "_key_orders_status", "_key_group2"}));
+  EXPECT_FALSE(views[5].has_key);
+  EXPECT_EQ(views[5].keyless_sources, std::vector<std::string>{"shop.loose"});
+  EXPECT_FALSE(views[6].has_key);
+  EXPECT_EQ(views[6].keyless_sources, std::vector<std::string>{"shop.loose"});
+  EXPECT_EQ(views[7].hidden_columns, 0);
+  EXPECT_EQ(views[7].key_columns, std::vector<int>{0});
+  // Hidden columns cannot be named from SQL.
+  Catalog c2 = MakeCatalog();
+  CompileViews("a.sql", "CREATE MATERIALIZED VIEW v AS SELECT status FROM orders", c2);
+  try {
+    CompileViews("b.sql", "CREATE MATERIALIZED VIEW w AS SELECT _key_orders_id FROM v", c2);
+    ADD_FAILURE() << "a hidden column was found by name";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "b.sql:1:38: column \"_key_orders_id\" does not exist");
+  }
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT id FROM orders UNION ALL SELECT id FROM orders LIMIT 1"),
+            "views.sql:1:1: unsupported: LIMIT/OFFSET in a view");
 }
 
 TEST(SqlBinder, CommaJoinTakesWhereEqualitiesAsKeys) {

@@ -7,7 +7,11 @@
 //   insert|update|delete TABLE     rows, one per line (`1, NULL, 'x', 12.50`); update gives the
 //                                  whole new row (matched by primary key), delete the primary key
 //   commit [error SUBSTRING]       ends the batch (a source transaction); optionally must fail
-//   query VIEW                     ends the batch, then the view's rows (space-separated, any order)
+//   query VIEW                     ends the batch, then the view's rows (space-separated, any order),
+//                                  without its hidden key columns
+//   columns VIEW                   the view's output columns, one per line in order:
+//                                  `name type[ key][ hidden]` (key: in the unique key; hidden: a
+//                                  hidden key column, see src/sql/README.md)
 // Every batch is also checked against the from-scratch oracle for every view.
 #include <gtest/gtest.h>
 
@@ -150,6 +154,8 @@ void RunFile(const std::string& file, bool persisted) {
         return;  // the views' state is undefined after a failed batch
       }
       commit(b);
+    } else if (word == "columns") {
+      EXPECT_EQ(h->ViewColumns(arg), b.body) << "view " << arg;
     } else if (word == "query") {
       commit(b);
       if (::testing::Test::HasFatalFailure()) return;

@@ -45,7 +45,10 @@ int ViewHarness::Crash() {
   OpenState();
   for (auto& v : views_) v.pipeline = std::make_unique<ViewPipeline>(v.def.plan, v.def.output, manager_.get());
   for (auto& [name, t] : tables_) t.rows = checkpoint_.tables[name];
-  for (size_t i = 0; i < views_.size(); ++i) views_[i].contents = i < checkpoint_.contents.size() ? checkpoint_.contents[i] : std::map<std::string, int64_t>{};
+  for (size_t i = 0; i < views_.size(); ++i) {
+    views_[i].contents = i < checkpoint_.contents.size() ? checkpoint_.contents[i] : decltype(views_[i].contents){};
+    views_[i].upserted = i < checkpoint_.upserted.size() ? checkpoint_.upserted[i] : decltype(views_[i].upserted){};
+  }
   version_ = checkpoint_.version;
   pending_.clear();
   auto offset = store_->Get("harness/batch");
@@ -202,10 +205,44 @@ std::vector<Row> ViewHarness::TableRows(const std::string& table) const {
   return r;
 }
 
-std::string ViewHarness::Format(const Row& row, const std::vector<SqlType>& types) {
+std::string ViewHarness::Format(const Row& row, const std::vector<SqlType>& types, size_t columns) {
   std::string s;
-  for (size_t i = 0; i < row.size(); ++i) s += (i ? " " : "") + FormatValue(row[i], types[i]);
+  for (size_t i = 0; i < row.size() && i < columns; ++i) s += (i ? " " : "") + FormatValue(row[i], types[i]);
   return s;
+}
+
+std::string ViewHarness::Upsert(View& v, const std::vector<ChangeChunk>& out) {
+  if (!v.def.has_key) return "";
+  const auto& types = v.def.plan->types;
+  std::map<std::string, std::pair<bool, std::string>> last;  // key -> (deleted, row): the batch's net change
+  for (const auto& chunk : out) {
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      Row row = ReadRow(chunk, i, types);
+      std::string key;
+      for (int k : v.def.key_columns) EncodeKey(key, row[static_cast<size_t>(k)], types[static_cast<size_t>(k)]);
+      const RowOp op = chunk.op(i);
+      last[key] = {op == RowOp::kDelete || op == RowOp::kUpdateBefore, Format(row, types)};
+    }
+  }
+  for (auto& [key, change] : last) {
+    if (change.first) {
+      v.upserted.erase(key);
+    } else {
+      v.upserted[key] = change.second;
+    }
+  }
+  std::vector<std::string> upserted, rows;
+  for (const auto& [k, row] : v.upserted) upserted.push_back(row);
+  for (const auto& [row, n] : v.contents) {
+    for (int64_t i = 0; i < n; ++i) rows.push_back(row.second);
+  }
+  std::sort(upserted.begin(), upserted.end());
+  if (upserted == rows) return "";
+  std::string msg = "view " + v.def.name + " upserted by its key differs from its changelog (two rows share a key?)\n upserted:";
+  for (auto& r : upserted) msg += "\n  " + r;
+  msg += "\n changelog:";
+  for (auto& r : rows) msg += "\n  " + r;
+  return msg;
 }
 
 std::string ViewHarness::Commit() {
@@ -222,9 +259,11 @@ std::string ViewHarness::Commit() {
       for (auto& chunk : it->second) v.pipeline->Push(s, chunk, out);
     }
     v.pipeline->Flush(out);
+    const size_t visible = v.def.plan->types.size() - static_cast<size_t>(v.def.hidden_columns);
     for (auto& chunk : out) {
       for (size_t i = 0; i < chunk.size(); ++i) {
-        std::string row = Format(ReadRow(chunk, i, v.def.plan->types), v.def.plan->types);
+        Row values = ReadRow(chunk, i, v.def.plan->types);
+        const std::pair<std::string, std::string> row{Format(values, v.def.plan->types, visible), Format(values, v.def.plan->types)};
         ++changes_emitted_;
         RowOp op = chunk.op(i);
         if (op == RowOp::kInsert || op == RowOp::kUpdateAfter) {
@@ -233,11 +272,16 @@ std::string ViewHarness::Commit() {
           auto it = v.contents.find(row);
           if (it == v.contents.end()) {
             pending_.clear();
-            return "view " + v.def.name + " retracted a row it does not hold: " + row;
+            return "view " + v.def.name + " retracted a row it does not hold: " + row.second;
           }
           if (--it->second == 0) v.contents.erase(it);
         }
       }
+    }
+    std::string err = Upsert(v, out);
+    if (!err.empty()) {
+      pending_.clear();
+      return err;
     }
     produced[LowerCopy(v.def.name)] = std::move(out);
   }
@@ -248,11 +292,20 @@ std::string ViewHarness::Commit() {
     checkpoint_.tables.clear();
     for (auto& [name, t] : tables_) checkpoint_.tables[name] = t.rows;
     checkpoint_.contents.clear();
-    for (auto& v : views_) checkpoint_.contents.push_back(v.contents);
+    checkpoint_.upserted.clear();
+    for (auto& v : views_) {
+      checkpoint_.contents.push_back(v.contents);
+      checkpoint_.upserted.push_back(v.upserted);
+    }
     checkpoint_.version = version_;
   }
   for (auto& v : views_) {
-    auto got = ViewRows(v.def.name), want = OracleRows(v.def.name);
+    std::vector<std::string> got;
+    for (const auto& [row, n] : v.contents) {
+      for (int64_t k = 0; k < n; ++k) got.push_back(row.second);
+    }
+    std::sort(got.begin(), got.end());
+    auto want = OracleRows(v.def.name, true);
     if (got != want) {
       std::string msg = "view " + v.def.name + " differs from the oracle\n incremental:";
       for (auto& r : got) msg += "\n  " + r;
@@ -264,16 +317,31 @@ std::string ViewHarness::Commit() {
   return "";
 }
 
-std::vector<std::string> ViewHarness::ViewRows(const std::string& view) const {
+const ViewHarness::View& ViewHarness::FindView(const std::string& name) const {
   for (auto& v : views_) {
-    if (LowerCopy(v.def.name) != LowerCopy(view)) continue;
-    std::vector<std::string> r;
-    for (auto& [row, n] : v.contents) {
-      for (int64_t k = 0; k < n; ++k) r.push_back(row);
-    }
-    return r;  // std::map keeps them sorted
+    if (LowerCopy(v.def.name) == LowerCopy(name)) return v;
   }
-  throw Error(ErrorKind::kConfig, "unknown view " + view);
+  throw Error(ErrorKind::kConfig, "unknown view " + name);
+}
+
+std::vector<std::string> ViewHarness::ViewRows(const std::string& view) const {
+  std::vector<std::string> r;
+  for (auto& [row, n] : FindView(view).contents) {
+    for (int64_t k = 0; k < n; ++k) r.push_back(row.first);
+  }
+  return r;  // std::map keeps them sorted by the visible columns first
+}
+
+std::vector<std::string> ViewHarness::ViewColumns(const std::string& view) const {
+  const ViewDefinition& def = FindView(view).def;
+  std::vector<std::string> r;
+  const size_t n = def.plan->names.size();
+  for (size_t i = 0; i < n; ++i) {
+    const bool key = std::find(def.key_columns.begin(), def.key_columns.end(), static_cast<int>(i)) != def.key_columns.end();
+    r.push_back(def.plan->names[i] + " " + TypeToString(def.plan->types[i]) + (key && def.has_key ? " key" : "") +
+                (i >= n - static_cast<size_t>(def.hidden_columns) ? " hidden" : ""));
+  }
+  return r;
 }
 
 SourceRows ViewHarness::OracleSources() const {
@@ -285,13 +353,14 @@ SourceRows ViewHarness::OracleSources() const {
   return s;
 }
 
-std::vector<std::string> ViewHarness::OracleRows(const std::string& view) const {
+std::vector<std::string> ViewHarness::OracleRows(const std::string& view, bool hidden) const {
   SourceRows s = OracleSources();
   for (auto& v : views_) {
     auto rows = EvaluatePlan(*v.def.plan, s);
     if (LowerCopy(v.def.name) == LowerCopy(view)) {
+      const size_t columns = hidden ? SIZE_MAX : v.def.plan->types.size() - static_cast<size_t>(v.def.hidden_columns);
       std::vector<std::string> r;
-      for (auto& row : rows) r.push_back(Format(row, v.def.plan->types));
+      for (auto& row : rows) r.push_back(Format(row, v.def.plan->types, columns));
       std::sort(r.begin(), r.end());
       return r;
     }

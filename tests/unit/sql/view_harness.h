@@ -2,7 +2,9 @@
 // Test harness for views: source tables held in memory, batches of changes turned into
 // ChangeChunks and pushed through every view's ViewPipeline, the views' output changes applied to
 // materialized multisets, and after every batch each view compared with the same plan evaluated
-// from scratch (sql/reference_eval.h) over the current tables.
+// from scratch (sql/reference_eval.h) over the current tables. A view with a unique key is also
+// applied as the sink applies it (the batch's last change per key wins, a ReplacingMergeTree
+// upsert) and must equal its multiset: two rows never share a key.
 
 #include <map>
 #include <string>
@@ -58,10 +60,13 @@ class ViewHarness {
   /// view against the oracle. Returns "" or a description of the first mismatch.
   std::string Commit();
 
-  /// The view's materialized rows, formatted ("v1 v2 ...") and sorted.
+  /// The view's materialized rows without its hidden key columns, formatted ("v1 v2 ...") and sorted.
   std::vector<std::string> ViewRows(const std::string& view) const;
-  /// The oracle's rows for the view over the current tables, formatted and sorted.
-  std::vector<std::string> OracleRows(const std::string& view) const;
+  /// The oracle's rows for the view over the current tables, formatted and sorted (`hidden`: with
+  /// the hidden key columns).
+  std::vector<std::string> OracleRows(const std::string& view, bool hidden = false) const;
+  /// The view's output columns, one line each: `name type[ key][ hidden]`.
+  std::vector<std::string> ViewColumns(const std::string& view) const;
   size_t changes_emitted() const { return changes_emitted_; }
 
  private:
@@ -73,14 +78,19 @@ class ViewHarness {
   struct View {
     ViewDefinition def;
     std::unique_ptr<ViewPipeline> pipeline;
-    std::map<std::string, int64_t> contents;  ///< formatted row -> multiplicity
+    /// (formatted visible columns, formatted whole row with the hidden key columns) -> multiplicity
+    std::map<std::pair<std::string, std::string>, int64_t> contents;
+    std::map<std::string, std::string> upserted;  ///< encoded key -> formatted whole row (has_key)
   };
+  const View& FindView(const std::string& name) const;
+  /// Applies one batch's output to `v.upserted` as the sink does. Returns "" or what went wrong.
+  static std::string Upsert(View& v, const std::vector<ChangeChunk>& out);
   Table& FindTable(const std::string& name);
   const Table& FindTable(const std::string& name) const;
   std::string PkKey(const Table& t, const Row& row, bool key_only) const;
   void Emit(const std::string& table, RowOp op, const Row& row);
   SourceRows OracleSources() const;
-  static std::string Format(const Row& row, const std::vector<SqlType>& types);
+  static std::string Format(const Row& row, const std::vector<SqlType>& types, size_t columns = SIZE_MAX);
 
   Catalog catalog_;
   std::map<std::string, Table> tables_;  ///< by "db.table"
@@ -101,7 +111,8 @@ class ViewHarness {
   std::unique_ptr<ViewStateManager> manager_;
   struct Checkpoint {
     std::map<std::string, std::map<std::string, Row>> tables;
-    std::vector<std::map<std::string, int64_t>> contents;
+    std::vector<std::map<std::pair<std::string, std::string>, int64_t>> contents;
+    std::vector<std::map<std::string, std::string>> upserted;
     uint64_t version = 1;
   } checkpoint_;
 };
