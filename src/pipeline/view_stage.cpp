@@ -110,17 +110,32 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
       auto v = std::make_unique<View>();
       v->name = Lower(def.name);
       if (!def.has_key) {
+        // Only a source table without a primary key takes a view's key away (a dropped key column
+        // is carried as a hidden column): its identical rows cannot be told apart.
+        std::string tables;
+        for (const auto& t : def.keyless_sources) tables += (tables.empty() ? "" : ", ") + t;
         Throw(ErrorKind::kSql,
               "{}:{}:{}: view {} has no unique key, so its ClickHouse table (ReplacingMergeTree) cannot tell "
-              "which rows replace which: select the primary-key columns of its source tables (through joins and "
-              "filters), or use GROUP BY or DISTINCT",
-              def.location.file, def.location.line, def.location.column, def.name);
+              "which rows replace which: it reads {} without a primary key, whose identical rows cannot be told "
+              "apart; add a primary key to {}, or aggregate its rows with GROUP BY or DISTINCT",
+              def.location.file, def.location.line, def.location.column, def.name,
+              tables.empty() ? "a source" : tables, def.keyless_sources.size() == 1 ? "that table" : "those tables");
       }
       v->pipeline = std::make_unique<sql::ViewPipeline>(def.plan, def.output);
       v->sources = v->pipeline->Sources();
       // The fingerprint covers what the state depends on: the statement, the columns it was bound
-      // to, and the fingerprints of the views it reads.
+      // to, and the fingerprints of the views it reads. A plan with hidden key columns anywhere
+      // adds its shape: those columns (new in an operator's stored rows) came with a later
+      // binder, so state stored before them is rebuilt rather than misread.
       std::string fp = def.sql + "\n--";
+      std::function<bool(const sql::PlanNode&)> hidden = [&](const sql::PlanNode& n) {
+        if (n.hidden_columns > 0) return true;
+        for (const auto& in : n.inputs) {
+          if (hidden(*in)) return true;
+        }
+        return false;
+      };
+      if (hidden(*def.plan)) fp += "\nplan:\n" + def.plan->ToString();
       for (const auto& s : v->sources) {
         auto t = tables_.find(s);
         if (t != tables_.end()) {

@@ -667,6 +667,8 @@ class Binder {
       }
       std::set<std::string> taken;
       for (const auto& n : names) taken.insert(Lower(n));
+      // `_branch` is this UNION's: a branch's own `_branch` (a nested UNION ALL) gets a suffix.
+      const std::string branch_name = UniqueName("_branch", taken);
       for (size_t s = 0; s < slots.size(); ++s) {
         // A slot shared by branches is named by its position: no one branch's column name fits it.
         const Slot& slot = slots[s];
@@ -675,7 +677,7 @@ class Binder {
         types.push_back(slot.type);
       }
       key->push_back(static_cast<int>(names.size()));
-      names.push_back(UniqueName("_branch", taken));
+      names.push_back(branch_name);
       types.push_back(kIntType);
       hidden = static_cast<int>(slots.size()) + 1;
       for (size_t b = 0; b < in.size(); ++b) {

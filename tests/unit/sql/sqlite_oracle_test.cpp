@@ -37,6 +37,11 @@ const std::vector<std::pair<std::string, std::string>> kViews = {
     {"usingj", "SELECT k, t1.id, t2.id AS id2 FROM t1 LEFT JOIN t2 USING (k)"},
     {"filt", "SELECT g, count(*) FILTER (WHERE k > 1) AS big, sum(k) FILTER (WHERE s = 'a') AS sa, count(*) AS n FROM t1 GROUP BY g"},
     {"sub", "SELECT x.k, count(*) AS n FROM (SELECT k, g FROM t1 WHERE g IS NOT NULL) x GROUP BY x.k"},
+    // Keys carried as hidden columns (not shown): duplicates of visible rows must stay apart.
+    {"gk", "SELECT g, k FROM t1"},
+    {"u3", "SELECT k, s FROM t1 WHERE g = 1 UNION ALL SELECT k, name FROM t2 UNION ALL SELECT g, s FROM t1"},
+    {"ksub", "SELECT a.g, b.w FROM (SELECT g, k FROM t1) a JOIN (SELECT w, k FROM t2) b ON a.k = b.k"},
+    {"ng", "SELECT count(*) AS n FROM t1 GROUP BY g"},
 };
 
 std::vector<std::string> SqliteRows(sqlite3* db, const std::string& sql) {
