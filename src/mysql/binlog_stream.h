@@ -1,7 +1,7 @@
 #pragma once
 /// The replication connection: registers as a replica with `database.server.id` and streams raw
-/// binlog events (COM_BINLOG_DUMP through libmariadb's mariadb_rpl) from a file:pos, or from a
-/// MariaDB GTID position. Decoding is not done here (see mysql/binlog_event.h). Owns its
+/// binlog events from a file:pos or a MariaDB GTID position (COM_BINLOG_DUMP through libmariadb's
+/// mariadb_rpl), or from a MySQL GTID set (COM_BINLOG_DUMP_GTID, sent and read here). Decoding is not done here (see mysql/binlog_event.h). Owns its
 /// connection; used by one thread.
 
 #include <cstdint>
@@ -16,11 +16,24 @@ struct st_mariadb_rpl_event;
 
 namespace sluice::mysql {
 
+/// Where a dump starts: a binlog file:pos, a MariaDB GTID position or a MySQL GTID set.
 struct StreamStart {
-  std::string file;          ///< binlog file; empty with a MariaDB GTID start
+  enum class Mode { kFilePos, kMariaGtid, kMySqlGtid };
+  Mode mode = Mode::kFilePos;
+  std::string file;          ///< binlog file (kFilePos)
   uint64_t pos = 4;
-  std::string mariadb_gtid;  ///< MariaDB slave_connect_state, e.g. "0-1-42"; used when file is empty
+  std::string mariadb_gtid;  ///< kMariaGtid: @slave_connect_state, e.g. "0-1-42,1-2-7"
+  std::string mysql_gtid;    ///< kMySqlGtid: the executed set, text (for messages)
+  std::string mysql_gtid_encoded;  ///< kMySqlGtid: the same set as MySqlGtidSet::Encode()
+  /// "file:pos", "GTID position ..." or "GTID set ...", for messages.
+  std::string ToString() const;
 };
+
+/// The COM_BINLOG_DUMP_GTID (0x1e) packet payload without the command byte: flags
+/// (BINLOG_THROUGH_GTID, plus BINLOG_DUMP_NON_BLOCK when `non_blocking`), server id, an empty
+/// file name, position 4 and the encoded GTID set.
+/// https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_binlog_dump_gtid.html
+std::string ComBinlogDumpGtidPayload(uint32_t server_id, const std::string& encoded_gtid_set, bool non_blocking);
 
 class BinlogStream {
  public:
@@ -43,6 +56,7 @@ class BinlogStream {
   std::unique_ptr<Connection> conn_;
   st_mariadb_rpl* rpl_ = nullptr;
   st_mariadb_rpl_event* event_ = nullptr;
+  bool raw_ = false;  ///< reading COM_BINLOG_DUMP_GTID packets directly (not through rpl_)
   StreamStart start_;
 };
 

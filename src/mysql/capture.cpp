@@ -16,6 +16,7 @@
 #include "common/metrics.h"
 #include "mysql/binlog_event.h"
 #include "mysql/binlog_stream.h"
+#include "mysql/gtid_set.h"
 #include "mysql/row_decoder.h"
 #include "mysql/schema_history.h"
 #include "mysql/source_info.h"
@@ -33,36 +34,16 @@ int64_t NowMs() {
       .count();
 }
 
-// (file sequence, position) ordering of binlog coordinates.
+// (file sequence, position) ordering of binlog coordinates; no file is before every position.
 bool AtOrAfter(const std::string& file, uint64_t pos, const std::string& tfile, uint64_t tpos) {
+  if (file.empty()) return false;
+  if (tfile.empty()) return true;
   uint32_t a = BinlogFileSequence(file), b = BinlogFileSequence(tfile);
   return a != b ? a > b : pos >= tpos;
 }
 
-// MariaDB GTID set "d-s-n,..." kept as domain -> gtid.
-std::map<uint32_t, std::string> ParseMariaGtidSet(const std::string& s) {
-  std::map<uint32_t, std::string> m;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t comma = s.find(',', start);
-    std::string g = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    size_t b = g.find_first_not_of(" \n\t"), e = g.find_last_not_of(" \n\t");
-    if (b != std::string::npos) {
-      g = g.substr(b, e - b + 1);
-      size_t dash = g.find('-');
-      if (dash != std::string::npos) m[static_cast<uint32_t>(std::stoul(g.substr(0, dash)))] = g;
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return m;
-}
-
-std::string JoinGtidSet(const std::map<uint32_t, std::string>& m) {
-  std::string out;
-  for (const auto& [d, g] : m) out += (out.empty() ? "" : ",") + g;
-  return out;
-}
+// The file sequence number of `file`, 0 for none (an offset holding only a GTID set).
+uint32_t FileSeq(const std::string& file) { return file.empty() ? 0 : BinlogFileSequence(file); }
 
 // SQL literal of a snapshot key value as read with the text protocol.
 std::string KeyLiteral(Connection& conn, const ColumnSchema& col, std::string_view text) {
@@ -211,7 +192,13 @@ CaptureOptions CaptureOptions::FromConfig(const Config& config) {
   o.connection.user = config.GetString("source", "database.user");
   o.connection.password = config.GetString("source", "database.password");
   o.connection.ssl_mode = config.GetString("source", "database.ssl.mode");
-  o.connection.ssl_ca = config.GetString("source", "database.ssl.ca");
+  // PEM paths are relative to the config file's directory, as other file settings.
+  o.connection.ssl_ca = config.GetString("source", "database.ssl.ca").empty() ? "" : config.GetPath("source", "database.ssl.ca");
+  o.connection.ssl_cert = config.GetString("source", "database.ssl.cert").empty() ? "" : config.GetPath("source", "database.ssl.cert");
+  o.connection.ssl_key = config.GetString("source", "database.ssl.key").empty() ? "" : config.GetPath("source", "database.ssl.key");
+  o.connection.ssl_key_password = config.GetString("source", "database.ssl.key.password");
+  o.connection.ssl_cipher = config.GetString("source", "database.ssl.cipher");
+  o.connection.ssl_tls_versions = config.GetString("source", "database.ssl.tls.versions");
   o.connection.connect_timeout_ms = static_cast<int>(config.GetInt("source", "connect.timeout.ms"));
   int64_t sid = config.GetInt("source", "database.server.id");
   if (sid <= 0 || sid > 0xFFFFFFFFll) {
@@ -232,6 +219,8 @@ CaptureOptions CaptureOptions::FromConfig(const Config& config) {
   }
   o.heartbeat_ms = hb == 0 ? 1000 : static_cast<int>(hb);
   o.heartbeat_action_query = config.GetString("source", "heartbeat.action.query");
+  o.gtid_filter = GtidSourceFilter(config);
+  o.gtid_filter_dml = config.GetBool("source", "gtid.source.filter.dml.events");
   return o;
 }
 
@@ -263,11 +252,12 @@ TableSchemaPtr MySqlCapture::Emitted(const TableSchemaPtr& full) {
 void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
   // A stored offset is acknowledged by definition: the lag is known from the start, and an idle
   // source's heartbeats move it forward even before the next transaction is delivered.
-  if (!resume.empty()) metrics::PipelineFreshness().Acked(BinlogFileSequence(resume.file), resume.pos, resume.ts_ms);
+  if (!resume.empty()) metrics::PipelineFreshness().Acked(FileSeq(resume.file), resume.pos, resume.ts_ms);
   Connection conn(options_.connection);
   conn.Connect();
   SourceFacts facts = ValidateSource(conn, options_.server_id);
   is_mariadb_ = facts.is_mariadb;
+  server_gtids_ = ServerUsesGtids(conn, is_mariadb_);
   history_->set_mariadb(is_mariadb_);
   SLOG_INFO("connected to {} at {}:{} (server_id {})", facts.version, options_.connection.host,
             options_.connection.port, facts.server_id);
@@ -275,21 +265,29 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
   const std::string& mode = options_.snapshot_mode;
 
   if (!offset.empty() && !offset.snapshot_running) {
-    // Does the server still have our position?
+    // Does the server still have what follows our position? By GTID when the offset resumes
+    // from its GTIDs (the server may be another one, e.g. a promoted replica, with other binlog
+    // files), else by the binlog file.
     auto files = ListBinlogFiles(conn);
-    bool have = std::find(files.begin(), files.end(), offset.file) != files.end();
-    if (!have) {
+    std::string missing;
+    if (ResumesByGtid(offset)) {
+      missing = PurgedSince(conn, offset);
+    } else if (std::find(files.begin(), files.end(), offset.file) == files.end()) {
+      missing = fmt::format("binlog file {} which the server has purged", offset.file);
+    }
+    if (!missing.empty()) {
+      const std::string oldest = files.empty() ? "none" : files.front();
       if (mode == "when_needed") {
-        SLOG_WARN("binlog {} (stored offset) is no longer on the server (oldest: {}); snapshot.mode is when_needed: "
-                  "taking a new snapshot",
-                  offset.file, files.empty() ? "none" : files.front());
+        SLOG_WARN("the stored offset {} needs {} (oldest binlog: {}); snapshot.mode is when_needed: taking a new "
+                  "snapshot",
+                  offset.ToString(), missing, oldest);
         offset = SourceOffset{};
       } else {
         Throw(ErrorKind::kSource,
-              "the stored offset {} points to binlog file {} which the server has purged (oldest available: {}). "
+              "the stored offset {} needs {} (oldest available binlog: {}). "
               "Changes since then are lost to the binlog: set source.snapshot.mode to when_needed to re-snapshot "
               "automatically, or delete the state directory to start over",
-              offset.ToString(), offset.file, files.empty() ? "none" : files.front());
+              offset.ToString(), missing, oldest);
       }
     }
     if (!offset.empty() && mode == "always") {
@@ -328,7 +326,10 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
       consumer.OnCaughtUp();
       return;
     }
-    if (!history_->LoadAt(BinlogFileSequence(offset.file), offset.pos)) {
+    // An offset holding only GTIDs (taken on another server) continues with the latest schema.
+    const bool loaded = offset.file.empty() ? history_->LoadAt(UINT32_MAX, UINT64_MAX)
+                                            : history_->LoadAt(BinlogFileSequence(offset.file), offset.pos);
+    if (!loaded) {
       Throw(ErrorKind::kState, "the state directory has an offset ({}) but no schema history; delete the state "
             "directory to start over", offset.ToString());
     }
@@ -354,7 +355,8 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     offset = SourceOffset{};
     offset.file = at.file;
     offset.pos = at.pos;
-    offset.gtid_set = at.gtid_set;
+    offset.gtid_set = KeptGtids(at.gtid_set);
+    offset.gtid_full = server_gtids_;
     offset.snapshot_running = with_data;
     offset.snapshot_done = !with_data;
     offset.ts_ms = NowMs();
@@ -563,6 +565,71 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
   SLOG_INFO("snapshot complete: {} rows from {} table(s)", all_rows, tables.size());
 }
 
+bool MySqlCapture::ResumesByGtid(const SourceOffset& offset) const {
+  return server_gtids_ && !offset.gtid_set.empty() && (offset.gtid_full || is_mariadb_);
+}
+
+std::string MySqlCapture::KeptGtids(const std::string& server_set) const {
+  const auto keep = [&](const std::string& src) { return options_.gtid_filter.Keep(src); };
+  if (is_mariadb_) return MariaGtidPosition::Parse(server_set).Filter(keep).ToString();
+  return server_gtids_ ? MySqlGtidSet::Parse(server_set).Filter(keep).ToString() : std::string();
+}
+
+StreamStart MySqlCapture::PlanStart(const SourceOffset& offset) {
+  StreamStart start;
+  start.file = offset.file;
+  start.pos = offset.pos;
+  if (!ResumesByGtid(offset)) return start;
+  // Sources gtid.source.* leaves out of the offset are skipped: the server's current GTIDs of
+  // those sources go into the requested set (as Debezium does).
+  const GtidSourceFilter& f = options_.gtid_filter;
+  std::string server_set;
+  if (f.active()) {
+    Connection conn(options_.connection);
+    conn.Connect();
+    server_set = conn.QueryValue(is_mariadb_ ? "SELECT @@global.gtid_binlog_pos" : "SELECT @@global.gtid_executed")
+                     .value_or("");
+  }
+  const auto excluded = [&](const std::string& src) { return !f.Keep(src); };
+  if (is_mariadb_) {
+    MariaGtidPosition pos = MariaGtidPosition::Parse(offset.gtid_set);
+    if (f.active()) pos.AddMissing(MariaGtidPosition::Parse(server_set).Filter(excluded));
+    start.mode = StreamStart::Mode::kMariaGtid;
+    start.mariadb_gtid = pos.ToString();
+  } else {
+    MySqlGtidSet set = MySqlGtidSet::Parse(offset.gtid_set);
+    if (f.active()) set.Merge(MySqlGtidSet::Parse(server_set).Filter(excluded));
+    start.mode = StreamStart::Mode::kMySqlGtid;
+    start.mysql_gtid = set.ToString();
+    start.mysql_gtid_encoded = set.Encode();
+  }
+  return start;
+}
+
+std::string MySqlCapture::PurgedSince(Connection& conn, const SourceOffset& offset) {
+  const auto keep = [&](const std::string& src) { return options_.gtid_filter.Keep(src); };
+  if (is_mariadb_) {
+    // The GTID_LIST at the start of the oldest binlog is what was purged before it.
+    std::vector<std::string> files = ListBinlogFiles(conn);
+    if (files.empty()) return "";
+    const MariaGtidPosition purged = MariaGtidPosition::FromState(GtidListAtStartOf(conn, files.front())).Filter(keep);
+    const MariaGtidPosition ours = MariaGtidPosition::Parse(offset.gtid_set);
+    std::string gaps;
+    for (const auto& [domain, g] : purged.domains()) {
+      auto it = ours.domains().find(domain);
+      if (it != ours.domains().end() && it->second.seq_no < g.seq_no) {
+        gaps += fmt::format("{}transactions {}-*-{}..{} of domain {}", gaps.empty() ? "" : ", ", domain,
+                            it->second.seq_no + 1, g.seq_no, domain);
+      }
+    }
+    return gaps.empty() ? "" : gaps + fmt::format(", purged before binlog {}", files.front());
+  }
+  const MySqlGtidSet purged =
+      MySqlGtidSet::Parse(conn.QueryValue("SELECT @@global.gtid_purged").value_or("")).Filter(keep);
+  const MySqlGtidSet missing = MySqlGtidSet::Parse(offset.gtid_set).Missing(purged);
+  return missing.empty() ? "" : "GTIDs " + missing.ToString() + " which the server has purged (@@gtid_purged)";
+}
+
 void MySqlCapture::Stream(ChangeConsumer& consumer, SourceOffset offset) {
   // The target for --exit-when-caught-up: the binlog end when streaming starts.
   SourceOffset target;
@@ -572,6 +639,7 @@ void MySqlCapture::Stream(ChangeConsumer& consumer, SourceOffset offset) {
     BinlogCoordinates end = CurrentBinlogEnd(conn, is_mariadb_);
     target.file = end.file;
     target.pos = end.pos;
+    target.gtid_set = end.gtid_set;
   }
   SLOG_INFO("streaming the binlog from {} (end of binlog now {}:{})", offset.ToString(), target.file, target.pos);
   int backoff_ms = 500;
@@ -594,15 +662,34 @@ void MySqlCapture::Stream(ChangeConsumer& consumer, SourceOffset offset) {
 void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, const SourceOffset& target) {
   // `offset` is the last commit passed on; a reconnect restarts from it.
   BinlogStream stream(options_.connection, options_.server_id);
-  StreamStart start;
-  start.file = offset.file;
-  start.pos = offset.pos;
+  const StreamStart start = PlanStart(offset);
+  const bool by_gtid = start.mode != StreamStart::Mode::kFilePos;
+  SLOG_INFO("binlog dump from {}{}", start.ToString(),
+            by_gtid ? fmt::format(" (resuming by GTID; stored offset {})", offset.ToString()) : std::string());
   stream.Open(start, /*non_blocking=*/false, options_.heartbeat_ms);
 
-  if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
-    consumer.OnCaughtUp();
-    return;
+  // The offset's file:pos are coordinates of this stream. After a resume by GTID they may be
+  // another server's until the first commit here replaces them; until then only GTIDs compare.
+  bool offset_on_stream = !by_gtid;
+  if (options_.exit_when_caught_up) {
+    bool caught_up = false;
+    if (!by_gtid) {
+      caught_up = AtOrAfter(offset.file, offset.pos, target.file, target.pos);
+    } else {
+      const auto keep = [&](const std::string& src) { return options_.gtid_filter.Keep(src); };
+      caught_up = is_mariadb_ ? MariaGtidPosition::Parse(offset.gtid_set)
+                                    .Covers(MariaGtidPosition::Parse(target.gtid_set).Filter(keep))
+                              : MySqlGtidSet::Parse(offset.gtid_set)
+                                    .Contains(MySqlGtidSet::Parse(target.gtid_set).Filter(keep));
+    }
+    if (caught_up) {
+      consumer.OnCaughtUp();
+      return;
+    }
   }
+  // After a resume by GTID, the first transaction's coordinates must not be before the stored
+  // ones: _version and the schema history are ordered by binlog coordinates.
+  bool check_coordinates = by_gtid && !offset.file.empty();
 
   // Metadata queries cannot share the replication connection (it is busy streaming).
   Connection meta(options_.connection);
@@ -618,14 +705,24 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
   std::string log_table;
   ScopedLogPosition log_position_guard(&file, &log_pos);
   ScopedLogTable log_table_guard(&log_table);
-  uint32_t file_seq = BinlogFileSequence(file);
-  auto gtids = ParseMariaGtidSet(is_mariadb_ ? offset.gtid_set : "");
-  std::string mysql_gtid_set = is_mariadb_ ? "" : offset.gtid_set;
+  uint32_t file_seq = FileSeq(file);
+  // The executed GTIDs up to `offset`, advanced at each commit (only complete sets are kept up
+  // to date; see SourceOffset::gtid_full).
+  MariaGtidPosition maria_gtids;
+  MySqlGtidSet mysql_gtids;
+  if (offset.gtid_full || is_mariadb_) {
+    if (is_mariadb_) maria_gtids = MariaGtidPosition::Parse(offset.gtid_set);
+    else mysql_gtids = MySqlGtidSet::Parse(offset.gtid_set);
+  }
+  const GtidSourceFilter& gtid_filter = options_.gtid_filter;
 
   // Transaction state.
   bool in_txn = false;
   std::string txn_gtid;
   uint32_t txn_domain = 0;
+  uint32_t txn_server = 0;
+  uint64_t txn_seq = 0;
+  bool txn_gtid_kept = true;  // the transaction's GTID source passes gtid.source.*
   uint64_t thread = 0;
   std::string query;
   ChangeChunk chunk;
@@ -662,17 +759,23 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     flush();
     offset.file = file;
     offset.pos = next_pos;
+    offset_on_stream = true;
     if (event_ts) offset.ts_ms = static_cast<int64_t>(event_ts) * 1000;
-    if (!txn_gtid.empty()) {
+    if (!txn_gtid.empty() && txn_gtid_kept) {
       if (is_mariadb_) {
-        gtids[txn_domain] = txn_gtid;
-        offset.gtid_set = JoinGtidSet(gtids);
+        maria_gtids.Set(txn_domain, {txn_server, txn_seq});
+        offset.gtid_set = maria_gtids.ToString();
+        offset.gtid_full = true;
+      } else if (offset.gtid_full) {
+        mysql_gtids.AddGtid(txn_gtid);
+        offset.gtid_set = mysql_gtids.ToString();
       } else {
-        offset.gtid_set = txn_gtid;  // MySQL: the last GTID (resume uses file:pos)
+        offset.gtid_set = txn_gtid;  // no complete set yet (see PREVIOUS_GTIDS below): resume by file:pos
       }
     }
     in_txn = false;
     txn_gtid.clear();
+    txn_gtid_kept = true;
     query.clear();
     thread = 0;
     log_table.clear();
@@ -685,6 +788,21 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
     }
   };
 
+  // The first transaction after a resume by GTID: its coordinates on this server must not be
+  // before the stored offset's.
+  auto check_first = [&](const EventHeader& h) {
+    check_coordinates = false;
+    if (AtOrAfter(file, h.position(), offset.file, offset.pos)) return;
+    Throw(ErrorKind::kSource,
+          "resumed by GTID ({}) on {}:{}, whose next transaction is at binlog {}:{}, before the stored offset's "
+          "coordinates {}:{} (the offset was taken on another server, e.g. before a failover). _version and the "
+          "schema history are ordered by binlog coordinates, so rows changed from here on would lose to rows "
+          "already delivered. Re-snapshot (set source.snapshot.mode to always for one start, or delete the state "
+          "directory). To fail over without a new snapshot, give replicas a binlog numbering above their "
+          "primary's (RESET MASTER TO <n> on a fresh replica before it starts replicating)",
+          start.ToString(), options_.connection.host, options_.connection.port, file, h.position(), offset.file,
+          offset.pos);
+  };
   std::vector<std::string_view> pending;  // inner events of a TRANSACTION_PAYLOAD
   while (!stop_) {
     std::string_view raw = stream.Next();
@@ -704,18 +822,32 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
       if (const auto* rot = e.As<RotateEvent>()) {
         file = rot->next_file;
         file_seq = BinlogFileSequence(file);
-        if (!in_txn && (h.flags & kLogEventArtificialFlag) == 0) {
+        if (!in_txn && offset_on_stream && (h.flags & kLogEventArtificialFlag) == 0) {
           // A real rotate: the next transaction starts in the new file.
           offset.file = file;
           offset.pos = rot->position;
         }
         continue;
       }
+      if (const auto* prev = e.As<PreviousGtidsEvent>()) {
+        // MySQL: everything executed before this binlog file. Between transactions at the start
+        // of a file, it completes an offset that has no full set yet (e.g. stored by an older
+        // version, or started by file:pos).
+        if (!is_mariadb_ && !in_txn && server_gtids_ && offset_on_stream && (h.flags & kLogEventArtificialFlag) == 0 &&
+            offset.file == file) {
+          mysql_gtids.Merge(MySqlGtidSet::Parse(prev->ToString()).Filter(
+              [&](const std::string& src) { return gtid_filter.Keep(src); }));
+          if (!offset.gtid_full) SLOG_INFO("GTID set complete from {}'s PREVIOUS_GTIDS: resumes use GTIDs from now on", file);
+          offset.gtid_full = true;
+          offset.gtid_set = mysql_gtids.ToString();
+        }
+      }
       if (e.Is<FormatDescriptionEvent>() || e.Is<PreviousGtidsEvent>() || e.Is<MariaGtidListEvent>() ||
           e.Is<MariaBinlogCheckpointEvent>() || e.Is<StopEvent>()) {
         // Between transactions, the position after these events is a valid resume point; moving
         // to it lets --exit-when-caught-up see that a freshly rotated binlog has been read.
-        if (!in_txn && h.log_pos > offset.pos && offset.file == file && (h.flags & kLogEventArtificialFlag) == 0) {
+        if (!in_txn && offset_on_stream && h.log_pos > offset.pos && offset.file == file &&
+            (h.flags & kLogEventArtificialFlag) == 0) {
           offset.pos = h.log_pos;
           if (options_.exit_when_caught_up && AtOrAfter(offset.file, offset.pos, target.file, target.pos)) {
             consumer.OnCommit(offset);
@@ -729,12 +861,12 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         if (!in_txn) {
           // Nothing after `offset` in the source right now: once it is acknowledged, the data is
           // as fresh as this moment (the lag stays truthful while captured tables are idle).
-          metrics::PipelineFreshness().SourceIdle(BinlogFileSequence(offset.file), offset.pos, metrics::NowMs());
+          if (offset_on_stream) metrics::PipelineFreshness().SourceIdle(FileSeq(offset.file), offset.pos, metrics::NowMs());
           metrics_->FlushEvents();
           consumer.OnIdle();
         }
         heartbeat_action();
-        if (!in_txn && options_.exit_when_caught_up) {
+        if (!in_txn && offset_on_stream && options_.exit_when_caught_up) {
           std::string hb_file = hb->log_file.empty() ? file : hb->log_file;
           if (AtOrAfter(hb_file, hb->log_pos, target.file, target.pos) &&
               AtOrAfter(offset.file, offset.pos, hb_file, hb->log_pos)) {
@@ -751,11 +883,17 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         thread = 0;  // unknown until a BEGIN says (Debezium writes null)
         txn_gtid = mg->gtid;
         txn_domain = mg->domain_id;
+        txn_server = mg->server_id;
+        txn_seq = mg->seq_no;
+        txn_gtid_kept = gtid_filter.Keep(std::to_string(mg->domain_id));
+        if (check_coordinates) check_first(h);
         continue;
       }
       if (const auto* g = e.As<GtidEvent>()) {
         txn_gtid = g->gtid;  // MySQL: BEGIN follows for transactions; DDL comes without one
+        txn_gtid_kept = g->anonymous || gtid_filter.Keep(FormatUuid(g->uuid));
         thread = 0;
+        if (check_coordinates) check_first(h);
         continue;
       }
       if (const auto* rq = e.As<RowsQueryEvent>()) {
@@ -824,6 +962,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         }
         const TableMap& map = *re->table;
         if (!filter_.IncludeTable(map.database, map.table)) continue;
+        if (!txn_gtid_kept && options_.gtid_filter_dml) continue;  // gtid.source.filter.dml.events
         TableSchemaPtr full = history_->Get(map.database, map.table);
         if (!full) {
           // Created before our history started (e.g. filter widened): learn it now.

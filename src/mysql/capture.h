@@ -15,6 +15,7 @@
 
 #include "event/change.h"
 #include "mysql/connection.h"
+#include "mysql/gtid_set.h"
 #include "mysql/offset.h"
 #include "mysql/table_filter.h"
 
@@ -27,6 +28,7 @@ namespace sluice::mysql {
 
 class SchemaHistory;
 struct CaptureMetrics;
+struct StreamStart;
 
 /// Records that `offset` is acknowledged downstream (stored in the state directory): the acked
 /// position gauges and the freshness watermark behind sluice_lag_seconds (common/metrics.h).
@@ -65,6 +67,8 @@ struct CaptureOptions {
   bool progress = true;                ///< snapshot progress on stderr
   int heartbeat_ms = 1000;             ///< source heartbeat period when idle (keeps the lag truthful)
   std::string heartbeat_action_query;  ///< run on the source every heartbeat_ms when set
+  GtidSourceFilter gtid_filter;        ///< gtid.source.includes / gtid.source.excludes
+  bool gtid_filter_dml = true;         ///< gtid.source.filter.dml.events
   static CaptureOptions FromConfig(const Config& config);
 };
 
@@ -89,6 +93,15 @@ class MySqlCapture {
   void Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool with_data);
   void Stream(ChangeConsumer& consumer, SourceOffset offset);
   void StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, const SourceOffset& target);
+  /// True when `offset` can resume by GTID on the connected server (Debezium: whenever the server
+  /// uses GTIDs and the offset has a complete set).
+  bool ResumesByGtid(const SourceOffset& offset) const;
+  /// Where the dump of `offset` starts: its GTIDs when ResumesByGtid, else file:pos.
+  StreamStart PlanStart(const SourceOffset& offset);
+  /// Describes the transactions after `offset` the server has purged ("" when none is missing).
+  std::string PurgedSince(Connection& conn, const SourceOffset& offset);
+  /// The offset's GTID set in the form it keeps (filtered by gtid.source.*, canonical text).
+  std::string KeptGtids(const std::string& server_set) const;
   TableSchemaPtr Emitted(const TableSchemaPtr& full);
   const std::vector<int>& EmittedColumns(const TableSchemaPtr& full);
 
@@ -99,6 +112,7 @@ class MySqlCapture {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> snapshot_total_{0}, snapshot_done_{0};
   bool is_mariadb_ = false;
+  bool server_gtids_ = false;  ///< the server uses GTIDs (ServerUsesGtids)
   struct Projection {
     TableSchemaPtr full;
     TableSchemaPtr emitted;

@@ -1,7 +1,11 @@
 #include "mysql/connection.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -47,6 +51,32 @@ void Connection::Fail(const std::string& what) {
   unsigned err = mysql_ ? mysql_errno(mysql_) : 0;
   std::string msg = mysql_ ? mysql_error(mysql_) : "no connection";
   const std::string where = fmt::format("{}:{}", options_.host, options_.port);
+  // require_secure_transport=ON: MySQL's ER_SECURE_TRANSPORT_REQUIRED (3159); MariaDB's number
+  // differs between versions, its text does not.
+  if (err == 3159 || msg.find("insecure transport") != std::string::npos) {
+    throw Error(ErrorKind::kSource,
+                fmt::format("MySQL at {} accepts only encrypted connections (require_secure_transport=ON) and this one "
+                            "was not encrypted (source.database.ssl.mode is {}): {}. Set source.database.ssl.mode to "
+                            "verify_ca (with source.database.ssl.ca, the PEM file of the CA that signed the server's "
+                            "certificate), verify_identity or required.",
+                            where, options_.ssl_mode, msg));
+  }
+  if (err == CR_SSL_CONNECTION_ERROR) {
+    std::string hint;
+    if (msg.find("verify") != std::string::npos || msg.find("certificate") != std::string::npos) {
+      hint = options_.ssl_mode == "verify_identity"
+                 ? fmt::format("the server's certificate must be signed by the CA in source.database.ssl.ca ('{}') "
+                               "and name the host '{}' (subjectAltName); use verify_ca to check only the CA",
+                               options_.ssl_ca, options_.host)
+                 : fmt::format("the server's certificate must be signed by the CA in source.database.ssl.ca ('{}'); "
+                               "give the CA that issued it",
+                               options_.ssl_ca);
+    } else {
+      hint = "check the server's TLS setup and source.database.ssl.* (mode, ca, cert, key, tls.versions, cipher)";
+    }
+    throw Error(ErrorKind::kSource, fmt::format("TLS connection to MySQL at {} failed (source.database.ssl.mode {}): "
+                                                "{}. {}.", where, options_.ssl_mode, msg, hint));
+  }
   switch (err) {
     case ER_ACCESS_DENIED_ERROR:
     case ER_DBACCESS_DENIED_ERROR:
@@ -93,26 +123,75 @@ void Connection::Connect() {
     mysql_optionsv(mysql_, MYSQL_OPT_READ_TIMEOUT, &rt);
   }
   mysql_optionsv(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-  my_bool off = 0, on = 1;
-  if (options_.ssl_mode == "disabled") {
-    mysql_optionsv(mysql_, MYSQL_OPT_SSL_ENFORCE, &off);
-  } else if (options_.ssl_mode == "required" || options_.ssl_mode == "verify_ca" ||
-             options_.ssl_mode == "verify_identity") {
-    mysql_optionsv(mysql_, MYSQL_OPT_SSL_ENFORCE, &on);
-    if (!options_.ssl_ca.empty()) mysql_optionsv(mysql_, MYSQL_OPT_SSL_CA, options_.ssl_ca.c_str());
-    my_bool verify = options_.ssl_mode == "verify_identity" ? 1 : 0;
-    mysql_optionsv(mysql_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-  } else {
-    // preferred: TLS when the server offers it, never verify.
-    mysql_optionsv(mysql_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
-  }
+  ApplyTlsOptions();
   if (!mysql_real_connect(mysql_, options_.host.c_str(), options_.user.c_str(), options_.password.c_str(),
                           nullptr, static_cast<unsigned>(options_.port), nullptr, CLIENT_MULTI_RESULTS)) {
     Fail("connect");
   }
+  const std::string& mode = options_.ssl_mode;
+  if ((mode == "required" || mode == "verify_ca" || mode == "verify_identity") && TlsCipher().empty()) {
+    const std::string where = fmt::format("{}:{}", options_.host, options_.port);
+    Close();
+    throw Error(ErrorKind::kSource,
+                fmt::format("source.database.ssl.mode is {} but the connection to MySQL at {} is not encrypted: the "
+                            "server does not offer TLS. Configure TLS on the server (ssl_cert, ssl_key, ssl_ca; "
+                            "SHOW VARIABLES LIKE 'have_ssl' must say YES) or set source.database.ssl.mode to "
+                            "preferred or disabled",
+                            mode, where));
+  }
   // Session settings every reader relies on: UTC for TIMESTAMP, exact values.
   Execute("SET time_zone = '+00:00'");
   Execute("SET NAMES utf8mb4");
+}
+
+void Connection::ApplyTlsOptions() {
+  const ConnectionOptions& o = options_;
+  const std::string& mode = o.ssl_mode;
+  my_bool off = 0, on = 1;
+  if (mode == "disabled") {
+    mysql_optionsv(mysql_, MYSQL_OPT_SSL_ENFORCE, &off);
+    return;
+  }
+  if (mode != "preferred" && mode != "required" && mode != "verify_ca" && mode != "verify_identity") {
+    Throw(ErrorKind::kConfig, "source.database.ssl.mode is '{}'; use one of disabled, preferred, required, "
+          "verify_ca, verify_identity", mode);
+  }
+  const bool verify = mode == "verify_ca" || mode == "verify_identity";
+  if (verify && o.ssl_ca.empty()) {
+    Throw(ErrorKind::kConfig, "source.database.ssl.mode {} verifies the server's certificate and needs "
+          "source.database.ssl.ca: the PEM file of the CA that signed it", mode);
+  }
+  for (const auto& [key, path] : {std::pair<const char*, const std::string*>{"database.ssl.ca", &o.ssl_ca},
+                                  {"database.ssl.cert", &o.ssl_cert}, {"database.ssl.key", &o.ssl_key}}) {
+    if (!path->empty() && access(path->c_str(), R_OK) != 0) {
+      Throw(ErrorKind::kConfig, "source.{}: cannot read '{}': {}; give the path of a readable PEM file", key, *path,
+            std::strerror(errno));
+    }
+  }
+  if (o.ssl_cert.empty() != o.ssl_key.empty()) {
+    Throw(ErrorKind::kConfig, "source.database.ssl.cert and source.database.ssl.key go together (a client certificate "
+          "and its private key); set both or neither");
+  }
+  // TLS whenever the server offers it; the modes past `preferred` check after connecting that
+  // the session is encrypted (libmariadb falls back to plain text when the server has no TLS).
+  mysql_optionsv(mysql_, MYSQL_OPT_SSL_ENFORCE, &on);
+  // libmariadb verifies the chain against the CA when one is given, and the host name only with
+  // MYSQL_OPT_SSL_VERIFY_SERVER_CERT.
+  if (verify) mysql_optionsv(mysql_, MYSQL_OPT_SSL_CA, o.ssl_ca.c_str());
+  if (!o.ssl_cert.empty()) {
+    mysql_optionsv(mysql_, MYSQL_OPT_SSL_CERT, o.ssl_cert.c_str());
+    mysql_optionsv(mysql_, MYSQL_OPT_SSL_KEY, o.ssl_key.c_str());
+  }
+  if (!o.ssl_key_password.empty()) mysql_optionsv(mysql_, MARIADB_OPT_TLS_PASSPHRASE, o.ssl_key_password.c_str());
+  if (!o.ssl_cipher.empty()) mysql_optionsv(mysql_, MYSQL_OPT_SSL_CIPHER, o.ssl_cipher.c_str());
+  if (!o.ssl_tls_versions.empty()) mysql_optionsv(mysql_, MARIADB_OPT_TLS_VERSION, o.ssl_tls_versions.c_str());
+  my_bool identity = mode == "verify_identity" ? on : off;
+  mysql_optionsv(mysql_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &identity);
+}
+
+std::string Connection::TlsCipher() const {
+  const char* c = mysql_ ? mysql_get_ssl_cipher(mysql_) : nullptr;
+  return c ? c : "";
 }
 
 void Connection::Execute(const std::string& sql) {

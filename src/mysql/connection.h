@@ -20,7 +20,12 @@ struct ConnectionOptions {
   std::string user;
   std::string password;
   std::string ssl_mode = "preferred";  ///< disabled|preferred|required|verify_ca|verify_identity
-  std::string ssl_ca;
+  std::string ssl_ca;                  ///< PEM CA file (database.ssl.ca)
+  std::string ssl_cert;                ///< PEM client certificate (database.ssl.cert)
+  std::string ssl_key;                 ///< PEM client key (database.ssl.key)
+  std::string ssl_key_password;        ///< passphrase of ssl_key (database.ssl.key.password)
+  std::string ssl_cipher;              ///< OpenSSL cipher list (database.ssl.cipher)
+  std::string ssl_tls_versions;        ///< e.g. "TLSv1.2,TLSv1.3" (database.ssl.tls.versions)
   int connect_timeout_ms = 30000;
   int read_timeout_s = 0;  ///< 0: none (binlog streaming uses server heartbeats instead)
 };
@@ -61,11 +66,14 @@ class Connection {
   const ConnectionOptions& options() const { return options_; }
   std::string ServerVersion() const;
   bool IsMariaDB() const;
+  /// The TLS cipher of the connection, "" when it is not encrypted.
+  std::string TlsCipher() const;
 
   /// Throws the Error describing the last failure of this handle, for `what` (e.g. the query).
   [[noreturn]] void Fail(const std::string& what);
 
  private:
+  void ApplyTlsOptions();
   ConnectionOptions options_;
   MYSQL* mysql_ = nullptr;
 };

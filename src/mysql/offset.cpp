@@ -65,6 +65,7 @@ std::string SourceOffset::Serialize() const {
     << "file\t" << Escape(file) << "\n"
     << "pos\t" << pos << "\n"
     << "gtid\t" << Escape(gtid_set) << "\n"
+    << "gtid_full\t" << (gtid_full ? 1 : 0) << "\n"
     << "snapshot_done\t" << (snapshot_done ? 1 : 0) << "\n"
     << "snapshot_running\t" << (snapshot_running ? 1 : 0) << "\n"
     << "tables_done\t" << Escape(Join(tables_done)) << "\n"
@@ -90,6 +91,7 @@ SourceOffset SourceOffset::Parse(const std::string& text) {
     if (k == "file") o.file = v;
     else if (k == "pos") o.pos = std::stoull(v);
     else if (k == "gtid") o.gtid_set = v;
+    else if (k == "gtid_full") o.gtid_full = v == "1";
     else if (k == "snapshot_done") o.snapshot_done = v == "1";
     else if (k == "snapshot_running") o.snapshot_running = v == "1";
     else if (k == "tables_done") o.tables_done = Split(v);
@@ -102,8 +104,8 @@ SourceOffset SourceOffset::Parse(const std::string& text) {
 }
 
 std::string SourceOffset::ToString() const {
-  std::string s = fmt::format("{}:{}", file, pos);
-  if (!gtid_set.empty()) s += fmt::format(" gtid {}", gtid_set);
+  std::string s = file.empty() ? std::string() : fmt::format("{}:{}", file, pos);
+  if (!gtid_set.empty()) s += fmt::format("{}gtid {}", s.empty() ? "" : " ", gtid_set);
   if (snapshot_running) {
     s += fmt::format(" (snapshot in progress: {} tables done, at {}, {} rows)", tables_done.size(), current_table,
                      rows_done);

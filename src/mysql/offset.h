@@ -12,7 +12,13 @@ struct SourceOffset {
   // Streaming position: the first event of the next transaction to deliver.
   std::string file;
   uint64_t pos = 0;
-  std::string gtid_set;         ///< GTID set including the last delivered transaction
+  /// GTID set including the last delivered transaction: MariaDB's position (last GTID per
+  /// domain, "0-1-42,1-2-7"), MySQL's executed set ("uuid:1-42,uuid2:1-7"); "" without GTIDs.
+  std::string gtid_set;
+  /// True when gtid_set is complete (the server's whole history up to here, minus sources
+  /// gtid.source.* filters out), so a restart can resume from it instead of file:pos. Offsets
+  /// stored by older versions kept only MySQL's last GTID and leave this false.
+  bool gtid_full = false;
   // Snapshot progress (Debezium semantics: the snapshot is done once `snapshot_done`).
   bool snapshot_done = false;
   bool snapshot_running = false;

@@ -134,6 +134,11 @@ BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, boo
     if (*r[0] == "Binlog_snapshot_file") at.file = *r[1];
     if (*r[0] == "Binlog_snapshot_position") at.pos = std::stoull(*r[1]);
   }
+  // The GTID position of that binlog point (MariaDB 10.0+), so the offset can resume by GTID.
+  if (!at.file.empty()) {
+    at.gtid_set = conn.QueryValue("SELECT BINLOG_GTID_POS('" + conn.Escape(at.file) + "', " + std::to_string(at.pos) +
+                                  ")").value_or("");
+  }
   return at;
 }
 
@@ -153,6 +158,25 @@ BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb) {
     if (g >= 0) c.gtid_set = Val(st.rows[0], g);
   }
   return c;
+}
+
+bool ServerUsesGtids(Connection& conn, bool is_mariadb) {
+  if (is_mariadb) return true;  // MariaDB gives every transaction a GTID
+  std::string mode = Upper(conn.QueryValue("SELECT @@global.gtid_mode").value_or("OFF"));
+  return mode == "ON";
+}
+
+std::string GtidListAtStartOf(Connection& conn, const std::string& file) {
+  ResultSet rs = conn.Query("SHOW BINLOG EVENTS IN '" + conn.Escape(file) + "' LIMIT 4");
+  int type = rs.Col("Event_type"), info = rs.Col("Info");
+  for (const auto& r : rs.rows) {
+    if (Val(r, type) != "Gtid_list") continue;
+    std::string list = Val(r, info);
+    if (!list.empty() && list.front() == '[') list = list.substr(1);
+    if (!list.empty() && list.back() == ']') list.pop_back();
+    return list;
+  }
+  return "";
 }
 
 std::vector<std::string> ListBinlogFiles(Connection& conn) {

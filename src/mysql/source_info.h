@@ -40,6 +40,14 @@ BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb);
 /// true the global read lock is still held: read what must match the position, then UNLOCK TABLES.
 BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, bool* locked);
 
+/// True when the server gives transactions GTIDs a replica can resume from: always on MariaDB,
+/// gtid_mode=ON on MySQL.
+bool ServerUsesGtids(Connection& conn, bool is_mariadb);
+
+/// MariaDB: the GTID_LIST at the start of binlog `file` ("domain-server-seq,..."): the last GTID
+/// of each domain before it. "" when the file has none.
+std::string GtidListAtStartOf(Connection& conn, const std::string& file);
+
 /// Binlog files the server still has, oldest first.
 std::vector<std::string> ListBinlogFiles(Connection& conn);
 
