@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/crash_point.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -536,6 +537,7 @@ void ClickHouseSink::InsertRange(Table& t, size_t lo, size_t hi) {
   stats_.rows_inserted += hi - lo;
   stats_.bytes_inserted += body.size();
   ++stats_.inserts;
+  SLUICE_CRASH_POINT("sink.after_insert");  // ClickHouse has the rows; the offset is not stored yet
   t.insert_seconds->Observe(std::chrono::duration<double>(Clock::now() - started).count());
   t.batch_rows->Observe(static_cast<double>(hi - lo));
   t.rows_total->Inc(hi - lo);

@@ -113,6 +113,7 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"metrics", "bind.address", T::kString, "127.0.0.1", nullptr, "address the metrics endpoint listens on (0.0.0.0: every interface)"},
   // ---- state ----------------------------------------------------------------------------------
   {"state", "dir", T::kString, "./state", nullptr, "state directory (offsets, schema history); relative to the config file"},
+  {"state", "min.free.bytes", T::kInt, "33554432", nullptr, "free space the state directory's disk must keep: below it sluice stops with a disk-full error instead of writing (0: no check)"},
 };
 // clang-format on
 

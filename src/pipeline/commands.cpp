@@ -12,6 +12,7 @@
 #include "bus/embedded_queue.h"
 #include "clickhouse/sink.h"
 #include "common/config.h"
+#include "common/crash_point.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -74,6 +75,11 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c) {
     for (const auto& [k, v] : settings) n["tables"][table][k] = v;
   }
   return clickhouse::SinkOptions::FromYaml(n);
+}
+
+std::unique_ptr<StateStore> OpenState(const Config& config) {
+  return StateStore::Open(config.GetPath("state", "dir"), /*read_only=*/false,
+                          static_cast<uint64_t>(std::max<int64_t>(0, config.GetInt("state", "min.free.bytes"))));
 }
 
 std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter) {
@@ -204,7 +210,7 @@ int Capture(const CommonFlags& flags, const std::string& output) {
   mysql::TableFilter filter(config);
   auto options = mysql::CaptureOptions::FromConfig(config);
   options.exit_when_caught_up = flags.exit_when_caught_up;
-  auto state = StateStore::Open(config.GetPath("state", "dir"));
+  auto state = OpenState(config);
   const std::string prefix = StatePrefix("capture");
   mysql::MySqlCapture capture(options, filter, state.get(), prefix);
   g_capture = &capture;
@@ -229,7 +235,7 @@ int Run(const CommonFlags& flags) {
   sink->SetCancelFlag(&g_stop);
   // ClickHouse first: a wrong password or an unreachable server stops us before reading anything.
   sink->Connect();
-  auto state = StateStore::Open(config.GetPath("state", "dir"));
+  auto state = OpenState(config);
   const std::string prefix = StatePrefix("run");
   const std::string offset_key = prefix + "offset";
   mysql::SourceOffset resume = LoadOffset(*state, offset_key);
@@ -340,11 +346,13 @@ int Run(const CommonFlags& flags) {
     if (has_pending) {
       // The views' state goes with the offset it corresponds to, in one atomic write.
       std::vector<std::pair<std::string, std::string>> puts{{offset_key, pending.Serialize()}};
+      SLUICE_CRASH_POINT("checkpoint.before_offset_write");
       if (views) {
         views->CommitState(std::move(puts));
       } else {
         state->Write(puts);
       }
+      SLUICE_CRASH_POINT("checkpoint.after_offset_write");
       mysql::ReportAcked(pending);  // metrics: acked position and lag
       has_pending = false;
     }
@@ -517,7 +525,7 @@ int Check(const CommonFlags& flags) {
     }
   }
   try {
-    auto state = StateStore::Open(config.GetPath("state", "dir"));
+    auto state = OpenState(config);
     std::printf("state %s: ok\n", config.GetPath("state", "dir").c_str());
   } catch (const Error& e) {
     problems.push_back(e.what());

@@ -2,6 +2,7 @@
 /// The CLI commands. Each returns the process exit code; user errors are thrown as sluice::Error
 /// and reported by main().
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,7 @@
 
 namespace sluice {
 class Config;
+class StateStore;
 struct DebeziumOptions;
 }  // namespace sluice
 namespace sluice::clickhouse {
@@ -44,6 +46,8 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c);
 /// The captured tables' schemas as the capture emits them (column.exclude.list applied), read from
 /// the source now: views are bound against them (`run`, `check`, `transform`).
 std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter);
+/// The state directory of `state.dir`, opened for writing with `state.min.free.bytes`.
+std::unique_ptr<StateStore> OpenState(const Config& config);
 /// True for the `sink` keys that configure the Kafka consumer, not ClickHouse.
 bool IsKafkaSinkKey(std::string_view key);
 

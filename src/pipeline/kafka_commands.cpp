@@ -569,7 +569,7 @@ int CaptureToKafka(const CommonFlags& flags) {
   mysql::TableFilter filter(config);
   auto options = mysql::CaptureOptions::FromConfig(config);
   options.exit_when_caught_up = flags.exit_when_caught_up;
-  auto state = StateStore::Open(config.GetPath("state", "dir"));
+  auto state = OpenState(config);
   const std::string prefix = "capture/";
   kafka::KafkaProducer producer(ks);
   // Reach the brokers (and fail on bad credentials) before reading the source; while none answers,

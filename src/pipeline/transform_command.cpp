@@ -231,7 +231,7 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
   // The source tables' schemas bind the views (read from the source database, as `run` does).
   const std::vector<TableSchemaPtr> tables = LoadEmittedSchemas(options, filter);
   // The state store first: the views' state manager uses it until the views are destroyed.
-  auto state = StateStore::Open(config.GetPath("state", "dir"));
+  auto state = OpenState(config);
   ViewStage views(config, tables);
   views.set_monotonic_versions(true);
   Offsets stored;

@@ -9,6 +9,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "common/crash_point.h"
 #include "common/error.h"
 
 namespace sluice::sql {
@@ -204,9 +205,11 @@ void ViewStateManager::Spill(StateWrites& w) {
   rocksdb::WriteBatch batch;
   Resolve(w, true, batch);
   iter_.reset();
+  store_->CheckFreeSpace("spill view state");
   rocksdb::WriteOptions wo;
   wo.sync = false;  // undone by Recover unless a later (synced) Commit makes it part of a checkpoint
   CheckStatus(store_->db()->Write(wo, &batch), store_, "spilling view state");
+  SLUICE_CRASH_POINT("view_state.after_spill");
   stats_.spilled_keys += w.ops.size();
   w.ops.clear();
   w.bytes = 0;
@@ -248,6 +251,7 @@ void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::stri
     Hook("commit:spilled");
   }
   Hook("commit:before-write");
+  SLUICE_CRASH_POINT("view_state.before_commit");
   rocksdb::WriteBatch batch;
   for (auto& [begin, end] : pending_drops_) batch.DeleteRange(begin, end);
   for (auto& [view, gen] : pending_generations_) batch.Put(prefix_ + "g/" + view, std::to_string(gen));
@@ -256,6 +260,7 @@ void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::stri
   for (auto& k : deletes) batch.Delete(k);
   if (undo_seq_ > 0) batch.DeleteRange(prefix_ + "u/", PrefixEnd(prefix_ + "u/"));
   iter_.reset();
+  store_->CheckFreeSpace("write the view state checkpoint");
   rocksdb::WriteOptions wo;
   wo.sync = true;
   CheckStatus(store_->db()->Write(wo, &batch), store_, "committing view state");
