@@ -80,10 +80,18 @@ void Connection::Fail(const std::string& what) {
   switch (err) {
     case ER_ACCESS_DENIED_ERROR:
     case ER_DBACCESS_DENIED_ERROR:
+      // MariaDB answers an unencrypted login under require_secure_transport=ON (or to a user
+      // created REQUIRE SSL) with this same error.
       throw Error(ErrorKind::kSource,
                   fmt::format("MySQL at {} rejected user '{}': {}. Check source.database.user and "
-                              "source.database.password (and that the user may connect from this host).",
-                              where, options_.user, msg));
+                              "source.database.password (and that the user may connect from this host).{}",
+                              where, options_.user, msg,
+                              options_.ssl_mode == "disabled"
+                                  ? " The connection was not encrypted (source.database.ssl.mode is disabled): if "
+                                    "the server accepts only encrypted connections (require_secure_transport=ON, "
+                                    "or the user REQUIRE SSL), set source.database.ssl.mode to verify_ca (with "
+                                    "source.database.ssl.ca), verify_identity or required."
+                                  : ""));
     case ER_SPECIFIC_ACCESS_DENIED_ERROR:
     case ER_TABLEACCESS_DENIED_ERROR:
     case ER_COLUMNACCESS_DENIED_ERROR:
