@@ -284,7 +284,7 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
         offset = SourceOffset{};
       } else {
         Throw(ErrorKind::kSource,
-              "the stored offset {} needs {} (oldest available binlog: {}). "
+              "the stored offset {} needs {} (oldest available: {}). "
               "Changes since then are lost to the binlog: set source.snapshot.mode to when_needed to re-snapshot "
               "automatically, or delete the state directory to start over",
               offset.ToString(), missing, oldest);
