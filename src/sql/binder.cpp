@@ -30,6 +30,10 @@ void Catalog::AddTable(TableSchemaPtr schema) {
   tables_[Lower(schema->database) + "." + Lower(schema->table)] = std::move(schema);
 }
 
+void Catalog::AddAlias(const std::string& name, TableSchemaPtr schema) {
+  tables_[Lower(default_database_) + "." + Lower(name)] = std::move(schema);
+}
+
 void Catalog::AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns, bool has_key) {
   views_[Lower(name)] = View{std::move(schema), hidden_columns, has_key};
 }
@@ -273,6 +277,24 @@ class Binder {
     if (qt != "SelectStmt") Fail(at, "unsupported: {} as a view's query", qt);
     Scope scope;
     v.plan = BindSelect(query, &scope);
+    if (v.plan->unique_key && v.plan->unique_key->empty()) {
+      // At most one row (a global aggregate): a constant hidden column is its key, so its
+      // ClickHouse table has an ORDER BY column and every version replaces the last.
+      auto one = std::make_shared<PlanNode>();
+      one->kind = PlanKind::kProject;
+      one->inputs = {v.plan};
+      one->names = v.plan->names;
+      one->types = v.plan->types;
+      for (size_t i = 0; i < v.plan->types.size(); ++i) one->exprs.push_back(MakeColumn(static_cast<int>(i), v.plan->types[i]));
+      std::set<std::string> taken;
+      for (const auto& n : one->names) taken.insert(Lower(n));
+      one->exprs.push_back(MakeConst(Value::Int(0), kIntType));
+      one->names.push_back(UniqueName("_key_row", taken));
+      one->types.push_back(kIntType);
+      one->hidden_columns = v.plan->hidden_columns + 1;
+      one->unique_key = std::vector<int>{static_cast<int>(one->names.size()) - 1};
+      v.plan = one;
+    }
     if (v.plan->unique_key) {
       v.has_key = true;
       v.key_columns = *v.plan->unique_key;

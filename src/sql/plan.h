@@ -66,6 +66,9 @@ class Catalog {
   explicit Catalog(std::string default_database = "") : default_database_(std::move(default_database)) {}
   /// Adds (or replaces) a source table, known as `database.table` and as `table` in the default database.
   void AddTable(TableSchemaPtr schema);
+  /// Makes `name` (in the default database) another name of a source table: RisingWave's
+  /// `CREATE TABLE name ... WITH (connector = 'kafka', topic = ...)` naming a captured table.
+  void AddAlias(const std::string& name, TableSchemaPtr schema);
   /// Adds a view's output schema under its name; its last `hidden_columns` columns are hidden key
   /// columns; `has_key`: the schema's primary_key is the view's unique key (empty: one row at most).
   void AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns = 0, bool has_key = false);
@@ -106,9 +109,9 @@ struct ViewDefinition {
   PlanPtr plan;
   TableSchemaPtr output;       ///< database "", table `name`, columns of the plan (hidden ones last)
   /// Output columns forming the upsert key (GROUP BY keys; for joins the inputs' primary keys;
-  /// hidden key columns where the select list dropped them), when `has_key`. `has_key` with no
-  /// columns: the view has at most one row (a global aggregate). No key only when a source table
-  /// without a primary key is read (see `keyless_sources`).
+  /// hidden key columns where the select list dropped them; a view of at most one row, a global
+  /// aggregate, the constant hidden column `_key_row`), when `has_key`. No key only when a source
+  /// table without a primary key is read (see `keyless_sources`).
   std::vector<int> key_columns;
   bool has_key = false;
   /// The last `hidden_columns` output columns are hidden key columns (plan.h PlanNode::hidden_columns):

@@ -105,6 +105,8 @@ LEFT JOIN (SELECT id, name FROM materials) m ON m.id = b.material_id
 JOIN (SELECT name, id % 2 AS parity FROM provinces) p ON p.parity = f.province_id % 2;
 -- GROUP BY keys not selected
 CREATE MATERIALIZED VIEW facility_qty AS SELECT sum(qty) AS qty, count(*) AS n FROM batches GROUP BY facility_id;
+-- one row at most (a global aggregate): keyed by a constant hidden column
+CREATE MATERIALIZED VIEW batch_totals AS SELECT count(*) AS n, sum(qty) AS qty FROM batches;
 """
 
 HIDDEN_KEY_EXPECTED = {
@@ -121,6 +123,7 @@ HIDDEN_KEY_EXPECTED = {
                          "LEFT JOIN (SELECT id, name FROM materials) m ON m.id = b.material_id "
                          "JOIN (SELECT name, id % 2 AS parity FROM provinces) p ON p.parity = f.province_id % 2"),
     "facility_qty": ("qty, n", "SELECT sum(qty), count(*) FROM batches GROUP BY facility_id"),
+    "batch_totals": ("n, qty", "SELECT count(*), sum(qty) FROM batches"),
 }
 
 CURRENCIES = ["EUR", "USD", "XOF", "GBP"]  # GBP has no rate: inner join drops it
@@ -343,7 +346,8 @@ class Views(unittest.TestCase):
                              ("big_lines", ["_key_batches_id"]),
                              ("movements", ["_key_1", "_key_currency", "_branch"]),
                              ("province_batches", ["_key_batches_id", "_key_provinces_id"]),
-                             ("facility_qty", ["_key_batches_facility_id"])]:
+                             ("facility_qty", ["_key_batches_facility_id"]),
+                             ("batch_totals", ["_key_row"])]:
             create = ch(f"SHOW CREATE TABLE {p.ch_db}.{view}")
             order_by = create[create.index("ORDER BY"):]
             for col in hidden:

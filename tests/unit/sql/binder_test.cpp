@@ -90,8 +90,10 @@ TEST(SqlBinder, UpsertKeys) {
   EXPECT_EQ(views[0].key_columns, (std::vector<int>{1}));
   EXPECT_EQ(views[0].output->primary_key, (std::vector<int>{1}));
   EXPECT_EQ(views[1].key_columns, (std::vector<int>{1}));
-  EXPECT_TRUE(views[2].has_key);
-  EXPECT_TRUE(views[2].key_columns.empty());
+  EXPECT_TRUE(views[2].has_key);  // one row at most: a constant hidden key column
+  EXPECT_EQ(views[2].key_columns, (std::vector<int>{1}));
+  EXPECT_EQ(views[2].hidden_columns, 1);
+  EXPECT_EQ(views[2].output->columns[1].name, "_key_row");
   EXPECT_EQ(views[3].key_columns, (std::vector<int>{0, 1}));
   EXPECT_EQ(views[3].hidden_columns, 0);
   EXPECT_TRUE(views[4].has_key);  // the dropped key (id) is a hidden column
