@@ -4,15 +4,21 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <unordered_map>
+
+#include <fmt/ranges.h>
 
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "event/debezium_json.h"
 #include "mysql/connection.h"
 #include "mysql/source_info.h"
 #include "mysql/text_value.h"
+#include "pipeline/commands.h"
+#include "sql/source_ddl.h"
 #include "sql/view_state.h"
 #include "state/state_store.h"
 
@@ -70,6 +76,61 @@ std::string DefaultDatabase(const Config& config, const std::vector<TableSchemaP
   return "";
 }
 
+/// Binds a declared `CREATE TABLE name (...) WITH (connector = 'kafka', topic = T) FORMAT DEBEZIUM
+/// ENCODE JSON` to the captured table whose change events go to topic T (the naming of Debezium
+/// and of `sluice capture`): `name` becomes another name of that table. Its rows, types and key come
+/// from the source; the declared columns and primary key are checked against it.
+void BindDeclaredTable(const Config& config, const std::vector<TableSchemaPtr>& tables,
+                       const sql::DeclaredSource& d, sql::Catalog& catalog) {
+  const std::string at = fmt::format("{}:{}:{}", d.location.file, d.location.line, d.location.column);
+  DebeziumEncoder encoder(DebeziumFromConfig(config));
+  const std::string topic = d.options.at("topic");
+  TableSchemaPtr table;
+  std::string known;
+  for (const auto& t : tables) {
+    const std::string tt(encoder.Topic(t));
+    if (tt == topic) table = t;
+    known += (known.empty() ? "" : ", ") + tt;
+  }
+  if (!table) {
+    Throw(ErrorKind::kSql,
+          "{}: CREATE TABLE {}: topic '{}' is not the topic of a captured table ({}); a declared table must name the "
+          "topic <topic.prefix>.<database>.<table> of a table in database.include.list / table.include.list",
+          at, d.name, topic, known.empty() ? "no tables are captured" : "captured: " + known);
+  }
+  auto lower = [](std::string s) { return Lower(std::move(s)); };
+  auto has_column = [&](const std::string& name) {
+    for (const auto& c : table->columns) {
+      if (lower(c.name) == lower(name)) return true;
+    }
+    return false;
+  };
+  for (size_t i = 0; i < d.columns.size(); ++i) {
+    if (!has_column(d.columns[i])) {
+      std::string cols;
+      for (const auto& c : table->columns) cols += (cols.empty() ? "" : ", ") + c.name;
+      Throw(ErrorKind::kSql, "{}: CREATE TABLE {}: column {} is not a column of {} (topic '{}'; its columns: {})", at,
+            d.name, d.columns[i], table->QualifiedName(), topic, cols);
+    }
+  }
+  std::set<std::string> declared_pk, source_pk;
+  for (const auto& k : d.primary_key) declared_pk.insert(lower(k));
+  for (int k : table->primary_key) source_pk.insert(lower(table->columns[static_cast<size_t>(k)].name));
+  if (!source_pk.empty() && declared_pk != source_pk) {
+    Throw(ErrorKind::kSql, "{}: CREATE TABLE {}: PRIMARY KEY ({}) differs from the primary key ({}) of {} (topic '{}')",
+          at, d.name, fmt::join(d.primary_key, ", "), fmt::join(source_pk, ", "), table->QualifiedName(), topic);
+  }
+  sql::Catalog::Found found;
+  if (auto existing = catalog.Find("", d.name, &found); existing && existing != table) {
+    Throw(ErrorKind::kSql,
+          "{}: CREATE TABLE {}: that name is already {} in the default database; name the declared table "
+          "differently",
+          at, d.name, found.source);
+  }
+  catalog.AddAlias(d.name, table);
+  SLOG_INFO("{}: table {} is {} (topic {})", at, d.name, table->QualifiedName(), topic);
+}
+
 }  // namespace
 
 struct ViewStage::Adapter {
@@ -105,7 +166,11 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
   for (const auto& f : files) {
     std::filesystem::path p(f);
     if (p.is_relative()) p = base / p;
-    const std::string text = ReadFile(p.lexically_normal().string(), f);
+    // RisingWave's source DDL (CREATE TABLE ... WITH (connector = 'kafka', topic = ...) FORMAT
+    // DEBEZIUM ENCODE JSON) names a captured table by its topic; the rest are the views.
+    std::vector<sql::DeclaredSource> declared;
+    const std::string text = sql::ExtractSourceTables(f, ReadFile(p.lexically_normal().string(), f), &declared);
+    for (const auto& d : declared) BindDeclaredTable(config, tables, d, catalog);
     for (auto& def : sql::CompileViews(f, text, catalog)) {
       auto v = std::make_unique<View>();
       v->name = Lower(def.name);

@@ -152,6 +152,96 @@ class Transform(unittest.TestCase):
         finally:
             views_test.EXPECTED["big_batches"] = saved
 
+    def test_risingwave_source_ddl_carries_over(self):
+        """A RisingWave script: the topics declared with CREATE TABLE ... WITH (connector='kafka')
+        FORMAT DEBEZIUM ENCODE JSON (one under another name than the MySQL table), views over them.
+        `transform` and `run` both accept it; bad declarations say what is wrong and where."""
+        s = Setup("kafka_rwddl")
+        s.reset()
+        w = Workload(s.db, 9)
+        w.setup(batches=200)
+        w.run(50)
+        t_batches, t_fac = f"{s.prefix}.{s.db}.batches", f"{s.prefix}.{s.db}.facilities"
+        script = f"""-- exported from RisingWave
+CREATE TABLE batches (
+  id INT, facility_id INT, material_id INT, qty DECIMAL, price DECIMAL, currency VARCHAR,
+  received DATE, expiry DATE, note VARCHAR,
+  PRIMARY KEY (id)
+) WITH (
+  connector = 'kafka', topic = '{t_batches}', properties.bootstrap.server = '{BOOTSTRAP}',
+  scan.startup.mode = 'earliest'
+) FORMAT DEBEZIUM ENCODE JSON;
+CREATE TABLE IF NOT EXISTS fac (id INT PRIMARY KEY, name VARCHAR, province_id INT)
+WITH (connector = 'kafka', topic = '{t_fac}', properties.bootstrap.server = '{BOOTSTRAP}')
+FORMAT DEBEZIUM ENCODE JSON;
+
+CREATE MATERIALIZED VIEW stock_balance AS
+SELECT b.facility_id, b.material_id, f.name AS facility, sum(b.qty) AS qty, count(*) AS batches
+FROM batches b JOIN fac f ON f.id = b.facility_id
+GROUP BY b.facility_id, b.material_id, f.name;
+CREATE MATERIALIZED VIEW big_batches AS SELECT id, facility_id, qty FROM batches WHERE qty >= 100;
+"""
+        with open(os.path.join(s.dir, "views.sql"), "w") as f:
+            f.write(script)
+        s.run("capture")
+        s.run("transform")
+        s.run("sink")
+        w.run(50)
+        s.run("capture")
+        s.run("transform")
+        s.run("sink")
+        for v in ("stock_balance", "big_batches"):
+            compare_view(self, s, v)
+
+        # The same script in one process (`sluice run`, no Kafka): the declarations name the
+        # captured tables by their topics.
+        run_cfg = os.path.join(s.dir, "run.yaml")
+        with open(s.configs["transform"]) as f:
+            cfg = f.read()
+        with open(run_cfg, "w") as f:
+            f.write(cfg.replace("  type: kafka\n", "  type: embedded\n").replace(f"database: {s.ch_db}",
+                                                                              f"database: {s.ch_db}_run"))
+        ch(f"DROP DATABASE IF EXISTS {s.ch_db}_run")
+        out = subprocess.run([SLUICE, "run", run_cfg, "--exit-when-caught-up"], capture_output=True, text=True,
+                             timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        self.assertIn(f"table fac is {s.db}.facilities (topic {t_fac})", out.stderr)
+
+        class RunDb:
+            db, ch_db = s.db, f"{s.ch_db}_run"
+        for v in ("stock_balance", "big_batches"):
+            compare_view(self, RunDb, v)
+
+        # Bad declarations: file:line:column and what to do.
+        cases = [
+            (script.replace(t_fac, "nope.topic"), r"views\.sql:\d+:1: CREATE TABLE fac: topic 'nope\.topic' is not "
+             r"the topic of a captured table"),
+            (script.replace("province_id INT)", "province_id INT, colour INT)"),
+             r"views\.sql:\d+:1: CREATE TABLE fac: column colour is not a column of kafka_rwddl\.facilities"),
+            (script.replace("FORMAT DEBEZIUM ENCODE JSON;\n\nCREATE MATERIALIZED",
+                            "FORMAT PLAIN ENCODE JSON;\n\nCREATE MATERIALIZED"),
+             r"views\.sql:\d+:1: CREATE TABLE fac: FORMAT PLAIN ENCODE JSON is not supported"),
+            (script.replace("connector = 'kafka', topic = '" + t_fac, "connector = 'pulsar', topic = '" + t_fac),
+             r"CREATE TABLE fac: connector 'pulsar' is not supported"),
+            (script.replace("id INT PRIMARY KEY, name", "id INT, name"), r"CREATE TABLE fac: FORMAT DEBEZIUM needs a "
+             r"PRIMARY KEY"),
+            (script.replace("PRIMARY KEY (id)", "PRIMARY KEY (facility_id)"),
+             r"CREATE TABLE batches: PRIMARY KEY \(facility_id\) differs from the primary key \(id\)"),
+            (script.replace("CREATE TABLE IF NOT EXISTS fac (id INT PRIMARY KEY, name VARCHAR, province_id INT)\nWITH",
+                            "CREATE TABLE IF NOT EXISTS fac (id INT PRIMARY KEY, name VARCHAR, province_id INT)\nWITH ("
+                            "connector = 'kafka', topic = 'x'"),
+             r"views\.sql:11:\d+: expected an option name in WITH"),
+            ("CREATE TABLE t (id INT PRIMARY KEY);", r"views\.sql:1:1: unsupported: CREATE TABLE t without WITH"),
+            ("CREATE SOURCE s (id INT) WITH (connector = 'kafka', topic = 'x') FORMAT PLAIN ENCODE JSON;",
+             r"views\.sql:1:1: unsupported: CREATE SOURCE"),
+        ]
+        for text, pattern in cases:
+            with open(os.path.join(s.dir, "views.sql"), "w") as f:
+                f.write(text)
+            out = subprocess.run([SLUICE, "check", run_cfg], capture_output=True, text=True, timeout=120)
+            self.assertNotEqual(out.returncode, 0, text)
+            self.assertRegex(out.stderr + out.stdout, pattern, text)
+
 
 if __name__ == "__main__":
     unittest.main()
