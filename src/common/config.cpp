@@ -51,6 +51,8 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"source", "tombstones.on.delete", T::kBool, "true", nullptr, "emit a tombstone (null value) after each delete event"},
   {"source", "schemas.enable", T::kBool, "false", nullptr, "wrap JSON events in Kafka Connect's {schema, payload}"},
   {"source", "include.query", T::kBool, "false", nullptr, "fill source.query with the statement (needs binlog_annotate_row_events / binlog_rows_query_log_events)"},
+  {"source", "provide.transaction.metadata", T::kBool, "false", nullptr, "Debezium's transaction metadata: BEGIN/END events on <topic.prefix>.<topic.transaction> and a transaction block (id, total_order, data_collection_order) in every streamed event (capture to Kafka and --output jsonl)"},
+  {"source", "topic.transaction", T::kString, "transaction", nullptr, "name of the transaction metadata topic after <topic.prefix>."},
   {"source", "enable.time.adjuster", T::kBool, "true", nullptr, "two-digit years 00-69 -> 2000-2069, 70-99 -> 1970-1999 (Debezium's default)"},
   {"source", "heartbeat.interval.ms", T::kInt, "0", nullptr, "bus.type kafka: a heartbeat record to <topic.heartbeat.prefix>.<topic.prefix> this often (0: none), as Debezium; also the source's replication heartbeat period while idle (0: 1 s), which keeps sluice_lag_seconds truthful"},
   {"source", "topic.heartbeat.prefix", T::kString, "__debezium-heartbeat", nullptr, "first part of the heartbeat topic's name"},

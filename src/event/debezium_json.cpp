@@ -527,6 +527,7 @@ struct DebeziumEncoder::TablePlan {
   TableSchemaPtr schema;
   std::string topic;
   std::string topic_json;
+  std::string data_collection;  // "db.table": transaction metadata's data_collection
   std::vector<ColumnPlan> cols;
   std::vector<int> key_cols;
   std::string db_piece;     // ,"db":"<db>","sequence":null,"ts_us":
@@ -1350,6 +1351,10 @@ DebeziumOptions ParseDebeziumOptions(const std::map<std::string, std::string>& p
   o.schemas_enable = ParseBool(props, "schemas.enable", false);
   o.include_query = ParseBool(props, "include.query", false);
   o.enable_time_adjuster = ParseBool(props, "enable.time.adjuster", true);
+  o.provide_transaction_metadata = ParseBool(props, "provide.transaction.metadata", false);
+  if (auto it = props.find("topic.transaction"); it != props.end() && !it->second.empty()) {
+    o.transaction_topic = it->second;
+  }
   return o;
 }
 
@@ -1406,12 +1411,85 @@ DebeziumEncoder::DebeziumEncoder(DebeziumOptions options) : options_(std::move(o
   if (options_.connector_name.empty()) options_.connector_name = options_.topic_prefix;
   source_schema_json_ = SourceSchemaJson(options_);
   transaction_schema_json_ = std::string(kTransactionSchemaJson);
+  txn_topic_ = SanitizeTopic(options_.topic_prefix + "." + options_.transaction_topic);
   // {"version":"...","connector":"mysql","name":"...","ts_ms":
   source_head_ = "{\"version\":" + Quoted(options_.version) + ",\"connector\":" + Quoted(options_.connector) +
                  ",\"name\":" + Quoted(options_.connector_name) + ",\"ts_ms\":";
 }
 
 DebeziumEncoder::~DebeziumEncoder() = default;
+
+std::string DebeziumTransactionId(const SourceInfo& source) {
+  if (!source.gtid.empty()) return source.gtid;
+  return source.file + ":" + std::to_string(source.pos);
+}
+
+void DebeziumEncoder::BeginTransaction(std::string id) {
+  txn_open_ = true;
+  txn_id_ = std::move(id);
+  txn_total_ = 0;
+  txn_collections_.clear();
+}
+
+DebeziumRecord DebeziumEncoder::TransactionRecord(bool begin, int64_t ts_ms) {
+  // Debezium's io.debezium.connector.common.TransactionMetadataKey / ...Value.
+  static constexpr std::string_view kKeySchema =
+      R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"id"}],"optional":false,)"
+      R"("name":"io.debezium.connector.common.TransactionMetadataKey"})";
+  static constexpr std::string_view kValueSchema =
+      R"({"type":"struct","fields":[{"type":"string","optional":false,"field":"status"},)"
+      R"({"type":"string","optional":false,"field":"id"},{"type":"int64","optional":true,"field":"event_count"},)"
+      R"({"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,)"
+      R"("field":"data_collection"},{"type":"int64","optional":false,"field":"event_count"}],"optional":false},)"
+      R"("optional":true,"field":"data_collections"},{"type":"int64","optional":false,"field":"ts_ms"}],)"
+      R"("optional":false,"name":"io.debezium.connector.common.TransactionMetadataValue","version":1})";
+  JsonWriter& w = txn_writer_;
+  w.Clear();
+  const bool schemas = options_.schemas_enable;
+  if (schemas) {
+    w.Raw("{\"schema\":");
+    w.Raw(kKeySchema);
+    w.Raw(",\"payload\":");
+  }
+  w.Raw("{\"id\":");
+  w.String(txn_id_);
+  w.Char('}');
+  if (schemas) w.Char('}');
+  const size_t key_end = w.size();
+  if (schemas) {
+    w.Raw("{\"schema\":");
+    w.Raw(kValueSchema);
+    w.Raw(",\"payload\":");
+  }
+  w.Raw(begin ? "{\"status\":\"BEGIN\",\"id\":" : "{\"status\":\"END\",\"id\":");
+  w.String(txn_id_);
+  if (begin) {
+    w.Raw(",\"event_count\":null,\"data_collections\":null");
+  } else {
+    w.Raw(",\"event_count\":");
+    w.Int(txn_total_);
+    w.Raw(",\"data_collections\":[");
+    for (size_t i = 0; i < txn_collections_.size(); ++i) {
+      if (i) w.Char(',');
+      w.Raw("{\"data_collection\":");
+      w.String(txn_collections_[i].first);
+      w.Raw(",\"event_count\":");
+      w.Int(txn_collections_[i].second);
+      w.Char('}');
+    }
+    w.Char(']');
+    txn_open_ = false;
+  }
+  w.Raw(",\"ts_ms\":");
+  w.Int(ts_ms);
+  w.Char('}');
+  if (schemas) w.Char('}');
+  DebeziumRecord r;
+  r.topic = txn_topic_;
+  r.key = w.view(0, key_end);
+  r.value = w.view(key_end, w.size());
+  return r;
+}
 
 void DebeziumEncoder::Clear() {
   plans_.clear();
@@ -1432,6 +1510,7 @@ const DebeziumEncoder::TablePlan& DebeziumEncoder::PlanFor(const TableSchemaPtr&
     plan->topic = SanitizeTopic(t.database.empty() ? options_.topic_prefix + "." + t.table
                                                    : options_.topic_prefix + "." + t.database + "." + t.table);
     plan->topic_json = Quoted(plan->topic);
+    plan->data_collection = t.database.empty() ? t.table : t.database + "." + t.table;
     plan->cols.reserve(t.columns.size());
     for (const ColumnSchema& c : t.columns) {
       ColumnPlan cp = Classify(c, options_);
@@ -1572,7 +1651,23 @@ void DebeziumEncoder::WriteEnvelope(const TablePlan& plan, const ChangeChunk& ch
   }
   w.Raw(",\"source\":");
   WriteSource(plan, chunk.source(source_row), chunk.row_in_event(source_row));
-  w.Raw(",\"transaction\":null,\"op\":\"");
+  if (txn_open_ && chunk.source(source_row).snapshot == SourceInfo::Snapshot::kFalse) {
+    const std::string& name = plan.data_collection;
+    auto it = std::find_if(txn_collections_.begin(), txn_collections_.end(),
+                           [&](const auto& kv) { return kv.first == name; });
+    if (it == txn_collections_.end()) it = txn_collections_.insert(txn_collections_.end(), {name, 0});
+    ++it->second;
+    ++txn_total_;
+    w.Raw(",\"transaction\":{\"id\":");
+    w.String(txn_id_);
+    w.Raw(",\"total_order\":");
+    w.Int(txn_total_);
+    w.Raw(",\"data_collection_order\":");
+    w.Int(it->second);
+    w.Raw("},\"op\":\"");
+  } else {
+    w.Raw(",\"transaction\":null,\"op\":\"");
+  }
   w.Char(op);
   w.Raw("\",\"ts_ms\":");
   w.Int(FloorDiv(now_ns, 1000000));

@@ -50,16 +50,23 @@ struct DebeziumOptions {
   bool tombstones_on_delete = true;   ///< `tombstones.on.delete`
   bool include_query = false;         ///< `include.query`: fill `source.query` when known
   bool enable_time_adjuster = true;   ///< `enable.time.adjuster`: years 0..99 -> 2000..2069/1970..1999
+  bool provide_transaction_metadata = false;  ///< `provide.transaction.metadata`: BEGIN/END events + `transaction` block
+  std::string transaction_topic = "transaction";  ///< `topic.transaction`: <topic.prefix>.<this>
   std::string version = DefaultDebeziumSourceVersion();  ///< `source.version`
 };
 
 /// Reads DebeziumOptions from Debezium/Kafka Connect property names: `topic.prefix` (required),
 /// `decimal.handling.mode`, `time.precision.mode`, `bigint.unsigned.handling.mode`,
 /// `binary.handling.mode`, `tombstones.on.delete`, `schemas.enable`, `include.query`,
-/// `enable.time.adjuster`. Values are case-insensitive as in Debezium; a missing or empty value
+/// `enable.time.adjuster`, `provide.transaction.metadata`, `topic.transaction`. Values are
+/// case-insensitive as in Debezium; a missing or empty value
 /// means the default; other keys are ignored.
 /// Throws Error(kConfig) naming the key, the bad value and the allowed values.
 DebeziumOptions ParseDebeziumOptions(const std::map<std::string, std::string>& props);
+
+/// The transaction id of Debezium's transaction metadata for a streamed change: its GTID, or
+/// "<binlog file>:<position>" of its first row event when the server has no GTIDs.
+std::string DebeziumTransactionId(const SourceInfo& source);
 
 /// One Kafka record. Views point into the encoder's buffer and stay valid until its next
 /// Encode() call.
@@ -115,6 +122,18 @@ class DebeziumEncoder {
   /// Kafka Connect schema JSON of the value envelope.
   std::string_view ValueSchemaJson(const TableSchemaPtr& schema);
 
+  /// Debezium's transaction metadata (`provide.transaction.metadata`): between BeginTransaction
+  /// and the END TransactionRecord, every streamed (not snapshot) event carries
+  /// "transaction": {"id", "total_order", "data_collection_order"} instead of null.
+  void BeginTransaction(std::string id);
+  bool in_transaction() const { return txn_open_; }
+  /// The BEGIN (`begin`) or END record of the transaction topic (<topic.prefix>.<topic.transaction>,
+  /// key {"id"}): END carries event_count and data_collections ("db.table" and its count) of the
+  /// events since BeginTransaction, and closes the transaction. `ts_ms`: the commit time. Views
+  /// stay valid until the next call.
+  DebeziumRecord TransactionRecord(bool begin, int64_t ts_ms);
+  const std::string& TransactionTopic() const { return txn_topic_; }
+
   /// Fixes the envelope's `ts_ms`/`ts_us`/`ts_ns` (nanoseconds since the epoch) instead of the
   /// system clock; 0 restores the clock. For tests.
   void SetClockForTesting(int64_t now_ns) { fixed_now_ns_ = now_ns; }
@@ -158,6 +177,12 @@ class DebeziumEncoder {
   std::string source_head_;              // {"version":...,"ts_ms": prefix of every source block
   std::string source_schema_json_;       // cached `source` struct schema
   std::string transaction_schema_json_;  // cached `transaction` struct schema
+  bool txn_open_ = false;
+  std::string txn_id_;
+  int64_t txn_total_ = 0;
+  std::vector<std::pair<std::string, int64_t>> txn_collections_;  // "db.table" -> events, first-seen order
+  std::string txn_topic_;
+  json::JsonWriter txn_writer_;
 };
 
 /// Appends one `--output jsonl` line: {"topic":"...","key":<key|null>,"value":<value|null>}\n

@@ -915,7 +915,13 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
     }
   }
   std::string_view op;
-  if (envelope["op"].get(op) || op.size() != 1) Throw(ErrorKind::kData, "no \"op\": not a Debezium change event");
+  if (envelope["op"].get(op) || op.size() != 1) {
+    // Debezium's transaction metadata (provide.transaction.metadata: BEGIN/END on
+    // <topic.prefix>.transaction) is not a change: skipped like a tombstone.
+    std::string_view status;
+    if (!envelope["status"].get(status) && (status == "BEGIN" || status == "END") && !envelope["id"].error()) return 0;
+    Throw(ErrorKind::kData, "no \"op\": not a Debezium change event");
+  }
   if (op == "t" || op == "m") return 0;
   if (op != "c" && op != "r" && op != "u" && op != "d") Throw(ErrorKind::kData, "unknown op \"{}\"", op);
   dom::object source;

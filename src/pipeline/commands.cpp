@@ -49,7 +49,7 @@ DebeziumOptions DebeziumFromConfig(const Config& c) {
   std::map<std::string, std::string> props;
   for (const char* k : {"topic.prefix", "decimal.handling.mode", "time.precision.mode", "bigint.unsigned.handling.mode",
                         "binary.handling.mode", "tombstones.on.delete", "schemas.enable", "include.query",
-                        "enable.time.adjuster"}) {
+                        "enable.time.adjuster", "provide.transaction.metadata", "topic.transaction"}) {
     props[k] = c.GetString("source", k);
   }
   return ParseDebeziumOptions(props);
@@ -138,12 +138,19 @@ class JsonlConsumer : public mysql::ChangeConsumer {
   JsonlConsumer(DebeziumOptions options, StateStore* state, std::string key)
       : encoder_(std::move(options)), state_(state), key_(std::move(key)) {}
   void OnRows(ChangeChunk&& chunk) override {
+    if (encoder_.options().provide_transaction_metadata && !encoder_.in_transaction() && !chunk.empty() &&
+        chunk.source(0).snapshot == SourceInfo::Snapshot::kFalse) {
+      txn_ts_ms_ = chunk.source(0).ts_ms;
+      encoder_.BeginTransaction(DebeziumTransactionId(chunk.source(0)));
+      AppendJsonLine(encoder_.TransactionRecord(true, txn_ts_ms_), &buf_);
+    }
     encoder_.EncodeChunk(chunk, [&](const DebeziumRecord& r) { AppendJsonLine(r, &buf_); });
     if (buf_.size() > (1u << 20)) Write();
   }
   void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&, const std::map<std::string, std::string>&) override {}
   void OnTruncate(const TableSchemaPtr&) override {}  // Debezium skips truncate events by default
   void OnCommit(const mysql::SourceOffset& offset) override {
+    if (encoder_.in_transaction()) AppendJsonLine(encoder_.TransactionRecord(false, txn_ts_ms_), &buf_);
     pending_ = offset;
     has_pending_ = true;
     auto now = std::chrono::steady_clock::now();
@@ -176,6 +183,7 @@ class JsonlConsumer : public mysql::ChangeConsumer {
   std::string buf_;
   mysql::SourceOffset pending_;
   bool has_pending_ = false;
+  int64_t txn_ts_ms_ = 0;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 

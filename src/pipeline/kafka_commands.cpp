@@ -72,6 +72,12 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
 
   void OnRows(ChangeChunk&& chunk) override {
     const TableInfo& info = InfoFor(chunk.schema());
+    if (encoder_.options().provide_transaction_metadata && !encoder_.in_transaction() && !chunk.empty() &&
+        chunk.source(0).snapshot == SourceInfo::Snapshot::kFalse) {
+      txn_ts_ms_ = chunk.source(0).ts_ms;
+      encoder_.BeginTransaction(DebeziumTransactionId(chunk.source(0)));
+      ProduceTransactionRecord(true);
+    }
     encoder_.EncodeChunk(chunk, [&](const DebeziumRecord& r) {
       headers_.clear();
       headers_.push_back({kSchemaHeader, info.header});
@@ -102,6 +108,7 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
               table->QualifiedName());
   }
   void OnCommit(const mysql::SourceOffset& offset) override {
+    if (encoder_.in_transaction()) ProduceTransactionRecord(false);
     commits_.push_back({producer_.produced(), offset});
     producer_.Poll(0);
     Advance(false);
@@ -164,6 +171,16 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
     std::string header;
   };
 
+  /// Debezium's BEGIN/END event on <topic.prefix>.transaction (provide.transaction.metadata).
+  void ProduceTransactionRecord(bool begin) {
+    const DebeziumRecord r = encoder_.TransactionRecord(begin, txn_ts_ms_);
+    if (!created_.count(std::string(r.topic))) {
+      kafka::EnsureTopic(producer_.handle(), std::string(r.topic), topics_);
+      created_.insert(std::string(r.topic));
+    }
+    producer_.Produce(r.topic, &r.key, &r.value, {});
+  }
+
   const TableInfo& InfoFor(const TableSchemaPtr& schema, const std::map<std::string, std::string>& renames = {}) {
     auto it = info_.find(schema.get());
     if (it != info_.end()) return it->second;
@@ -208,6 +225,7 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
   Clock::time_point last_store_ = Clock::now();
   uint64_t records_batches_ = 0;
   int64_t heartbeat_ms_ = 0;
+  int64_t txn_ts_ms_ = 0;
   std::string heartbeat_topic_;
   Clock::time_point last_heartbeat_{};
 };

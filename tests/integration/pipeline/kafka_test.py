@@ -384,6 +384,65 @@ sink:
                               f"WHERE id IN (1, 4) ORDER BY id")
                 self.assertEqual(got, [["11.125", "2024-01-02 03:04:05.123456"], ["4.500", "2025-05-05 05:05:05.500000"]])
 
+    def test_transaction_metadata_topic(self):
+        """provide.transaction.metadata: BEGIN/END per source transaction on <prefix>.transaction, a
+        transaction block in every streamed event whose counts match END's, none on snapshot rows;
+        `sluice sink` (subscribed to <prefix>.*) passes over the metadata records."""
+        s = Setup("kfk_txn", 6231, source_extra="  provide.transaction.metadata: true\n")
+        s.reset()
+        mysql("CREATE TABLE a (id INT PRIMARY KEY, v INT); CREATE TABLE b (id INT PRIMARY KEY, w VARCHAR(10));"
+              "INSERT INTO a VALUES (1, 1), (2, 2);", db=s.db)
+        s.capture()
+        txns = []
+        for i in range(5):
+            stmts = [f"INSERT INTO a VALUES ({10 + i}, {i})", f"UPDATE a SET v = v + 1 WHERE id = {1 + i % 2}"]
+            if i % 2:
+                stmts.append(f"INSERT INTO b VALUES ({i}, 'x{i}')")
+            if i == 4:
+                stmts.append("DELETE FROM a WHERE id = 10")
+            mysql("START TRANSACTION; " + "; ".join(stmts) + "; COMMIT;", db=s.db)
+            txns.append(stmts)
+        s.capture()
+        meta = [json.loads(m.value()) for m in read_topic(f"{s.prefix}.transaction")]
+        begins = [m for m in meta if m["status"] == "BEGIN"]
+        ends = {m["id"]: m for m in meta if m["status"] == "END"}
+        self.assertEqual(len(begins), 5, meta)
+        self.assertEqual(len(ends), 5, meta)
+        for b in begins:
+            self.assertIsNone(b["event_count"])
+            self.assertIsNone(b["data_collections"])
+            self.assertIn(b["id"], ends)
+        # Data events: snapshot rows have no transaction; streamed ones point at their END.
+        events = {}
+        for table in ("a", "b"):
+            for m in read_topic(f"{s.prefix}.{s.db}.{table}"):
+                if m.value() is None:
+                    continue  # tombstone
+                v = json.loads(m.value())
+                if v["op"] == "r":
+                    self.assertIsNone(v["transaction"])
+                    continue
+                t = v["transaction"]
+                events.setdefault(t["id"], []).append((f"{s.db}.{table}", t["total_order"], t["data_collection_order"]))
+        self.assertEqual(sorted(events), sorted(ends))
+        for tid, evs in events.items():
+            end = ends[tid]
+            self.assertEqual(end["event_count"], len(evs))
+            self.assertEqual(sorted(e[1] for e in evs), list(range(1, len(evs) + 1)))
+            per = {}
+            for coll, _, order in evs:
+                per.setdefault(coll, []).append(order)
+            self.assertEqual({d["data_collection"]: d["event_count"] for d in end["data_collections"]},
+                             {k: len(v) for k, v in per.items()})
+            for orders in per.values():
+                self.assertEqual(sorted(orders), list(range(1, len(orders) + 1)))
+        self.assertEqual(sorted(e["event_count"] for e in ends.values()), sorted(len(t) for t in txns))
+        # The sink reads <prefix>.* including the metadata topic, and writes the tables alone.
+        s.sink()
+        compare_table(self, s.db, s.ch_kafka, "a", [("v", "", "int")])
+        compare_table(self, s.db, s.ch_kafka, "b", [("w", "", "hex")])
+        self.assertEqual(ch(f"EXISTS TABLE {s.ch_kafka}.`transaction`").strip(), "0")
+
     def test_bad_records_and_bad_config(self):
         """Not-a-Debezium record: stop with topic/partition/offset (errors.tolerance none) or send it
         to the dead-letter topic (all); a librdkafka property librdkafka rejects is a config error
