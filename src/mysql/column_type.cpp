@@ -525,11 +525,12 @@ ColumnSchema MakeColumnSchema(std::string name, std::string_view column_type, st
     case Base::kUuid:
     case Base::kInet6:
     case Base::kInet4:
-      // MariaDB data type plugins: stored as fixed binary in the binlog (MYSQL_TYPE_STRING).
+      // MariaDB data type plugins, logged as fixed binary (MYSQL_TYPE_STRING, 16 or 4 bytes) and
+      // decoded by mysql/row_decoder to MariaDB's text form, which is also what SELECT returns:
+      // kString without a charset (the text is ASCII).
       require_args(0);
-      col.kind = ValueKind::kBytes;
+      col.kind = ValueKind::kString;
       col.mysql_type = mysql_type::kString;
-      col.charset = "binary";
       col.length = info->base == Base::kInet4 ? 4 : 16;
       col.column_type = info->base == Base::kUuid ? "uuid" : info->base == Base::kInet6 ? "inet6" : "inet4";
       break;

@@ -21,6 +21,8 @@ namespace sluice::mysql {
 /// the binary charset becomes kBytes. Throws Error(kData) naming the column for an unknown type.
 /// MySQL type codes: VARCHAR/VARBINARY -> kVarchar (15), CHAR/BINARY -> kString (254), every
 /// BLOB/TEXT size -> kBlob (252), DATE -> kDate (10), TIME/DATETIME/TIMESTAMP -> the *2 codes.
+/// MariaDB's UUID, INET6 and INET4 -> kString (their canonical text, as SELECT shows it), binlog
+/// type kString (254), length 16/16/4 bytes, column_type "uuid"/"inet6"/"inet4", no charset.
 ColumnSchema MakeColumnSchema(std::string name, std::string_view column_type, std::string_view charset,
                               bool nullable);
 

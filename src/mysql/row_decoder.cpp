@@ -22,7 +22,7 @@ constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
 enum class Op : uint8_t {
   kNull, kInt, kYear, kFloat, kDouble, kDecimal, kBit, kDate, kTimeOld, kTime2, kDateTimeOld,
   kDateTime2, kTimestampOld, kTimestamp2, kVarString, kFixedString, kBlob, kEnum, kSet, kJson,
-  kGeometry
+  kGeometry, kUuid, kInet4, kInet6
 };
 
 struct ColumnPlan {
@@ -121,6 +121,15 @@ ColumnPlan BuildColumn(const TableSchema& s, size_t i, const TableMapColumn& c, 
       expect({VK::kString, VK::kBytes});
       p.op = Op::kFixedString;
       if (sc.kind == VK::kBytes) p.pad_to = c.max_length;
+      if (sc.kind == VK::kString && (sc.column_type == "uuid" || sc.column_type == "inet6" ||
+                                     sc.column_type == "inet4")) {
+        // MariaDB's UUID/INET6/INET4: BINARY(16)/BINARY(16)/BINARY(4) in the row image.
+        const bool inet4 = sc.column_type == "inet4";
+        if (c.max_length != (inet4 ? 4u : 16u)) {
+          Mismatch(s, i, c, inet4 ? "INET4 must be logged as 4 bytes" : "UUID/INET6 must be logged as 16 bytes");
+        }
+        p.op = inet4 ? Op::kInet4 : sc.column_type == "uuid" ? Op::kUuid : Op::kInet6;
+      }
       break;
     case kBlob: case kTinyBlob: case kMediumBlob: case kLongBlob:
       expect({VK::kString, VK::kBytes, VK::kJson});
@@ -216,6 +225,89 @@ int64_t ReadFraction(Cursor& c, uint16_t fsp) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- MariaDB UUID, INET4, INET6
+
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// Copies a logged fixed-binary value into `buf` of `n` bytes, restoring the stripped 0x00 tail.
+void Unstrip(std::string_view logged, uint8_t* buf, size_t n, const char* type) {
+  if (logged.size() > n) {
+    Throw(ErrorKind::kData, "{} value of {} bytes in the row image; {} holds at most {}", type, logged.size(), type, n);
+  }
+  std::memset(buf, 0, n);
+  std::memcpy(buf, logged.data(), logged.size());
+}
+
+void AppendDottedQuad(const uint8_t* b, std::string& out) {
+  char text[16];
+  char* p = text;
+  for (int k = 0; k < 4; ++k) {
+    if (k) *p++ = '.';
+    p = std::to_chars(p, text + sizeof text, static_cast<unsigned>(b[k])).ptr;
+  }
+  out.append(text, static_cast<size_t>(p - text));
+}
+
+}  // namespace
+
+void AppendMariaDbUuidText(std::string_view logged, std::string& out) {
+  uint8_t b[16];
+  Unstrip(logged, b, 16, "UUID");
+  char text[36];
+  char* p = text;
+  for (int k = 0; k < 16; ++k) {
+    if (k == 4 || k == 6 || k == 8 || k == 10) *p++ = '-';
+    *p++ = kHexDigits[b[k] >> 4];
+    *p++ = kHexDigits[b[k] & 15];
+  }
+  out.append(text, sizeof text);
+}
+
+void AppendInet4Text(std::string_view logged, std::string& out) {
+  uint8_t b[4];
+  Unstrip(logged, b, 4, "INET4");
+  AppendDottedQuad(b, out);
+}
+
+void AppendInet6Text(std::string_view logged, std::string& out) {
+  uint8_t b[16];
+  Unstrip(logged, b, 16, "INET6");
+  unsigned words[8];
+  for (int k = 0; k < 8; ++k) words[k] = (static_cast<unsigned>(b[2 * k]) << 8) | b[2 * k + 1];
+  // The gap: the first of the longest runs of zero words, however short (MariaDB compresses a
+  // single zero word too, unlike RFC 5952).
+  int gap_pos = -1, gap_len = 0;
+  for (int k = 0; k < 8;) {
+    if (words[k] != 0) {
+      ++k;
+      continue;
+    }
+    int start = k;
+    while (k < 8 && words[k] == 0) ++k;
+    if (k - start > gap_len) gap_pos = start, gap_len = k - start;
+  }
+  char text[48];
+  char* p = text;
+  for (int k = 0; k < 8; ++k) {
+    if (k == gap_pos) {
+      if (k == 0) *p++ = ':';
+      *p++ = ':';
+      k += gap_len - 1;
+    } else if (k == 6 && gap_pos == 0 && (gap_len == 6 || (gap_len == 5 && words[5] == 0xffff))) {
+      // IPv4-compatible (::a.b.c.d) or IPv4-mapped (::ffff:a.b.c.d).
+      out.append(text, static_cast<size_t>(p - text));
+      AppendDottedQuad(b + 12, out);
+      return;
+    } else {
+      p = std::to_chars(p, text + sizeof text, words[k], 16).ptr;
+      if (k != 7) *p++ = ':';
+    }
+  }
+  out.append(text, static_cast<size_t>(p - text));
+}
 
 // ---------------------------------------------------------------- decimals
 
@@ -581,6 +673,21 @@ void RowDecoder::Impl::DecodeValue(const ColumnPlan& p, Cursor& cur, ColumnVecto
         AppendAsUtf8(p.cs, s, scratch);
         v.AppendBytes(scratch);
       }
+      return;
+    }
+    case Op::kUuid:
+    case Op::kInet4:
+    case Op::kInet6: {
+      std::string_view s = cur.Take(static_cast<size_t>(cur.LE(1)));
+      scratch.clear();
+      if (p.op == Op::kUuid) {
+        AppendMariaDbUuidText(s, scratch);
+      } else if (p.op == Op::kInet4) {
+        AppendInet4Text(s, scratch);
+      } else {
+        AppendInet6Text(s, scratch);
+      }
+      v.AppendBytes(scratch);
       return;
     }
     case Op::kBlob:

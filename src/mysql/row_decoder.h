@@ -16,6 +16,9 @@
 ///   ColumnSchema::enum_values, an out-of-range index is an Error(kData).
 /// - JSON (MySQL binary) -> JSON text; MariaDB's JSON is LONGTEXT and arrives as text.
 /// - YEAR -> kInt (0 or 1901..2155); BIT -> kBit; GEOMETRY -> SRID + WKB bytes; VECTOR -> kBytes.
+/// - MariaDB UUID/INET4/INET6 (a kString schema column whose column_type is "uuid"/"inet4"/"inet6",
+///   logged as BINARY(16)/BINARY(4) without trailing 0x00) -> MariaDB's own text of the value, as
+///   `CAST(col AS CHAR)` and the snapshot's SELECT give it (see the Append*Text functions below).
 ///
 /// Columns absent from a row image (binlog_row_image=MINIMAL/NOBLOB): every column still gets one
 /// value per chunk row (ChangeChunk's contract) and an absent column is appended as NULL. It is
@@ -96,5 +99,22 @@ size_t DecodeBinaryDecimal(std::string_view bin, int precision, int scale, std::
 
 /// Byte size of a binary DECIMAL(precision, scale).
 size_t BinaryDecimalSize(int precision, int scale);
+
+/// Appends the text of a MariaDB UUID as logged in a row image: up to 16 bytes (the server strips
+/// trailing 0x00; they are put back) in the UUID's natural byte order, which is what MariaDB logs
+/// for every UUID version (it swaps segments only in its storage record), as lowercase
+/// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx". Throws Error(kData) for more than 16 bytes.
+void AppendMariaDbUuidText(std::string_view logged, std::string& out);
+
+/// Appends the text of a MariaDB INET4 as logged (up to 4 bytes, network order, trailing 0x00
+/// stripped): "192.168.0.1". Throws Error(kData) for more than 4 bytes.
+void AppendInet4Text(std::string_view logged, std::string& out);
+
+/// Appends the text of a MariaDB INET6 as logged (up to 16 bytes, network order, trailing 0x00
+/// stripped) exactly as MariaDB's Inet6::to_string writes it: lowercase hex words without leading
+/// zeros, the first longest run of zero words (even a single one) as "::", and the last 32 bits
+/// as dotted IPv4 for IPv4-compatible ("::1.2.3.4") and IPv4-mapped ("::ffff:1.2.3.4")
+/// addresses. Throws Error(kData) for more than 16 bytes.
+void AppendInet6Text(std::string_view logged, std::string& out);
 
 }  // namespace sluice::mysql

@@ -397,6 +397,12 @@ ColumnSchema ReadColumn(const JValue& v) {
     c.has_default = true;
     c.default_value = GetStr(v, "default");
   }
+  if (c.kind == ValueKind::kBytes && (c.column_type == "uuid" || c.column_type == "inet4" || c.column_type == "inet6")) {
+    // Histories written before MariaDB's UUID/INET4/INET6 were decoded to text kept them as
+    // bytes; read them as MakeColumnSchema makes them now, so the binlog decodes them to text.
+    c.kind = ValueKind::kString;
+    c.charset.clear();
+  }
   return c;
 }
 

@@ -31,6 +31,7 @@ Run by ctest (`binlog_diff`, label integration) after scripts/services start; al
 SLUICE_DIFF_KEEP=1 keeps the work directory (sluice's jsonl, mariadb-binlog's text) and prints it.
 """
 import base64
+import ipaddress
 import json
 import os
 import re
@@ -123,6 +124,7 @@ ROW4 = {
     "yr": "0", "c": "'  pad  '", "vc": "'𝄞'", "vcl": "'Ø'", "txt": "'t'", "mtxt": "''", "bin": "X'01'",
     "vbin": "X'0000'", "blb": "X'00'", "e": "'b'", "st": "'x,y,z'", "j": "'{}'",
     "g": "ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326)",
+    "uu": "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "ip4": "'255.255.255.255'", "ip6": "'::'",
 }
 ROW5 = {
     "ti": "-1", "tiu": "128", "si": "-1", "siu": "32768", "mi": "-1", "miu": "8388608", "i": "-1",
@@ -136,6 +138,8 @@ ROW5 = {
     "txt": "'\\\\ back \\' quote'", "mtxt": "'\\\\x0a is not a newline'", "bin": "X'FFFFFFFF'", "vbin": "X'FF'",
     "blb": "X'5C'", "e": "''", "st": "'z'", "j": "'\"s\"'",
     "g": "ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 0,1 1))')",
+    # a version-4 UUID (stored unswapped), values whose last bytes are 0x00 (not logged)
+    "uu": "'f47ac10b-58cc-4372-a567-0e02b2c3d400'", "ip4": "'10.0.0.0'", "ip6": "'fe80::1:2:3:0'",
 }
 
 BASE_NAMES = [c for c, _, _ in e2e_test.TYPES]
@@ -271,6 +275,8 @@ class Col:
             self.kind = "binary"
         elif base in ("GEOMETRY", "POINT", "LINESTRING", "POLYGON"):
             self.kind = "geometry"
+        elif base in ("UUID", "INET4", "INET6"):
+            self.kind = base.lower()
         else:
             raise ValueError(f"no comparison for {name} {sqltype}")
         # BINARY(n) (also CHAR(n) CHARACTER SET binary): fixed length, padded with 0x00.
@@ -412,6 +418,17 @@ def canon_sluice(col, v, props, problems, where):
                 problems.append(f"{where}: BINARY({col.n}) as {len(b)} bytes")
             b = b.rstrip(b"\0")
         return escape(b)
+    if k in ("uuid", "inet4", "inet6"):
+        # MariaDB's text (compared with CAST(col AS CHAR) by e2e_test); mariadb-binlog shows the
+        # logged bytes: the value in network / natural UUID order without its trailing 0x00.
+        if k == "uuid":
+            if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", v):
+                problems.append(f"{where}: {v!r} is not a lowercase 8-4-4-4-12 UUID")
+                return None
+            b = bytes.fromhex(v.replace("-", ""))
+        else:
+            b = (ipaddress.IPv4Address if k == "inet4" else ipaddress.IPv6Address)(v).packed
+        return escape(b.rstrip(b"\0"))
     if k == "geometry":
         # {"wkb": base64 WKB, "srid": null for 0} (POINT also x, y); the server's value is the
         # 4-byte little-endian SRID followed by the WKB.

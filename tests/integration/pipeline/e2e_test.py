@@ -31,6 +31,8 @@ TYPES = [
     ("txt", "TEXT", "hex"), ("mtxt", "MEDIUMTEXT", "hex"), ("bin", "BINARY(4)", "binhex"),
     ("vbin", "VARBINARY(20)", "binhex"), ("blb", "BLOB", "binhex"), ("e", "ENUM('a','b','c')", "hex"),
     ("st", "SET('x','y','z')", "hex"), ("j", "JSON", "hex"), ("g", "GEOMETRY", "geo"),
+    # MariaDB's data type plugins: text as MariaDB writes it (CAST(col AS CHAR)) in ClickHouse.
+    ("uu", "UUID", "cast"), ("ip4", "INET4", "cast"), ("ip6", "INET6", "cast"),
 ]
 
 ROWS = [
@@ -43,13 +45,17 @@ ROWS = [
      "'2038-01-19 03:14:07.999'", "'2106-02-07 06:28:14.999999'", "'1970-01-01 00:00:01'", "'2038-01-19 03:14:07.999999'",
      "1901", "'a'", "'ünïcødé 🚀 中文'", "X'636166E9'", "''", "REPEAT('x', 70000)", "X'00FF0001'", "X''",
      "X'000102030405060708090A0B0C0D0E0F'", "'a'", "'x,z'", "'{\"a\": [1, 2.5, null, true], \"b\": {\"c\": \"d\"}}'",
-     "ST_GeomFromText('POINT(1 2)')"],
+     "ST_GeomFromText('POINT(1 2)')",
+     # a version-1 UUID (MariaDB stores it with its segments swapped), the text forms of the docs
+     "'123E4567-E89B-12D3-A456-426614174000'", "'192.168.0.1'", "'2001:DB8::1'"],
     ["2", "127", "0", "32767", "0", "8388607", "0", "2147483647", "0", "9223372036854775807", "9223372036854775808",
      "99999999.99", "99999999999999999999999999999999999.999999999999999999999999999999", "0.0000000001",
      "1.17549e-38", "2.2250738585072014e-308", "b'0'", "b'0'", "b'0'", "'2106-02-06'", "'838:59:59'",
      "'12:34:56.789012'", "'2106-02-06 23:59:59'", "'1970-01-01 00:00:00.001'", "'1970-01-01 00:00:00.000001'",
      "'2038-01-19 03:14:07'", "'1970-01-01 00:00:01.000001'", "2155", "'tab\\there'", "'line\\nbreak \\\\ \\' \"q\"'",
-     "'ÀÿÆ'", "'\\0nul'", "'ok'", "X'61'", "X'00'", "X'FF'", "'c'", "''", "'[]'", "ST_GeomFromText('LINESTRING(0 0,1 1,2 2)')"],
+     "'ÀÿÆ'", "'\\0nul'", "'ok'", "X'61'", "X'00'", "X'FF'", "'c'", "''", "'[]'", "ST_GeomFromText('LINESTRING(0 0,1 1,2 2)')",
+     # all-zero values (logged as zero bytes), an IPv4-mapped IPv6 address
+     "'00000000-0000-0000-0000-000000000000'", "'0.0.0.0'", "'::ffff:192.168.0.1'"],
     ["3"] + ["NULL"] * len(TYPES),
 ]
 
@@ -70,6 +76,8 @@ def mysql_expr(col, kind):
         return f"HEX(ST_AsBinary(`{col}`))"
     if kind == "float":
         return f"CAST(`{col}` AS DOUBLE)"
+    if kind == "cast":
+        return f"CAST(`{col}` AS CHAR)"
     return f"`{col}`"
 
 
@@ -143,12 +151,61 @@ class EndToEnd(unittest.TestCase):
         compare_table(self, p.db, p.ch_db, "types", TYPES)
         insert_types(p.db, ROWS, id_offset=100)  # streamed
         mysql("UPDATE types SET vc = CONCAT(IFNULL(vc, ''), '+'), d2 = -d2, b64 = b'101', tm = '-00:00:00.5', "
-              "dtm6 = '2001-02-03 04:05:06.000007' WHERE id IN (1, 101, 103)", db=p.db)
+              "dtm6 = '2001-02-03 04:05:06.000007', uu = '01890a5d-ac96-774b-bcce-b302099a8057', "
+              "ip4 = '10.0.0.0', ip6 = '1:0:2:3:4:5:6:7' WHERE id IN (1, 101, 103)", db=p.db)
         mysql("DELETE FROM types WHERE id IN (2, 102)", db=p.db)
         p.catch_up()
         compare_table(self, p.db, p.ch_db, "types", TYPES)
         n = ch_rows(f"SELECT count() FROM {p.ch_db}.types FINAL")[0][0]
         self.assertEqual(n, "6")  # 4 live rows + 2 deleted rows kept as _is_deleted = 1
+        for col in ("uu", "ip4", "ip6"):
+            self.assertEqual(ch_rows(f"SELECT toString(toTypeName(`{col}`)) FROM {p.ch_db}.types LIMIT 1"),
+                             [["Nullable(String)"]], col)
+
+    def test_mariadb_uuid_and_inet_keys(self):
+        """UUID, INET4 and INET6 primary keys: the snapshot's keyset pages (fetch size 3) continue
+        after each page's last key, streamed inserts, updates of and to other keys, deletes; the
+        text equals MariaDB's CAST(col AS CHAR)."""
+        p = Pipeline("e2e_uuid_keys", source_extra="  snapshot.fetch.size: 3")
+        p.reset()
+        mysql("CREATE TABLE u (id UUID PRIMARY KEY, n INT); CREATE TABLE i4 (id INET4 PRIMARY KEY, n INT); "
+              "CREATE TABLE i6 (id INET6 PRIMARY KEY, n INT)", db=p.db)
+        uuids = ["123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-426614174001",
+                 "023e4567-e89b-12d3-a456-426614174000", "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+                 "01890a5d-ac96-774b-bcce-b302099a8057", "00000000-0000-0000-0000-000000000000",
+                 "ffffffff-ffff-ffff-ffff-ffffffffffff", "123e4567-e89b-62d3-a456-426614174000"]
+        v4 = ["0.0.0.0", "10.0.0.1", "192.168.0.1", "255.255.255.255", "1.2.3.4", "10.0.0.0", "127.0.0.1"]
+        v6 = ["::", "::1", "2001:db8::1", "::ffff:192.168.0.1", "::1.2.3.4", "fe80::1:2:3:4", "1::", "1:0:0:1::1"]
+
+        def fill(table, values, start):
+            mysql(f"INSERT INTO {table} VALUES " + ", ".join(f"('{v}', {start + k})" for k, v in enumerate(values)),
+                  db=p.db)
+
+        fill("u", uuids, 0)
+        fill("i4", v4, 0)
+        fill("i6", v6, 0)
+
+        def compare(table):
+            # Sorted as text: MariaDB orders UUIDs by its swapped storage form, ClickHouse as strings.
+            want = sorted(mysql(f"SELECT CAST(id AS CHAR), n FROM {table}", db=p.db))
+            got = sorted(ch_rows(f"SELECT id, toString(n) FROM {p.ch_db}.{table} FINAL WHERE _is_deleted = 0"))
+            self.assertEqual(want, got, table)
+
+        p.catch_up()  # snapshot
+        for t in ("u", "i4", "i6"):
+            compare(t)
+        fill("u", ["7d444840-9dc0-11d1-b245-5ffdce74fad2", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"], 100)
+        fill("i4", ["8.8.8.8"], 100)
+        fill("i6", ["abcd::ef", "::fffe:1:2"], 100)
+        mysql("UPDATE u SET id = '6ba7b811-9dad-11d1-80b4-00c04fd430c8' WHERE n = 101; UPDATE u SET n = -n; "
+              "DELETE FROM u WHERE id = 'ffffffff-ffff-ffff-ffff-ffffffffffff'; "
+              "UPDATE i4 SET id = '9.9.9.9' WHERE id = '10.0.0.0'; DELETE FROM i4 WHERE n = 0; "
+              "UPDATE i6 SET id = '1:0:2:3:4:5:6:7' WHERE id = '::'; UPDATE i6 SET n = n + 1", db=p.db)
+        p.catch_up()  # streamed
+        for t in ("u", "i4", "i6"):
+            compare(t)
+        self.assertIn(["6ba7b811-9dad-11d1-80b4-00c04fd430c8", "-101"],
+                      ch_rows(f"SELECT id, toString(n) FROM {p.ch_db}.u FINAL WHERE _is_deleted = 0"))
 
     def test_ddl_mid_stream(self):
         p = Pipeline("e2e_ddl")

@@ -350,6 +350,106 @@ TEST(RowDecoder, HandBuiltValues) {
   EXPECT_THROW(DecodeChunk(*rows2.As<RowsEvent>(), *ev2.As<TableMapEvent>()->map, schema), Error);
 }
 
+// MariaDB's UUID/INET4/INET6. Row images hold the value in natural byte order (MariaDB's UUID
+// pack() converts its swapped storage record back to memory order before logging) without
+// trailing 0x00 bytes. Expected texts are `CAST(col AS CHAR)` of MariaDB 10.11.19 for the same
+// values (HEX(col) gives the bytes).
+TEST(MariaDbTypes, UuidText) {
+  auto text = [](const std::string& hex) {
+    std::string out;
+    AppendMariaDbUuidText(Hex(hex), out);
+    return out;
+  };
+  // A version-1 UUID (stored swapped in MariaDB's record, logged in natural order), logged
+  // without its trailing 00.
+  EXPECT_EQ(text("123E4567E89B12D3A4564266141740"), "123e4567-e89b-12d3-a456-426614174000");
+  EXPECT_EQ(text("F47AC10B58CC4372A5670E02B2C3D479"), "f47ac10b-58cc-4372-a567-0e02b2c3d479");  // v4
+  EXPECT_EQ(text("01890A5DAC96774BBCCEB302099A8057"), "01890a5d-ac96-774b-bcce-b302099a8057");  // v7
+  EXPECT_EQ(text(""), "00000000-0000-0000-0000-000000000000");
+  EXPECT_EQ(text(std::string(32, 'F')), "ffffffff-ffff-ffff-ffff-ffffffffffff");
+  std::string out = "x";
+  EXPECT_THROW(AppendMariaDbUuidText(std::string(17, 'a'), out), Error);
+}
+
+TEST(MariaDbTypes, Inet4Text) {
+  auto text = [](const std::string& hex) {
+    std::string out;
+    AppendInet4Text(Hex(hex), out);
+    return out;
+  };
+  EXPECT_EQ(text("C0A80001"), "192.168.0.1");
+  EXPECT_EQ(text("0A"), "10.0.0.0");
+  EXPECT_EQ(text(""), "0.0.0.0");
+  EXPECT_EQ(text("FFFFFFFF"), "255.255.255.255");
+  std::string out;
+  EXPECT_THROW(AppendInet4Text(Hex("0102030405"), out), Error);
+}
+
+TEST(MariaDbTypes, Inet6TextAsMariaDbWritesIt) {
+  auto text = [](const std::string& hex) {
+    std::string out;
+    AppendInet6Text(Hex(hex), out);
+    return out;
+  };
+  EXPECT_EQ(text("20010DB8000000000000000000000001"), "2001:db8::1");
+  EXPECT_EQ(text(""), "::");
+  EXPECT_EQ(text("00000000000000000000000000000001"), "::1");
+  EXPECT_EQ(text("0001"), "1::");  // 1:: logged without its 14 trailing zero bytes
+  EXPECT_EQ(text(std::string(32, 'F')), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+  EXPECT_EQ(text("00000000000000000000FFFFC0A80001"), "::ffff:192.168.0.1");  // IPv4-mapped
+  EXPECT_EQ(text("00000000000000000000000001020304"), "::1.2.3.4");           // IPv4-compatible
+  EXPECT_EQ(text("00000000000000000000000001020000"), "::1.2.0.0");
+  EXPECT_EQ(text("00000000000000000000FFFF"), "::ffff:0.0.0.0");
+  EXPECT_EQ(text("00000000000000000000FFFE00010002"), "::fffe:1:2");
+  EXPECT_EQ(text("FE800000000000000001000200030004"), "fe80::1:2:3:4");
+  EXPECT_EQ(text("00010000000000010000000000000001"), "1:0:0:1::1");      // the longest run
+  EXPECT_EQ(text("00000000000100000000000200000000"), "::1:0:0:2:0:0");   // the first of equal runs
+  EXPECT_EQ(text("00010000000200030004000500060007"), "1::2:3:4:5:6:7");  // one zero word too
+  EXPECT_EQ(text("00010002000300040005000600070008"), "1:2:3:4:5:6:7:8");
+  EXPECT_EQ(text("ABCD00000000000000000000000000EF"), "abcd::ef");
+  std::string out;
+  EXPECT_THROW(AppendInet6Text(std::string(17, '\1'), out), Error);
+}
+
+TEST(RowDecoder, MariaDbUuidAndInetColumns) {
+  BinlogDecoder dec;
+  dec.Decode(MakeFde());
+  // As MariaDB 10.11 logs `u UUID, a INET4, b INET6`: MYSQL_TYPE_STRING, metadata (254, length).
+  std::vector<ColDef> cols = {{column_type::kString, Bytes().u8(column_type::kString).u8(16).b},
+                              {column_type::kString, Bytes().u8(column_type::kString).u8(4).b},
+                              {column_type::kString, Bytes().u8(column_type::kString).u8(16).b}};
+  BinlogEvent tm = dec.Decode(MakeEvent(19, TableMapBody(13, "d", "t", cols)));
+  std::string uuid = Hex("123E4567E89B12D3A4564266141740"), v6 = Hex("20010DB8000000000000000000000001");
+  std::string row = Bytes().u8(0).u8(uuid.size()).str(uuid).u8(4).str(Hex("C0A80001")).u8(16).str(v6).b;
+  row += Bytes().u8(0b110).u8(0).b;  // a and b NULL; u all zero bytes: logged as length 0
+  BinlogEvent ev = dec.Decode(MakeEvent(30, RowsBody(13, cols.size(), row)));
+  ColumnSchema u = Col("u", ValueKind::kString), a = Col("a", ValueKind::kString), b = Col("b", ValueKind::kString);
+  u.column_type = "uuid";
+  a.column_type = "inet4";
+  b.column_type = "inet6";
+  auto schema = Schema("d", "t", {u, a, b});
+  ChangeChunk c = DecodeChunk(*ev.As<RowsEvent>(), *tm.As<TableMapEvent>()->map, schema);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(Str(c, 0, 0), "123e4567-e89b-12d3-a456-426614174000");
+  EXPECT_EQ(Str(c, 0, 1), "192.168.0.1");
+  EXPECT_EQ(Str(c, 0, 2), "2001:db8::1");
+  EXPECT_EQ(Str(c, 1, 0), "00000000-0000-0000-0000-000000000000");
+  EXPECT_EQ(Str(c, 1, 1), "<NULL>");
+  EXPECT_EQ(Str(c, 1, 2), "<NULL>");
+
+  // A table map whose length does not fit the type is a schema mismatch naming the column.
+  std::vector<ColDef> bad = {{column_type::kString, Bytes().u8(column_type::kString).u8(8).b}};
+  BinlogEvent tm2 = dec.Decode(MakeEvent(19, TableMapBody(14, "d", "t2", bad)));
+  BinlogEvent ev2 = dec.Decode(MakeEvent(30, RowsBody(14, 1, Bytes().u8(0).u8(1).str("x").b)));
+  try {
+    DecodeChunk(*ev2.As<RowsEvent>(), *tm2.As<TableMapEvent>()->map, Schema("d", "t2", {u}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("d.t2.u"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("16 bytes"), std::string::npos) << e.what();
+  }
+}
+
 TEST(RowDecoder, TableMapsDroppedAtStatementEnd) {
   BinlogDecoder dec;
   dec.Decode(MakeFde());

@@ -248,11 +248,26 @@ TEST(ColumnType, JsonBitGeometry) {
 }
 
 TEST(ColumnType, MariaDbTypePlugins) {
-  ColumnSchema c = MakeColumnSchema("u", "uuid", "", true);
-  EXPECT_EQ(c.kind, ValueKind::kBytes);
+  // Decoded to MariaDB's text form (mysql/row_decoder), so a string column without a charset.
+  ColumnSchema c = MakeColumnSchema("u", "UUID", "", true);
+  EXPECT_EQ(c.kind, ValueKind::kString);
   EXPECT_EQ(c.mysql_type, 254);
   EXPECT_EQ(c.length, 16);
-  EXPECT_EQ(MakeColumnSchema("u", "inet4", "", true).length, 4);
+  EXPECT_EQ(c.column_type, "uuid");
+  EXPECT_EQ(c.charset, "");
+  ColumnSchema i4 = MakeColumnSchema("a", "inet4", "", true);
+  EXPECT_EQ(i4.kind, ValueKind::kString);
+  EXPECT_EQ(i4.length, 4);
+  EXPECT_EQ(i4.column_type, "inet4");
+  ColumnSchema i6 = MakeColumnSchema("a", "Inet6", "", false);
+  EXPECT_EQ(i6.kind, ValueKind::kString);
+  EXPECT_EQ(i6.length, 16);
+  EXPECT_EQ(i6.column_type, "inet6");
+  EXPECT_FALSE(IsCharacterColumn(i6));  // a table's CONVERT TO CHARACTER SET leaves it alone
+  ApplyColumnCharset(i6, "latin1");
+  EXPECT_EQ(i6.charset, "");
+  EXPECT_EQ(ColumnTypeText(i6), "inet6");
+  EXPECT_THROW(MakeColumnSchema("u", "uuid(16)", "", true), Error);
 }
 
 TEST(ColumnType, Vector) {

@@ -404,6 +404,36 @@ TEST(SchemaCatalog, SerializeRoundTrip) {
   EXPECT_EQ(m2.Get("shop", "t")->columns[0].mysql_type, 252);
 }
 
+TEST(SchemaCatalog, MariaDbUuidAndInetColumns) {
+  SchemaCatalog cat;
+  ApplySql(cat, "CREATE TABLE t (id UUID PRIMARY KEY, a INET4, b INET6 NOT NULL) CHARSET latin1", "shop",
+           /*mariadb=*/true);
+  ApplySql(cat, "ALTER TABLE shop.t CONVERT TO CHARACTER SET utf8mb4", "shop", /*mariadb=*/true);
+  TableSchemaPtr t = cat.Get("shop", "t");
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->columns.size(), 3u);
+  for (const ColumnSchema& c : t->columns) {
+    EXPECT_EQ(c.kind, ValueKind::kString) << c.name;
+    EXPECT_EQ(c.mysql_type, 254) << c.name;
+    EXPECT_EQ(c.charset, "") << c.name;
+  }
+  EXPECT_EQ(t->columns[0].column_type, "uuid");
+  EXPECT_EQ(t->columns[1].column_type, "inet4");
+  EXPECT_EQ(t->columns[2].column_type, "inet6");
+  EXPECT_EQ(SchemaCatalog::Deserialize(cat.Serialize()).Get("shop", "t")->columns[0].kind, ValueKind::kString);
+  // A history stored before these were decoded to text has them as bytes: read as text now.
+  std::string old_format =
+      "{\"format\":1,\"tables\":[{\"db\":\"shop\",\"table\":\"o\",\"columns\":[{\"name\":\"u\","
+      "\"kind\":\"bytes\",\"mysql_type\":254,\"type\":\"uuid\",\"length\":16,\"charset\":\"binary\"},"
+      "{\"name\":\"b\",\"kind\":\"bytes\",\"mysql_type\":254,\"type\":\"binary(16)\",\"length\":16,"
+      "\"charset\":\"binary\"}]}]}";
+  TableSchemaPtr o = SchemaCatalog::Deserialize(old_format).Get("shop", "o");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->columns[0].kind, ValueKind::kString);
+  EXPECT_EQ(o->columns[0].charset, "");
+  EXPECT_EQ(o->columns[1].kind, ValueKind::kBytes);  // BINARY(16) stays bytes
+}
+
 TEST(SchemaCatalog, DeserializeRejectsGarbage) {
   for (const char* bad : {"", "{", "[]", "{\"format\":2}", "{\"format\":1,\"tables\":[{\"db\":1}]}",
                           "{\"format\":1,\"tables\":[{\"db\":\"a\",\"table\":\"b\",\"columns\":[{\"name\":\"x\","
