@@ -60,7 +60,9 @@ void BinlogStream::Open(const StreamStart& start, bool non_blocking, int heartbe
   // idle, and MariaDB's GTID/annotate events.
   conn_->Execute("SET @master_binlog_checksum = @@global.binlog_checksum");
   conn_->Execute("SET @source_binlog_checksum = @@global.binlog_checksum");
-  conn_->Execute(fmt::format("SET @master_heartbeat_period = {}", static_cast<uint64_t>(heartbeat_ms) * 1000000ull));
+  // Both names, as for the checksum: MySQL 8.0.26 renamed the replica's variables to source_*.
+  conn_->Execute(fmt::format("SET @master_heartbeat_period = {0}, @source_heartbeat_period = {0}",
+                             static_cast<uint64_t>(heartbeat_ms) * 1000000ull));
   if (conn_->IsMariaDB()) {
     conn_->Execute("SET @mariadb_slave_capability = 4");
     if (start.mode == StreamStart::Mode::kMariaGtid) {

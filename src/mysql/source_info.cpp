@@ -24,7 +24,75 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
 
 std::string Val(const Row& r, int i) { return (i >= 0 && r[i]) ? *r[i] : std::string(); }
 
+// MySQL's (major, minor, patch) from a version string's leading "X.Y.Z"; false when it has none.
+bool ParseVersion(std::string_view v, int* major, int* minor, int* patch) {
+  int parts[3] = {0, 0, 0};
+  size_t i = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (i >= v.size() || !std::isdigit(static_cast<unsigned char>(v[i]))) return false;
+    int n = 0;
+    for (; i < v.size() && std::isdigit(static_cast<unsigned char>(v[i])) && n < 100000; ++i) n = n * 10 + (v[i] - '0');
+    parts[k] = n;
+    if (k < 2) {
+      if (i >= v.size() || v[i] != '.') return false;
+      ++i;
+    }
+  }
+  *major = parts[0];
+  *minor = parts[1];
+  *patch = parts[2];
+  return true;
+}
+
+constexpr unsigned kErParseError = 1064;  // ER_PARSE_ERROR: the server does not know the syntax
+
 }  // namespace
+
+std::vector<std::string> ReplicationStatementSyntaxes(ReplicationStatement statement, std::string_view server_version) {
+  std::string lower(server_version);
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  const bool mariadb = lower.find("mariadb") != std::string::npos;
+  int major = 0, minor = 0, patch = 0;
+  const bool known = !mariadb && ParseVersion(server_version, &major, &minor, &patch);
+  auto at_least = [&](int a, int b, int c) {
+    return known && (major != a ? major > a : minor != b ? minor > b : patch >= c);
+  };
+  switch (statement) {
+    case ReplicationStatement::kBinlogStatus:
+      if (mariadb) return {"SHOW MASTER STATUS", "SHOW BINLOG STATUS"};
+      if (at_least(8, 2, 0)) return {"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"};
+      return {"SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"};
+    case ReplicationStatement::kReplicaHosts:
+      if (mariadb) return {"SHOW SLAVE HOSTS", "SHOW REPLICA HOSTS"};
+      if (at_least(8, 0, 22)) return {"SHOW REPLICAS", "SHOW SLAVE HOSTS"};
+      return {"SHOW SLAVE HOSTS", "SHOW REPLICAS"};
+  }
+  return {};
+}
+
+ResultSet QueryReplicationStatement(Connection& conn, ReplicationStatement statement) {
+  return QueryFirstAccepted(conn, ReplicationStatementSyntaxes(statement, conn.ServerVersion()));
+}
+
+ResultSet QueryFirstAccepted(Connection& conn, const std::vector<std::string>& syntaxes) {
+  SLUICE_CHECK(!syntaxes.empty(), "QueryFirstAccepted needs at least one statement");
+  for (size_t k = 0;; ++k) {
+    try {
+      return conn.Query(syntaxes[k]);
+    } catch (const Error& e) {
+      // The handle still holds the failed statement's error number.
+      const bool unknown_syntax = conn.handle() && mysql_errno(conn.handle()) == kErParseError;
+      if (!unknown_syntax) throw;
+      if (k + 1 < syntaxes.size()) continue;
+      std::string tried;
+      for (const auto& s : syntaxes) tried += (tried.empty() ? "" : " nor ") + s;
+      Throw(ErrorKind::kSource,
+            "the MySQL server at {}:{} (version {}) understands neither {}: {}. Report the server version to "
+            "the Sluice maintainers.",
+            conn.options().host, conn.options().port, conn.ServerVersion(), tried, e.what());
+    }
+  }
+}
 
 uint32_t BinlogFileSequence(const std::string& file) {
   size_t dot = file.rfind('.');
@@ -94,13 +162,13 @@ SourceFacts ValidateSource(Connection& conn, uint32_t our_server_id) {
   }
   // Another replica already registered with our server id?
   try {
-    ResultSet hosts = conn.Query("SHOW SLAVE HOSTS");
-    int id_col = hosts.Col("Server_id");
+    ResultSet hosts = QueryReplicationStatement(conn, ReplicationStatement::kReplicaHosts);
+    int id_col = hosts.Col("Server_id");  // SHOW REPLICAS: Server_Id (Col ignores case)
     for (const auto& r : hosts.rows) {
       if (Val(r, id_col) == std::to_string(our_server_id)) {
-        problems.push_back(fmt::format("another replica is connected with server id {} (SHOW SLAVE HOSTS); "
+        problems.push_back(fmt::format("another replica is connected with server id {} ({}); "
                                        "give source.database.server.id a unique value",
-                                       our_server_id));
+                                       our_server_id, facts.is_mariadb ? "SHOW SLAVE HOSTS" : "SHOW REPLICAS"));
       }
     }
   } catch (const Error&) {
@@ -144,9 +212,11 @@ BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, boo
 
 BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb) {
   BinlogCoordinates c;
-  ResultSet st = conn.Query("SHOW MASTER STATUS");
+  ResultSet st = QueryReplicationStatement(conn, ReplicationStatement::kBinlogStatus);
   if (st.rows.empty()) {
-    Throw(ErrorKind::kSource, "SHOW MASTER STATUS returned nothing: the binary log is off on {}:{}",
+    Throw(ErrorKind::kSource,
+          "SHOW BINARY LOG STATUS (SHOW MASTER STATUS) returned nothing: the binary log is off on {}:{}; start "
+          "the server with log-bin (e.g. log-bin=mysql-bin in my.cnf)",
           conn.options().host, conn.options().port);
   }
   c.file = Val(st.rows[0], st.Col("File"));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "event/change.h"
@@ -31,8 +32,34 @@ struct SourceFacts {
 /// problem found (one per line). `our_server_id` must differ from the source's and its replicas'.
 SourceFacts ValidateSource(Connection& conn, uint32_t our_server_id);
 
-/// Current end of the binlog (SHOW MASTER STATUS + GTID position).
+/// Current end of the binlog (SHOW BINARY LOG STATUS / SHOW MASTER STATUS + GTID position).
 BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb);
+
+/// Replication statements whose syntax differs between servers: MySQL 8.2 added SHOW BINARY LOG
+/// STATUS and 8.0.22 SHOW REPLICAS; MySQL 8.4 removed SHOW MASTER STATUS and SHOW SLAVE HOSTS.
+/// MariaDB keeps the old names (SHOW BINLOG STATUS and SHOW REPLICA HOSTS are its aliases).
+/// SHOW BINARY LOGS and SHOW BINLOG EVENTS are the same everywhere.
+enum class ReplicationStatement {
+  kBinlogStatus,  ///< File, Position, ... [, Executed_Gtid_Set]
+  kReplicaHosts,  ///< Server_id, Host, Port, ... of the connected replicas
+};
+
+/// Returns the spellings of `statement` to try, in order, on a server whose version string
+/// (SELECT VERSION(), e.g. "8.4.3", "10.11.19-MariaDB-log") is `server_version`: the new syntax
+/// first on a MySQL version that has it, else the old one first; the other one follows as the
+/// fallback for a server that answers the first with a syntax error (ER_PARSE_ERROR, 1064), such
+/// as an unrecognised version string.
+std::vector<std::string> ReplicationStatementSyntaxes(ReplicationStatement statement,
+                                                      std::string_view server_version);
+
+/// Runs `statement` on `conn` in the first syntax of ReplicationStatementSyntaxes the server
+/// accepts (see QueryFirstAccepted).
+ResultSet QueryReplicationStatement(Connection& conn, ReplicationStatement statement);
+
+/// Runs the first of `syntaxes` (spellings of one statement) that the server accepts, moving to
+/// the next only when the server answers ER_PARSE_ERROR (1064); any other error is thrown as it
+/// is. When every spelling is a syntax error, throws Error(kSource) naming them and the version.
+ResultSet QueryFirstAccepted(Connection& conn, const std::vector<std::string>& syntaxes);
 
 /// Opens a consistent-snapshot transaction on `conn` (REPEATABLE READ) and returns the binlog
 /// position it corresponds to: taken under a short FLUSH TABLES WITH READ LOCK, or, on MariaDB
