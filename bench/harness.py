@@ -351,7 +351,7 @@ def data_bytes(db, table):
     return int(mysql_value(f"SELECT SUM({expr}) FROM `{db}`.`{table}`"))
 
 
-def prepare_workloads(args):
+def prepare_workloads(args, wide=True):
     wl = {}
     log(f"workload sbtest1: sysbench oltp_insert prepare, {args.rows} rows in bench_sb")
     mysql("DROP DATABASE IF EXISTS bench_sb; CREATE DATABASE bench_sb;")
@@ -362,6 +362,8 @@ def prepare_workloads(args):
     wl["sbtest1"] = {"db": "bench_sb", "table": "sbtest1", "rows": args.rows,
                      "generator": f"sysbench oltp_insert prepare --tables=1 --table-size={args.rows}"}
 
+    if not wide:
+        return _describe_workloads(wl)
     log(f"workload wide: {args.wide_rows} rows of 28 typed columns in bench_wide")
     mysql("DROP DATABASE IF EXISTS bench_wide; CREATE DATABASE bench_wide;")
     mysql(WIDE_DDL + ";\nINSERT INTO wide " + WIDE_SELECT.replace("{n}", str(args.wide_rows)) + ";",
@@ -371,6 +373,10 @@ def prepare_workloads(args):
                                "all integer widths, FLOAT/DOUBLE, DECIMAL(10,2)/(20,6)/(65,30), DATETIME(0/6), "
                                "TIMESTAMP(3), DATE, TIME(6), YEAR, CHAR, utf8mb4 VARCHAR, TEXT, VARBINARY, BLOB, "
                                "ENUM, SET, BIT(12), JSON, NULLs"}
+    return _describe_workloads(wl)
+
+
+def _describe_workloads(wl):
     for w in wl.values():
         mysql(f"ANALYZE TABLE `{w['db']}`.`{w['table']}`")
         st = mysql(f"SELECT TABLE_ROWS, AVG_ROW_LENGTH, DATA_LENGTH FROM information_schema.TABLES "
@@ -836,6 +842,519 @@ def stage_latency(args):
 
 
 # --------------------------------------------------------------------------------------------
+# Stage: Kafka (capture -> Kafka vs Debezium in Kafka Connect; Kafka -> ClickHouse vs Kafka's own
+# perf tools and kcat)
+# --------------------------------------------------------------------------------------------
+
+KAFKA_BOOTSTRAP = setting("SLUICE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+KAFKA_LIB_DIR = setting("KAFKA_LIB_DIR", os.path.join(os.path.expanduser("~"), ".cache", "sluice", "kafka"))
+# JVM options of Kafka's bin/kafka-run-class.sh; heap as bin/connect-standalone.sh (Connect) and
+# kafka-run-class.sh (the perf tools) set it.
+KAFKA_JVM_OPTS = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+                  "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true"]
+# The producer settings sluice's capture uses (src/bus/kafka_producer.cpp: acks=all, idempotence,
+# lz4, linger.ms 20; batch.size is librdkafka's default, 1000000 bytes, where Java's is 16384), given
+# to the Java producers measured here (Kafka Connect's, ProducerPerformance) so that each batches
+# and compresses alike and the broker does the same work for each.
+PRODUCER_PROPS = {"acks": "all", "enable.idempotence": "true", "compression.type": "lz4", "linger.ms": "20",
+                  "batch.size": "1000000"}
+KAFKA_POLL_S = 0.2
+
+
+def kafka_end_offsets(topics):
+    """{topic: sum of the end offsets of its partitions} for the topics that exist (metadata of
+    all topics, so asking never auto-creates one)."""
+    md = subprocess.run(["kcat", "-b", KAFKA_BOOTSTRAP, "-L"], capture_output=True, text=True, timeout=30).stdout
+    parts = {}
+    for m in re.finditer(r'^\s*topic "([^"]+)" with (\d+) partitions', md, re.M):
+        if m.group(1) in topics:
+            parts[m.group(1)] = int(m.group(2))
+    if not parts:
+        return {}
+    argv = ["kcat", "-b", KAFKA_BOOTSTRAP, "-Q"]
+    for t, n in parts.items():
+        for p in range(n):
+            argv += ["-t", f"{t}:{p}:-1"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+    got = {t: 0 for t in parts}
+    for m in re.finditer(r"^(\S+) \[(\d+)\] offset (-?\d+)", out, re.M):
+        got[m.group(1)] += max(0, int(m.group(3)))
+    return got
+
+
+def kafka_records(topics):
+    return sum(kafka_end_offsets(topics).values())
+
+
+def kafka_topic_stats(topic, start=0, count=None, sample_to=None, sample_max=20000):
+    """Reads `topic` (one partition) with kcat, untimed: records, tombstones, key and value bytes.
+    With `sample_to`, writes up to `sample_max` non-null values spread evenly over the range, one
+    per line (a payload file for ProducerPerformance)."""
+    argv = ["kcat", "-b", KAFKA_BOOTSTRAP, "-C", "-e", "-q", "-t", topic, "-p", "0", "-o", str(start),
+            "-f", "%K %S\\n"]
+    if count is not None:
+        argv += ["-c", str(count)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True).stdout
+    n = tomb = kb = vb = 0
+    for line in out.splitlines():
+        k, v = line.split()
+        n += 1
+        kb += max(0, int(k))
+        if int(v) < 0:
+            tomb += 1
+        else:
+            vb += int(v)
+    st = {"records": n, "tombstones": tomb, "key_bytes": kb, "value_bytes": vb, "bytes": kb + vb}
+    if sample_to:
+        step = max(1, (n - tomb) // sample_max)
+        argv = ["kcat", "-b", KAFKA_BOOTSTRAP, "-C", "-e", "-q", "-t", topic, "-p", "0", "-o", str(start),
+                "-f", "%s\\n"]
+        if count is not None:
+            argv += ["-c", str(count)]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        k = written = wb = 0
+        with open(sample_to, "wb") as f:
+            for line in p.stdout:
+                if line == b"\n":
+                    continue  # tombstone
+                if k % step == 0 and written < sample_max:
+                    f.write(line)
+                    written += 1
+                    wb += len(line) - 1
+                k += 1
+        p.wait()
+        st["sample_values"] = written
+        st["sample_avg_value_bytes"] = round(wb / written, 1) if written else 0
+    return st
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _proc_cpu_rss(pid):
+    """(user s, sys s, peak RSS kB) of a running process (all its threads), from /proc."""
+    tck = os.sysconf("SC_CLK_TCK")
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    user, sys_ = int(f[11]) / tck, int(f[12]) / tck
+    hwm = None
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1])
+    return user, sys_, hwm
+
+
+class ConnectPeer:
+    """Debezium 3.6.1's MySQL connector in Kafka Connect 4.3.0 standalone mode (one JVM, as
+    bin/connect-standalone.sh runs it), writing to the bench broker with JsonConverter (schemas
+    disabled). One logical connector = one name, topic prefix, offsets file and schema-history
+    topic; `run` starts the worker, waits until the data topics hold `target` more records than
+    before, then reads the JVM's CPU time and peak RSS and stops it with SIGTERM (Connect commits
+    the offsets on a graceful stop, so a later `run` resumes streaming)."""
+
+    def __init__(self, name, prefix, db, table, offsets_file):
+        self.dir = CONNECT_DIR
+        self.name, self.prefix, self.db, self.table = name, prefix, db, table
+        self.offsets = offsets_file
+        self.topic = f"{prefix}.{db}.{table}"
+        global _server_id
+        _server_id += 1
+        self.server_id = _server_id
+
+    def _write_configs(self, tag):
+        port = _free_port()
+        worker = os.path.join(WORK, f"connect-{tag}.properties")
+        props = {
+            "bootstrap.servers": KAFKA_BOOTSTRAP,
+            "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "key.converter.schemas.enable": "false",
+            "value.converter.schemas.enable": "false",
+            "offset.storage.file.filename": self.offsets,
+            "plugin.path": os.path.join(self.dir, "plugins"),
+            "plugin.discovery": "service_load",
+            "listeners": f"http://127.0.0.1:{port}",
+        }
+        for k, v in PRODUCER_PROPS.items():
+            props[f"producer.{k}"] = v
+        with open(worker, "w") as f:
+            f.writelines(f"{k}={v}\n" for k, v in props.items())
+        conn = os.path.join(WORK, f"connector-{tag}.properties")
+        cprops = {
+            "name": self.name,
+            "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+            "tasks.max": "1",
+            "database.hostname": MYSQL_HOST, "database.port": MYSQL_PORT,
+            "database.user": MYSQL_USER, "database.password": MYSQL_PW,
+            "database.server.id": self.server_id,
+            "topic.prefix": self.prefix,
+            "database.include.list": self.db,
+            "table.include.list": f"{self.db}.{self.table}",
+            "snapshot.mode": "initial",
+            "include.schema.changes": "false",
+            "schema.history.internal.kafka.bootstrap.servers": KAFKA_BOOTSTRAP,
+            "schema.history.internal.kafka.topic": f"{self.prefix}.schema-history",
+            "schema.history.internal.store.only.captured.tables.ddl": "true",
+            # MariaDB work-around (bench/peers/connect/src): SHOW BINARY LOG STATUS -> SHOW MASTER STATUS
+            "driver.propertiesTransform": "dev.sluice.bench.MariaDbBinlogStatus$AddInterceptor",
+        }
+        with open(conn, "w") as f:
+            f.writelines(f"{k}={v}\n" for k, v in cprops.items())
+        log4j = os.path.join(WORK, "connect-log4j2.properties")
+        with open(log4j, "w") as f:
+            f.write("status = warn\nappender.out.type = Console\nappender.out.name = OUT\n"
+                    "appender.out.layout.type = PatternLayout\nappender.out.layout.pattern = [%d] %p %m (%c)%n\n"
+                    "rootLogger.level = INFO\nrootLogger.appenderRef.out.ref = OUT\n")
+        return worker, conn, log4j
+
+    def run(self, tag, target, idle_timeout=90, timeout=900, settle_s=0.0):
+        """(Run, records written by the stop); `settle_s`: keep it running that long after the
+        target (untimed), to see whether it writes more."""
+        worker, conn, log4j = self._write_configs(tag)
+        base = kafka_records([self.topic])
+        logpath = os.path.join(WORK, f"connect-{tag}.log")
+        logf = open(logpath, "wb")
+        argv = ["java", "-Xms256M", "-Xmx2G", *KAFKA_JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}",
+                "-cp", os.path.join(self.dir, "lib", "*"), "org.apache.kafka.connect.cli.ConnectStandalone",
+                worker, conn]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT)
+        last_n, last_change, first = -1, t0, None
+        try:
+            while True:
+                time.sleep(KAFKA_POLL_S)
+                n = kafka_records([self.topic]) - base
+                now = time.perf_counter()
+                if n > 0 and first is None:
+                    first = now - t0  # when a record was first seen (upper bound, polled)
+                if n >= target:
+                    wall = now - t0
+                    user, sys_, hwm = _proc_cpu_rss(proc.pid)
+                    time.sleep(settle_s)
+                    break
+                if n != last_n:
+                    last_n, last_change = n, now
+                if proc.poll() is not None:
+                    raise RuntimeError(f"Kafka Connect exited {proc.returncode} with {n} of {target} records: "
+                                       + _tail(logpath))
+                if now - last_change > idle_timeout or now - t0 > timeout:
+                    raise RuntimeError(f"Debezium (Kafka Connect) stalled at {n} of {target} records: "
+                                       + _tail(logpath))
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            logf.close()
+        final = kafka_records([self.topic]) - base
+        self.first_record_s = first
+        return Run(wall, user, sys_, hwm, 0, ""), final
+
+
+def _tail(path, n=1500):
+    try:
+        text = open(path, errors="replace").read()
+    except OSError:
+        return ""
+    errs = [l for l in text.splitlines() if " ERROR " in l or "Exception" in l]
+    return (" | ".join(errs[-6:]) or text[-n:])[-n:]
+
+
+CONNECT_DIR = None
+
+
+def kafka_sluice_config(name, prefix, db, table, mode, state_dir, group=None, topics=None):
+    global _server_id
+    _server_id += 1
+    path = os.path.join(WORK, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(f"""source:
+  database.hostname: {MYSQL_HOST}
+  database.port: {MYSQL_PORT}
+  database.user: {MYSQL_USER}
+  database.password: {MYSQL_PW}
+  database.server.id: {_server_id}
+  topic.prefix: {prefix}
+  database.include.list: {db}
+  table.include.list: {db}.{table}
+  snapshot.mode: {mode}
+bus:
+  type: kafka
+  bootstrap.servers: {KAFKA_BOOTSTRAP}
+  topic.partitions: 1
+sink:
+  type: clickhouse
+  hostname: 127.0.0.1
+  port: {CH_HTTP}
+  database: {CH_DB}
+  group.id: {group or prefix + '-sink'}
+""" + (f"  topics: [{', '.join(topics)}]\n" if topics else "") + f"""state:
+  dir: {state_dir}
+""")
+    return path
+
+
+def _java_tool(cls):
+    return ["java", "-Xmx256M", *KAFKA_JVM_OPTS, "-cp", os.path.join(KAFKA_LIB_DIR, "*"), cls]
+
+
+def producer_perf(topic, records, payload_file):
+    argv = _java_tool("org.apache.kafka.tools.ProducerPerformance") + [
+        "--bootstrap-server", KAFKA_BOOTSTRAP, "--topic", topic, "--num-records", str(records),
+        "--throughput", "-1", "--payload-file", payload_file, "--command-property",
+        *[f"{k}={v}" for k, v in PRODUCER_PROPS.items()]]
+    out = os.path.join(WORK, "producer-perf.out")
+    with open(out, "w") as f:
+        r = run_timed(argv, stdout=f)
+    text = open(out).read()
+    m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)", text.splitlines()[-1] if text else "")
+    if not m or int(m.group(1)) != records:
+        raise RuntimeError(f"ProducerPerformance: unexpected summary: {text[-400:]}")
+    return r, {"tool_records_per_s": float(m.group(2)), "tool_mb_per_s": float(m.group(3))}
+
+
+def consumer_perf(topic, records):
+    argv = _java_tool("org.apache.kafka.tools.ConsumerPerformance") + [
+        "--bootstrap-server", KAFKA_BOOTSTRAP, "--topic", topic, "--num-records", str(records),
+        "--group", f"bench-cperf-{os.getpid()}-{time.time_ns()}", "--timeout", "60000"]
+    out = os.path.join(WORK, "consumer-perf.out")
+    with open(out, "w") as f:
+        r = run_timed(argv, stdout=f)
+    lines = [l for l in open(out).read().splitlines() if l.strip()]
+    # start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
+    f_ = [x.strip() for x in lines[-1].split(",")]
+    if len(f_) < 6 or int(f_[4]) < records:
+        raise RuntimeError(f"ConsumerPerformance read {f_[4] if len(f_) > 4 else '?'} of {records}: {lines[-3:]}")
+    return r, {"tool_records_per_s": float(f_[5]), "tool_mb_per_s": float(f_[3]), "tool_records": int(f_[4])}
+
+
+def kafka_delete_topics(regex):
+    subprocess.run(_java_tool("org.apache.kafka.tools.TopicCommand") + [
+        "--bootstrap-server", KAFKA_BOOTSTRAP, "--delete", "--topic", regex, "--if-exists"],
+        capture_output=True, timeout=120)
+
+
+def stage_kafka(args, w):
+    """capture -> Kafka (snapshot, then a binlog workload) by sluice and by Debezium in Kafka
+    Connect into the same broker; then Kafka -> ClickHouse from sluice's topic by `sluice sink`,
+    beside ConsumerPerformance and kcat reading that topic and ProducerPerformance producing as many
+    records of the same values."""
+    global CONNECT_DIR
+    db, table, rows = w["db"], w["table"], w["rows"]
+    inst = subprocess.run([os.path.join(ROOT, "bench", "peers", "install-connect")], capture_output=True, text=True)
+    if inst.returncode != 0:
+        raise RuntimeError("bench/peers/install-connect failed: " + inst.stderr[-1500:])
+    CONNECT_DIR = subprocess.run([os.path.join(ROOT, "bench", "peers", "install-connect"), "--print"],
+                                 capture_output=True, text=True).stdout.strip()
+    md = subprocess.run(["kcat", "-b", KAFKA_BOOTSTRAP, "-L", "-m", "10"], capture_output=True, text=True)
+    if md.returncode != 0:
+        raise RuntimeError(f"Kafka at {KAFKA_BOOTSTRAP} is not reachable (scripts/services start kafka): "
+                           + md.stderr[-300:])
+
+    def jar_version(d, stem):
+        j = sorted(glob.glob(os.path.join(d, f"{stem}-*.jar")))
+        return os.path.basename(j[0])[len(stem) + 1:-4] if j else "?"
+    RESULTS["versions"]["kafka (broker jars, perf tools)"] = jar_version(KAFKA_LIB_DIR, "kafka_2.13")
+    RESULTS["versions"]["kafka connect (standalone)"] = jar_version(os.path.join(CONNECT_DIR, "lib"), "connect-runtime")
+    RESULTS["versions"]["debezium connector"] = jar_version(os.path.join(CONNECT_DIR, "plugins", "debezium-mysql"),
+                                                            "debezium-connector-mysql")
+    RESULTS["versions"]["kcat"] = first_line(["kcat", "-V"])
+    RESULTS["versions"]["java"] = first_line(["java", "-version"])
+    run_id = f"sbk{os.getpid() % 100000}"
+    info = {"bootstrap": KAFKA_BOOTSTRAP, "topic_prefix_family": run_id, "rows": rows}
+    RESULTS["kafka_workload"] = info
+    log(f"stage kafka: {db}.{table} ({rows} rows) -> Kafka {KAFKA_BOOTSTRAP}, topics {run_id}*, {args.reps} repetitions")
+    m_snap = Measure("kafka.capture_snapshot.sluice", "capture->kafka", "sbtest1 snapshot",
+                     "sluice capture (bus.type kafka) --exit-when-caught-up, snapshot.mode initial", "sluice",
+                     unit="records", note="wall until the process exited (every record acknowledged)")
+    d_snap = Measure("kafka.capture_snapshot.debezium_connect", "capture->kafka", "sbtest1 snapshot",
+                     "Debezium 3.6.1 MySQL connector in Kafka Connect 4.3 standalone, snapshot.mode initial",
+                     "peer", unit="records", note="wall from JVM start until the topic held every record")
+    m_bl = Measure("kafka.capture_binlog.sluice", "capture->kafka", "sbtest1 binlog",
+                   "sluice capture (bus.type kafka) --exit-when-caught-up, from the stored offset", "sluice",
+                   unit="records", note="wall until the process exited (every record acknowledged)")
+    d_bl = Measure("kafka.capture_binlog.debezium_connect", "capture->kafka", "sbtest1 binlog",
+                   "Debezium 3.6.1 MySQL connector in Kafka Connect 4.3 standalone, from its stored offset",
+                   "peer", unit="records", note="wall from JVM start until the topic held every record")
+    p_snap = Measure("kafka.produce_snapshot.producer_perf", "capture->kafka", "sbtest1 snapshot",
+                     "kafka-producer-perf-test (ProducerPerformance 4.4): as many records, sluice's values",
+                     "peer", unit="records", note="produces only: no database read, no encoding")
+    p_bl = Measure("kafka.produce_binlog.producer_perf", "capture->kafka", "sbtest1 binlog",
+                   "kafka-producer-perf-test (ProducerPerformance 4.4): as many records, sluice's values",
+                   "peer", unit="records", note="produces only: no database read, no encoding")
+    s_sink = Measure("kafka.sink.sluice_sink", "kafka->clickhouse", "sbtest1 topic",
+                     "sluice sink --exit-when-caught-up -> ClickHouse (fresh group and table)", "sluice",
+                     unit="records")
+    c_perf = Measure("kafka.sink.consumer_perf", "kafka->clickhouse", "sbtest1 topic",
+                     "kafka-consumer-perf-test (ConsumerPerformance 4.4): reads only", "peer", unit="records",
+                     note="reads the records and drops them: bounds what reading costs")
+    c_kcat = Measure("kafka.sink.kcat", "kafka->clickhouse", "sbtest1 topic",
+                     "kcat -C -e -o beginning > /dev/null: reads only", "peer", unit="records",
+                     note="reads and prints the values to /dev/null: bounds what reading costs")
+    sl_state0 = os.path.join(WORK, "st-kafka-sluice0")
+    d_offsets0 = os.path.join(WORK, "connect-offsets0.dat")
+    sl_prefix0, d_prefix0 = f"{run_id}s1", f"{run_id}d1"
+    sl_topic0 = f"{sl_prefix0}.{db}.{table}"
+    dbz0 = ConnectPeer(f"{run_id}-dbz", d_prefix0, db, table, d_offsets0)
+    snap_counts = {}
+    # 1. Snapshots. Repetition 1 leaves the states the binlog repetitions start from.
+    for rep in range(args.reps):
+        try:
+            st = fresh_dir(sl_state0 if rep == 0 else os.path.join(WORK, "st-kafka-snap"))
+            prefix = sl_prefix0 if rep == 0 else f"{run_id}s1r{rep + 1}"
+            cfg = kafka_sluice_config(f"kafka-snap-{rep}", prefix, db, table, "initial", st)
+            r = run_timed([SLUICE, "capture", cfg, "--exit-when-caught-up"])
+            got = kafka_records([f"{prefix}.{db}.{table}"])
+            if got != rows:
+                raise RuntimeError(f"the topic holds {got} records, expected {rows}")
+            if rep == 0 or prefix not in snap_counts:
+                snap_counts[prefix] = kafka_topic_stats(f"{prefix}.{db}.{table}")
+            m_snap.add(r, rows, snap_counts[prefix]["bytes"])
+        except Exception as e:  # noqa: BLE001
+            m_snap.fail(e)
+        try:
+            if rep == 0:
+                peer = dbz0
+            else:
+                peer = ConnectPeer(f"{run_id}-dbz-r{rep + 1}", f"{run_id}d1r{rep + 1}", db, table,
+                                   os.path.join(WORK, f"connect-offsets-r{rep + 1}.dat"))
+            r, final = peer.run(f"snap-{rep}", rows)
+            if final != rows:
+                raise RuntimeError(f"Debezium's topic holds {final} records after the stop, expected {rows}")
+            if rep == 0:
+                if not os.path.exists(d_offsets0):
+                    raise RuntimeError("Kafka Connect left no offsets file: the binlog runs cannot resume")
+                snap_counts[peer.prefix] = kafka_topic_stats(peer.topic)
+            d_snap.add(r, rows, snap_counts[d_prefix0]["bytes"] if d_prefix0 in snap_counts else None,
+                       first_record_s=peer.first_record_s)
+        except Exception as e:  # noqa: BLE001
+            d_snap.fail(e)
+    info["snapshot_topic_sluice"] = snap_counts.get(sl_prefix0)
+    info["snapshot_topic_debezium"] = snap_counts.get(d_prefix0)
+    # 2. The binlog workload, while neither capture runs.
+    t0 = time.perf_counter()
+    out = subprocess.run(["sysbench", "oltp_write_only", *SYSBENCH_CONN, f"--table-size={rows}", "--threads=2",
+                          f"--time={args.kafka_binlog_seconds}", "--report-interval=0", "run"],
+                         check=True, capture_output=True, text=True).stdout
+    tps = re.search(r"transactions:\s+(\d+)\s+\(([\d.]+) per sec", out)
+    info["generator"] = (f"sysbench oltp_write_only --threads=2 --time={args.kafka_binlog_seconds} "
+                         "(no rate limit), after the first snapshot of each tool")
+    info["transactions"], info["tps"] = int(tps.group(1)), float(tps.group(2))
+    log(f"  sysbench oltp_write_only: {info['transactions']} transactions, {info['tps']} tps "
+        f"({time.perf_counter() - t0:.1f} s)")
+    # 3. Streaming that workload from the stored offsets. Repetition 1 appends to the snapshot's
+    # topic (the sink's input below); later sluice repetitions use fresh prefixes, Debezium's
+    # (bound to its prefix by its offsets) append to its topic and are counted by difference.
+    stream_records = None
+    for rep in range(args.reps):
+        try:
+            st = copy_state(sl_state0, os.path.join(WORK, "st-kafka-bl"))
+            prefix = sl_prefix0 if rep == 0 else f"{run_id}s2r{rep + 1}"
+            topic = f"{prefix}.{db}.{table}"
+            base = kafka_records([topic])
+            cfg = kafka_sluice_config(f"kafka-bl-{rep}", prefix, db, table, "initial", st)
+            r = run_timed([SLUICE, "capture", cfg, "--exit-when-caught-up"])
+            n = kafka_records([topic]) - base
+            if stream_records is None:
+                stream_records = n
+                info["binlog_sluice"] = kafka_topic_stats(sl_topic0, start=rows, sample_to=os.path.join(WORK, "payload-bl.txt"))
+                if info["binlog_sluice"]["records"] != n:
+                    raise RuntimeError(f"read {info['binlog_sluice']['records']} streamed records, produced {n}")
+            elif n != stream_records:
+                RESULTS["notes"].append(f"kafka: sluice streamed {n} records in repetition {rep + 1}, "
+                                        f"{stream_records} in the first")
+            m_bl.add(r, n, info["binlog_sluice"]["bytes"])
+        except Exception as e:  # noqa: BLE001
+            m_bl.fail(e)
+        try:
+            if stream_records is None:
+                raise RuntimeError("no sluice count of the workload's records to wait for")
+            shutil.copy2(d_offsets0, os.path.join(WORK, "connect-offsets-bl.dat"))
+            peer = ConnectPeer(f"{run_id}-dbz", d_prefix0, db, table, os.path.join(WORK, "connect-offsets-bl.dat"))
+            # Repetition 1 runs 3 s longer (untimed): does Debezium write more than sluice did?
+            r, final = peer.run(f"bl-{rep}", stream_records, settle_s=3.0 if rep == 0 else 0.0)
+            if rep == 0:
+                info["binlog_debezium"] = kafka_topic_stats(peer.topic, start=rows, count=final)
+                if final != stream_records:
+                    RESULTS["notes"].append(f"kafka: Debezium wrote {final} records for the binlog workload, "
+                                            f"sluice {stream_records}")
+            d_bl.add(r, stream_records, info.get("binlog_debezium", {}).get("bytes"),
+                     first_record_s=peer.first_record_s, final_records=final)
+        except Exception as e:  # noqa: BLE001
+            d_bl.fail(e)
+    # 4. Producing as many records of sluice's values with Kafka's own producer perf tool.
+    payload_snap = os.path.join(WORK, "payload-snap.txt")
+    try:
+        info["snapshot_sample"] = kafka_topic_stats(sl_topic0, start=0, count=rows, sample_to=payload_snap)
+    except Exception as e:  # noqa: BLE001
+        p_snap.fail(e)
+    for rep in range(args.reps):
+        for m, n, payload, st_key, tag in ((p_snap, rows, payload_snap, "snapshot_sample", "snap"),
+                                           (p_bl, stream_records, os.path.join(WORK, "payload-bl.txt"),
+                                            "binlog_sluice", "bl")):
+            try:
+                if not n or not os.path.exists(payload) or not info.get(st_key):
+                    raise RuntimeError("no sluice records to take the payloads from")
+                r, extra = producer_perf(f"{run_id}pp{tag}{rep + 1}", n, payload)
+                m.add(r, n, int(n * info[st_key]["sample_avg_value_bytes"]), **extra)
+            except Exception as e:  # noqa: BLE001
+                m.fail(e)
+    # 5. Kafka -> ClickHouse: sluice's topic (snapshot + the first streaming repetition).
+    total = kafka_records([sl_topic0])
+    tbytes = (info.get("snapshot_topic_sluice") or {}).get("bytes", 0) + (info.get("binlog_sluice") or {}).get("bytes", 0)
+    info["sink_topic"] = {"topic": sl_topic0, "records": total, "bytes": tbytes}
+    log(f"  sink input {sl_topic0}: {total} records, {tbytes / 1e6:.1f} MB of keys + values")
+    for rep in range(args.reps):
+        try:
+            ch(f"DROP TABLE IF EXISTS {CH_DB}.{table}")
+            cfg = kafka_sluice_config(f"kafka-sink-{rep}", sl_prefix0, db, table, "initial",
+                                      fresh_dir(os.path.join(WORK, "st-kafka-sink")),
+                                      group=f"{run_id}-sink-{rep}", topics=[sl_topic0])
+            r = run_timed([SLUICE, "sink", cfg, "--exit-when-caught-up"])
+            got = int(ch(f"SELECT count() FROM {CH_DB}.{table} FINAL WHERE _is_deleted = 0").strip())
+            want = int(mysql_value(f"SELECT COUNT(*) FROM `{db}`.`{table}`"))
+            if got != want:
+                raise RuntimeError(f"ClickHouse has {got} live rows, MariaDB {want}")
+            s_sink.add(r, total, tbytes)
+        except Exception as e:  # noqa: BLE001
+            s_sink.fail(e)
+        try:
+            r, extra = consumer_perf(sl_topic0, total)
+            c_perf.add(r, total, tbytes, **extra)
+        except Exception as e:  # noqa: BLE001
+            c_perf.fail(e)
+        try:
+            r = run_timed(["kcat", "-b", KAFKA_BOOTSTRAP, "-C", "-e", "-q", "-o", "beginning", "-t", sl_topic0])
+            c_kcat.add(r, total, tbytes)
+        except Exception as e:  # noqa: BLE001
+            c_kcat.fail(e)
+    for m in (m_snap, d_snap, p_snap, m_bl, d_bl, p_bl, s_sink, c_perf, c_kcat):
+        m.printable()
+    compare("capture->kafka", "sbtest1 snapshot", m_snap.d["id"], d_snap.d["id"], None,
+            "MariaDB snapshot -> Debezium JSON on Kafka, acknowledged")
+    compare("capture->kafka", "sbtest1 binlog", m_bl.d["id"], d_bl.d["id"], None,
+            "binlog -> Debezium JSON on Kafka, acknowledged")
+    compare("capture->kafka", "sbtest1 snapshot", m_snap.d["id"], p_snap.d["id"], None,
+            "capture vs producing alone (the peer reads no database)")
+    compare("capture->kafka", "sbtest1 binlog", m_bl.d["id"], p_bl.d["id"], None,
+            "capture vs producing alone (the peer reads no database)")
+    compare("kafka->clickhouse", "sbtest1 topic", s_sink.d["id"], c_perf.d["id"], None,
+            "into ClickHouse vs reading only")
+    compare("kafka->clickhouse", "sbtest1 topic", s_sink.d["id"], c_kcat.d["id"], None,
+            "into ClickHouse vs reading only")
+    if not args.keep:
+        kafka_delete_topics(f"{run_id}.*")
+    ch(f"DROP TABLE IF EXISTS {CH_DB}.{table}", check=False)
+
+
+# --------------------------------------------------------------------------------------------
 # Stage: micro-benchmarks
 # --------------------------------------------------------------------------------------------
 
@@ -1278,7 +1797,12 @@ def main():
                     help="seconds after which a view_bench iteration stops (its rate is then over a prefix)")
     ap.add_argument("--views-batches", type=int, default=10,
                     help="transactions per timed window of the views peers (default 10)")
-    ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro")
+    ap.add_argument("--kafka-binlog-seconds", type=int, default=20,
+                    help="sysbench oltp_write_only run time of the kafka stage's binlog workload (default 20)")
+    ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro",
+                    help="comma-separated: snapshot,binlog,latency,views,micro (the default) and kafka "
+                         "(capture -> Kafka vs Debezium in Kafka Connect, Kafka -> ClickHouse vs "
+                         "kafka-consumer-perf-test / kcat; needs Kafka from scripts/services)")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/<date>-<host>.json)")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/BENCHMARKS.md")
     ap.add_argument("--keep", action="store_true", help="keep the bench_* databases afterwards")
@@ -1286,6 +1810,7 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.rows, args.wide_rows, args.binlog_seconds, args.latency_seconds, args.reps = 30000, 10000, 5, 5, 2
+        args.kafka_binlog_seconds = 5
         args.micro_min_time = "0.05"
         args.views_scale, args.views_batches = 0.3, 4
     stages = args.stages.split(",")
@@ -1320,8 +1845,8 @@ def main():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     try:
         ch(f"CREATE DATABASE IF NOT EXISTS {CH_DB}")
-        if {"snapshot", "binlog", "latency"} & set(stages):
-            wl = prepare_workloads(args)
+        if {"snapshot", "binlog", "latency", "kafka"} & set(stages):
+            wl = prepare_workloads(args, wide={"snapshot", "binlog"} & set(stages))
         if "snapshot" in stages:
             for name, w in wl.items():
                 stage_snapshot(args, w, name)
@@ -1334,6 +1859,12 @@ def main():
                     log(f"stage binlog {name}: FAILED: {e}")
         if "latency" in stages:
             stage_latency(args)
+        if "kafka" in stages:
+            try:
+                stage_kafka(args, wl["sbtest1"])
+            except Exception as e:  # noqa: BLE001
+                RESULTS["errors"].append({"id": "kafka", "error": str(e)[:800]})
+                log(f"stage kafka: FAILED: {e}")
         if "views" in stages:
             try:
                 stage_views(args)
