@@ -22,8 +22,15 @@ Stages (see docs/BENCHMARKS.md for what each number means):
              after every transaction
   micro      Google Benchmark programs in bench/micro/*.cpp, built with g++ against build/'s
              static libraries
+  kafka      (not in the default list: `--stages kafka`) capture -> Kafka: sluice capture
+             (bus.type kafka) vs Debezium 3.6.1's MySQL connector in Kafka Connect standalone
+             (bench/peers/install-connect) on the sysbench table's snapshot and then a binlog
+             workload, into the same broker, and vs kafka-producer-perf-test producing as many
+             records of sluice's values; Kafka -> ClickHouse: sluice sink on sluice's topic vs
+             kafka-consumer-perf-test and kcat reading it (they only read)
 
-Uses only its own databases: MariaDB bench_sb, bench_wide, bench_lat, bench_views; ClickHouse bench_olap.
+Uses only its own databases: MariaDB bench_sb, bench_wide, bench_lat, bench_views; ClickHouse bench_olap;
+Kafka topics sbk<pid>* (deleted at the end unless --keep).
 The only server-wide statement is FLUSH BINARY LOGS (to give each binlog workload its own files).
 """
 import argparse
@@ -308,6 +315,7 @@ def copy_state(src, dst):
 
 
 RUN_STOPPED = re.compile(r"stopped \(caught up\): (\d+) rows in (\d+) inserts \((\d+) bytes\)")
+SINK_STOPPED = re.compile(r"sink stopped \(caught up\): (\d+) records, (\d+) rows in (\d+) inserts \((\d+) bytes\)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1106,6 +1114,11 @@ def _java_tool(cls):
 
 
 def producer_perf(topic, records, payload_file):
+    # The topic is created first (untimed): auto-creating it on the first send costs the producer
+    # seconds of metadata retries, which is not what producing costs.
+    subprocess.run(_java_tool("org.apache.kafka.tools.TopicCommand") + [
+        "--bootstrap-server", KAFKA_BOOTSTRAP, "--create", "--topic", topic, "--partitions", "1"],
+        check=True, capture_output=True, timeout=120)
     argv = _java_tool("org.apache.kafka.tools.ProducerPerformance") + [
         "--bootstrap-server", KAFKA_BOOTSTRAP, "--topic", topic, "--num-records", str(records),
         "--throughput", "-1", "--payload-file", payload_file, "--command-property",
@@ -1132,7 +1145,11 @@ def consumer_perf(topic, records):
     f_ = [x.strip() for x in lines[-1].split(",")]
     if len(f_) < 6 or int(f_[4]) < records:
         raise RuntimeError(f"ConsumerPerformance read {f_[4] if len(f_) > 4 else '?'} of {records}: {lines[-3:]}")
-    return r, {"tool_records_per_s": float(f_[5]), "tool_mb_per_s": float(f_[3]), "tool_records": int(f_[4])}
+    extra = {"tool_records_per_s": float(f_[5]), "tool_mb_per_s": float(f_[3]), "tool_records": int(f_[4])}
+    if len(f_) >= 10:  # ..., rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+        extra.update(tool_rebalance_ms=float(f_[6]), tool_fetch_records_per_s=float(f_[9]),
+                     tool_fetch_mb_per_s=float(f_[8]))
+    return r, extra
 
 
 def kafka_delete_topics(regex):
@@ -1322,7 +1339,10 @@ def stage_kafka(args, w):
             want = int(mysql_value(f"SELECT COUNT(*) FROM `{db}`.`{table}`"))
             if got != want:
                 raise RuntimeError(f"ClickHouse has {got} live rows, MariaDB {want}")
-            s_sink.add(r, total, tbytes)
+            mm = SINK_STOPPED.search(r.stderr)
+            s_sink.add(r, total, tbytes, sink_records=int(mm.group(1)) if mm else None,
+                       ch_rows=int(mm.group(2)) if mm else None, inserts=int(mm.group(3)) if mm else None,
+                       rowbinary_bytes=int(mm.group(4)) if mm else None)
         except Exception as e:  # noqa: BLE001
             s_sink.fail(e)
         try:

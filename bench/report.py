@@ -63,10 +63,10 @@ def ratio(res, a, b):
 
 NOT_BUILT = [
     ("capture -> Kafka", "Debezium 3.6 MySQL connector in Kafka Connect, same tables and binlog, same broker",
-     "not built yet (no Kafka bus in sluice)"),
+     "not in this run (`bench/run --stages kafka`, see Kafka below)"),
     ("views: filter/project, 2-way join, group-by with updates/deletes",
      "recomputing the query in ClickHouse / MariaDB after each batch", "not built yet (no SQL views)"),
-    ("Kafka -> ClickHouse", "ClickHouse Kafka Connect sink", "not built yet (no Kafka bus)"),
+    ("Kafka -> ClickHouse", "ClickHouse Kafka Connect sink", "not measured"),
     ("end to end: maximum sustained load before lag grows", "-",
      "not measured (only the lag trend at one sysbench load, see latency)"),
     ("memory: join whose state exceeds its budget", "-", "not built yet (no views)"),
@@ -207,6 +207,8 @@ def render(res, json_rel, svg_rel):
     a(f"- started {res['started']}, took {res['duration_s']} s; parameters: {p['reps']} repetitions, "
       f"sysbench table {p['rows']} rows, wide table {p['wide_rows']} rows, binlog workload "
       f"{p['binlog_seconds']} s, latency runs {p['latency_seconds']} s at {p['latency_rate']} rows/s"
+      + (f", kafka binlog workload {p['kafka_binlog_seconds']} s" if "kafka" in p.get("stages", "") else "")
+      + f"; stages {p.get('stages', '?')}"
       + (" (`--quick`)" if p.get("quick") else ""))
     a(f"- host `{m['host']}`: {m['cores']} cores, {m['cpu_model']}, {m['ram_gib']} GiB RAM, {m['os']}, "
       f"kernel {m['kernel']}")
@@ -244,9 +246,17 @@ def render(res, json_rel, svg_rel):
     for row in summary_rows(res):
         a("| " + " | ".join(str(x) for x in row) + " |")
     have_views = any(mm["stage"] == "views" for mm in res["measurements"].values())
+    kw = res.get("kafka_workload")
     for st, peer, why in NOT_BUILT:
         if have_views and st.startswith("views"):
             continue
+        if st == "capture -> Kafka" and kw is not None:
+            continue
+        if st == "Kafka -> ClickHouse":
+            why = ("not measured (its jar is not fetched; the kafka stage compares `sluice sink` with "
+                   "Kafka's consumer perf tool and kcat instead)" if kw is not None else
+                   "not measured (run `bench/run --stages kafka`: `sluice sink` vs Kafka's consumer perf "
+                   "tool and kcat)")
         if have_views and st.startswith("memory: join"):
             why = ("throughput measured (views, RocksDB state with a 16 MiB cache budget); peak RSS not measured "
                    "here (tests/unit/sql/view_state_rss_test asserts it)")
@@ -290,7 +300,8 @@ def render(res, json_rel, svg_rel):
     a("The rows `sluice run` wrote (with `_version`, `_is_deleted`) exported as a TSV file, then "
       "`clickhouse-client --query \"INSERT INTO <same structure> FORMAT TSV\" < file`, against `sluice run`'s "
       "snapshot above. Sluice's figure includes reading MariaDB, so the ratio understates the sink alone "
-      "(there is no way yet to feed sluice's sink without its capture: the Kafka bus is not built).")
+      + ("(`sluice sink` reading Kafka alone is in the Kafka section below)." if kw is not None else
+         "(`sluice sink` reading Kafka alone is measured by `bench/run --stages kafka`)."))
     a("")
     for name in res.get("workloads", {}):
         a(f"### `{name}`")
@@ -455,10 +466,16 @@ def render(res, json_rel, svg_rel):
               f"{rng({k: x / 1e6 for k, x in e['bytes_per_second'].items()}, fmt_mb) if 'bytes_per_second' in e else '-'} | "
               f"{rng({k: x / 1e6 for k, x in e['cpu_ns_per_iter'].items()}, lambda x: f'{x:.3f}')} |")
     a("")
+    if kw is not None:
+        render_kafka(res, a)
     a("## Not measured yet")
     a("")
-    a("- **capture → Kafka vs Debezium** (the issue's headline comparison), **Kafka → ClickHouse** and "
-      "the ClickHouse Kafka Connect sink: sluice has no Kafka bus yet.")
+    if kw is None:
+        a("- **capture → Kafka vs Debezium** (the issue's headline comparison) and **Kafka → ClickHouse**: "
+          "not in this run; they are the `kafka` stage, outside the default stage list (it adds several "
+          "minutes of JVM peers): `bench/run --stages kafka --no-docs --out FILE`.")
+    a("- The **ClickHouse Kafka Connect sink** as the peer of `sluice sink`: not fetched or run (the kafka "
+      "stage uses Kafka's consumer perf tool and kcat, which only read).")
     if not have_views:
         a("- **views** (filter/project, join, group-by with updates and deletes; a join over its memory "
           "budget): not run.")
@@ -486,6 +503,146 @@ def render(res, json_rel, svg_rel):
             a(f"- {n}")
     a("")
     return "\n".join(L)
+
+
+def _tool_rate(res, mid, prefix="tool_"):
+    """The median of the rate a Java tool printed itself (excludes JVM start), or '-'."""
+    m = res["measurements"].get(mid)
+    if not m or not m.get("runs") or any(f"{prefix}records_per_s" not in r for r in m["runs"]):
+        return "-"
+    return (f"{fmt_rate(statistics.median(r[f'{prefix}records_per_s'] for r in m['runs']))} records/s, "
+            f"{fmt_mb(statistics.median(r[f'{prefix}mb_per_s'] for r in m['runs']))} MB/s")
+
+
+def _after_first_rate(res, mid):
+    """Debezium: records / (wall - time of the first record seen), median; or '-'."""
+    m = res["measurements"].get(mid)
+    if not m or not m.get("runs"):
+        return "-"
+    xs = [r["count"] / (r["wall_s"] - r["first_record_s"]) for r in m["runs"]
+          if r.get("first_record_s") is not None and r["wall_s"] > r["first_record_s"]]
+    if not xs:
+        return "-"
+    firsts = [r["first_record_s"] for r in m["runs"] if r.get("first_record_s") is not None]
+    return (f"{fmt_rate(statistics.median(xs))} records/s after the first record "
+            f"(first record seen at {fmt_s(statistics.median(firsts))} s)")
+
+
+def render_kafka(res, a):
+    kw = res["kafka_workload"]
+    v = res["versions"]
+    a("## Kafka")
+    a("")
+    a(f"Issue 6's performance part and issue 8's headline comparison, on the broker of `scripts/services` "
+      f"(`{kw['bootstrap']}`, Apache Kafka {v.get('kafka (broker jars, perf tools)', '?')}, KRaft). The table "
+      f"is the sysbench table above (`bench_sb.sbtest1`, {kw['rows']} rows); every topic has one partition "
+      "(the broker's `num.partitions`, as both captures create them) and is new for the run.")
+    a("")
+    a("- **Sluice**: `sluice capture` with `bus.type: kafka` and `--exit-when-caught-up` (its producer: "
+      "librdkafka, acks=all, idempotent, lz4, linger.ms 20, batch.size 1000000). Wall time until the process "
+      "exited, i.e. after every record was acknowledged by the broker.")
+    a(f"- **Debezium** {v.get('debezium connector', '?')} (MySQL connector; the MariaDB connector is not served "
+      f"by the registry reachable here) **in Kafka Connect {v.get('kafka connect (standalone)', '?')} standalone "
+      "mode**, one JVM as `bin/connect-standalone.sh` runs it (`-Xms256M -Xmx2G`, kafka-run-class's G1 "
+      "options), the connector loaded from `plugin.path`, JsonConverter with `schemas.enable=false` for keys "
+      "and values, offsets in a file, schema history in a Kafka topic, `include.schema.changes=false`, "
+      "snapshot.mode `initial`, everything else Debezium's and Connect's defaults except the worker's "
+      "producer, given sluice's settings (`producer.compression.type=lz4`, `linger.ms=20`, "
+      "`batch.size=1000000`; Java's defaults are no compression, 5 ms, 16384) so both batch and compress "
+      "alike. Connect 4.3 because Debezium 3.6.1 is built against it (in a 4.4 worker its task dies on a "
+      "class 4.4 removed); a 4.3 client talks to the 4.4 broker. One work-around: a JDBC query interceptor "
+      "(`bench/peers/connect/src`) answers MariaDB for the `SHOW BINARY LOG STATUS` the connector sends to "
+      "any server above version 8.4. Wall time from the JVM's start until the topic's end offsets (polled "
+      "every 0.2 s with kcat) reached the expected count — the moment the last record was acknowledged, "
+      "to within one poll; then CPU time and peak RSS (VmHWM) of the JVM are read from /proc and the "
+      "worker is stopped with SIGTERM (not timed). JVM and Connect start-up are part of that time, as "
+      "they are of a restart; the rate after the first record is given beside it.")
+    a("- **Records** are Kafka records: one per row change plus a tombstone after each delete (both sides, "
+      "Debezium's `tombstones.on.delete` default). **MB/s** = bytes of the records' keys + values (the "
+      "JSON, as read back with kcat) per second; sluice also sends a `sluice.schema` header per record, "
+      "not counted.")
+    a("")
+    snap_s, snap_d = kw.get("snapshot_topic_sluice") or {}, kw.get("snapshot_topic_debezium") or {}
+    bl_s, bl_d = kw.get("binlog_sluice") or {}, kw.get("binlog_debezium") or {}
+    a("| what | records | tombstones | key + value bytes, sluice | key + value bytes, Debezium |")
+    a("|---|---|---|---|---|")
+    if snap_s:
+        a(f"| snapshot of `sbtest1` | {snap_s.get('records')} | {snap_s.get('tombstones')} | "
+          f"{snap_s.get('bytes', 0) / 1e6:.1f} MB ({snap_s.get('bytes', 0) / max(1, snap_s.get('records', 1)):.0f} "
+          f"per record) | " + (f"{snap_d['bytes'] / 1e6:.1f} MB ({snap_d['bytes'] / max(1, snap_d['records']):.0f} "
+                               f"per record)" if snap_d else "-") + " |")
+    if bl_s:
+        a(f"| binlog workload: {kw.get('generator', '')}; {kw.get('transactions', '?')} transactions, "
+          f"{kw.get('tps', '?')} tps | {bl_s.get('records')} | {bl_s.get('tombstones')} | "
+          f"{bl_s.get('bytes', 0) / 1e6:.1f} MB | "
+          + (f"{bl_d['bytes'] / 1e6:.1f} MB ({bl_d['records']} records, {bl_d['tombstones']} tombstones)"
+             if bl_d else "-") + " |")
+    a("")
+    a("### capture → Kafka: snapshot")
+    a("")
+    a("Each repetition into a new topic prefix (a fresh state directory / offsets file and schema-history "
+      "topic). The first repetition's states are where the binlog runs below start from.")
+    a("")
+    a(measure_table(res, ["kafka.capture_snapshot.sluice", "kafka.capture_snapshot.debezium_connect",
+                          "kafka.produce_snapshot.producer_perf"]))
+    a("")
+    a(f"- Debezium: {_after_first_rate(res, 'kafka.capture_snapshot.debezium_connect')}.")
+    a(f"- kafka-producer-perf-test's own figure (from its first send, without the JVM's start): "
+      f"{_tool_rate(res, 'kafka.produce_snapshot.producer_perf')}.")
+    a("")
+    a("### capture → Kafka: binlog")
+    a("")
+    a("After the first snapshot of both, the workload ran while neither capture did; each repetition then "
+      "starts from a copy of the stored state (sluice: its state directory; Debezium: Connect's offsets "
+      "file and the same schema-history topic) and streams the workload's binlog into Kafka. Sluice's "
+      "later repetitions use new topic prefixes; Debezium's offsets are bound to its prefix, so its "
+      "repetitions append to the same topic and are counted by the difference of end offsets. The first "
+      "Debezium repetition runs 3 s longer (untimed) to check it writes no more records than sluice did.")
+    a("")
+    a(measure_table(res, ["kafka.capture_binlog.sluice", "kafka.capture_binlog.debezium_connect",
+                          "kafka.produce_binlog.producer_perf"]))
+    a("")
+    a(f"- Debezium: {_after_first_rate(res, 'kafka.capture_binlog.debezium_connect')}.")
+    a(f"- kafka-producer-perf-test's own figure: {_tool_rate(res, 'kafka.produce_binlog.producer_perf')}.")
+    a("")
+    a("`kafka-producer-perf-test` (`org.apache.kafka.tools.ProducerPerformance` from the broker's jars) "
+      "produces as many records as the capture did, without keys, with values taken from sluice's own "
+      "records (up to 20000 non-null values spread over the range, `--payload-file`; tombstones cannot be "
+      "sent by it, so its average record is a little larger), `--throughput -1`, with sluice's producer "
+      "settings (acks=all, idempotent, lz4, linger.ms 20, batch.size 1000000), into a new topic. It only "
+      "produces: no database is read and nothing is encoded, so it bounds what producing the records "
+      "costs on this broker; its MB/s counts the values only. Its topic is created before it starts "
+      "(untimed); sluice's capture creates its new topics within its own time.")
+    a("")
+    st = kw.get("sink_topic") or {}
+    a("### Kafka → ClickHouse")
+    a("")
+    a(f"Input: sluice's topic `{st.get('topic', '?')}` — the first snapshot plus the first binlog "
+      f"repetition, {st.get('records', '?')} records, {st.get('bytes', 0) / 1e6:.1f} MB of keys + values. "
+      "`sluice sink --exit-when-caught-up` with a new consumer group into a new ClickHouse "
+      "`ReplacingMergeTree` table each repetition; after each, the live rows (`FINAL`, `_is_deleted = 0`) "
+      "are checked against MariaDB's row count. Peers (they **only read**: nothing is decoded into rows or "
+      "written anywhere, so they bound what reading the topic costs, not what a sink does): "
+      "`kafka-consumer-perf-test` (`org.apache.kafka.tools.ConsumerPerformance` 4.4, a new group, "
+      "`--num-records` = the topic's records) and `kcat -C -e -q -o beginning -t TOPIC > /dev/null` "
+      "(librdkafka, as sluice; prints each value).")
+    a("")
+    a(measure_table(res, ["kafka.sink.sluice_sink", "kafka.sink.consumer_perf", "kafka.sink.kcat"]))
+    a("")
+    a(f"- kafka-consumer-perf-test's own figures: {_tool_rate(res, 'kafka.sink.consumer_perf')} from its "
+      f"start (without the JVM's), {_tool_rate(res, 'kafka.sink.consumer_perf', 'tool_fetch_')} while fetching "
+      "(without the consumer group join either).")
+    ms = res["measurements"].get("kafka.sink.sluice_sink")
+    if ms and ms.get("runs") and all(r.get("inserts") for r in ms["runs"]):
+        r0 = ms["runs"][0]
+        a(f"- `sluice sink` (first run): {r0['sink_records']} records read, {r0['ch_rows']} rows in "
+          f"{r0['inserts']} ClickHouse inserts ({r0['rowbinary_bytes'] / 1e6:.1f} MB of RowBinary); its CPU s "
+          "above is its own process's only (ClickHouse's server work is not counted, as for the peers).")
+    a("")
+    a("The Java tools' rows include the JVM's start (about a second on this machine, more under load): "
+      "that is what running them costs, but for a short run it weighs heavily; their own figures above "
+      "leave it out. Debezium's RSS is the Connect worker JVM's peak (heap up to 2 GiB allowed).")
+    a("")
 
 
 def write(json_path, doc_path):
