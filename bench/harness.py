@@ -1182,7 +1182,9 @@ def stage_kafka(args, w):
     RESULTS["versions"]["kafka connect (standalone)"] = jar_version(os.path.join(CONNECT_DIR, "lib"), "connect-runtime")
     RESULTS["versions"]["debezium connector"] = jar_version(os.path.join(CONNECT_DIR, "plugins", "debezium-mysql"),
                                                             "debezium-connector-mysql")
-    RESULTS["versions"]["kcat"] = first_line(["kcat", "-V"])
+    kv = re.search(r"^Version (\S+).*?(librdkafka \S+)", subprocess.run(["kcat", "-V"], capture_output=True,
+                                                                       text=True).stdout, re.M)
+    RESULTS["versions"]["kcat"] = f"kcat {kv.group(1)} ({kv.group(2)})" if kv else "?"
     RESULTS["versions"]["java"] = first_line(["java", "-version"])
     run_id = f"sbk{os.getpid() % 100000}"
     info = {"bootstrap": KAFKA_BOOTSTRAP, "topic_prefix_family": run_id, "rows": rows}
