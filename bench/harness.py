@@ -1007,6 +1007,9 @@ class ConnectPeer:
             "schema.history.internal.kafka.bootstrap.servers": KAFKA_BOOTSTRAP,
             "schema.history.internal.kafka.topic": f"{self.prefix}.schema-history",
             "schema.history.internal.store.only.captured.tables.ddl": "true",
+            # The server is shared: other databases' DDL in MariaDB-only syntax (a UUID column, ...)
+            # stops the MySQL connector's parser unless it may skip what it cannot parse.
+            "schema.history.internal.skip.unparseable.ddl": "true",
             # MariaDB work-around (bench/peers/connect/src): SHOW BINARY LOG STATUS -> SHOW MASTER STATUS
             "driver.propertiesTransform": "dev.sluice.bench.MariaDbBinlogStatus$AddInterceptor",
         }
