@@ -43,6 +43,7 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"source", "gtid.source.excludes", T::kList, "", nullptr, "comma-separated regexes of GTID sources left out of the offset and not captured (see gtid.source.includes)"},
   {"source", "gtid.source.filter.dml.events", T::kBool, "true", nullptr, "skip the row changes of transactions whose GTID source gtid.source.includes/excludes filters out (Debezium's meaning)"},
   {"source", "snapshot.fetch.size", T::kInt, "10000", nullptr, "rows per snapshot chunk (bounded memory)"},
+  {"source", "snapshot.max.threads", T::kInt, "2", nullptr, "connections reading the snapshot in parallel (Debezium's name): tables and primary-key ranges of large tables are read concurrently, all in the same consistent snapshot (needs RELOAD for the short global read lock; without it one connection reads). Default 2: the second connection roughly doubles the read rate while the server keeps a core for its other clients"},
   {"source", "connect.timeout.ms", T::kInt, "30000", nullptr, "connection timeout"},
   {"source", "decimal.handling.mode", T::kEnum, "precise", "precise|double|string", "DECIMAL in JSON events"},
   {"source", "time.precision.mode", T::kEnum, "adaptive_time_microseconds", "adaptive_time_microseconds|connect", "TIME/DATETIME in JSON events"},

@@ -5,6 +5,10 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -212,6 +216,12 @@ CaptureOptions CaptureOptions::FromConfig(const Config& config) {
     Throw(ErrorKind::kConfig, "{}: source.snapshot.fetch.size must be positive", config.Where("source", "snapshot.fetch.size"));
   }
   o.snapshot_fetch_size = static_cast<size_t>(fetch);
+  int64_t threads = config.GetInt("source", "snapshot.max.threads");
+  if (threads <= 0 || threads > 64) {
+    Throw(ErrorKind::kConfig, "{}: source.snapshot.max.threads must be between 1 and 64, got {}",
+          config.Where("source", "snapshot.max.threads"), threads);
+  }
+  o.snapshot_max_threads = static_cast<size_t>(threads);
   const int64_t hb = config.GetInt("source", "heartbeat.interval.ms");
   if (hb < 0 || hb > 3600000) {
     Throw(ErrorKind::kConfig, "{}: source.heartbeat.interval.ms must be between 0 and 3600000, got {}",
@@ -338,12 +348,82 @@ void MySqlCapture::Run(ChangeConsumer& consumer, const SourceOffset& resume) {
   Stream(consumer, offset);
 }
 
+namespace {
+
+// One piece of a snapshot unit: a chunk of rows and the key literals of its last row.
+struct SnapshotPiece {
+  ChangeChunk chunk;
+  std::vector<std::string> last_key;
+};
+
+// What the snapshot reads of one table (built on the capture thread before the readers start).
+struct SnapshotTable {
+  TableSchemaPtr full, schema;
+  std::string name, cols, order;
+  std::vector<int> key_pos;             // key columns within the selected ones
+  std::vector<std::string> resume_key;  // the offset's last key when the table was begun
+};
+
+// A part of a table one reader reads in keyset pages: the whole table, or a range of its first
+// key column. Units are emitted in order, so a table's rows leave in primary-key order.
+struct SnapshotUnit {
+  size_t table = 0;
+  std::string range;                   // SQL predicate bounding the range ("" = none)
+  std::vector<std::string> after_key;  // start after this key (a resumed table's first unit)
+  bool last_of_table = false;
+  std::deque<SnapshotPiece> pieces;    // read, not yet emitted
+  bool claimed = false, done = false;
+};
+
+// Parses a base-10 integer (MIN/MAX of an integer column) into 128 bits.
+__int128 ParseInt128(const std::string& s) {
+  __int128 v = 0;
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  for (; i < s.size(); ++i) v = v * 10 + (s[i] - '0');
+  return (!s.empty() && s[0] == '-') ? -v : v;
+}
+
+std::string Int128Text(__int128 v) {
+  if (v == 0) return "0";
+  const bool neg = v < 0;
+  std::string out;
+  for (; v != 0; v /= 10) out += static_cast<char>('0' + static_cast<int>(neg ? -(v % 10) : v % 10));
+  if (neg) out += '-';
+  return std::string(out.rbegin(), out.rend());
+}
+
+// (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...: index-friendly keyset pagination.
+std::string KeysetAfter(const TableSchema& full, const std::vector<std::string>& key) {
+  std::string where;
+  for (size_t i = 0; i < full.primary_key.size(); ++i) {
+    std::string term;
+    for (size_t j = 0; j < i; ++j) {
+      term += QuoteIdent(full.columns[static_cast<size_t>(full.primary_key[j])].name) + " = " + key[j] + " AND ";
+    }
+    term += QuoteIdent(full.columns[static_cast<size_t>(full.primary_key[i])].name) + " > " + key[i];
+    where += (where.empty() ? "(" : " OR (") + term + ")";
+  }
+  return where;
+}
+
+}  // namespace
+
 void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool with_data) {
-  Connection conn(options_.connection);
-  conn.Connect();
-  // A consistent view and the binlog position it corresponds to, under a short global read lock.
+  // Reader connections; all see one consistent view, taken at the binlog position `at` under a
+  // short global read lock.
+  std::vector<std::unique_ptr<Connection>> conns;
+  const size_t wanted = with_data ? std::max<size_t>(1, options_.snapshot_max_threads) : 1;
+  for (size_t i = 0; i < wanted; ++i) {
+    conns.push_back(std::make_unique<Connection>(options_.connection));
+    conns.back()->Connect();
+  }
+  Connection& conn = *conns[0];
   bool locked = false;
-  const BinlogCoordinates at = BeginConsistentSnapshot(conn, is_mariadb_, &locked);
+  size_t usable = 1;
+  std::vector<Connection*> raw;
+  for (auto& c : conns) raw.push_back(c.get());
+  const BinlogCoordinates at = BeginSharedSnapshot(raw, is_mariadb_, &locked, &usable);
+  conns.resize(usable);
   std::vector<TableSchemaPtr> tables = LoadSchemas(conn, filter_);
   CharsetDefaults charsets = LoadCharsetDefaults(conn, filter_);
   history_->SetCharsetDefaults(charsets.server, charsets.databases, charsets.tables);
@@ -362,7 +442,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     offset.ts_ms = NowMs();
     history_->Reset(tables, snap_seq, at.pos);
     SLOG_INFO("snapshot at {}:{} (gtid {}) of {} table(s){}", at.file, at.pos, at.gtid_set, tables.size(),
-              with_data ? "" : " (schema only)");
+              with_data ? fmt::format(" on {} connection(s)", conns.size()) : std::string(" (schema only)"));
   } else {
     // The stream resumes from the first snapshot's position; the schema at that position is in
     // the history. Rows read now are at `at`, which is later: streamed changes between the two
@@ -370,9 +450,10 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     if (!history_->LoadAt(BinlogFileSequence(offset.file), offset.pos)) {
       history_->Reset(tables, BinlogFileSequence(offset.file), offset.pos);
     }
-    SLOG_INFO("resuming the snapshot: {} table(s) done, continuing {} after its last key ({} rows so far)",
-              offset.tables_done.size(), offset.current_table.empty() ? "with the next table" : offset.current_table,
-              offset.rows_done);
+    SLOG_INFO("resuming the snapshot on {} connection(s): {} table(s) done, continuing {} after its last key ({} "
+              "rows so far)",
+              conns.size(), offset.tables_done.size(),
+              offset.current_table.empty() ? "with the next table" : offset.current_table, offset.rows_done);
   }
   for (const auto& t : tables) consumer.OnSchema(nullptr, Emitted(t));
   if (!with_data) {
@@ -394,9 +475,195 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
                            {{"table", t->QualifiedName()}}).Set(static_cast<double>(n));
   }
   snapshot_total_ = total;
+
+  // The work: each table not done yet, large tables with an integer first key column split into
+  // ranges of about kRangeChunks chunks (split points evenly between its MIN and MAX).
+  constexpr size_t kRangeChunks = 2;
+  const size_t fetch = options_.snapshot_fetch_size;
+  std::vector<SnapshotTable> plan;
+  std::deque<SnapshotUnit> units;  // a deque: references stay valid while readers hold them
+  for (const auto& full : tables) {
+    const std::string name = full->QualifiedName();
+    if (std::find(offset.tables_done.begin(), offset.tables_done.end(), name) != offset.tables_done.end()) continue;
+    SnapshotTable t;
+    t.full = full;
+    t.name = name;
+    t.schema = Emitted(full);
+    const std::vector<int>& keep = EmittedColumns(full);
+    if (offset.current_table == name) t.resume_key = offset.last_key;
+    if (full->primary_key.empty()) {
+      SLOG_WARN("table {} has no primary key: its snapshot is read in one pass (not resumable mid-table) and its "
+                "events have a null key",
+                name);
+    }
+    for (int k : keep) t.cols += (t.cols.empty() ? "" : ", ") + QuoteIdent(full->columns[static_cast<size_t>(k)].name);
+    for (int pk : full->primary_key) {
+      t.order += (t.order.empty() ? "" : ", ") + QuoteIdent(full->columns[static_cast<size_t>(pk)].name);
+    }
+    // Key column positions within the selected columns (the key is always selected: excluded key
+    // columns are re-added below).
+    for (int pk : full->primary_key) {
+      auto it = std::find(keep.begin(), keep.end(), pk);
+      if (it == keep.end()) {
+        Throw(ErrorKind::kConfig, "column.exclude.list removes primary-key column {}.{}; key columns cannot be excluded",
+              name, full->columns[static_cast<size_t>(pk)].name);
+      }
+      t.key_pos.push_back(static_cast<int>(it - keep.begin()));
+    }
+    const size_t ti = plan.size();
+    std::vector<std::string> splits;  // integer literals, increasing
+    const uint64_t est = estimates[name];
+    if (conns.size() > 1 && !full->primary_key.empty() && est > kRangeChunks * fetch * 2) {
+      const ColumnSchema& k1 = full->columns[static_cast<size_t>(full->primary_key[0])];
+      if (k1.kind == ValueKind::kInt || k1.kind == ValueKind::kUInt) {
+        const std::string q = QuoteIdent(k1.name);
+        ResultSet mm = conn.Query("SELECT MIN(" + q + "), MAX(" + q + ") FROM " + QuoteIdent(full->database) + "." +
+                                  QuoteIdent(full->table));
+        if (!mm.rows.empty() && mm.rows[0][0] && mm.rows[0][1]) {
+          const __int128 lo = ParseInt128(*mm.rows[0][0]), hi = ParseInt128(*mm.rows[0][1]);
+          const __int128 from = t.resume_key.empty() ? lo : std::max(lo, ParseInt128(t.resume_key[0]));
+          const size_t ranges = std::min<size_t>(1024, est / (kRangeChunks * fetch) + 1);
+          const __int128 span = hi - lo + 1;
+          for (size_t r = 1; r < ranges; ++r) {
+            const __int128 s = lo + span * static_cast<__int128>(r) / static_cast<__int128>(ranges);
+            // A split at or below the resume key would start a range already read.
+            if (s <= from) continue;
+            const std::string text = Int128Text(s);
+            if (splits.empty() || splits.back() != text) splits.push_back(text);
+          }
+        }
+      }
+    }
+    const std::string k1 = full->primary_key.empty()
+                               ? std::string()
+                               : QuoteIdent(full->columns[static_cast<size_t>(full->primary_key[0])].name);
+    for (size_t r = 0; r <= splits.size(); ++r) {
+      SnapshotUnit u;
+      u.table = ti;
+      if (r > 0) u.range = k1 + " >= " + splits[r - 1];
+      if (r < splits.size()) u.range += (u.range.empty() ? "" : " AND ") + k1 + " < " + splits[r];
+      if (r == 0) u.after_key = t.resume_key;
+      u.last_of_table = r == splits.size();
+      units.push_back(std::move(u));
+    }
+    plan.push_back(std::move(t));
+  }
+
   metrics_->snapshot_running.Set(1);
   Progress progress(options_.progress);
   const uint64_t version = MakeVersion(snap_seq, at.pos, 0) - 1;
+
+  // Readers: conns.size() threads claim units in order, at most kWindow units ahead of the one
+  // being emitted, and hold at most kUnitPieces read chunks per unit; this thread emits the units
+  // in order. Memory: at most kWindow * kUnitPieces chunks of snapshot.fetch.size rows.
+  const size_t kWindow = 2 * conns.size();
+  constexpr size_t kUnitPieces = kRangeChunks + 1;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t head = 0, next = 0;
+  bool aborting = false;
+  std::exception_ptr failure;
+  auto read_unit = [&](Connection& c, SnapshotUnit& u) {
+    const SnapshotTable& t = plan[u.table];
+    ScopedLogTable log_table(&t.name);
+    std::vector<std::string> last_key = u.after_key;
+    std::vector<std::string> last_raw(t.key_pos.size());
+    SourceInfo src;
+    src.file = at.file;
+    src.pos = at.pos;
+    src.gtid = "";
+    src.server_id = 0;
+    src.snapshot = SourceInfo::Snapshot::kTrue;
+    auto push = [&](ChangeChunk&& chunk, std::vector<std::string> key) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return aborting || u.pieces.size() < kUnitPieces; });
+      if (aborting) return false;
+      u.pieces.push_back(SnapshotPiece{std::move(chunk), std::move(key)});
+      cv.notify_all();
+      return true;
+    };
+    while (!stop_) {
+      std::string sql = "SELECT " + t.cols + " FROM " + QuoteIdent(t.full->database) + "." + QuoteIdent(t.full->table);
+      if (!t.full->primary_key.empty()) {
+        std::string where = u.range;
+        if (!last_key.empty()) where += (where.empty() ? "(" : " AND (") + KeysetAfter(*t.full, last_key) + ")";
+        if (!where.empty()) sql += " WHERE " + where;
+        sql += " ORDER BY " + t.order + " LIMIT " + std::to_string(fetch);
+      }
+      ChangeChunk chunk(t.schema);
+      src.ts_ms = NowMs();
+      uint32_t src_idx = chunk.AddSource(src);
+      size_t n = 0;
+      bool aborted = false;
+      auto on_row = [&](MYSQL_ROW row, const unsigned long* len, MYSQL_FIELD*, unsigned ncols) {
+        if (aborted) return;
+        chunk.BeginRow(RowOp::kInsert, version, src_idx, 0);
+        for (unsigned i = 0; i < ncols; ++i) {
+          const ColumnSchema& col = t.schema->columns[i];
+          if (!row[i]) {
+            chunk.column(i).AppendNull();
+          } else {
+            AppendTextValue(col, std::string_view(row[i], len[i]), chunk.column(i));
+          }
+        }
+        ++n;
+        // Keep the raw key of the row (no allocation once warm); literals are made once per chunk.
+        for (size_t k = 0; k < t.key_pos.size(); ++k) last_raw[k].assign(row[t.key_pos[k]], len[t.key_pos[k]]);
+        // A table without a key is read in one pass; pass it on in bounded pieces.
+        if (t.key_pos.empty() && chunk.size() >= fetch) {
+          if (!push(std::move(chunk), {})) aborted = true;
+          chunk = ChangeChunk(t.schema);
+          src_idx = chunk.AddSource(src);
+        }
+      };
+      c.QueryStream(sql, on_row);
+      if (aborted) return;
+      if (!t.key_pos.empty() && n > 0) {
+        last_key.clear();
+        for (size_t k = 0; k < t.key_pos.size(); ++k) {
+          last_key.push_back(KeyLiteral(c, t.schema->columns[static_cast<size_t>(t.key_pos[k])], last_raw[k]));
+        }
+      }
+      if (!chunk.empty() && !push(std::move(chunk), last_key)) return;
+      if (t.key_pos.empty() || n < fetch) break;
+    }
+  };
+  auto reader = [&](Connection& c) {
+    try {
+      for (;;) {
+        SnapshotUnit* u = nullptr;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return aborting || next >= units.size() || next < head + kWindow; });
+          if (aborting || next >= units.size()) return;
+          u = &units[next++];
+          u->claimed = true;
+        }
+        read_unit(c, *u);
+        std::lock_guard<std::mutex> lock(mu);
+        if (stop_ || aborting) return;
+        u->done = true;
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!failure) failure = std::current_exception();
+      aborting = true;
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (auto& c : conns) threads.emplace_back(reader, std::ref(*c));
+  auto stop_readers = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      aborting = true;
+      cv.notify_all();
+    }
+    for (auto& th : threads) th.join();
+    threads.clear();
+  };
+
   bool first_row = !resuming;
   uint64_t all_rows = offset.rows_done;
   // One chunk is held back so that the last row of each table (and of the whole snapshot) can be
@@ -425,130 +692,79 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     else pending_offsets.push_back(o);
   };
 
-  for (const auto& full : tables) {
-    if (stop_) break;
-    const std::string name = full->QualifiedName();
-    ScopedLogTable log_table(&name);  // structured logs name the table being read
-    if (std::find(offset.tables_done.begin(), offset.tables_done.end(), name) != offset.tables_done.end()) continue;
-    TableSchemaPtr schema = Emitted(full);
-    const std::vector<int>& keep = EmittedColumns(full);
-    std::vector<std::string> last_key;
-    if (offset.current_table == name) last_key = offset.last_key;
-    offset.current_table = name;
-    if (full->primary_key.empty()) {
-      SLOG_WARN("table {} has no primary key: its snapshot is read in one pass (not resumable mid-table) and its "
-                "events have a null key",
-                name);
-    }
-    std::string cols;
-    for (int k : keep) cols += (cols.empty() ? "" : ", ") + QuoteIdent(full->columns[static_cast<size_t>(k)].name);
-    std::string order;
-    for (int pk : full->primary_key) order += (order.empty() ? "" : ", ") + QuoteIdent(full->columns[static_cast<size_t>(pk)].name);
-    // Key column positions within the selected columns (the key is always selected: excluded key
-    // columns are re-added below).
-    std::vector<int> key_pos;
-    for (int pk : full->primary_key) {
-      auto it = std::find(keep.begin(), keep.end(), pk);
-      if (it == keep.end()) {
-        Throw(ErrorKind::kConfig, "column.exclude.list removes primary-key column {}.{}; key columns cannot be excluded",
-              name, full->columns[static_cast<size_t>(pk)].name);
+  // Emits the units in order, as their readers pass pieces on.
+  size_t current = SIZE_MAX;  // the table being emitted
+  uint64_t table_rows = 0;
+  metrics::Gauge* table_done_gauge = nullptr;
+  try {
+    while (head < units.size() && !stop_) {
+      SnapshotUnit& u = units[head];
+      const SnapshotTable& t = plan[u.table];
+      if (current != u.table) {
+        current = u.table;
+        table_rows = 0;
+        offset.current_table = t.name;
+        offset.last_key = t.resume_key;
+        table_done_gauge = &metrics_->reg.GetGauge("sluice_snapshot_rows_done", "rows the snapshot has read (this run)",
+                                                   {{"table", t.name}});
       }
-      key_pos.push_back(static_cast<int>(it - keep.begin()));
-    }
-    uint64_t table_rows = 0;
-    const uint64_t table_total = estimates[name];
-    metrics::Gauge& table_done_gauge = metrics_->reg.GetGauge(
-        "sluice_snapshot_rows_done", "rows the snapshot has read (this run)", {{"table", name}});
-    std::vector<std::string> last_raw(key_pos.size());
-    while (!stop_) {
-      std::string sql = "SELECT " + cols + " FROM " + QuoteIdent(full->database) + "." + QuoteIdent(full->table);
-      if (!full->primary_key.empty()) {
-        if (!last_key.empty()) {
-          // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...: index-friendly keyset pagination.
-          std::string where;
-          for (size_t i = 0; i < full->primary_key.size(); ++i) {
-            std::string term;
-            for (size_t j = 0; j < i; ++j) {
-              term += QuoteIdent(full->columns[static_cast<size_t>(full->primary_key[j])].name) + " = " + last_key[j] + " AND ";
-            }
-            term += QuoteIdent(full->columns[static_cast<size_t>(full->primary_key[i])].name) + " > " + last_key[i];
-            where += (where.empty() ? "(" : " OR (") + term + ")";
-          }
-          sql += " WHERE " + where;
+      SnapshotPiece piece;
+      bool unit_done = false;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return failure || !u.pieces.empty() || u.done; });
+        if (failure) break;
+        if (!u.pieces.empty()) {
+          piece = std::move(u.pieces.front());
+          u.pieces.pop_front();
+          cv.notify_all();
+        } else if (u.done) {
+          unit_done = true;
+          ++head;
+          cv.notify_all();
+        } else {
+          continue;  // waiting (and looking at stop_ now and then)
         }
-        sql += " ORDER BY " + order + " LIMIT " + std::to_string(options_.snapshot_fetch_size);
       }
-      ChangeChunk chunk(schema);
-      SourceInfo src;
-      src.ts_ms = NowMs();
-      src.file = at.file;
-      src.pos = at.pos;
-      src.gtid = "";
-      src.server_id = 0;
-      src.snapshot = SourceInfo::Snapshot::kTrue;
-      uint32_t src_idx = chunk.AddSource(src);
-      size_t n = 0;
-      auto on_row = [&](MYSQL_ROW row, const unsigned long* len, MYSQL_FIELD*, unsigned ncols) {
-        const bool table_first = table_rows == 0 && n == 0 && last_key.empty();
-        chunk.BeginRow(RowOp::kInsert, version, src_idx, 0);
+      const uint64_t table_total = estimates[t.name];
+      if (!unit_done) {
+        ChangeChunk& chunk = piece.chunk;
         if (first_row) {
-          mark(chunk, chunk.size() - 1, SourceInfo::Snapshot::kFirst);
-        } else if (table_first) {
-          mark(chunk, chunk.size() - 1, SourceInfo::Snapshot::kFirstInDataCollection);
+          mark(chunk, 0, SourceInfo::Snapshot::kFirst);
+        } else if (table_rows == 0 && t.resume_key.empty()) {
+          mark(chunk, 0, SourceInfo::Snapshot::kFirstInDataCollection);
         }
         first_row = false;
-        for (unsigned i = 0; i < ncols; ++i) {
-          const ColumnSchema& c = schema->columns[i];
-          if (!row[i]) {
-            chunk.column(i).AppendNull();
-          } else {
-            AppendTextValue(c, std::string_view(row[i], len[i]), chunk.column(i));
-          }
+        table_rows += chunk.size();
+        all_rows += chunk.size();
+        snapshot_done_ = all_rows;
+        table_done_gauge->Set(static_cast<double>(table_rows));
+        emit(std::move(chunk));
+        progress.Update(t.name, table_rows, table_total, all_rows, total);
+        if (!t.key_pos.empty()) {
+          offset.rows_done = all_rows;
+          offset.last_key = std::move(piece.last_key);
+          commit_offset(offset);
         }
-        ++n;
-        // Keep the raw key of the row (no allocation once warm); literals are made once per chunk.
-        for (size_t k = 0; k < key_pos.size(); ++k) last_raw[k].assign(row[key_pos[k]], len[key_pos[k]]);
-        // A table without a key is read in one pass; pass it on in bounded pieces.
-        if (key_pos.empty() && chunk.size() >= options_.snapshot_fetch_size) {
-          table_rows += chunk.size();
-          all_rows += chunk.size();
-          snapshot_done_ = all_rows;
-          emit(std::move(chunk));
-          chunk = ChangeChunk(schema);
-          src_idx = chunk.AddSource(src);
-          progress.Update(name, table_rows, table_total, all_rows, total);
-        }
-      };
-      conn.QueryStream(sql, on_row);
-      table_rows += chunk.size();
-      all_rows += chunk.size();
-      snapshot_done_ = all_rows;
-      table_done_gauge.Set(static_cast<double>(table_rows));
-      emit(std::move(chunk));
-      progress.Update(name, table_rows, table_total, all_rows, total);
-      bool table_done = key_pos.empty() || n < options_.snapshot_fetch_size;
-      if (!key_pos.empty() && n > 0) {
-        last_key.clear();
-        for (size_t k = 0; k < key_pos.size(); ++k) {
-          last_key.push_back(KeyLiteral(conn, schema->columns[static_cast<size_t>(key_pos[k])], last_raw[k]));
-        }
+        continue;
       }
+      if (!u.last_of_table) continue;
       offset.rows_done = all_rows;
-      if (table_done) {
-        offset.tables_done.push_back(name);
-        offset.current_table.clear();
-        offset.last_key.clear();
-      } else {
-        offset.last_key = last_key;
-      }
-      if (table_done && !pending.empty() && pending.schema() == schema) {
+      offset.tables_done.push_back(t.name);
+      offset.current_table.clear();
+      offset.last_key.clear();
+      if (!pending.empty() && pending.schema() == t.schema) {
         mark(pending, pending.size() - 1, SourceInfo::Snapshot::kLastInDataCollection);
       }
       commit_offset(offset);
-      if (table_done) break;
+      progress.Update(t.name, table_rows, table_total, all_rows, total, /*force=*/true);
     }
-    progress.Update(name, table_rows, table_total, all_rows, total, /*force=*/true);
+  } catch (...) {
+    stop_readers();
+    throw;
   }
+  stop_readers();
+  if (failure) std::rethrow_exception(failure);
   metrics_->snapshot_running.Set(0);
   if (stop_) {
     release();
@@ -556,7 +772,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
   }
   if (!pending.empty()) mark(pending, pending.size() - 1, SourceInfo::Snapshot::kLast);
   release();
-  conn.Execute("COMMIT");
+  for (auto& c : conns) c->Execute("COMMIT");
   offset.snapshot_running = false;
   offset.snapshot_done = true;
   offset.current_table.clear();

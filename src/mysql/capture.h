@@ -61,6 +61,7 @@ struct CaptureOptions {
   uint32_t server_id = 0;
   std::string snapshot_mode = "initial";
   size_t snapshot_fetch_size = 10000;
+  size_t snapshot_max_threads = 2;     ///< connections reading the snapshot concurrently
   size_t max_chunk_rows = 65536;       ///< a streamed chunk is passed on when it reaches this
   size_t max_chunk_bytes = 8u << 20;   ///< ... or this size
   bool exit_when_caught_up = false;

@@ -184,6 +184,10 @@ SourceFacts ValidateSource(Connection& conn, uint32_t our_server_id) {
   return facts;
 }
 
+namespace {
+BinlogCoordinates MariaDbSnapshotPosition(Connection& conn);
+}  // namespace
+
 BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, bool* locked) {
   conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
   *locked = false;
@@ -196,6 +200,13 @@ BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, boo
   }
   conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
   if (*locked) return CurrentBinlogEnd(conn, is_mariadb);
+  return MariaDbSnapshotPosition(conn);
+}
+
+namespace {
+
+// MariaDB's binlog position of the consistent-snapshot transaction open on `conn`.
+BinlogCoordinates MariaDbSnapshotPosition(Connection& conn) {
   BinlogCoordinates at;
   ResultSet st = conn.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
   for (const auto& r : st.rows) {
@@ -208,6 +219,35 @@ BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, boo
                                   ")").value_or("");
   }
   return at;
+}
+
+}  // namespace
+
+BinlogCoordinates BeginSharedSnapshot(const std::vector<Connection*>& conns, bool is_mariadb, bool* locked,
+                                      size_t* usable) {
+  SLUICE_CHECK(!conns.empty(), "BeginSharedSnapshot needs a connection");
+  *usable = 1;
+  if (conns.size() == 1) return BeginConsistentSnapshot(*conns[0], is_mariadb, locked);
+  Connection& first = *conns[0];
+  for (Connection* c : conns) c->Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  *locked = false;
+  try {
+    first.Execute("FLUSH TABLES WITH READ LOCK");
+    *locked = true;
+  } catch (const Error& e) {
+    if (!is_mariadb) throw;
+    SLOG_WARN("FLUSH TABLES WITH READ LOCK failed ({}): the snapshot is read on one connection (several need the "
+              "global read lock to see the same data; GRANT RELOAD ON *.* to the capture user for parallel reading)",
+              e.what());
+  }
+  if (!*locked) {
+    first.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+    return MariaDbSnapshotPosition(first);
+  }
+  // No transaction can commit while the lock is held: every snapshot started now sees the same data.
+  for (Connection* c : conns) c->Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+  *usable = conns.size();
+  return CurrentBinlogEnd(first, is_mariadb);
 }
 
 BinlogCoordinates CurrentBinlogEnd(Connection& conn, bool is_mariadb) {

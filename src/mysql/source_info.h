@@ -67,6 +67,15 @@ ResultSet QueryFirstAccepted(Connection& conn, const std::vector<std::string>& s
 /// true the global read lock is still held: read what must match the position, then UNLOCK TABLES.
 BinlogCoordinates BeginConsistentSnapshot(Connection& conn, bool is_mariadb, bool* locked);
 
+/// Opens consistent-snapshot transactions (REPEATABLE READ) on `conns` that all see the same data,
+/// at the returned binlog position: each starts its transaction while conns[0] holds FLUSH TABLES
+/// WITH READ LOCK. When the lock is refused (no RELOAD privilege) only conns[0] can be used (the
+/// MariaDB lock-free position of BeginConsistentSnapshot); `*usable` says how many of `conns`
+/// share the snapshot (all, or 1). When `*locked` comes back true the lock is still held on
+/// conns[0]: read what must match the position, then UNLOCK TABLES.
+BinlogCoordinates BeginSharedSnapshot(const std::vector<Connection*>& conns, bool is_mariadb, bool* locked,
+                                      size_t* usable);
+
 /// True when the server gives transactions GTIDs a replica can resume from: always on MariaDB,
 /// gtid_mode=ON on MySQL.
 bool ServerUsesGtids(Connection& conn, bool is_mariadb);
