@@ -312,7 +312,7 @@ class PersistedJoinState final : public StateCache {
   }
 
   bool CollectDirty(StateWrites& w, size_t limit) override {
-    while (dirty_.head != nullptr && w.bytes < limit) Write(*dirty_.head, w);
+    while (dirty_.head != nullptr && w.bytes() < limit) Write(*dirty_.head, w);
     return dirty_.head == nullptr;
   }
 
@@ -386,7 +386,7 @@ class PersistedJoinState final : public StateCache {
       size_t freed = 0;
       for (RowMap::value_type* p : b.dirty_rows) {
         p->second.dirty = false;
-        if (p->second.mult > 0) w.Put(prefix + p->first, EncodeCounter(p->second.mult)); else w.Delete(prefix + p->first);
+        if (p->second.mult > 0) w.Put(prefix, p->first, EncodeCounter(p->second.mult)); else w.Delete(prefix, p->first);
       }
       for (RowMap::value_type* p : b.dirty_rows) {
         if (p->second.mult == 0) {
@@ -399,7 +399,7 @@ class PersistedJoinState final : public StateCache {
       SetBytes(b, b.bytes - std::min(freed, b.bytes));
     } else {
       for (RowMap::value_type* p : b.dirty_rows) {
-        if (p->second.mult != 0) w.Add(prefix + p->first, p->second.mult);
+        if (p->second.mult != 0) w.Add(prefix, p->first, p->second.mult);
       }
       std::vector<RowMap::value_type*>().swap(b.dirty_rows);
       RowMap().swap(b.rows);
@@ -441,7 +441,7 @@ class PersistedAggregateState final : public StateCache {
   PersistedAggregateState(ViewStateManager* manager, std::string view, std::string ns, const std::vector<SqlType>& key_types,
                           const std::vector<AggCall>& aggs)
       : StateCache(manager, std::move(view), std::move(ns)), key_types_(key_types), aggs_(aggs),
-        known_(IsEmpty(manager_, ns_)) {}
+        values_of_(SharedMultisets(aggs)), known_(IsEmpty(manager_, ns_)) {}
 
   ~PersistedAggregateState() override { manager_->Charge(-static_cast<int64_t>(bytes_)); }
 
@@ -526,7 +526,7 @@ class PersistedAggregateState final : public StateCache {
   }
 
   bool CollectDirty(StateWrites& w, size_t limit) override {
-    while (dirty_.head != nullptr && w.bytes < limit) Write(*dirty_.head, w);
+    while (dirty_.head != nullptr && w.bytes() < limit) Write(*dirty_.head, w);
     return dirty_.head == nullptr;
   }
 
@@ -584,6 +584,7 @@ class PersistedAggregateState final : public StateCache {
       std::string_view rest = key.substr(prefix.size());
       const size_t a = static_cast<uint8_t>(rest[0]);
       if (a >= aggs_.size() || !aggs_[a].arg) Throw(ErrorKind::kState, "aggregate state does not fit the view");
+      if (values_of_[a] != a) return true;  // the same values as the multiset it shares (kept once in memory)
       rest.remove_prefix(1);
       Value v = DecodeKey(rest, aggs_[a].arg->type);
       auto& values = g.acc[a].values;
@@ -605,7 +606,16 @@ class PersistedAggregateState final : public StateCache {
       Value v = DecodeKey(rest, aggs_[a].arg->type);
       const auto& values = gr.g.acc[a].values;
       auto it = values.empty() ? values.end() : values.find(v);
-      if (it != values.end()) w.Put(prefix + t, EncodeCounter(it->second)); else w.Delete(prefix + t);
+      if (it != values.end()) w.Put(prefix, t, EncodeCounter(it->second)); else w.Delete(prefix, t);
+      // Aggregates sharing this multiset in memory keep their own copy in the store (same layout
+      // as when each had its own).
+      for (size_t sh = a + 1; sh < aggs_.size(); ++sh) {
+        if (values_of_[sh] != a) continue;
+        std::string key = prefix;
+        key.push_back(static_cast<char>(sh));
+        key.append(t, 1);
+        if (it != values.end()) w.Put(key, EncodeCounter(it->second)); else w.Delete(key);
+      }
       gr.value_bytes -= std::min(gr.value_bytes, kNodeBytes + sizeof(std::string) + HeapBytes(t));
     }
     std::unordered_set<std::string>().swap(gr.touched);
@@ -634,6 +644,7 @@ class PersistedAggregateState final : public StateCache {
 
   std::vector<SqlType> key_types_;
   std::vector<AggCall> aggs_;
+  std::vector<size_t> values_of_;  ///< SharedMultisets(aggs_)
   bool known_;  ///< every stored group is cached (nothing stored at start, nothing evicted)
   std::unordered_map<std::string, Group> groups_;
   IntrusiveList<Group, &Group::lru_prev, &Group::lru_next> lru_;
@@ -644,6 +655,29 @@ class PersistedAggregateState final : public StateCache {
 };
 
 static bool IsAdd(RowOp op) { return op == RowOp::kInsert || op == RowOp::kUpdateAfter; }
+
+namespace {
+
+bool HasMultiset(const AggCall& c) { return c.arg && (c.distinct || c.func == AggFunc::kMin || c.func == AggFunc::kMax); }
+
+}  // namespace
+
+std::vector<size_t> SharedMultisets(const std::vector<AggCall>& aggs) {
+  std::vector<size_t> of(aggs.size());
+  for (size_t a = 0; a < aggs.size(); ++a) {
+    of[a] = a;
+    if (!HasMultiset(aggs[a])) continue;
+    for (size_t b = 0; b < a; ++b) {
+      if (of[b] == b && HasMultiset(aggs[b]) && aggs[b].arg->type == aggs[a].arg->type &&
+          aggs[b].arg->ToString() == aggs[a].arg->ToString() && !aggs[b].filter == !aggs[a].filter &&
+          (!aggs[a].filter || aggs[b].filter->ToString() == aggs[a].filter->ToString())) {
+        of[a] = b;
+        break;
+      }
+    }
+  }
+  return of;
+}
 
 // ---- Filter ----
 
@@ -782,7 +816,7 @@ Value FinalizeAgg(const AggAccumulator& acc, const AggCall& call) {
 
 AggregateOperator::AggregateOperator(const PlanNode& node)
     : Operator(node), keys_(node.group_keys), aggs_(node.aggs), in_types_(node.inputs[0]->types),
-      global_(node.global_aggregate) {
+      global_(node.global_aggregate), values_of_(SharedMultisets(aggs_)) {
   for (auto& k : keys_) key_types_.push_back(k->type);
   if (global_) Group("", {});
 }
@@ -804,14 +838,14 @@ void AggregateOperator::AttachState(ViewStateManager* manager, const std::string
 }
 
 /// Emits the change of group `g` since its last emitted row; returns whether the group exists.
-static bool EmitGroup(GroupState& g, bool global, const std::vector<AggCall>& aggs, const std::vector<SqlType>& types,
-                      ChunkBuilder& b) {
+static bool EmitGroup(GroupState& g, bool global, const std::vector<AggCall>& aggs, const std::vector<size_t>& values_of,
+                      const std::vector<SqlType>& types, ChunkBuilder& b) {
   g.dirty = false;
   const bool exists = g.rows > 0 || global;
   Row row;
   if (exists) {
     row = g.key;
-    for (size_t a = 0; a < aggs.size(); ++a) row.push_back(FinalizeAgg(g.acc[a], aggs[a]));
+    for (size_t a = 0; a < aggs.size(); ++a) row.push_back(FinalizeAgg(g.acc[values_of[a]], aggs[a]));
   }
   if (g.emitted && !exists) {
     b.Add(RowOp::kDelete, g.version, g.last);
@@ -853,6 +887,7 @@ void AggregateOperator::PushPersisted(const ChangeChunk& chunk) {
     g.version = std::max(g.version, chunk.version(i));
     for (size_t a = 0; a < aggs_.size(); ++a) {
       const AggCall& call = aggs_[a];
+      if (values_of_[a] != a) continue;  // its values are in another aggregate's multiset
       if (call.filter && !IsTrue(Eval(*call.filter, r))) continue;
       Value v = call.arg ? Eval(*call.arg, r) : Value::Null();
       AggAccumulator& acc = g.acc[a];
@@ -873,7 +908,7 @@ void AggregateOperator::FlushPersisted(std::vector<ChangeChunk>& out) {
     pstate_->manager()->MaybeEvict();
     auto& gr = pstate_->Get(key);
     if (!gr.g.dirty) continue;
-    if (EmitGroup(gr.g, global_, aggs_, types_, b)) {
+    if (EmitGroup(gr.g, global_, aggs_, values_of_, types_, b)) {
       pstate_->Changed(gr);
     } else {
       pstate_->Erase(gr);
@@ -916,6 +951,7 @@ void AggregateOperator::Push(int, const ChangeChunk& chunk, std::vector<ChangeCh
     SLUICE_CHECK(g.rows >= 0, "aggregate group retracts more rows than it holds");
     g.version = std::max(g.version, chunk.version(i));
     for (size_t a = 0; a < aggs_.size(); ++a) {
+      if (values_of_[a] != a) continue;  // its values are in another aggregate's multiset
       if (aggs_[a].filter && !IsTrue(Eval(*aggs_[a].filter, r))) continue;
       AccumulateAgg(g.acc[a], aggs_[a], aggs_[a].arg ? Eval(*aggs_[a].arg, r) : Value::Null(), sign);
     }
@@ -930,7 +966,7 @@ void AggregateOperator::Flush(std::vector<ChangeChunk>& out) {
   ChunkBuilder b(schema_, types_);
   for (const std::string& key : state_.dirty) {
     auto it = state_.groups.find(key);
-    if (!EmitGroup(it->second, global_, aggs_, types_, b)) state_.groups.erase(it);
+    if (!EmitGroup(it->second, global_, aggs_, values_of_, types_, b)) state_.groups.erase(it);
   }
   state_.dirty.clear();
   b.FlushTo(out);
@@ -985,10 +1021,12 @@ void AggregateOperator::RestoreState(std::string_view bytes) {
       acc.sum = r.Get<Int128>();
       acc.dsum = r.Get<double>();
       uint64_t values = r.Get<uint64_t>();
-      if (values > 0) acc.values = std::map<Value, int64_t, ValueLess>(ValueLess{aggs_[a].arg->type});
+      const bool shared = values_of_[a] != a;  // a snapshot from before sharing holds a copy: dropped
+      if (values > 0 && !shared) acc.values = std::map<Value, int64_t, ValueLess>(ValueLess{aggs_[a].arg->type});
       for (uint64_t k = 0; k < values; ++k) {
         Value v = r.GetValue();
-        acc.values.emplace(std::move(v), r.Get<int64_t>());
+        const int64_t n = r.Get<int64_t>();
+        if (!shared) acc.values.emplace(std::move(v), n);
       }
     }
     st.groups.emplace(std::move(key), std::move(g));

@@ -129,6 +129,10 @@ struct AggregateState {
 void AccumulateAgg(AggAccumulator& acc, const AggCall& call, const Value& v, int sign);
 /// The aggregate's current value.
 Value FinalizeAgg(const AggAccumulator& acc, const AggCall& call);
+/// For each aggregate, the index of the aggregate whose accumulator holds its values: aggregates
+/// keeping a multiset (min, max, DISTINCT) over the same argument and FILTER share the first one's
+/// (its `values`; min/max/DISTINCT results read nothing else), so e.g. min(x) and max(x) keep x once.
+std::vector<size_t> SharedMultisets(const std::vector<AggCall>& aggs);
 
 /// GROUP BY with count/sum/avg/min/max (and DISTINCT). Emits at Flush, per changed group:
 /// kInsert for a new group, kDelete for a vanished one, a kUpdateBefore/kUpdateAfter pair for a
@@ -154,6 +158,7 @@ class AggregateOperator final : public Operator {
   std::vector<SqlType> in_types_;
   std::vector<SqlType> key_types_;
   bool global_;
+  std::vector<size_t> values_of_;  ///< SharedMultisets(aggs_)
   AggregateState state_;  ///< in memory (empty with a manager)
   std::unique_ptr<PersistedAggregateState> pstate_;
 };

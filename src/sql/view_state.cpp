@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -49,19 +50,31 @@ std::string PrefixEnd(std::string prefix) {
 
 // ---- StateWrites / StateCache ----
 
-void StateWrites::Put(std::string key, std::string value) {
-  bytes += key.size() + value.size() + sizeof(Op);
-  ops.push_back(Op{std::move(key), std::move(value), Kind::kPut, 0});
+void StateWrites::AppendLength(size_t n) {
+  SLUICE_CHECK(n <= UINT32_MAX, "view state key or value over 4 GiB");
+  const uint32_t v = static_cast<uint32_t>(n);
+  buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
-void StateWrites::Delete(std::string key) {
-  bytes += key.size() + sizeof(Op);
-  ops.push_back(Op{std::move(key), {}, Kind::kDelete, 0});
+void StateWrites::Begin(Kind kind, std::string_view key, std::string_view key_suffix) {
+  buf_.push_back(static_cast<char>(kind));
+  AppendLength(key.size() + key_suffix.size());
+  buf_.append(key);
+  buf_.append(key_suffix);
+  ++count_;
 }
 
-void StateWrites::Add(std::string key, int64_t delta) {
-  bytes += key.size() + sizeof(Op);
-  ops.push_back(Op{std::move(key), {}, Kind::kAdd, delta});
+void StateWrites::Put(std::string_view key, std::string_view key_suffix, std::string_view value) {
+  Begin(Kind::kPut, key, key_suffix);
+  AppendLength(value.size());
+  buf_.append(value);
+}
+
+void StateWrites::Delete(std::string_view key, std::string_view key_suffix) { Begin(Kind::kDelete, key, key_suffix); }
+
+void StateWrites::Add(std::string_view key, std::string_view key_suffix, int64_t delta) {
+  Begin(Kind::kAdd, key, key_suffix);
+  buf_.append(reinterpret_cast<const char*>(&delta), sizeof delta);
 }
 
 std::string EncodeCounter(int64_t n) { return std::string(reinterpret_cast<const char*>(&n), sizeof n); }
@@ -141,66 +154,90 @@ void ViewStateManager::Scan(const std::string& prefix,
 }
 
 void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBatch& batch) {
-  // Old values are needed for undo records (every key) and for counter adds.
-  std::vector<size_t> reads;
-  for (size_t i = 0; i < w.ops.size(); ++i) {
-    if (undo || w.ops[i].kind == StateWrites::Kind::kAdd) reads.push_back(i);
-  }
+  // Old values are needed for undo records (every key) and for counter adds: one MultiGet.
   std::vector<rocksdb::Slice> keys;
-  keys.reserve(reads.size());
-  for (size_t i : reads) keys.emplace_back(w.ops[i].key);
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> st;
-  if (!keys.empty()) st = store_->db()->MultiGet(rocksdb::ReadOptions(), keys, &values);
-  // The value of each key as this batch leaves it so far (a key may occur more than once); only
-  // needed when something is read.
-  const bool track = !reads.empty();
-  std::unordered_map<std::string_view, std::optional<std::string>> current;
+  // Keys written more than once in `w` (rare): later writes see the value the earlier left.
+  std::unordered_set<std::string_view> seen, repeated;
+  if (undo) keys.reserve(w.size());
+  w.ForEach([&](const StateWrites::Op& op) {
+    if (!undo && op.kind != StateWrites::Kind::kAdd) return;
+    keys.emplace_back(op.key.data(), op.key.size());
+    if (!seen.insert(op.key).second) repeated.insert(op.key);
+  });
+  seen.clear();
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> st(keys.size());
+  if (!keys.empty()) {
+    store_->db()->MultiGet(rocksdb::ReadOptions(), store_->db()->DefaultColumnFamily(), keys.size(), keys.data(),
+                           values.data(), st.data());
+  }
+  std::unordered_map<std::string_view, std::optional<std::string>> current;  // of the repeated keys
   size_t r = 0;
-  std::string undo_key, rec;
-  for (size_t i = 0; i < w.ops.size(); ++i) {
-    const StateWrites::Op& op = w.ops[i];
-    std::optional<std::string> old;
-    if (r < reads.size() && reads[r] == i) {
-      if (auto it = current.find(op.key); it != current.end()) {
-        old = it->second;
+  std::string undo_key, rec, counter;
+  w.ForEach([&](const StateWrites::Op& op) {
+    bool had = false;
+    std::string_view old;
+    std::optional<std::string>* cur = nullptr;
+    if (undo || op.kind == StateWrites::Kind::kAdd) {
+      if (!repeated.empty() && repeated.count(op.key)) {
+        auto [it, first] = current.try_emplace(op.key);
+        cur = &it->second;
+        if (first) {
+          if (st[r].ok()) *cur = values[r].ToString();
+          else if (!st[r].IsNotFound()) CheckStatus(st[r], store_, "reading view state");
+        }
+        had = cur->has_value();
+        if (had) old = **cur;
       } else if (st[r].ok()) {
-        old = std::move(values[r]);
+        had = true;
+        old = std::string_view(values[r].data(), values[r].size());
       } else if (!st[r].IsNotFound()) {
         CheckStatus(st[r], store_, "reading view state");
       }
       ++r;
     }
-    std::optional<std::string> now;
+    bool now = false;
+    std::string_view value;
     switch (op.kind) {
-      case StateWrites::Kind::kPut: now = op.value; break;
+      case StateWrites::Kind::kPut:
+        now = true;
+        value = op.value;
+        break;
       case StateWrites::Kind::kDelete: break;
       case StateWrites::Kind::kAdd: {
-        const int64_t n = (old ? DecodeCounter(*old) : 0) + op.delta;
+        const int64_t n = (had ? DecodeCounter(old) : 0) + op.delta;
         SLUICE_CHECK(n >= 0, "view state counter goes negative (a row deleted that was never inserted)");
-        if (n != 0) now = EncodeCounter(n);
+        if (n != 0) {
+          counter = EncodeCounter(n);
+          now = true;
+          value = counter;
+        }
         break;
       }
     }
+    const rocksdb::Slice key(op.key.data(), op.key.size());
     if (undo) {
       // Undo record: u32 key length, key, u8 had-value, old value.
-      undo_key = prefix_ + "u/";
+      undo_key.assign(prefix_);
+      undo_key.append("u/");
       AppendBigEndian64(undo_key, undo_seq_++);
       rec.clear();
       uint32_t n = static_cast<uint32_t>(op.key.size());
       rec.append(reinterpret_cast<const char*>(&n), sizeof n);
       rec.append(op.key);
-      rec.push_back(old ? '\1' : '\0');
-      if (old) rec.append(*old);
+      rec.push_back(had ? '\1' : '\0');
+      if (had) rec.append(old);
       batch.Put(undo_key, rec);
     }
-    if (now) batch.Put(op.key, *now); else batch.Delete(op.key);
-    if (track) current[op.key] = std::move(now);
-  }
+    if (now) batch.Put(key, rocksdb::Slice(value.data(), value.size())); else batch.Delete(key);
+    if (cur) {
+      if (now) *cur = std::string(value); else cur->reset();
+    }
+  });
 }
 
 void ViewStateManager::Spill(StateWrites& w) {
-  if (w.ops.empty()) return;
+  if (w.empty()) return;
   SLUICE_CHECK(recovered_, "ViewStateManager::Recover must run before view state is written");
   rocksdb::WriteBatch batch;
   Resolve(w, true, batch);
@@ -210,9 +247,8 @@ void ViewStateManager::Spill(StateWrites& w) {
   wo.sync = false;  // undone by Recover unless a later (synced) Commit makes it part of a checkpoint
   CheckStatus(store_->db()->Write(wo, &batch), store_, "spilling view state");
   SLUICE_CRASH_POINT("view_state.after_spill");
-  stats_.spilled_keys += w.ops.size();
-  w.ops.clear();
-  w.bytes = 0;
+  stats_.spilled_keys += w.size();
+  w.Clear();
 }
 
 void ViewStateManager::Evict() {
@@ -231,7 +267,7 @@ void ViewStateManager::Evict() {
     if (victim == nullptr) break;  // nothing evictable left
     victim->EvictOldest(w);
     ++stats_.evictions;
-    if (w.bytes >= kCommitChunkBytes) Spill(w);
+    if (w.bytes() >= kCommitChunkBytes) Spill(w);
   }
   Spill(w);
 }
@@ -246,7 +282,7 @@ void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::stri
       Hook("commit:spilled");
     }
   }
-  if (w.bytes >= commit_chunk_bytes_) {
+  if (w.bytes() >= commit_chunk_bytes_) {
     Spill(w);
     Hook("commit:spilled");
   }

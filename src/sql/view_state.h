@@ -12,6 +12,7 @@
 /// recovered, whatever point a `kill -9` hit.
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,21 +34,65 @@ namespace sluice::sql {
 class ViewStateManager;
 
 /// Writes collected from caches. A put, a delete, or a blind add to a counter (a native int64
-/// value; a missing key counts 0, a result of 0 deletes the key), resolved when written. Plain value.
-struct StateWrites {
+/// value; a missing key counts 0, a result of 0 deletes the key), resolved when written. Packed
+/// into one buffer (`kind | u32 key length | key | u32 value length | value`, or the delta for an
+/// add: ~10 bytes beyond key and value, no allocation per write). Plain value.
+class StateWrites {
+ public:
   enum class Kind : uint8_t { kPut, kDelete, kAdd };
+  /// One write as ForEach presents it (views into the buffer).
   struct Op {
-    std::string key;
-    std::string value;  ///< kPut
     Kind kind = Kind::kPut;
-    int64_t delta = 0;  ///< kAdd
+    std::string_view key;
+    std::string_view value;  ///< kPut
+    int64_t delta = 0;       ///< kAdd
   };
-  std::vector<Op> ops;
-  size_t bytes = 0;  ///< approximate size of ops
-  void Put(std::string key, std::string value);
-  void Delete(std::string key);
-  void Add(std::string key, int64_t delta);
-  bool empty() const { return ops.empty(); }
+  /// Each write's key is `key` followed by `key_suffix` (saves the caller a concatenation).
+  void Put(std::string_view key, std::string_view key_suffix, std::string_view value);
+  void Put(std::string_view key, std::string_view value) { Put(key, {}, value); }
+  void Delete(std::string_view key, std::string_view key_suffix = {});
+  void Add(std::string_view key, std::string_view key_suffix, int64_t delta);
+  /// Calls fn(const Op&) for every write in order.
+  template <typename F>
+  void ForEach(F&& fn) const {
+    size_t pos = 0;
+    Op op;
+    while (pos < buf_.size()) {
+      op.kind = static_cast<Kind>(buf_[pos++]);
+      op.key = Chunk(pos);
+      op.value = {};
+      op.delta = 0;
+      if (op.kind == Kind::kPut) {
+        op.value = Chunk(pos);
+      } else if (op.kind == Kind::kAdd) {
+        std::memcpy(&op.delta, buf_.data() + pos, sizeof op.delta);
+        pos += sizeof op.delta;
+      }
+      fn(static_cast<const Op&>(op));
+    }
+  }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  /// Bytes held (the packed buffer).
+  size_t bytes() const { return buf_.size(); }
+  void Clear() {
+    buf_.clear();
+    count_ = 0;
+  }
+
+ private:
+  void Begin(Kind kind, std::string_view key, std::string_view key_suffix);
+  void AppendLength(size_t n);
+  std::string_view Chunk(size_t& pos) const {
+    uint32_t n = 0;
+    std::memcpy(&n, buf_.data() + pos, sizeof n);
+    pos += sizeof n;
+    std::string_view v(buf_.data() + pos, n);
+    pos += n;
+    return v;
+  }
+  std::string buf_;
+  size_t count_ = 0;
 };
 
 /// Encodes / decodes a counter value (native int64) as StateWrites::Add writes it.

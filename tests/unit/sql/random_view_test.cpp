@@ -43,6 +43,10 @@ CREATE MATERIALIZED VIEW u2_pairs AS
 CREATE MATERIALIZED VIEW fk AS
   SELECT a.g, b.w FROM (SELECT g, k FROM t1) a FULL JOIN (SELECT w, k FROM t2) b ON a.k = b.k;
 CREATE MATERIALIZED VIEW per_g AS SELECT count(*) AS n, sum(v) AS sv FROM t1 GROUP BY g, k;
+CREATE MATERIALIZED VIEW shared_sets AS
+  SELECT g, min(v) AS mn, max(v) AS mx, count(DISTINCT v) AS dv, sum(DISTINCT v) AS sdv,
+         min(v) FILTER (WHERE s <> 'a') AS mnf, max(v) FILTER (WHERE s <> 'a') AS mxf, max(k) AS mk, avg(DISTINCT k) AS adk
+  FROM t1 GROUP BY g;
 )";
 
 void RunRandom(ViewHarness& h) {

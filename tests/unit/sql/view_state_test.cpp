@@ -20,6 +20,8 @@ CREATE MATERIALIZED VIEW agg AS
 CREATE MATERIALIZED VIEW total AS SELECT count(*) AS n, min(k) AS mk, max(v) AS xv FROM t1;
 CREATE MATERIALIZED VIEW jagg AS SELECT t2.name, sum(t1.v) AS s, count(*) AS n FROM t1 JOIN t2 ON t1.k = t2.k GROUP BY t2.name;
 CREATE MATERIALIZED VIEW over_view AS SELECT name, n FROM jagg WHERE n > 2;
+CREATE MATERIALIZED VIEW minmax AS
+  SELECT g, min(v) AS mn, max(v) AS mx, count(DISTINCT v) AS dv, max(k) AS mk FROM t1 GROUP BY g;
 )";
 
 class RandomChanges {
@@ -241,6 +243,91 @@ TEST(ViewState, DropViewIsDurableWithTheNextCommitOnly) {
   }
   EXPECT_TRUE(store->Scan("v/d/j/0/").empty());
   EXPECT_EQ(store->Get("offset").value_or(""), "2");
+  m.reset();
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// min(k) and max(k) (and count(DISTINCT k)) keep one multiset in memory (SharedMultisets) but the
+// store layout of one multiset per aggregate: every aggregate's values are stored, and a restarted
+// pipeline (reading them back) continues exactly.
+TEST(ViewState, SharedMinMaxMultisetKeepsTheStoreLayout) {
+  const std::string dir = (std::filesystem::temp_directory_path() / "sluice-view-state-shared").string();
+  std::filesystem::remove_all(dir);
+  Catalog catalog("db");
+  auto a = Table("a");
+  catalog.AddTable(a);
+  auto defs = CompileViews("shared.sql",
+                           "CREATE MATERIALIZED VIEW mm AS SELECT count(*) AS n, min(k) AS lo, max(k) AS hi, "
+                           "count(DISTINCT k) AS dk, sum(k) AS sk FROM a GROUP BY id % 2",
+                           catalog);
+  PlanPtr agg = defs[0].plan;
+  while (agg->kind != PlanKind::kAggregate) agg = agg->inputs.at(0);
+  const auto shared = SharedMultisets(agg->aggs);
+  ASSERT_EQ(shared, (std::vector<size_t>{0, 1, 1, 1, 4}));
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<ViewStateManager> m;
+  auto open = [&] {
+    m.reset();
+    store.reset();
+    store = StateStore::Open(dir);
+    m = std::make_unique<ViewStateManager>(store.get(), "v/", 1 << 20);
+    m->Recover();
+  };
+  auto rows_of = [&](const std::vector<ChangeChunk>& out) {
+    std::vector<std::string> r;
+    for (const auto& c : out) {
+      for (size_t i = 0; i < c.size(); ++i) {
+        std::string line = std::to_string(static_cast<int>(c.op(i)));
+        for (size_t col = 0; col < c.num_columns(); ++col) line += " " + std::to_string(c.column(col).GetInt(i));
+        r.push_back(line);
+      }
+    }
+    return r;
+  };
+  open();
+  std::vector<ChangeChunk> out;
+  {
+    ViewPipeline p(defs[0].plan, defs[0].output, m.get());
+    p.Push("db.a", Rows(a, {{2, 5}, {4, 3}, {6, 9}, {8, 3}}), out);
+    p.Flush(out);
+    EXPECT_EQ(rows_of(out), (std::vector<std::string>{"0 4 3 9 3 20 0"}));
+    m->Commit({{"offset", "1"}});
+  }
+  // min, max and count(DISTINCT) each have their values stored (aggregate index byte 1, 2, 3).
+  size_t per_agg[5] = {};
+  for (const auto& [key, value] : store->Scan("v/d/mm/")) {
+    (void)value;
+    size_t ns = 0;  // `v/d/mm/<generation>/<operator>/`
+    for (int slashes = 0; ns < key.size() && slashes < 5; ++ns) slashes += key[ns] == '/';
+    if (ns >= key.size() || key[ns] != 'g') continue;
+    uint32_t len = 0;
+    for (size_t i = 0; i < 4; ++i) len = (len << 8) | static_cast<uint8_t>(key[ns + 1 + i]);
+    const size_t at = ns + 5 + len;
+    if (at < key.size() && static_cast<uint8_t>(key[at]) < 5) ++per_agg[static_cast<uint8_t>(key[at])];
+  }
+  EXPECT_EQ(per_agg[1], 3u);
+  EXPECT_EQ(per_agg[2], 3u);
+  EXPECT_EQ(per_agg[3], 3u);
+  open();  // restart: the multisets are read back from the store
+  {
+    ViewPipeline p(defs[0].plan, defs[0].output, m.get());
+    out.clear();
+    ChangeChunk del(a);
+    del.AddSource(SourceInfo{});
+    del.BeginRow(RowOp::kDelete, 9, 0, 0);
+    del.column(0).AppendInt(6);
+    del.column(1).AppendInt(9);
+    del.BeginRow(RowOp::kDelete, 10, 0, 0);
+    del.column(0).AppendInt(4);
+    del.column(1).AppendInt(3);
+    p.Push("db.a", del, out);
+    p.Flush(out);
+    const int ub = static_cast<int>(RowOp::kUpdateBefore), ua = static_cast<int>(RowOp::kUpdateAfter);
+    EXPECT_EQ(rows_of(out), (std::vector<std::string>{std::to_string(ub) + " 4 3 9 3 20 0",
+                                                       std::to_string(ua) + " 2 3 5 2 8 0"}));
+    m->Commit({{"offset", "2"}});
+  }
   m.reset();
   store.reset();
   std::filesystem::remove_all(dir);
