@@ -1034,7 +1034,7 @@ class ConnectPeer:
                 worker, conn]
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT)
-        last_n, last_change, first = -1, t0, None
+        last_n, last_change, first, log_pos = -1, t0, None, 0
         try:
             while True:
                 time.sleep(KAFKA_POLL_S)
@@ -1052,6 +1052,12 @@ class ConnectPeer:
                 if proc.poll() is not None:
                     raise RuntimeError(f"Kafka Connect exited {proc.returncode} with {n} of {target} records: "
                                        + _tail(logpath))
+                with open(logpath, "rb") as lf:  # a failed task leaves the worker running: stop early
+                    lf.seek(log_pos)
+                    chunk = lf.read()
+                    log_pos += len(chunk)
+                if b"unrecoverable exception" in chunk:
+                    raise RuntimeError(f"the Debezium task failed with {n} of {target} records: " + _tail(logpath))
                 if now - last_change > idle_timeout or now - t0 > timeout:
                     raise RuntimeError(f"Debezium (Kafka Connect) stalled at {n} of {target} records: "
                                        + _tail(logpath))
@@ -1079,6 +1085,11 @@ def _tail(path, n=1500):
 
 
 CONNECT_DIR = None
+
+
+def _log_tail(stderr, n=6):
+    """The last lines of sluice's log (timestamped), kept with the run to explain a slow one."""
+    return [l[:300] for l in stderr.strip().splitlines()[-n:]]
 
 
 def kafka_sluice_config(name, prefix, db, table, mode, state_dir, group=None, topics=None):
@@ -1238,7 +1249,7 @@ def stage_kafka(args, w):
                 raise RuntimeError(f"the topic holds {got} records, expected {rows}")
             if rep == 0 or prefix not in snap_counts:
                 snap_counts[prefix] = kafka_topic_stats(f"{prefix}.{db}.{table}")
-            m_snap.add(r, rows, snap_counts[prefix]["bytes"])
+            m_snap.add(r, rows, snap_counts[prefix]["bytes"], log_tail=_log_tail(r.stderr))
         except Exception as e:  # noqa: BLE001
             m_snap.fail(e)
         try:
@@ -1292,7 +1303,7 @@ def stage_kafka(args, w):
             elif n != stream_records:
                 RESULTS["notes"].append(f"kafka: sluice streamed {n} records in repetition {rep + 1}, "
                                         f"{stream_records} in the first")
-            m_bl.add(r, n, info["binlog_sluice"]["bytes"])
+            m_bl.add(r, n, info["binlog_sluice"]["bytes"], log_tail=_log_tail(r.stderr))
         except Exception as e:  # noqa: BLE001
             m_bl.fail(e)
         try:

@@ -599,7 +599,10 @@ def render_kafka(res, a):
       "file and the same schema-history topic) and streams the workload's binlog into Kafka. Sluice's "
       "later repetitions use new topic prefixes; Debezium's offsets are bound to its prefix, so its "
       "repetitions append to the same topic and are counted by the difference of end offsets. The first "
-      "Debezium repetition runs 3 s longer (untimed) to check it writes no more records than sluice did.")
+      "Debezium repetition runs 3 s longer (untimed) to check it writes no more records than sluice did. "
+      "The MariaDB server is shared: the binlog range also holds other tests' changes (other databases), "
+      "which both captures read past; records/s counts the workload's records only. Sluice's log tail of "
+      "each run is kept in the JSON (`log_tail`) to explain a slow one.")
     a("")
     a(measure_table(res, ["kafka.capture_binlog.sluice", "kafka.capture_binlog.debezium_connect",
                           "kafka.produce_binlog.producer_perf"]))
