@@ -456,6 +456,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
               offset.current_table.empty() ? "with the next table" : offset.current_table, offset.rows_done);
   }
   for (const auto& t : tables) consumer.OnSchema(nullptr, Emitted(t));
+  if (with_data && !resuming) consumer.OnSnapshotStart(offset);
   if (!with_data) {
     conn.Execute("COMMIT");
     consumer.OnCommit(offset);

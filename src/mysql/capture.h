@@ -49,6 +49,13 @@ class ChangeConsumer {
   virtual void OnTruncate(const TableSchemaPtr& table) = 0;
   /// A transaction boundary: a restart from `offset` re-delivers nothing before it.
   virtual void OnCommit(const SourceOffset& offset) = 0;
+  /// A new snapshot starts at `offset` (snapshot_running, nothing read yet). It must be stored
+  /// before any of the snapshot's rows reach downstream: a restart then resumes this snapshot and
+  /// streams from its position, delivering the deletes since. Were a new snapshot taken instead,
+  /// rows the first attempt delivered and the source deleted in between would stay alive
+  /// downstream. The default passes it on as a commit (enough where the consumer checkpoints the
+  /// next commit before later rows, as `sluice run` does after the snapshot's schemas).
+  virtual void OnSnapshotStart(const SourceOffset& offset) { OnCommit(offset); }
   /// Everything committed in the source before the capture caught up has been passed on.
   virtual void OnCaughtUp() {}
   /// The source is idle (a heartbeat arrived between transactions): a good moment to deliver

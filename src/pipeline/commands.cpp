@@ -158,6 +158,10 @@ class JsonlConsumer : public mysql::ChangeConsumer {
   }
   void OnCaughtUp() override { Checkpoint(); }
   void OnIdle() override { Checkpoint(); }
+  void OnSnapshotStart(const mysql::SourceOffset& offset) override {
+    OnCommit(offset);
+    Checkpoint();  // stored before the first snapshot line is written
+  }
   void Checkpoint() {
     Write();
     if (std::fflush(stdout) != 0) Throw(ErrorKind::kInternal, "writing to stdout failed: {}", std::strerror(errno));

@@ -115,6 +115,11 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
     Heartbeat();
   }
   void OnCaughtUp() override { Checkpoint(); }
+  void OnSnapshotStart(const mysql::SourceOffset& offset) override {
+    Checkpoint();  // nothing of the new snapshot is produced yet: store its start right away
+    state_->Put(key_, offset.Serialize());
+    last_store_ = Clock::now();
+  }
   void OnIdle() override {
     Checkpoint();
     Heartbeat();
