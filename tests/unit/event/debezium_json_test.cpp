@@ -310,6 +310,56 @@ TEST(DebeziumEncoder, SnapshotReadIsOpR) {
   EXPECT_NE(v.find(R"("op":"r")"), std::string_view::npos);
 }
 
+TEST(DebeziumEncoder, TransactionMetadataBlocksAndBeginEndRecords) {
+  // provide.transaction.metadata: Debezium's BEGIN/END records and the per-event block.
+  ChangeChunk chunk(Customers());
+  SourceInfo src = StreamingSource();
+  src.gtid = "0-1-42";
+  const uint32_t s = chunk.AddSource(src);
+  Row(chunk, RowOp::kInsert, s, 0, {I(1), kNull, kNull, kNull});
+  Row(chunk, RowOp::kInsert, s, 1, {I(2), kNull, kNull, kNull});
+  DebeziumOptions o = Opts();
+  o.provide_transaction_metadata = true;
+  DebeziumEncoder enc(o);
+  EXPECT_EQ(DebeziumTransactionId(src), "0-1-42");
+  SourceInfo no_gtid = StreamingSource();
+  EXPECT_EQ(DebeziumTransactionId(no_gtid), no_gtid.file + ":" + std::to_string(no_gtid.pos));
+  // Outside a transaction: null.
+  enc.Encode(chunk, 0);
+  EXPECT_NE(enc.records()[0].value.find(R"("transaction":null,"op":"c")"), std::string_view::npos);
+
+  enc.BeginTransaction("0-1-42");
+  const DebeziumRecord begin = enc.TransactionRecord(true, 1000);
+  EXPECT_EQ(begin.topic, "dbserver1.transaction");
+  EXPECT_EQ(begin.key, R"({"id":"0-1-42"})");
+  EXPECT_EQ(begin.value, R"({"status":"BEGIN","id":"0-1-42","event_count":null,"data_collections":null,"ts_ms":1000})");
+  std::vector<std::string> blocks;
+  enc.EncodeChunk(chunk, [&](const DebeziumRecord& r) {
+    const size_t at = r.value.find(R"("transaction":)");
+    blocks.emplace_back(r.value.substr(at, r.value.find("},", at) - at + 1));
+  });
+  EXPECT_EQ(blocks, (std::vector<std::string>{
+                        R"("transaction":{"id":"0-1-42","total_order":1,"data_collection_order":1})",
+                        R"("transaction":{"id":"0-1-42","total_order":2,"data_collection_order":2})"}));
+  EXPECT_TRUE(enc.in_transaction());
+  const DebeziumRecord end = enc.TransactionRecord(false, 1000);
+  EXPECT_EQ(end.value, R"({"status":"END","id":"0-1-42","event_count":2,"data_collections":[)"
+                       R"({"data_collection":"mydb.customers","event_count":2}],"ts_ms":1000})");
+  EXPECT_FALSE(enc.in_transaction());
+
+  // With schemas: Debezium's TransactionMetadataKey/Value envelopes.
+  o.schemas_enable = true;
+  o.transaction_topic = "txn";
+  DebeziumEncoder with_schema(o);
+  with_schema.BeginTransaction("t1");
+  const DebeziumRecord b2 = with_schema.TransactionRecord(true, 5);
+  EXPECT_EQ(b2.topic, "dbserver1.txn");
+  EXPECT_TRUE(StartsWith(b2.key, R"({"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"}])"));
+  EXPECT_NE(b2.key.find(R"("payload":{"id":"t1"}})"), std::string_view::npos);
+  EXPECT_NE(b2.value.find(R"("name":"io.debezium.connector.common.TransactionMetadataValue")"), std::string_view::npos);
+  EXPECT_NE(b2.value.find(R"("payload":{"status":"BEGIN","id":"t1")"), std::string_view::npos);
+}
+
 TEST(DebeziumEncoder, GtidQueryAndSourceVersion) {
   ChangeChunk chunk(Customers());
   SourceInfo src = StreamingSource();
