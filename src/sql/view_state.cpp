@@ -4,7 +4,6 @@
 #include <cstring>
 #include <limits>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -154,86 +153,107 @@ void ViewStateManager::Scan(const std::string& prefix,
 }
 
 void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBatch& batch) {
-  // Old values are needed for undo records (every key) and for counter adds: one MultiGet.
-  std::vector<rocksdb::Slice> keys;
-  // Keys written more than once in `w` (rare): later writes see the value the earlier left.
-  std::unordered_set<std::string_view> seen, repeated;
-  if (undo) keys.reserve(w.size());
+  // Old values are needed for undo records (every key) and for counter adds: read with one
+  // MultiGet per group of kResolveGroup writes (bounded memory however big `w` is).
+  constexpr size_t kResolveGroup = 1024;
+  auto needs_read = [&](const StateWrites::Op& op) { return undo || op.kind == StateWrites::Kind::kAdd; };
+  // Keys written more than once in `w` (rare; found by hash, 8 bytes a write): later writes see the
+  // value the earlier left (`current`), not the store's.
+  std::vector<uint64_t> hashes, repeated;
   w.ForEach([&](const StateWrites::Op& op) {
-    if (!undo && op.kind != StateWrites::Kind::kAdd) return;
-    keys.emplace_back(op.key.data(), op.key.size());
-    if (!seen.insert(op.key).second) repeated.insert(op.key);
+    if (needs_read(op)) hashes.push_back(std::hash<std::string_view>()(op.key));
   });
-  seen.clear();
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> st(keys.size());
-  if (!keys.empty()) {
-    store_->db()->MultiGet(rocksdb::ReadOptions(), store_->db()->DefaultColumnFamily(), keys.size(), keys.data(),
-                           values.data(), st.data());
+  std::sort(hashes.begin(), hashes.end());
+  for (size_t i = 1; i < hashes.size(); ++i) {
+    if (hashes[i] == hashes[i - 1] && (repeated.empty() || repeated.back() != hashes[i])) repeated.push_back(hashes[i]);
   }
+  std::vector<uint64_t>().swap(hashes);
   std::unordered_map<std::string_view, std::optional<std::string>> current;  // of the repeated keys
-  size_t r = 0;
+  std::vector<StateWrites::Op> group;
+  std::vector<rocksdb::Slice> keys;
+  std::vector<rocksdb::PinnableSlice> values(kResolveGroup);
+  std::vector<rocksdb::Status> st(kResolveGroup);
   std::string undo_key, rec, counter;
-  w.ForEach([&](const StateWrites::Op& op) {
-    bool had = false;
-    std::string_view old;
-    std::optional<std::string>* cur = nullptr;
-    if (undo || op.kind == StateWrites::Kind::kAdd) {
-      if (!repeated.empty() && repeated.count(op.key)) {
-        auto [it, first] = current.try_emplace(op.key);
-        cur = &it->second;
-        if (first) {
-          if (st[r].ok()) *cur = values[r].ToString();
-          else if (!st[r].IsNotFound()) CheckStatus(st[r], store_, "reading view state");
-        }
-        had = cur->has_value();
-        if (had) old = **cur;
-      } else if (st[r].ok()) {
-        had = true;
-        old = std::string_view(values[r].data(), values[r].size());
-      } else if (!st[r].IsNotFound()) {
-        CheckStatus(st[r], store_, "reading view state");
-      }
-      ++r;
+  auto flush = [&] {
+    keys.clear();
+    for (const auto& op : group) {
+      if (needs_read(op)) keys.emplace_back(op.key.data(), op.key.size());
     }
-    bool now = false;
-    std::string_view value;
-    switch (op.kind) {
-      case StateWrites::Kind::kPut:
-        now = true;
-        value = op.value;
-        break;
-      case StateWrites::Kind::kDelete: break;
-      case StateWrites::Kind::kAdd: {
-        const int64_t n = (had ? DecodeCounter(old) : 0) + op.delta;
-        SLUICE_CHECK(n >= 0, "view state counter goes negative (a row deleted that was never inserted)");
-        if (n != 0) {
-          counter = EncodeCounter(n);
+    for (size_t i = 0; i < keys.size(); ++i) values[i].Reset();
+    if (!keys.empty()) {
+      store_->db()->MultiGet(rocksdb::ReadOptions(), store_->db()->DefaultColumnFamily(), keys.size(), keys.data(),
+                             values.data(), st.data());
+    }
+    size_t r = 0;
+    for (const auto& op : group) {
+      bool had = false;
+      std::string_view old;
+      std::optional<std::string>* cur = nullptr;
+      if (needs_read(op)) {
+        if (!repeated.empty() &&
+            std::binary_search(repeated.begin(), repeated.end(), std::hash<std::string_view>()(op.key))) {
+          auto [it, first] = current.try_emplace(op.key);
+          cur = &it->second;
+          if (first) {
+            if (st[r].ok()) *cur = values[r].ToString();
+            else if (!st[r].IsNotFound()) CheckStatus(st[r], store_, "reading view state");
+          }
+          had = cur->has_value();
+          if (had) old = **cur;
+        } else if (st[r].ok()) {
+          had = true;
+          old = std::string_view(values[r].data(), values[r].size());
+        } else if (!st[r].IsNotFound()) {
+          CheckStatus(st[r], store_, "reading view state");
+        }
+        ++r;
+      }
+      bool now = false;
+      std::string_view value;
+      switch (op.kind) {
+        case StateWrites::Kind::kPut:
           now = true;
-          value = counter;
+          value = op.value;
+          break;
+        case StateWrites::Kind::kDelete: break;
+        case StateWrites::Kind::kAdd: {
+          const int64_t n = (had ? DecodeCounter(old) : 0) + op.delta;
+          SLUICE_CHECK(n >= 0, "view state counter goes negative (a row deleted that was never inserted)");
+          if (n != 0) {
+            counter = EncodeCounter(n);
+            now = true;
+            value = counter;
+          }
+          break;
         }
-        break;
+      }
+      const rocksdb::Slice key(op.key.data(), op.key.size());
+      if (undo) {
+        // Undo record: u32 key length, key, u8 had-value, old value.
+        undo_key.assign(prefix_);
+        undo_key.append("u/");
+        AppendBigEndian64(undo_key, undo_seq_++);
+        rec.clear();
+        uint32_t n = static_cast<uint32_t>(op.key.size());
+        rec.append(reinterpret_cast<const char*>(&n), sizeof n);
+        rec.append(op.key);
+        rec.push_back(had ? '\1' : '\0');
+        if (had) rec.append(old);
+        batch.Put(undo_key, rec);
+      }
+      if (now) batch.Put(key, rocksdb::Slice(value.data(), value.size())); else batch.Delete(key);
+      if (cur) {
+        if (now) *cur = std::string(value); else cur->reset();
       }
     }
-    const rocksdb::Slice key(op.key.data(), op.key.size());
-    if (undo) {
-      // Undo record: u32 key length, key, u8 had-value, old value.
-      undo_key.assign(prefix_);
-      undo_key.append("u/");
-      AppendBigEndian64(undo_key, undo_seq_++);
-      rec.clear();
-      uint32_t n = static_cast<uint32_t>(op.key.size());
-      rec.append(reinterpret_cast<const char*>(&n), sizeof n);
-      rec.append(op.key);
-      rec.push_back(had ? '\1' : '\0');
-      if (had) rec.append(old);
-      batch.Put(undo_key, rec);
-    }
-    if (now) batch.Put(key, rocksdb::Slice(value.data(), value.size())); else batch.Delete(key);
-    if (cur) {
-      if (now) *cur = std::string(value); else cur->reset();
-    }
+    group.clear();
+  };
+  group.reserve(kResolveGroup);
+  w.ForEach([&](const StateWrites::Op& op) {
+    group.push_back(op);
+    if (group.size() == kResolveGroup) flush();
   });
+  flush();
 }
 
 void ViewStateManager::Spill(StateWrites& w) {
