@@ -73,8 +73,10 @@ class StateWrites {
   }
   size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
-  /// Bytes held (the packed buffer).
-  size_t bytes() const { return buf_.size(); }
+  /// Memory the writes take when resolved: the packed buffer plus, per write, its share of the
+  /// WriteBatch and undo record a spill builds from them (so a chunk of kCommitChunkBytes spills
+  /// as many writes at once as before the packing, and peak RSS stays where it was).
+  size_t bytes() const { return buf_.size() + count_ * kResolvedBytesPerWrite; }
   void Clear() {
     buf_.clear();
     count_ = 0;
@@ -91,6 +93,7 @@ class StateWrites {
     pos += n;
     return v;
   }
+  static constexpr size_t kResolvedBytesPerWrite = 72;
   std::string buf_;
   size_t count_ = 0;
 };
