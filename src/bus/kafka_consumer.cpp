@@ -29,6 +29,11 @@ KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, const std::string& g
       {"queued.max.messages.kbytes", "16384"},  // prefetch bound (librdkafka's default is 64 MB)
       {"reconnect.backoff.max.ms", "10000"},
   };
+  // Once the prefetch queue is over its bound, librdkafka >= 2.1 postpones that partition's next
+  // fetch by fetch.queue.backoff.ms (1 s by default): a consumer that drains 16 MB in a fraction
+  // of a second would then sit idle for the rest of it. (Older versions have no such setting; see
+  // WakeParkedFetchers.)
+  if (rd_kafka_version() >= 0x020100ff) defaults.emplace_back("fetch.queue.backoff.ms", "10");
   std::vector<std::pair<std::string, std::string>> forced = {
       {"group.id", group_id},
       {"enable.auto.commit", "false"},
@@ -99,7 +104,14 @@ std::optional<Message> KafkaConsumer::Poll(int timeout_ms) {
     rd_kafka_message_destroy(last_);
     last_ = nullptr;
   }
-  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 0);
+  if (!m) {
+    if (delivered_since_wake_) {
+      delivered_since_wake_ = false;
+      WakeParkedFetchers();
+    }
+    m = rd_kafka_consumer_poll(rk_, timeout_ms);
+  }
   CheckFatal(rk_);
   if (!m) return std::nullopt;
   if (m->err) {
@@ -120,6 +132,7 @@ std::optional<Message> KafkaConsumer::Poll(int timeout_ms) {
     return std::nullopt;
   }
   last_ = m;
+  delivered_since_wake_ = true;
   Message msg;
   msg.raw = m;
   msg.topic = rd_kafka_topic_name(m->rkt);
@@ -130,6 +143,27 @@ std::optional<Message> KafkaConsumer::Poll(int timeout_ms) {
   if (m->key) msg.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
   if (m->payload) msg.value = std::string_view(static_cast<const char*>(m->payload), m->len);
   return msg;
+}
+
+void KafkaConsumer::WakeParkedFetchers() {
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (rd_kafka_assignment(rk_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned) return;
+  if (assigned->cnt > 0 && rd_kafka_position(rk_, assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Partitions whose broker holds records past what was handed to us (the high watermark of the
+    // last fetch response, kept locally): their fetcher is parked on a full queue.
+    rd_kafka_topic_partition_list_t* behind = rd_kafka_topic_partition_list_new(assigned->cnt);
+    for (int i = 0; i < assigned->cnt; ++i) {
+      const auto& p = assigned->elems[i];
+      int64_t lo = -1, hi = -1;
+      if (p.offset < 0 || rd_kafka_get_watermark_offsets(rk_, p.topic, p.partition, &lo, &hi) != 0) continue;
+      if (hi > p.offset) rd_kafka_topic_partition_list_add(behind, p.topic, p.partition)->offset = RD_KAFKA_OFFSET_END;
+    }
+    // A ListOffsets request is an operation for each leader's broker thread: it wakes up, sees the
+    // queue drained and fetches again. (The answer itself is not needed.)
+    if (behind->cnt > 0) rd_kafka_offsets_for_times(rk_, behind, 1000);
+    rd_kafka_topic_partition_list_destroy(behind);
+  }
+  rd_kafka_topic_partition_list_destroy(assigned);
 }
 
 void KafkaConsumer::Commit(const std::map<TopicPartition, int64_t>& next_offsets) {

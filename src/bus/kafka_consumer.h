@@ -68,12 +68,20 @@ class KafkaConsumer {
   rd_kafka_t* handle() { return rk_; }
 
  private:
+  /// Wakes the broker threads of assigned partitions that are behind the broker's end while
+  /// nothing is queued locally. librdkafka < 2.1 stops fetching a partition whose prefetch queue is
+  /// over queued.max.messages.kbytes and looks at it again only when its broker thread wakes up:
+  /// on a request or response, else once a second. A consumer that drains the queue faster than
+  /// that would wait for the rest of the second with the broker full of records.
+  void WakeParkedFetchers();
   static void OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_list_t* parts, void* opaque);
 
   rd_kafka_t* rk_ = nullptr;
   RebalanceListener* listener_;
   rd_kafka_message_t* last_ = nullptr;
   bool closed_ = false;
+  bool delivered_since_wake_ = false;  // a record was returned since the last WakeParkedFetchers
+
 };
 
 }  // namespace sluice::kafka
