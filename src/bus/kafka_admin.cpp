@@ -102,6 +102,20 @@ void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& 
           "bus.topic.replication.factor against the cluster, or create the topic yourself",
           topic, settings.partitions, settings.replication_factor, failure);
   }
+  // The controller has the topic; the other brokers learn of it a little later. A producer whose
+  // metadata comes from a broker that does not know it yet sees 0 partitions and fails records
+  // already assigned to a partition ("Unknown partition"). Wait until several metadata answers in a
+  // row (from whichever broker librdkafka asks) show every partition.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  int agreeing = 0;
+  while (agreeing < 5 && std::chrono::steady_clock::now() < deadline) {
+    bool seen = false;
+    for (const auto& [name, n] : ListTopics(rk)) {
+      if (name == topic && n >= settings.partitions) seen = true;
+    }
+    agreeing = seen ? agreeing + 1 : 0;
+    if (agreeing < 5) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   SLOG_INFO("created Kafka topic {}", topic);
 }
 
