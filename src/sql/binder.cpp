@@ -30,6 +30,21 @@ void Catalog::AddTable(TableSchemaPtr schema) {
   tables_[Lower(schema->database) + "." + Lower(schema->table)] = std::move(schema);
 }
 
+SourceLocation LocateIn(std::string_view file, std::string_view text, int64_t offset) {
+  SourceLocation loc;
+  loc.file = std::string(file);
+  const size_t end = std::min(static_cast<size_t>(std::max<int64_t>(offset, 0)), text.size());
+  for (size_t i = 0; i < end; ++i) {
+    if (text[i] == '\n') {
+      ++loc.line;
+      loc.column = 1;
+    } else {
+      ++loc.column;
+    }
+  }
+  return loc;
+}
+
 void Catalog::AddAlias(const std::string& name, TableSchemaPtr schema) {
   tables_[Lower(default_database_) + "." + Lower(name)] = std::move(schema);
 }
@@ -214,20 +229,7 @@ class Binder {
   Binder(std::string_view file, std::string_view text, Catalog& catalog)
       : file_(file), text_(text), catalog_(catalog) {}
 
-  SourceLocation Locate(int64_t offset) const {
-    SourceLocation loc;
-    loc.file = std::string(file_);
-    size_t end = std::min(static_cast<size_t>(std::max<int64_t>(offset, 0)), text_.size());
-    for (size_t i = 0; i < end; ++i) {
-      if (text_[i] == '\n') {
-        ++loc.line;
-        loc.column = 1;
-      } else {
-        ++loc.column;
-      }
-    }
-    return loc;
-  }
+  SourceLocation Locate(int64_t offset) const { return LocateIn(file_, text_, offset); }
 
   template <typename... Args>
   [[noreturn]] void Fail(int64_t offset, fmt::format_string<Args...> f, Args&&... args) const {

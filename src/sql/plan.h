@@ -101,6 +101,9 @@ struct SourceLocation {
   int column = 1;
 };
 
+/// The 1-based line and column of byte `offset` of `text` (clamped to the text), in `file`.
+SourceLocation LocateIn(std::string_view file, std::string_view text, int64_t offset);
+
 /// A compiled `CREATE MATERIALIZED VIEW`.
 struct ViewDefinition {
   std::string name;

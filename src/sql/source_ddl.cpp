@@ -38,19 +38,7 @@ class Scanner {
  public:
   Scanner(std::string_view file, std::string_view text) : file_(file), text_(text) {}
 
-  SourceLocation Locate(size_t offset) const {
-    SourceLocation loc;
-    loc.file = std::string(file_);
-    for (size_t i = 0; i < offset && i < text_.size(); ++i) {
-      if (text_[i] == '\n') {
-        ++loc.line;
-        loc.column = 1;
-      } else {
-        ++loc.column;
-      }
-    }
-    return loc;
-  }
+  SourceLocation Locate(size_t offset) const { return LocateIn(file_, text_, static_cast<int64_t>(offset)); }
 
   template <typename... Args>
   [[noreturn]] void Fail(size_t offset, fmt::format_string<Args...> f, Args&&... args) const {
