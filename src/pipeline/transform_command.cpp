@@ -3,22 +3,31 @@
 // Debezium envelopes with the `sluice.schema` header, so `sluice sink` writes each view to its own
 // ClickHouse table exactly as `sluice run` does.
 //
-// State: the views' operator state and the next offset of every input partition are stored in
-// state.dir in one atomic write (ViewStage::CommitState), after every output record before it was
-// acknowledged by the brokers. A restart resumes from those offsets with that state, so every
-// input change is applied to the views exactly once; outputs produced after the last store are
-// produced again (the sink collapses them by `_version`).
+// State: the views' operator state, the next offset of every input partition and the views'
+// output records since the last checkpoint (the outbox) are stored in state.dir in one atomic write
+// (ViewStage::CommitState); only then are those records produced. A restart first produces the
+// stored outbox again (the sink collapses the duplicates by `_version`), then resumes from the
+// stored offsets with that state, so every input change is applied to the views exactly once.
+//
+// Why the outbox: input partitions arrive in no global order, so a replay after a crash can apply
+// the same changes in another interleaving. Had the crashed run already produced a view row from
+// a change it applied after the checkpoint, the replay need not touch that key again (e.g. a
+// batch joined to a facility's old name there, to its new name in the replay) and the row would
+// stay in ClickHouse for good. Records never leave before the state that derived them is durable.
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "bus/kafka_admin.h"
 #include "bus/kafka_config.h"
 #include "bus/kafka_consumer.h"
 #include "bus/kafka_producer.h"
 #include "common/config.h"
+#include "common/crash_point.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "event/debezium_json.h"
@@ -54,6 +63,137 @@ Offsets ParseOffsets(const std::string& s) {
   return o;
 }
 
+/// The views' output records between two checkpoints, in the form stored in the state directory:
+/// pieces of up to kPieceBytes holding records (destination index, key, value), plus one table of
+/// the destinations (topic and schema header; one per view output schema).
+class Outbox {
+ public:
+  static constexpr size_t kPieceBytes = 4 << 20;
+  /// A checkpoint is taken once this many bytes of records wait (bounds the memory they take).
+  static constexpr size_t kCheckpointBytes = 16 << 20;
+  static constexpr const char* kCount = "transform/outbox/count";
+  static constexpr const char* kTables = "transform/outbox/tables";
+
+  /// `dest` identifies the (topic, header) pair; null key/value: nullptr.
+  void Add(const void* dest, std::string_view topic, const std::string& header, const std::string_view* key,
+           const std::string_view* value) {
+    if (pieces_.empty() || pieces_.back().size() >= kPieceBytes) pieces_.emplace_back();
+    std::string& p = pieces_.back();
+    const size_t before = p.size();
+    auto [d, fresh] = dest_index_.try_emplace(dest, static_cast<uint32_t>(dests_.size()));
+    if (fresh) dests_.emplace_back(std::string(topic), header);
+    PutU32(p, d->second);
+    PutBytes(p, key);
+    PutBytes(p, value);
+    bytes_ += p.size() - before;
+    ++records_;
+  }
+
+  bool empty() const { return records_ == 0; }
+  size_t bytes() const { return bytes_; }
+  size_t records() const { return records_; }
+  size_t pieces() const { return pieces_.size(); }
+  std::vector<std::string> topics() const {
+    std::set<std::string> t;
+    for (const auto& d : dests_) t.insert(d.first);
+    return {t.begin(), t.end()};
+  }
+
+  /// The state writes storing this outbox in place of one of `stored_pieces` pieces.
+  void AppendPuts(std::vector<std::pair<std::string, std::string>>& puts, size_t stored_pieces) const {
+    std::string tables;
+    PutU32(tables, static_cast<uint32_t>(dests_.size()));
+    for (const auto& [topic, header] : dests_) {
+      const std::string_view t(topic), h(header);
+      PutBytes(tables, &t);
+      PutBytes(tables, &h);
+    }
+    puts.emplace_back(kTables, std::move(tables));
+    for (size_t i = 0; i < std::max(pieces_.size(), stored_pieces); ++i) {
+      puts.emplace_back(PieceKey(i), i < pieces_.size() ? pieces_[i] : std::string());
+    }
+    puts.emplace_back(kCount, std::to_string(pieces_.size()));
+  }
+
+  /// Calls `f(topic, header, key, value)` (null key/value: nullptr) for every record, in order.
+  template <class F>
+  void ForEach(F&& f) const {
+    for (const auto& p : pieces_) Decode(p, f);
+  }
+
+  void Clear() {
+    pieces_.clear();
+    dests_.clear();
+    dest_index_.clear();
+    bytes_ = records_ = 0;
+  }
+
+  /// Reads the outbox stored by AppendPuts (`pieces`: how many it stored). Throws Error(kState)
+  /// when it is damaged.
+  static Outbox Load(const StateStore& state, size_t& pieces) {
+    Outbox o;
+    pieces = 0;
+    if (auto c = state.Get(kCount)) pieces = std::stoull(*c);
+    if (pieces == 0) return o;
+    auto tables = state.Get(kTables);
+    if (!tables) Throw(ErrorKind::kState, "the state directory's transform outbox has no table of topics");
+    std::string_view in(*tables);
+    const uint32_t n = GetU32(in);
+    for (uint32_t i = 0; i < n; ++i) {
+      const std::string_view topic = GetBytes(in), header = GetBytes(in);
+      o.dests_.emplace_back(std::string(topic), std::string(header));
+    }
+    for (size_t i = 0; i < pieces; ++i) {
+      auto p = state.Get(PieceKey(i));
+      if (!p) Throw(ErrorKind::kState, "the state directory's transform outbox misses piece {}", i);
+      o.Decode(*p, [&](const std::string&, const std::string&, const std::string_view*, const std::string_view*) {
+        ++o.records_;
+      });
+      o.bytes_ += p->size();
+      o.pieces_.push_back(std::move(*p));
+    }
+    return o;
+  }
+
+ private:
+  static std::string PieceKey(size_t i) { return fmt::format("transform/outbox/{:06}", i); }
+  static void PutU32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  static void PutBytes(std::string& s, const std::string_view* b) {
+    PutU32(s, b ? static_cast<uint32_t>(b->size()) : UINT32_MAX);
+    if (b) s.append(*b);
+  }
+  static uint32_t GetU32(std::string_view& in) {
+    uint32_t v;
+    if (in.size() < sizeof v) Throw(ErrorKind::kState, "the state directory's transform outbox is truncated");
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
+    return v;
+  }
+  /// The bytes; a null field as a view with a null data().
+  static std::string_view GetBytes(std::string_view& in) {
+    const uint32_t n = GetU32(in);
+    if (n == UINT32_MAX) return {};
+    if (in.size() < n) Throw(ErrorKind::kState, "the state directory's transform outbox is truncated");
+    std::string_view b = in.substr(0, n);
+    in.remove_prefix(n);
+    return b;
+  }
+  template <class F>
+  void Decode(std::string_view in, F&& f) const {
+    while (!in.empty()) {
+      const uint32_t d = GetU32(in);
+      if (d >= dests_.size()) Throw(ErrorKind::kState, "the state directory's transform outbox refers to an unknown topic");
+      const std::string_view key = GetBytes(in), value = GetBytes(in);
+      f(dests_[d].first, dests_[d].second, key.data() ? &key : nullptr, value.data() ? &value : nullptr);
+    }
+  }
+
+  std::vector<std::string> pieces_;
+  std::vector<std::pair<std::string, std::string>> dests_;  ///< (topic, schema header)
+  std::unordered_map<const void*, uint32_t> dest_index_;
+  size_t bytes_ = 0, records_ = 0;
+};
+
 class TransformLoop : public kafka::RebalanceListener {
  public:
   TransformLoop(const Config& config, const kafka::KafkaSettings& ks, StateStore& state, ViewStage& views,
@@ -72,7 +212,19 @@ class TransformLoop : public kafka::RebalanceListener {
     for (const auto& t : views.SourceTables()) inputs_.insert(std::string(encoder_.Topic(t)));
   }
 
+  /// Produces the outbox a previous run stored with its last checkpoint (it may have been produced
+  /// before that run stopped, or not).
+  void ProduceStoredOutbox() {
+    outbox_ = Outbox::Load(state_, stored_pieces_);
+    if (outbox_.empty()) return;
+    SLOG_INFO("transform: producing the {} view change(s) stored with the last checkpoint again (they may not "
+              "have reached Kafka before the last stop)", outbox_.records());
+    for (const auto& t : outbox_.topics()) EnsureTopic(t);
+    ProduceOutbox();
+  }
+
   int Run(bool exit_when_caught_up) {
+    ProduceStoredOutbox();
     consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("transform", "group.id"), this);
     std::vector<std::string> topics(inputs_.begin(), inputs_.end());
     if (exit_when_caught_up) {
@@ -104,7 +256,7 @@ class TransformLoop : public kafka::RebalanceListener {
         Process();
         last_process = now;
       }
-      if (now - last_checkpoint >= delay_) {
+      if (now - last_checkpoint >= delay_ || outbox_.bytes() >= Outbox::kCheckpointBytes) {
         Checkpoint();
         last_checkpoint = Clock::now();
       }
@@ -157,24 +309,45 @@ class TransformLoop : public kafka::RebalanceListener {
     if (header.first.empty()) {
       header.first = EncodeSchemaHeader(*c.schema());
       header.second = c.schema();
-      const std::string topic(encoder_.Topic(c.schema()));
-      if (!created_.count(topic)) {
-        kafka::EnsureTopic(producer_.handle(), topic, ks_.topics);
-        created_.insert(topic);
-      }
+      EnsureTopic(std::string(encoder_.Topic(c.schema())));
     }
-    std::vector<kafka::Header> headers{{kSchemaHeader, header.first}};
     encoder_.EncodeChunk(c, [&](const DebeziumRecord& r) {
-      producer_.Produce(r.topic, r.key_is_null ? nullptr : &r.key, r.value_is_null ? nullptr : &r.value, headers);
-      ++produced_;
+      outbox_.Add(c.schema().get(), r.topic, header.first, r.key_is_null ? nullptr : &r.key,
+                  r.value_is_null ? nullptr : &r.value);
     });
   }
 
-  /// Everything consumed so far through the views, their output acknowledged, then state + offsets.
+  void EnsureTopic(const std::string& topic) {
+    if (created_.insert(topic).second) kafka::EnsureTopic(producer_.handle(), topic, ks_.topics);
+  }
+
+  /// Produces the outbox and waits until the brokers acknowledged it; then forgets it.
+  void ProduceOutbox() {
+    if (outbox_.empty()) return;
+    outbox_.ForEach([&](const std::string& topic, const std::string& header, const std::string_view* key,
+                        const std::string_view* value) {
+      producer_.Produce(topic, key, value, {{kSchemaHeader, header}});
+      ++produced_;
+    });
+    producer_.Flush();
+    // Not synced: should it be lost, a restart produces these records once more (the sink
+    // collapses them by `_version`).
+    state_.Write({{Outbox::kCount, "0"}}, {}, false);
+    outbox_.Clear();
+  }
+
+  /// Everything consumed so far through the views; state, offsets and the views' output since the
+  /// last checkpoint stored together; then that output produced.
   void Checkpoint() {
     Process();
-    producer_.Flush();
-    views_.CommitState({{"transform/offsets", SerializeOffsets(next_)}});
+    std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
+    if (!outbox_.empty()) {
+      outbox_.AppendPuts(puts, stored_pieces_);
+      stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
+    }
+    views_.CommitState(std::move(puts));
+    SLUICE_CRASH_POINT("transform.after_checkpoint");  // the outbox is stored, not produced
+    ProduceOutbox();
     if (consumer_ && !next_.empty()) {
       try {
         consumer_->Commit(next_);  // for the group's lag; the stored offsets are what counts
@@ -207,6 +380,8 @@ class TransformLoop : public kafka::RebalanceListener {
   std::set<std::string> created_;
   std::map<const TableSchema*, std::pair<std::string, TableSchemaPtr>> headers_;
   std::map<kafka::TopicPartition, int64_t> targets_;
+  Outbox outbox_;
+  size_t stored_pieces_ = 0;  ///< outbox pieces the state store may hold (overwritten by the next)
   uint64_t records_ = 0, produced_ = 0;
 };
 

@@ -299,12 +299,9 @@ std::vector<std::string> ViewStage::Restore(StateStore& state, const std::string
     stored[rest.substr(0, slash)][rest.substr(slash + 1)] = std::move(val);
   }
   // Kept across a rebuild too: the rebuilt views' changes must supersede what they wrote before.
+  // (`sluice transform` produces a view change only once the state that derived it is stored,
+  // so no version above the stored one reached Kafka.)
   if (auto lv = state.Get(prefix_ + "last_version")) last_version_ = std::stoull(*lv);
-  if (auto rv = state.Get(prefix_ + "reserved_version")) {
-    reserved_ = std::stoull(*rv);
-    last_version_ = std::max(last_version_, reserved_);  // above anything produced before a stop
-  }
-  store_ = &state;
   std::set<std::string> configured;
   for (const auto& v : views_) configured.insert(v->name);
   for (const auto& [name, parts] : stored) {
@@ -476,12 +473,6 @@ void ViewStage::Commit(std::vector<ChangeChunk>& out) {
     txn_version_ = std::max(last_version_ + 1, txn_version_);
     txn_snapshot_ = false;
     last_version_ = txn_version_;
-    if (last_version_ > reserved_) {
-      // Versions handed out may reach Kafka before the next CommitState: reserve a range durably
-      // first, and restart above it, so changes re-derived after a crash supersede them.
-      reserved_ = last_version_ + (uint64_t{1} << 24);
-      store_->Put(prefix_ + "reserved_version", std::to_string(reserved_));
-    }
   }
   for (auto& v : views_) {
     std::vector<ChangeChunk> produced;

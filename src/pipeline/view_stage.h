@@ -110,8 +110,6 @@ class ViewStage {
   SourceInfo txn_source_;
   bool monotonic_ = false;
   uint64_t last_version_ = 0;  ///< monotonic mode: the last commit's version (stored with the state)
-  uint64_t reserved_ = 0;      ///< monotonic mode: versions up to this may have been handed out
-  StateStore* store_ = nullptr;
 };
 
 }  // namespace sluice::pipeline

@@ -118,13 +118,13 @@ std::optional<std::string> StateStore::Get(const std::string& key) const {
 }
 
 void StateStore::Write(const std::vector<std::pair<std::string, std::string>>& puts,
-                       const std::vector<std::string>& deletes) {
+                       const std::vector<std::string>& deletes, bool sync) {
   CheckFreeSpace("write the checkpoint");
   rocksdb::WriteBatch batch;
   for (const auto& [k, v] : puts) batch.Put(k, v);
   for (const auto& k : deletes) batch.Delete(k);
   rocksdb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = sync;
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) {
     if (s.IsNoSpace()) {

@@ -28,9 +28,10 @@ class StateStore {
   ~StateStore();
 
   std::optional<std::string> Get(const std::string& key) const;
-  /// Writes all pairs atomically and durably (fsync) before returning.
+  /// Writes all pairs atomically and durably (fsync) before returning. `sync` false: atomically but
+  /// without the fsync, for a write whose loss in a machine crash only repeats work.
   void Write(const std::vector<std::pair<std::string, std::string>>& puts,
-             const std::vector<std::string>& deletes = {});
+             const std::vector<std::string>& deletes = {}, bool sync = true);
   void Put(const std::string& key, const std::string& value) { Write({{key, value}}); }
   /// Throws Error(kState) "the disk is full ..." when the file system of the directory has less
   /// than `min_free_bytes` available; `what` completes "refusing to ...".

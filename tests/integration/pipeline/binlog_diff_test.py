@@ -43,18 +43,18 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import MYSQL_PORT, MYSQL_PW, MYSQL_ROOT_PW, MYSQL_USER, SLUICE, mysql  # noqa: E402
+from helpers import MYSQL_PORT, MYSQL_PW, MYSQL_ROOT_PW, MYSQL_USER, SLUICE, mysql, server_id  # noqa: E402
 import e2e_test  # noqa: E402  (its TYPES/ROWS edge values are the base of the type matrix)
 
 DB = "binlog_diff"
-# Sluice's option sets, each read by its own replica (server ids unique among the test server's
-# replicas: helpers 5400-5899, debezium_diff 6301-6308). "exact": no value rounded or shifted on
+# Sluice's option sets, each read by its own replica (server ids from helpers.server_id(), unique
+# among all tests). "exact": no value rounded or shifted on
 # sluice's side; "defaults": Debezium's default representations (Decimal bytes, base64 binary,
 # BIGINT UNSIGNED as a wrapping long, two-digit-year adjuster).
 VARIANTS = {
-    "exact": (6311, {"decimal.handling.mode": "string", "binary.handling.mode": "hex",
+    "exact": (server_id(), {"decimal.handling.mode": "string", "binary.handling.mode": "hex",
                      "bigint.unsigned.handling.mode": "precise", "enable.time.adjuster": "false"}),
-    "defaults": (6312, {}),
+    "defaults": (server_id(), {}),
 }
 
 E300 = [f"v{i}" for i in range(1, 301)]  # > 255 members: 2-byte ENUM

@@ -34,7 +34,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import MYSQL_PORT, MYSQL_PW, MYSQL_ROOT_PW, MYSQL_USER, ROOT, SLUICE, mysql  # noqa: E402
+from helpers import MYSQL_PORT, MYSQL_PW, MYSQL_ROOT_PW, MYSQL_USER, ROOT, SLUICE, mysql, server_id  # noqa: E402
 
 DB = "diff_dbz"
 DBZ_USER, DBZ_PW = "dbz", "dbz"
@@ -43,17 +43,16 @@ DBZ_USER, DBZ_PW = "dbz", "dbz"
 DBZ_GRANTS = "SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR"
 
 # (name, topic.prefix, source properties given to both, sluice server id, Debezium server id,
-# properties for one side only). Server ids are unique among the replicas of the test server
-# (helpers.Pipeline uses 5400-5899).
+# properties for one side only). Server ids come from helpers.server_id(), unique among all tests.
 VARIANTS = [
-    ("default", "dz", {}, 6301, 6302, {}),
+    ("default", "dz", {}, server_id(), server_id(), {}),
     ("modes", "dzm", {"decimal.handling.mode": "string", "bigint.unsigned.handling.mode": "precise",
-                      "binary.handling.mode": "hex", "time.precision.mode": "connect"}, 6303, 6304, {}),
+                      "binary.handling.mode": "hex", "time.precision.mode": "connect"}, server_id(), server_id(), {}),
     ("double", "dzd", {"decimal.handling.mode": "double", "binary.handling.mode": "base64",
-                       "tombstones.on.delete": "false", "include.query": "true"}, 6305, 6306, {}),
+                       "tombstones.on.delete": "false", "include.query": "true"}, server_id(), server_id(), {}),
     # {"schema": ..., "payload": ...} records: sluice's `schemas.enable` is the JsonConverter's
     # `converter.schemas.enable` of the embedded engine.
-    ("schemas", "dzs", {}, 6307, 6308, {"slc": {"schemas.enable": "true"}, "dbz": {"converter.schemas.enable": "true"}}),
+    ("schemas", "dzs", {}, server_id(), server_id(), {"slc": {"schemas.enable": "true"}, "dbz": {"converter.schemas.enable": "true"}}),
 ]
 WITH_SCHEMAS = {"schemas"}
 

@@ -2,6 +2,7 @@
 
 Standard library only: MariaDB through the `mariadb` command-line client, ClickHouse over HTTP.
 """
+import fcntl
 import json
 import os
 import signal
@@ -39,6 +40,23 @@ MYSQL_USER = setting("SLUICE_MYSQL_USER", "sluice")
 MYSQL_PW = setting("SLUICE_MYSQL_PASSWORD", "sluice")
 CH_PORT = int(setting("SLUICE_CH_HTTP_PORT", "18123"))
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
+
+
+def server_id():
+    """A replica server id no other test (of any process, ctest -j) holds: MariaDB drops the older
+    of two replicas registered with the same id ("A slave with the same server_id is already
+    connected"). A counter under an exclusive lock, cycling through 10000-59999."""
+    path = os.path.join(tempfile.gettempdir(), "sluice-test-server-ids")
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read().strip()
+        last = int(text) if text.isdigit() else 10000 + os.getpid() % 50000
+        sid = 10000 + (last + 1 - 10000) % 50000
+        f.seek(0)
+        f.truncate()
+        f.write(str(sid))
+        return sid
 
 
 def mysql(sql, db=None, user="root", password=None):
@@ -98,7 +116,7 @@ class Pipeline:
   database.port: {MYSQL_PORT}
   database.user: {MYSQL_USER}
   database.password: {MYSQL_PW}
-  database.server.id: {5400 + (abs(hash(name)) % 500)}
+  database.server.id: {server_id()}
   topic.prefix: it
   database.include.list: {self.db}
   snapshot.mode: {snapshot_mode}

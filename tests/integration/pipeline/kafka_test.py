@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import CH_PORT, MYSQL_PORT, MYSQL_PW, MYSQL_USER, ROOT, SLUICE, ch, ch_rows, mysql, services, setting  # noqa: E402
+from helpers import CH_PORT, MYSQL_PORT, MYSQL_PW, MYSQL_USER, ROOT, SLUICE, ch, ch_rows, mysql, server_id, services, setting  # noqa: E402
 from e2e_test import ROWS, TYPES, compare_table, create_types_table, insert_types  # noqa: E402
 
 try:
@@ -41,7 +41,7 @@ def write(path, text):
 class Setup:
     """Config files for one test: `kafka.yaml` (capture/sink over Kafka) and `run.yaml` (embedded)."""
 
-    def __init__(self, name, server_id, source_extra="", bus_extra="", sink_extra=""):
+    def __init__(self, name, source_extra="", bus_extra="", sink_extra=""):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix=f"sluice-{name}-")
         self.db = name
@@ -66,13 +66,13 @@ class Setup:
   database: {db}
   batch.max.delay.ms: 200
 {extra}"""
-        write(self.kafka, source.format(sid=server_id) + f"""bus:
+        write(self.kafka, source.format(sid=server_id()) + f"""bus:
   type: kafka
   bootstrap.servers: {BOOTSTRAP}
   topic.partitions: 3
 {bus_extra}""" + sink.format(port=CH_PORT, db=self.ch_kafka, extra=f"  group.id: {self.group}\n{sink_extra}")
               + "state:\n  dir: state-capture\n")
-        write(self.run_cfg, source.format(sid=server_id + 1) + sink.format(port=CH_PORT, db=self.ch_run, extra="")
+        write(self.run_cfg, source.format(sid=server_id()) + sink.format(port=CH_PORT, db=self.ch_run, extra="")
               + "state:\n  dir: state-run\n")
         self.procs = []
         self.logs = []
@@ -153,7 +153,7 @@ class Kafka(unittest.TestCase):
     def test_capture_sink_equals_run(self):
         """capture -> topics -> sink gives the ClickHouse tables `sluice run` gives: same columns,
         values, _version and _is_deleted (type matrix, updates, deletes, a key change, ADD COLUMN)."""
-        s = Setup("kfk_eq", 6201, source_extra="  heartbeat.interval.ms: 100\n")
+        s = Setup("kfk_eq", source_extra="  heartbeat.interval.ms: 100\n")
         s.reset()
         create_types_table(s.db)
         insert_types(s.db, ROWS)
@@ -236,7 +236,7 @@ class Kafka(unittest.TestCase):
     def test_kill9_sink_and_two_sinks_in_one_group(self):
         """Two sinks share the partitions; one is killed -9 mid-stream; a third joins and catches up:
         nothing lost, nothing doubled through FINAL."""
-        s = Setup("kfk_grp", 6211)
+        s = Setup("kfk_grp")
         s.reset()
         mysql("CREATE TABLE acc (id INT PRIMARY KEY, bal BIGINT NOT NULL, note VARCHAR(40))", db=s.db)
         mysql("INSERT INTO acc SELECT seq, seq, 'init' FROM seq_1_to_20000", db=s.db)
@@ -271,7 +271,7 @@ class Kafka(unittest.TestCase):
     def test_kill9_capture_loses_nothing(self):
         """kill -9 of `sluice capture` while MariaDB is written: the offset is stored only after the
         brokers acknowledged, so a restart re-sends (same _version) and nothing is lost."""
-        s = Setup("kfk_cap", 6241)
+        s = Setup("kfk_cap")
         s.reset()
         mysql("CREATE TABLE acc (id INT PRIMARY KEY, bal BIGINT NOT NULL, note VARCHAR(40))", db=s.db)
         mysql("INSERT INTO acc SELECT seq, 0, 'init' FROM seq_1_to_3000", db=s.db)
@@ -329,7 +329,7 @@ class Kafka(unittest.TestCase):
             cmd = ["java", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Duser.timezone=UTC",
                    "-cp", cp, "DebeziumDump", "--state-dir", os.path.join(work, state), "--expect", str(expect),
                    "--timeout-s", "120", "database.hostname=127.0.0.1", f"database.port={MYSQL_PORT}",
-                   f"database.user={DBZ_USER}", f"database.password={DBZ_PW}", "database.server.id=6231",
+                   f"database.user={DBZ_USER}", f"database.password={DBZ_PW}", f"database.server.id={server_id()}",
                    f"topic.prefix={prefix}", f"database.include.list={db}", "snapshot.mode=initial",
                    "snapshot.locking.mode=none", "schema.history.internal.store.only.captured.databases.ddl=true",
                    "schema.history.internal.store.only.captured.tables.ddl=true"] + extra
@@ -388,7 +388,7 @@ sink:
         """provide.transaction.metadata: BEGIN/END per source transaction on <prefix>.transaction, a
         transaction block in every streamed event whose counts match END's, none on snapshot rows;
         `sluice sink` (subscribed to <prefix>.*) passes over the metadata records."""
-        s = Setup("kfk_txn", 6231, source_extra="  provide.transaction.metadata: true\n")
+        s = Setup("kfk_txn", source_extra="  provide.transaction.metadata: true\n")
         s.reset()
         mysql("CREATE TABLE a (id INT PRIMARY KEY, v INT); CREATE TABLE b (id INT PRIMARY KEY, w VARCHAR(10));"
               "INSERT INTO a VALUES (1, 1), (2, 2);", db=s.db)
@@ -447,7 +447,7 @@ sink:
         """Not-a-Debezium record: stop with topic/partition/offset (errors.tolerance none) or send it
         to the dead-letter topic (all); a librdkafka property librdkafka rejects is a config error
         naming file:line."""
-        s = Setup("kfk_bad", 6221, sink_extra="")
+        s = Setup("kfk_bad", sink_extra="")
         s.reset()
         topic = f"{s.prefix}.{s.db}.junk"
         p = Producer({"bootstrap.servers": BOOTSTRAP})
@@ -501,7 +501,7 @@ class KafkaFaults(unittest.TestCase):
         3, min.insync.replicas 2): nothing lost, nothing doubled through FINAL."""
         if int(setting("SLUICE_KAFKA_BROKERS", "1")) < 3:
             self.fail("needs KAFKA_BROKERS=3 (make test starts three brokers)")
-        s = Setup("kfk_brk", 6251, bus_extra="  topic.replication.factor: 3\n")
+        s = Setup("kfk_brk", bus_extra="  topic.replication.factor: 3\n")
         s.reset()
         mysql("CREATE TABLE acc (id INT PRIMARY KEY, bal BIGINT NOT NULL, note VARCHAR(40))", db=s.db)
         mysql("INSERT INTO acc SELECT seq, 0, 'init' FROM seq_1_to_5000", db=s.db)

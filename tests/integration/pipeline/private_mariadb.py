@@ -44,15 +44,19 @@ class PrivateMariaDB:
 
     def start(self, timeout=60):
         data = os.path.join(self.dir, "data")
+        # Each server its own tmpdir, also while bootstrapping: two bootstraps sharing /tmp (ctest -j)
+        # failed with "Could not remove temporary table '/tmp/#sql-temptable-...'".
+        tmp = os.path.join(self.dir, "tmp")
+        os.makedirs(tmp, exist_ok=True)
         if not os.path.exists(data):
             out = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-                                  "--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve"],
+                                  "--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve",
+                                  f"--tmpdir={tmp}"],
                                  capture_output=True, text=True)
             if out.returncode != 0:
                 raise RuntimeError(f"mariadb-install-db failed: {out.stdout}{out.stderr}")
-        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         args = [_mariadbd(), "--no-defaults", "--user=root", f"--datadir={data}",
-                f"--tmpdir={os.path.join(self.dir, 'tmp')}", f"--socket={self.socket}",
+                f"--tmpdir={tmp}", f"--socket={self.socket}",
                 f"--pid-file={os.path.join(self.dir, 'mariadbd.pid')}", f"--port={self.port}",
                 "--bind-address=127.0.0.1", "--skip-name-resolve", f"--log-bin={self.log_bin}", "--binlog-format=ROW",
                 "--binlog-row-image=FULL", f"--server-id={self.server_id}", "--log-slave-updates=ON",

@@ -5,6 +5,7 @@ after a kill -9 of `transform` mid-stream (state and input offsets come back tog
 """
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import CH_PORT, MYSQL_PORT, MYSQL_PW, MYSQL_USER, SLUICE, ch, mysql, setting  # noqa: E402
+from helpers import CH_PORT, MYSQL_PORT, MYSQL_PW, MYSQL_USER, SLUICE, ch, mysql, server_id, setting  # noqa: E402
 from views_test import HIDDEN_KEY_EXPECTED, HIDDEN_KEY_VIEWS, Workload, compare_view  # noqa: E402
 
 BOOTSTRAP = setting("SLUICE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
@@ -46,7 +47,7 @@ class Setup:
   database.port: {MYSQL_PORT}
   database.user: {MYSQL_USER}
   database.password: {MYSQL_PW}
-  database.server.id: {5900 + random.randint(0, 90)}
+  database.server.id: {server_id()}
   topic.prefix: {self.prefix}
   database.include.list: {self.db}
 bus:
@@ -151,6 +152,30 @@ class Transform(unittest.TestCase):
             compare_views(self, s)
         finally:
             views_test.EXPECTED["big_batches"] = saved
+
+    def test_kill9_between_checkpoint_and_produce_loses_no_view_change(self):
+        """The views' output waits in an outbox stored with the checkpoint and is produced after it:
+        killed right after the store, a restart produces the stored outbox (else those changes were lost:
+        the state and input offsets are already past them)."""
+        s = Setup("kafka_outbox")
+        s.reset()
+        w = Workload(s.db, 11)
+        w.setup(batches=300)
+        w.run(300)
+        s.run("capture")
+        out = subprocess.run([SLUICE, "transform", s.configs["transform"], "--exit-when-caught-up"],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, SLUICE_CRASH_AT="transform.after_checkpoint:1"))
+        self.assertEqual(out.returncode, -signal.SIGKILL, out.stderr[-3000:])
+        out = s.run("transform")
+        s.run("sink")
+        compare_views(self, s)
+        m = re.search(r"producing the (\d+) view change\(s\) stored with the last checkpoint", out.stderr)
+        self.assertTrue(m, out.stderr[-3000:])
+        self.assertGreater(int(m.group(1)), 0)
+        # Produced once; a further restart has nothing stored to produce again.
+        out = s.run("transform")
+        self.assertNotIn("stored with the last checkpoint", out.stderr)
 
     def test_risingwave_source_ddl_carries_over(self):
         """A RisingWave script: the topics declared with CREATE TABLE ... WITH (connector='kafka')
