@@ -183,6 +183,15 @@ def svg_chart(res, path):
     return True
 
 
+def decode_only(res, workload):
+    """The BM_DecodeRows micro-benchmark entry of binlog workload `workload` (untagged: sbtest1)."""
+    for e in res.get("micro", []):
+        if e.get("benchmark") == "BM_DecodeRows" and "items_per_second" in e \
+                and e.get("workload", "sbtest1") == workload:
+            return e
+    return None
+
+
 def render(res, json_rel, svg_rel):
     m, v = res["machine"], res["versions"]
     p = res["parameters"]
@@ -333,6 +342,15 @@ def render(res, json_rel, svg_rel):
                               f"binlog.{name}.mariadb_binlog_local", f"binlog.{name}.mariadb_binlog_remote",
                               f"binlog.{name}.mariadb_binlog_raw"]))
         a("")
+        dec = decode_only(res, name)
+        peer = res.get("measurements", {}).get(f"binlog.{name}.mariadb_binlog_local", {}).get("summary")
+        if dec and peer:
+            r = dec["items_per_second"]["median"] / peer["rate"]["median"]
+            a(f"Decode alone (`BM_DecodeRows` in the micro-benchmarks below: this workload's first binlog file's "
+              f"rows events into typed column chunks, one core, no network, no JSON): "
+              f"{fmt_rate(dec['items_per_second']['median'])} row changes/s = **{fmt_ratio(r)}** "
+              f"`mariadb-binlog --verbose` (local files) — the issue's decode goal is 3x.")
+            a("")
     a("## End-to-end latency")
     a("")
     a("`sluice run` (snapshot.mode `no_data`) runs; a writer sends `INSERT INTO lat (t_us, pad) VALUES "
@@ -455,13 +473,17 @@ def render(res, json_rel, svg_rel):
             a(f"`binlog_pipeline_bench` reads `{os.path.basename(res['micro_binlog'])}`, the sysbench "
               "workload's binlog of the binlog stage above.")
             a("")
+        if res.get("micro_binlog_wide"):
+            a(f"Rows marked *wide* read `{os.path.basename(res['micro_binlog_wide'])}`, the wide table's binlog.")
+            a("")
         a("| program | benchmark | item | items/s (CPU time), median [min..max] | MB/s | CPU ms per iteration |")
         a("|---|---|---|---|---|---|")
         for e in micro:
             if e.get("error"):
                 a(f"| {e['program']} | `{e.get('benchmark', '-')}` | | {html.escape(e['error'][:300]).replace('|', '/')} | | |")
                 continue
-            a(f"| {e['program']} | `{e['benchmark']}` | {e.get('label', '')} | "
+            a(f"| {e['program']} | `{e['benchmark']}`{' (*wide*)' if e.get('workload') == 'wide' else ''} | "
+              f"{e.get('label', '')} | "
               f"{rng(e['items_per_second'], fmt_rate) if 'items_per_second' in e else '-'} | "
               f"{rng({k: x / 1e6 for k, x in e['bytes_per_second'].items()}, fmt_mb) if 'bytes_per_second' in e else '-'} | "
               f"{rng({k: x / 1e6 for k, x in e['cpu_ns_per_iter'].items()}, lambda x: f'{x:.3f}')} |")

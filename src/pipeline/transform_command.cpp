@@ -99,6 +99,8 @@ class Outbox {
     return {t.begin(), t.end()};
   }
 
+  static std::string PieceKey(size_t i) { return fmt::format("transform/outbox/{:06}", i); }
+
   /// The state writes storing this outbox in place of one of `stored_pieces` pieces.
   void AppendPuts(std::vector<std::pair<std::string, std::string>>& puts, size_t stored_pieces) const {
     std::string tables;
@@ -156,7 +158,6 @@ class Outbox {
   }
 
  private:
-  static std::string PieceKey(size_t i) { return fmt::format("transform/outbox/{:06}", i); }
   static void PutU32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), sizeof v); }
   static void PutBytes(std::string& s, const std::string_view* b) {
     PutU32(s, b ? static_cast<uint32_t>(b->size()) : UINT32_MAX);
@@ -332,7 +333,10 @@ class TransformLoop : public kafka::RebalanceListener {
     producer_.Flush();
     // Not synced: should it be lost, a restart produces these records once more (the sink
     // collapses them by `_version`).
-    state_.Write({{Outbox::kCount, "0"}}, {}, false);
+    std::vector<std::string> pieces{Outbox::kTables};
+    for (size_t i = 0; i < stored_pieces_; ++i) pieces.push_back(Outbox::PieceKey(i));
+    state_.Write({{Outbox::kCount, "0"}}, pieces, false);
+    stored_pieces_ = 0;
     outbox_.Clear();
   }
 
