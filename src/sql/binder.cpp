@@ -49,8 +49,9 @@ void Catalog::AddAlias(const std::string& name, TableSchemaPtr schema) {
   tables_[Lower(default_database_) + "." + Lower(name)] = std::move(schema);
 }
 
-void Catalog::AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns, bool has_key) {
-  views_[Lower(name)] = View{std::move(schema), hidden_columns, has_key};
+void Catalog::AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns, bool has_key,
+                      bool key_may_be_null) {
+  views_[Lower(name)] = View{std::move(schema), hidden_columns, has_key, key_may_be_null};
 }
 
 TableSchemaPtr Catalog::Find(std::string_view database, std::string_view name, Found* found) const {
@@ -61,6 +62,8 @@ TableSchemaPtr Catalog::Find(std::string_view database, std::string_view name, F
       found->source = v->first;
       found->hidden_columns = v->second.hidden_columns;
       found->view_has_key = v->second.has_key;
+      found->view_key_may_be_null = v->second.key_may_be_null;
+      found->view = true;
       return v->second.schema;
     }
     database = default_database_;
@@ -311,7 +314,7 @@ class Binder {
     }
     schema->primary_key = v.key_columns;
     v.output = schema;
-    catalog_.AddView(v.name, schema, v.hidden_columns, v.has_key);
+    catalog_.AddView(v.name, schema, v.hidden_columns, v.has_key, v.has_key && KeyMayBeAllNull(*v.plan));
     return v;
   }
 
@@ -834,6 +837,11 @@ class Binder {
       }
       if (lk.empty() && type != JoinType::kInner) Fail(loc, "unsupported: an outer join without an equality in ON");
       PlanPtr p = MakeJoin(l, ls, r, rs, type, lk, rk);
+      if (p->side_column) {
+        ScopeColumn side{"", p->names.back(), p->types.back()};
+        side.key_only = true;  // carried as the hidden key column `_side`; SQL cannot name it
+        both.cols.push_back(std::move(side));
+      }
       *scope = both;
       if (!residual.empty()) {
         ExprPtr pred = residual.size() == 1 ? residual[0] : MakeNode(ExprKind::kAnd, kBoolType, residual);
@@ -931,7 +939,159 @@ class Binder {
       j->names.push_back(r->names[i]);
       j->types.push_back(r->types[i]);
     }
+    // Both keys: a row is a pair, or one side padded with NULLs. A left-only row (l, NULLs) and a
+    // right-only row (NULLs, r) share the key only when l's and r's keys are both entirely NULL
+    // (GROUP BY a nullable column, a single-row aggregate's empty key); a LEFT/RIGHT JOIN pads
+    // one side only, and a padded row's present side has no match, so no other row has its key.
+    // There `_side` (which inputs the row has) joins the key.
+    if (type == JoinType::kFull && j->unique_key && KeyMayBeAllNull(*l) && KeyMayBeAllNull(*r)) {
+      j->side_column = true;
+      j->unique_key->push_back(static_cast<int>(j->names.size()));
+      j->names.push_back("_side");
+      j->types.push_back(kIntType);
+    }
     return j;
+  }
+
+  // ---- NULLs in keys (conservative: "may" is true when unsure) ----
+
+  /// Whether output column `col` of `p` may be NULL.
+  bool MayBeNull(const PlanNode& p, int col) const {
+    const size_t c = static_cast<size_t>(col);
+    switch (p.kind) {
+      case PlanKind::kScan: {
+        Catalog::Found found;
+        const size_t dot = p.source.find('.');
+        if (dot == std::string::npos) return true;  // a view: its columns' NULLs are not tracked
+        TableSchemaPtr t = catalog_.Find(p.source.substr(0, dot), p.source.substr(dot + 1), &found);
+        if (!t || found.view || found.source != p.source || c >= t->columns.size()) return true;
+        const bool in_key = std::find(t->primary_key.begin(), t->primary_key.end(), col) != t->primary_key.end();
+        return t->columns[c].nullable && !in_key;
+      }
+      case PlanKind::kFilter:
+        return MayBeNull(*p.inputs[0], col) && !RejectsNull(*p.predicate, col);
+      case PlanKind::kProject:
+        return ExprMayBeNull(*p.exprs[c], *p.inputs[0]);
+      case PlanKind::kAggregate:
+        if (c < p.group_keys.size()) return ExprMayBeNull(*p.group_keys[c], *p.inputs[0]);
+        {
+          const AggFunc f = p.aggs[c - p.group_keys.size()].func;
+          return f != AggFunc::kCount && f != AggFunc::kCountStar;
+        }
+      case PlanKind::kJoin: {
+        const size_t nl = p.inputs[0]->names.size(), nr = p.inputs[1]->names.size();
+        if (c >= nl + nr) return false;  // _side
+        const bool left = c < nl;
+        const JoinType padded = left ? JoinType::kRight : JoinType::kLeft;
+        if (p.join_type == padded || p.join_type == JoinType::kFull) return true;
+        return left ? MayBeNull(*p.inputs[0], col) : MayBeNull(*p.inputs[1], static_cast<int>(c - nl));
+      }
+      case PlanKind::kUnionAll:
+        return MayBeNull(*p.inputs[0], col) || MayBeNull(*p.inputs[1], col);
+    }
+    return true;
+  }
+
+  /// Whether `e` over a row of `in` may be NULL. Casts and arithmetic are NULL only on a NULL
+  /// argument (a bad value is an error, not NULL); functions, CASE, NULLIF, ... count as "may".
+  bool ExprMayBeNull(const Expr& e, const PlanNode& in) const {
+    switch (e.kind) {
+      case ExprKind::kColumn: return MayBeNull(in, e.column);
+      case ExprKind::kConst: return e.constant.null;
+      case ExprKind::kIsNull: return false;
+      case ExprKind::kCompare:
+        if (e.op == 'd' || e.op == 'e') return false;  // IS [NOT] DISTINCT FROM
+        [[fallthrough]];
+      case ExprKind::kArith:
+      case ExprKind::kCast:
+      case ExprKind::kNot:
+        for (const auto& a : e.args) {
+          if (ExprMayBeNull(*a, in)) return true;
+        }
+        return false;
+      case ExprKind::kCoalesce:
+        for (const auto& a : e.args) {
+          if (!ExprMayBeNull(*a, in)) return false;
+        }
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  /// Whether predicate `pred` is never true when column `col` is NULL: one of its AND-ed terms is
+  /// `col IS NOT NULL` or a comparison of `col` (or a cast of it).
+  static bool RejectsNull(const Expr& pred, int col) {
+    if (pred.kind == ExprKind::kAnd) {
+      for (const auto& a : pred.args) {
+        if (RejectsNull(*a, col)) return true;
+      }
+      return false;
+    }
+    auto is_col = [&](ExprPtr a) {
+      while (a->kind == ExprKind::kCast) a = a->args[0];
+      return a->kind == ExprKind::kColumn && a->column == col;
+    };
+    if (pred.kind == ExprKind::kIsNull) return pred.negated && is_col(pred.args[0]);
+    if (pred.kind == ExprKind::kCompare && pred.op != 'd' && pred.op != 'e') return is_col(pred.args[0]) || is_col(pred.args[1]);
+    return false;
+  }
+
+  /// Whether one row of `p` may have NULL in every column of its unique key (the empty key of a
+  /// single-row node counts as such: two single-row inputs of a FULL JOIN give two rows).
+  bool KeyMayBeAllNull(const PlanNode& p) const {
+    if (!p.unique_key) return false;
+    const std::vector<int>& key = *p.unique_key;
+    if (key.empty()) return true;
+    switch (p.kind) {
+      case PlanKind::kScan: {
+        // A source table's primary key is NOT NULL; a view's answer was kept with it.
+        Catalog::Found found;
+        return catalog_.Find("", p.source, &found) && found.view && found.source == p.source ? found.view_key_may_be_null
+                                                                                               : false;
+      }
+      case PlanKind::kFilter:
+        for (int k : key) {
+          if (RejectsNull(*p.predicate, k)) return false;
+        }
+        return KeyMayBeAllNull(*p.inputs[0]);
+      case PlanKind::kJoin: {
+        if (p.side_column) return false;
+        // The key is a side's whole key, or both sides' (MakeJoin). A matched row has both
+        // parts, a padded row NULLs in the padded side's part.
+        const PlanNode& l = *p.inputs[0];
+        const int nl = static_cast<int>(l.names.size());
+        const bool has_left = std::any_of(key.begin(), key.end(), [&](int k) { return k < nl; });
+        const bool has_right = std::any_of(key.begin(), key.end(), [&](int k) { return k >= nl; });
+        const bool lk = !has_left || KeyMayBeAllNull(l), rk = !has_right || KeyMayBeAllNull(*p.inputs[1]);
+        const bool pads_left = p.join_type == JoinType::kRight || p.join_type == JoinType::kFull;
+        const bool pads_right = p.join_type == JoinType::kLeft || p.join_type == JoinType::kFull;
+        return (lk && rk) || (lk && pads_right) || (rk && pads_left);
+      }
+      case PlanKind::kProject: {
+        // A key column that is never NULL (`_branch`, `_key_row`, a NOT NULL column) decides it;
+        // a key that is the input's key, column for column, has the input's answer.
+        const PlanNode& in = *p.inputs[0];
+        std::vector<int> from;
+        for (int k : key) {
+          const Expr& e = *p.exprs[static_cast<size_t>(k)];
+          if (!ExprMayBeNull(e, in)) return false;
+          if (e.kind == ExprKind::kColumn) from.push_back(e.column);
+        }
+        if (in.unique_key && from.size() == in.unique_key->size() &&
+            std::is_permutation(from.begin(), from.end(), in.unique_key->begin())) {
+          return KeyMayBeAllNull(in);
+        }
+        return true;
+      }
+      case PlanKind::kAggregate:
+      case PlanKind::kUnionAll:
+        for (int k : key) {
+          if (!MayBeNull(p, k)) return false;
+        }
+        return true;
+    }
+    return true;
   }
 
   /// Returns true when casting `from` to `to` keeps distinct values distinct.

@@ -1045,6 +1045,7 @@ JoinOperator::JoinOperator(const PlanNode& node) : Operator(node) {
   for (auto& k : keys_[0]) key_types_.push_back(k->type);
   outer_[0] = node.join_type == JoinType::kLeft || node.join_type == JoinType::kFull;
   outer_[1] = node.join_type == JoinType::kRight || node.join_type == JoinType::kFull;
+  side_column_ = node.side_column;
 }
 
 JoinOperator::~JoinOperator() = default;
@@ -1140,17 +1141,19 @@ void JoinOperator::PushRows(Store& store, int input, const ChangeChunk& chunk, s
         r.resize(r.size() + in_types_[side].size());
       }
     }
+    if (side_column_) r.push_back(Value::Int((parts[0] ? 1 : 0) | (parts[1] ? 2 : 0)));
     return r;
   };
   auto combine_other = [&](const Row& other) {  // other side's row padded with NULLs for side s
     Row r;
     if (o == 0) {
       r = other;
-      r.resize(types_.size());
+      r.resize(in_types_[0].size() + in_types_[1].size());
     } else {
       r.resize(in_types_[0].size());
       r.insert(r.end(), other.begin(), other.end());
     }
+    if (side_column_) r.push_back(Value::Int(o == 0 ? 1 : 2));
     return r;
   };
   std::string key, encoded;

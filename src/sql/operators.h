@@ -177,7 +177,8 @@ struct JoinState {
 
 /// Equi-join (inner, left, right, full outer). Each input row is matched against the other side's
 /// index and stored in its own; outer sides emit NULL-padded rows while they have no match and
-/// retract them when the first match arrives. Output ops are kInsert/kDelete.
+/// retract them when the first match arrives. Output ops are kInsert/kDelete (a row that gains or
+/// loses its match is deleted and inserted again: with `_side` its key changes).
 class JoinOperator final : public Operator {
  public:
   explicit JoinOperator(const PlanNode& node);
@@ -196,6 +197,7 @@ class JoinOperator final : public Operator {
   std::vector<SqlType> in_types_[2];
   std::vector<SqlType> key_types_;
   bool outer_[2];
+  bool side_column_ = false;  ///< PlanNode::side_column: append `_side` (1 left, 2 right, 3 both)
   JoinState state_;
   std::unique_ptr<PersistedJoinState> pstate_;
 };

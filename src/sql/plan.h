@@ -46,14 +46,19 @@ struct PlanNode {
   std::vector<ExprPtr> left_keys;    ///< kJoin: over the left input
   std::vector<ExprPtr> right_keys;   ///< kJoin: over the right input
   /// Output columns that identify a row (source primary keys through filters, projections and
-  /// joins; GROUP BY keys; all columns after DISTINCT). Empty: at most one row. nullopt: no key (a
+  /// joins; a join's `_side`; GROUP BY keys; all columns after DISTINCT). Empty: at most one row. nullopt: no key (a
   /// source table without a primary key is read and its rows are not aggregated).
   std::optional<std::vector<int>> unique_key;
   /// The last `hidden_columns` output columns are hidden key columns: key columns of the input
-  /// that the select list dropped (`_key_<input>_<column>`), carried so the output keeps a unique
-  /// key, and for UNION ALL the branches' keys plus `_branch`. Set on the nodes that end a SELECT
-  /// (its projection, UNION ALL) and on the scan of a view that has them; SQL cannot name them.
+  /// that the select list dropped (`_key_<input>_<column>`, a join's `_side`), carried so the
+  /// output keeps a unique key, and for UNION ALL the branches' keys plus `_branch`. Set on the
+  /// nodes that end a SELECT (its projection, UNION ALL) and on the scan of a view that has them;
+  /// SQL cannot name them.
   int hidden_columns = 0;
+  /// kJoin: a last output column `_side` (bigint, never NULL) says which inputs a row has: 1 left
+  /// only, 2 right only, 3 both. Set on a FULL JOIN whose inputs' keys may both be entirely NULL,
+  /// where it is part of the key: a left-only and a right-only row would share the all-NULL key.
+  bool side_column = false;
 
   /// Renders the plan as an indented tree (for tests and `EXPLAIN`-like output).
   std::string ToString(int indent = 0) const;
@@ -70,13 +75,17 @@ class Catalog {
   /// `CREATE TABLE name ... WITH (connector = 'kafka', topic = ...)` naming a captured table.
   void AddAlias(const std::string& name, TableSchemaPtr schema);
   /// Adds a view's output schema under its name; its last `hidden_columns` columns are hidden key
-  /// columns; `has_key`: the schema's primary_key is the view's unique key (empty: one row at most).
-  void AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns = 0, bool has_key = false);
+  /// columns; `has_key`: the schema's primary_key is the view's unique key (empty: one row at most);
+  /// `key_may_be_null`: a row's key columns may all be NULL (e.g. GROUP BY a nullable column).
+  void AddView(const std::string& name, TableSchemaPtr schema, int hidden_columns = 0, bool has_key = false,
+               bool key_may_be_null = true);
   /// What Find found besides the schema.
   struct Found {
     std::string source;      ///< the scan's source name: "db.table", or the view's lower-case name
     int hidden_columns = 0;  ///< a view's trailing hidden key columns
     bool view_has_key = false;
+    bool view = false;       ///< a view (else a source table)
+    bool view_key_may_be_null = false;  ///< a view's key columns may all be NULL in one row
   };
   /// Finds `database.name` (database empty: a view, then a table of the default database).
   /// Fills `found`. Returns null when unknown.
@@ -90,6 +99,7 @@ class Catalog {
     TableSchemaPtr schema;
     int hidden_columns = 0;
     bool has_key = false;
+    bool key_may_be_null = true;
   };
   std::map<std::string, View> views_;             ///< lower-case name
 };
@@ -111,9 +121,10 @@ struct ViewDefinition {
   SourceLocation location;     ///< of the statement
   PlanPtr plan;
   TableSchemaPtr output;       ///< database "", table `name`, columns of the plan (hidden ones last)
-  /// Output columns forming the upsert key (GROUP BY keys; for joins the inputs' primary keys;
-  /// hidden key columns where the select list dropped them; a view of at most one row, a global
-  /// aggregate, the constant hidden column `_key_row`), when `has_key`. No key only when a source
+  /// Output columns forming the upsert key (GROUP BY keys; for joins the inputs' primary keys, and
+  /// `_side` for a FULL JOIN whose inputs' keys may both be all NULL; hidden key columns where the
+  /// select list dropped them; a view of at most one row, a global aggregate, the constant hidden
+  /// column `_key_row`), when `has_key`. No key only when a source
   /// table without a primary key is read (see `keyless_sources`).
   std::vector<int> key_columns;
   bool has_key = false;

@@ -77,11 +77,13 @@ std::vector<Row> EvaluatePlan(const PlanNode& plan, const SourceRows& sources) {
           right_matched[j] = true;
           Row o = l;
           o.insert(o.end(), right[j].begin(), right[j].end());
+          if (plan.side_column) o.push_back(Value::Int(3));
           out.push_back(std::move(o));
         }
         if (!matched && outer_left) {
           Row o = l;
           o.resize(nl + nr);
+          if (plan.side_column) o.push_back(Value::Int(1));
           out.push_back(std::move(o));
         }
       }
@@ -90,6 +92,7 @@ std::vector<Row> EvaluatePlan(const PlanNode& plan, const SourceRows& sources) {
           if (right_matched[j]) continue;
           Row o(nl);
           o.insert(o.end(), right[j].begin(), right[j].end());
+          if (plan.side_column) o.push_back(Value::Int(2));
           out.push_back(std::move(o));
         }
       }

@@ -172,6 +172,66 @@ TEST(SqlBinder, HiddenKeyColumns) {
             "views.sql:1:1: unsupported: LIMIT/OFFSET in a view");
 }
 
+TEST(SqlBinder, FullJoinOfKeysThatMayBeAllNullAddsSide) {
+  Catalog c = MakeCatalog();
+  auto strict = std::make_shared<TableSchema>(*Table("shop", "strict", {{"id", ValueKind::kInt}, {"code", ValueKind::kString}}));
+  strict->columns[1].nullable = false;
+  c.AddTable(strict);
+  auto views = CompileViews("v.sql",
+                            // 0: grouped by nullable columns: both NULL groups are unmatched rows.
+                            "CREATE MATERIALIZED VIEW f AS SELECT x.status, y.name FROM (SELECT status, count(*) AS n FROM orders GROUP BY status) x "
+                            "FULL JOIN (SELECT name, count(*) AS n FROM crm.customers GROUP BY name) y ON x.n = y.n;\n"
+                            // 1: primary keys are NOT NULL.
+                            "CREATE MATERIALIZED VIEW t AS SELECT o.id, c.id AS cid FROM orders o FULL JOIN crm.customers c ON c.id = o.customer_id;\n"
+                            // 2: one side grouped by a NOT NULL column, 3: by a column the WHERE keeps non-NULL, 4: by coalesce.
+                            "CREATE MATERIALIZED VIEW nn1 AS SELECT x.code, y.name FROM (SELECT code, count(*) AS n FROM strict GROUP BY code) x "
+                            "FULL JOIN (SELECT name, count(*) AS n FROM crm.customers GROUP BY name) y ON x.n = y.n;\n"
+                            "CREATE MATERIALIZED VIEW nn2 AS SELECT x.status, y.name FROM (SELECT status, count(*) AS n FROM orders WHERE status IS NOT NULL GROUP BY status) x "
+                            "FULL JOIN (SELECT name, count(*) AS n FROM crm.customers GROUP BY name) y ON x.n = y.n;\n"
+                            "CREATE MATERIALIZED VIEW nn3 AS SELECT x.s, y.name FROM (SELECT coalesce(status, '') AS s, count(*) AS n FROM orders GROUP BY 1) x "
+                            "FULL JOIN (SELECT name, count(*) AS n FROM crm.customers GROUP BY name) y ON x.n = y.n;\n"
+                            // 5: a LEFT JOIN row is matched or padded, never both: no collision.
+                            "CREATE MATERIALIZED VIEW l AS SELECT x.status, y.name FROM (SELECT status, count(*) AS n FROM orders GROUP BY status) x "
+                            "LEFT JOIN (SELECT name, count(*) AS n FROM crm.customers GROUP BY name) y ON x.n = y.n;\n"
+                            // 6: two single-row aggregates (key ()): `_side` is the whole key, no `_key_row`.
+                            "CREATE MATERIALIZED VIEW one AS SELECT x.n, y.m FROM (SELECT count(*) AS n FROM orders) x "
+                            "FULL JOIN (SELECT count(*) AS m FROM crm.customers) y ON x.n = y.m;\n"
+                            // 7, 8: a view read by name keeps the answer (g's key may be NULL); 9: f's never is.
+                            "CREATE MATERIALIZED VIEW g AS SELECT status, count(*) AS n FROM orders GROUP BY status;\n"
+                            "CREATE MATERIALIZED VIEW gg AS SELECT a.status, b.status AS s2 FROM g a FULL JOIN g b ON a.n = b.n;\n"
+                            "CREATE MATERIALIZED VIEW ff AS SELECT a.status FROM f a FULL JOIN f b ON a.name = b.name;\n",
+                            c);
+  auto names = [&](size_t v) {
+    std::vector<std::string> n;
+    for (const auto& col : views[v].output->columns) n.push_back(col.name);
+    return n;
+  };
+  EXPECT_EQ(names(0), (std::vector<std::string>{"status", "name", "_side"}));
+  EXPECT_EQ(views[0].key_columns, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(views[0].hidden_columns, 1);
+  const PlanNode& join = *views[0].plan->inputs[0];
+  ASSERT_EQ(join.kind, PlanKind::kJoin);
+  EXPECT_TRUE(join.side_column);
+  EXPECT_EQ(join.names.back(), "_side");
+  EXPECT_EQ(names(1), (std::vector<std::string>{"id", "cid"}));
+  EXPECT_EQ(views[1].key_columns, (std::vector<int>{0, 1}));
+  for (size_t v : {2u, 3u, 4u, 5u}) {
+    EXPECT_EQ(views[v].hidden_columns, 0) << views[v].name;
+    EXPECT_EQ(views[v].key_columns, (std::vector<int>{0, 1})) << views[v].name;
+  }
+  EXPECT_EQ(names(6), (std::vector<std::string>{"n", "m", "_side"}));
+  EXPECT_EQ(views[6].key_columns, std::vector<int>{2});
+  EXPECT_EQ(names(8), (std::vector<std::string>{"status", "s2", "_side"}));
+  EXPECT_EQ(views[8].key_columns, (std::vector<int>{0, 1, 2}));
+  // f's key (status, name, _side) is never all NULL: each side's `_side` is carried, no new one.
+  EXPECT_EQ(names(9), (std::vector<std::string>{"status", "_key_a_name", "_side", "_key_b_status", "_key_b_name", "_side_2"}));
+  EXPECT_FALSE(views[9].plan->inputs[0]->side_column);
+  // `_side` cannot be named from SQL.
+  EXPECT_EQ(ErrorOf("CREATE MATERIALIZED VIEW v AS SELECT _side FROM (SELECT status, count(*) AS n FROM orders GROUP BY status) x "
+                    "FULL JOIN (SELECT status, count(*) AS n FROM orders GROUP BY status) y ON x.n = y.n"),
+            "views.sql:1:38: column \"_side\" does not exist");
+}
+
 TEST(SqlBinder, CommaJoinTakesWhereEqualitiesAsKeys) {
   Catalog c = MakeCatalog();
   auto v = CompileViews("v.sql", "CREATE MATERIALIZED VIEW v AS SELECT o.id FROM orders o, crm.customers c WHERE c.id = o.customer_id AND o.amount > 1", c);

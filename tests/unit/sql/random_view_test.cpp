@@ -42,6 +42,15 @@ CREATE MATERIALIZED VIEW u2_pairs AS
   SELECT a.tag, b.name FROM (SELECT tag, k FROM u2) a JOIN (SELECT name, w FROM t2) b ON a.k = b.w;
 CREATE MATERIALIZED VIEW fk AS
   SELECT a.g, b.w FROM (SELECT g, k FROM t1) a FULL JOIN (SELECT w, k FROM t2) b ON a.k = b.k;
+CREATE MATERIALIZED VIEW fgroups AS
+  SELECT x.g, x.n, y.w, y.m FROM (SELECT g, count(*) AS n FROM t1 GROUP BY g) x
+  FULL JOIN (SELECT w, count(*) AS m FROM t2 GROUP BY w) y ON x.g = y.w;
+CREATE MATERIALIZED VIEW fcounts AS
+  SELECT x.g, y.w, x.n, y.m FROM (SELECT g, count(*) AS n FROM t1 GROUP BY g) x
+  FULL JOIN (SELECT w, count(*) AS m FROM t2 GROUP BY w) y ON x.n % 3 = y.m % 3;
+CREATE MATERIALIZED VIEW fsingle AS
+  SELECT x.n, y.m FROM (SELECT count(*) AS n FROM t1 WHERE g = 1) x
+  FULL JOIN (SELECT count(*) AS m FROM t2 WHERE w = 1) y ON x.n % 2 = y.m % 2;
 CREATE MATERIALIZED VIEW per_g AS SELECT count(*) AS n, sum(v) AS sv FROM t1 GROUP BY g, k;
 CREATE MATERIALIZED VIEW shared_sets AS
   SELECT g, min(v) AS mn, max(v) AS mx, count(DISTINCT v) AS dv, sum(DISTINCT v) AS sdv,

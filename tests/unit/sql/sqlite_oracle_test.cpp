@@ -42,6 +42,14 @@ const std::vector<std::pair<std::string, std::string>> kViews = {
     {"u3", "SELECT k, s FROM t1 WHERE g = 1 UNION ALL SELECT k, name FROM t2 UNION ALL SELECT g, s FROM t1"},
     {"ksub", "SELECT a.g, b.w FROM (SELECT g, k FROM t1) a JOIN (SELECT w, k FROM t2) b ON a.k = b.k"},
     {"ng", "SELECT count(*) AS n FROM t1 GROUP BY g"},
+    // FULL JOINs of inputs whose keys may both be all NULL (NULL groups, single-row aggregates):
+    // a left-only and a right-only row stay two rows (hidden `_side`).
+    {"fgroups", "SELECT x.g, x.n, y.w, y.m FROM (SELECT g, count(*) AS n FROM t1 GROUP BY g) x "
+                "FULL JOIN (SELECT w, count(*) AS m FROM t2 GROUP BY w) y ON x.g = y.w"},
+    {"fcounts", "SELECT x.g, y.w, x.n, y.m FROM (SELECT g, count(*) AS n FROM t1 GROUP BY g) x "
+                "FULL JOIN (SELECT w, count(*) AS m FROM t2 GROUP BY w) y ON x.n % 3 = y.m % 3"},
+    {"fsingle", "SELECT x.n, y.m FROM (SELECT count(*) AS n FROM t1 WHERE g = 1) x "
+                "FULL JOIN (SELECT count(*) AS m FROM t2 WHERE w = 1) y ON x.n % 2 = y.m % 2"},
 };
 
 std::vector<std::string> SqliteRows(sqlite3* db, const std::string& sql) {
