@@ -322,8 +322,92 @@ class Binder {
   // ---- SELECT ----
 
   PlanPtr BindSelect(dom::element sel, Scope* out_scope) {
+    if (auto with = Get(sel, "withClause")) {
+      // The CTEs are visible to the later CTEs of this WITH and to its query (UNION ALL branches,
+      // subqueries) and go out of scope after it.
+      const size_t outer = ctes_.size();
+      struct Pop {
+        std::vector<Cte>& ctes;
+        size_t n;
+        ~Pop() { ctes.resize(n); }
+      } pop{ctes_, outer};
+      const int64_t wloc = Int(*with, "location", stmt_at_);
+      if (Bool(*with, "recursive")) Fail(wloc, "unsupported: WITH RECURSIVE");
+      for (dom::element c : List(*with, "ctes")) {
+        auto [ct, cte] = Node(c);
+        const int64_t cloc = Int(cte, "location", wloc);
+        std::string name = Lower(Str(cte, "ctename"));
+        for (size_t i = outer; i < ctes_.size(); ++i) {
+          if (ctes_[i].name == name) Fail(cloc, "WITH query name \"{}\" specified more than once", name);
+        }
+        auto q = Get(cte, "ctequery");
+        if (!q || Node(*q).first != "SelectStmt") Fail(cloc, "unsupported: {} in WITH (only SELECT)", q ? Node(*q).first : "");
+        Cte def{name, Node(*q).second, {}, cloc};
+        for (dom::element a : List(cte, "aliascolnames")) def.columns.emplace_back(StringNode(a));
+        // Bound once here so an error in a CTE no query reads is reported too; every reference
+        // binds it again (its own plan nodes).
+        Scope unused;
+        BindCte(def, &unused);
+        ctes_.push_back(std::move(def));
+      }
+      return BindSelectBody(sel, out_scope);
+    }
+    return BindSelectBody(sel, out_scope);
+  }
+
+  /// A common table expression of an enclosing WITH.
+  struct Cte {
+    std::string name;               ///< lower-case
+    dom::element query;             ///< its SelectStmt body
+    std::vector<std::string> columns;  ///< `WITH name(columns) AS`: renames its first columns
+    int64_t location = 0;
+  };
+
+  /// The innermost CTE named `name` in scope, or null.
+  const Cte* FindCte(std::string_view name) const {
+    const std::string n = Lower(name);
+    for (size_t i = ctes_.size(); i-- > 0;) {
+      if (ctes_[i].name == n) return &ctes_[i];
+    }
+    return nullptr;
+  }
+
+  /// Binds `cte` as a subquery: it sees the CTEs defined before it (not itself: no recursion).
+  PlanPtr BindCte(const Cte& cte, Scope* scope) {
+    std::vector<Cte> saved = ctes_;
+    size_t visible = 0;
+    while (visible < ctes_.size() && &ctes_[visible] != &cte) ++visible;
+    Cte def = cte;  // `cte` may live in ctes_, which shrinks now
+    ctes_.resize(visible);
+    struct Restore {
+      std::vector<Cte>& ctes;
+      std::vector<Cte>& saved;
+      ~Restore() { ctes = std::move(saved); }
+    } restore{ctes_, saved};
+    PlanPtr p = BindSelect(def.query, scope);
+    RenameColumns(*scope, def.columns, def.location, "WITH query", def.name);
+    return p;
+  }
+
+  /// Applies a column alias list (`WITH a(x, y)`, `(SELECT ...) AS s(x, y)`) to the visible
+  /// columns of `scope`, first to last; fewer names than columns keep the rest.
+  void RenameColumns(Scope& scope, const std::vector<std::string>& names, int64_t loc, const char* what,
+                     const std::string& rel) {
+    if (names.empty()) return;
+    size_t visible = 0;
+    for (const auto& c : scope.cols) visible += !c.key_only;
+    if (names.size() > visible) {
+      Fail(loc, "{} \"{}\" has {} columns available but {} columns specified", what, rel, visible, names.size());
+    }
+    size_t k = 0;
+    for (auto& c : scope.cols) {
+      if (c.key_only || k == names.size()) continue;
+      c.name = names[k++];
+    }
+  }
+
+  PlanPtr BindSelectBody(dom::element sel, Scope* out_scope) {
     // Checked before UNION ALL too: `a UNION ALL b LIMIT 1` must not lose its LIMIT.
-    if (Get(sel, "withClause")) Fail(stmt_at_, "unsupported: WITH");
     if (Get(sel, "intoClause")) Fail(stmt_at_, "unsupported: SELECT ... INTO");
     if (!List(sel, "sortClause").empty()) {
       auto sb = Node(List(sel, "sortClause")[0]).second;
@@ -737,6 +821,27 @@ class Binder {
 
   PlanPtr BindFromItem(dom::element item, Scope* scope) {
     auto [t, body] = Node(item);
+    const Cte* cte = nullptr;
+    if (t == "RangeVar" && Str(body, "schemaname").empty() && Str(body, "catalogname").empty()) {
+      cte = FindCte(Str(body, "relname"));  // an unqualified name: a CTE hides a table or view
+    }
+    if (cte) {
+      std::string alias = cte->name;
+      std::vector<std::string> columns;
+      if (auto a = Get(body, "alias")) {
+        alias = Lower(Str(*a, "aliasname"));
+        for (dom::element c : List(*a, "colnames")) columns.emplace_back(StringNode(c));
+      }
+      Scope inner;
+      PlanPtr p = BindCte(*cte, &inner);
+      RenameColumns(inner, columns, Loc(item, stmt_at_), "table", alias);
+      for (auto& c : inner.cols) {
+        ScopeColumn sc = c;
+        sc.table = alias;
+        scope->cols.push_back(std::move(sc));
+      }
+      return p;
+    }
     if (t == "RangeVar") {
       Catalog::Found found;
       std::string_view db = Str(body, "schemaname"), name = Str(body, "relname");
@@ -751,9 +856,10 @@ class Binder {
       scan->source = found.source;
       scan->hidden_columns = found.hidden_columns;
       std::string alias = Lower(name);
+      std::vector<std::string> columns;
       if (auto a = Get(body, "alias")) {
         alias = Lower(Str(*a, "aliasname"));
-        if (!List(*a, "colnames").empty()) Fail(Loc(item, stmt_at_), "unsupported: column aliases in FROM");
+        for (dom::element c : List(*a, "colnames")) columns.emplace_back(StringNode(c));
       }
       if (!schema->primary_key.empty() || found.view_has_key) scan->unique_key = schema->primary_key;
       const size_t visible = schema->columns.size() - static_cast<size_t>(found.hidden_columns);
@@ -767,6 +873,7 @@ class Binder {
         sc.key_only = i >= visible;  // a view's hidden key columns
         scope->cols.push_back(std::move(sc));
       }
+      RenameColumns(*scope, columns, Loc(item, stmt_at_), "table", alias);
       return scan;
     }
     if (t == "RangeSubselect") {
@@ -777,6 +884,9 @@ class Binder {
       Scope inner;
       PlanPtr p = BindSelect(q, &inner);
       std::string alias = Lower(Str(*a, "aliasname"));
+      std::vector<std::string> columns;
+      for (dom::element c : List(*a, "colnames")) columns.emplace_back(StringNode(c));
+      RenameColumns(inner, columns, Loc(item, stmt_at_), "table", alias);
       for (auto& c : inner.cols) {
         ScopeColumn sc = c;
         sc.table = alias;
@@ -1716,6 +1826,7 @@ class Binder {
   std::string_view text_;
   Catalog& catalog_;
   int64_t stmt_at_ = 0;
+  std::vector<Cte> ctes_;  ///< CTEs in scope, outermost first
 };
 
 }  // namespace
