@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "common/error.h"
@@ -19,7 +20,8 @@ std::optional<std::string_view> Message::Header(const char* name) const {
   return std::string_view(static_cast<const char*>(v), n);
 }
 
-KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, const std::string& group_id, RebalanceListener* listener)
+KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, const std::string& group_id, RebalanceListener* listener,
+                             bool sticky)
     : listener_(listener) {
   std::vector<std::pair<std::string, std::string>> defaults = {
       {"auto.offset.reset", "earliest"},
@@ -39,7 +41,7 @@ KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, const std::string& g
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "false"},
-      {"partition.assignment.strategy", "range,roundrobin"},
+      {"partition.assignment.strategy", sticky ? "cooperative-sticky" : "range,roundrobin"},
   };
   rd_kafka_conf_t* conf = MakeConf(settings, defaults, forced);
   rd_kafka_conf_set_rebalance_cb(
@@ -69,25 +71,58 @@ KafkaConsumer::~KafkaConsumer() {
 void KafkaConsumer::OnRebalance(rd_kafka_t* rk, int err_int, rd_kafka_topic_partition_list_t* parts, void* opaque) {
   auto* self = static_cast<KafkaConsumer*>(opaque);
   const auto err = static_cast<rd_kafka_resp_err_t>(err_int);
+  // The cooperative protocol hands over only the partitions that move (incremental calls).
+  const bool incremental = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    rd_kafka_topic_partition_list_t* list = parts;
+    if (self->listener_) {
+      std::vector<TopicPartition> given;
+      for (int i = 0; i < parts->cnt; ++i) given.push_back({parts->elems[i].topic, parts->elems[i].partition});
+      if (auto instead = self->listener_->Reassign(given)) {
+        self->reassigned_ = true;
+        list = rd_kafka_topic_partition_list_new(static_cast<int>(instead->size()));
+        for (const auto& tp : *instead) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+      }
+    }
     std::string names;
-    for (int i = 0; i < parts->cnt; ++i) {
-      auto& p = parts->elems[i];
+    for (int i = 0; i < list->cnt; ++i) {
+      auto& p = list->elems[i];
       if (self->listener_) {
         if (auto off = self->listener_->OnAssign({p.topic, p.partition})) p.offset = *off;
       }
       names += fmt::format("{}{}[{}]", names.empty() ? "" : ", ", p.topic, p.partition);
     }
-    SLOG_INFO("kafka: assigned {} partition(s): {}", parts->cnt, names);
-    rd_kafka_assign(rk, parts);
+    if (list->cnt > 0 || !incremental) {
+      SLOG_INFO("kafka: assigned {} partition(s){}", list->cnt, names.empty() ? "" : ": " + names);
+    }
+    if (incremental) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, list)) {
+        SLOG_ERROR("kafka: incremental assign failed: {}", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(rk, list);
+    }
+    if (list != parts) rd_kafka_topic_partition_list_destroy(list);
   } else {
-    if (self->listener_) {
+    if (self->listener_ && (parts->cnt > 0 || !incremental)) {
       std::vector<TopicPartition> tps;
       for (int i = 0; i < parts->cnt; ++i) tps.push_back({parts->elems[i].topic, parts->elems[i].partition});
       self->listener_->OnRevoke(tps);
     }
-    SLOG_INFO("kafka: {} partition(s) revoked", parts->cnt);
-    rd_kafka_assign(rk, nullptr);
+    if (parts->cnt > 0 || !incremental) SLOG_INFO("kafka: {} partition(s) revoked", parts->cnt);
+    if (!incremental) {
+      rd_kafka_assign(rk, nullptr);
+    } else {
+      // What the listener read in place of the group's partitions goes with them.
+      rd_kafka_topic_partition_list_t* list = parts;
+      if (self->reassigned_ && parts->cnt > 0) rd_kafka_assignment(rk, &list);
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, list)) {
+        SLOG_ERROR("kafka: incremental unassign failed: {}", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+      if (list != parts) rd_kafka_topic_partition_list_destroy(list);
+    }
   }
 }
 
@@ -211,6 +246,132 @@ std::map<TopicPartition, int64_t> KafkaConsumer::Committed(const std::vector<Top
   }
   rd_kafka_topic_partition_list_destroy(list);
   return out;
+}
+
+void KafkaConsumer::AssignMore(const std::map<TopicPartition, int64_t>& partitions) {
+  if (partitions.empty()) return;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& [tp, off] : partitions) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = off;
+  }
+  std::string failure;
+  if (std::string_view(rd_kafka_rebalance_protocol(rk_)) == "COOPERATIVE") {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, list)) {
+      failure = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+    }
+  } else {
+    rd_kafka_topic_partition_list_t* all = nullptr;
+    rd_kafka_assignment(rk_, &all);
+    for (int i = 0; i < list->cnt; ++i) {
+      rd_kafka_topic_partition_list_add(all, list->elems[i].topic, list->elems[i].partition)->offset = list->elems[i].offset;
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_, all)) failure = rd_kafka_err2str(err);
+    rd_kafka_topic_partition_list_destroy(all);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (!failure.empty()) Throw(ErrorKind::kBus, "cannot assign Kafka partitions: {}", failure);
+  SLOG_INFO("kafka: also reading {} more partition(s)", partitions.size());
+}
+
+std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp, int timeout_ms) {
+  // A group.id is needed to poll, though with assign() the consumer joins no group.
+  rd_kafka_conf_t* conf = MakeConf(settings, {}, {{"group.id", "_sluice-reader"}, {"enable.auto.commit", "false"},
+                                                  {"enable.partition.eof", "false"}});
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    Throw(ErrorKind::kConfig, "{}: cannot create a Kafka consumer: {}", settings.config_file, errstr);
+  }
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, rd_kafka_destroy);
+  int64_t lo = 0, hi = 0;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &lo, &hi, timeout_ms);
+  if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::nullopt;
+  if (err) Throw(ErrorKind::kBus, "cannot read the end offset of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
+  if (hi <= lo) return std::nullopt;
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = hi - 1;
+  err = rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+    if (!m) continue;
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> mg(m, rd_kafka_message_destroy);
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_message_errstr(m));
+    }
+    if (m->offset < hi - 1) continue;
+    std::string v = m->payload ? std::string(static_cast<const char*>(m->payload), m->len) : std::string();
+    rd_kafka_consumer_close(rk);
+    return v;
+  }
+  Throw(ErrorKind::kBus, "reading the last record of {}[{}] timed out after {} ms", tp.topic, tp.partition, timeout_ms);
+}
+
+void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& partitions,
+             const std::function<void(const Message&)>& fn) {
+  if (partitions.empty()) return;
+  rd_kafka_conf_t* conf = MakeConf(settings, {}, {{"group.id", "_sluice-reader"}, {"enable.auto.commit", "false"},
+                                                  {"enable.partition.eof", "false"}});
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    Throw(ErrorKind::kConfig, "{}: cannot create a Kafka consumer: {}", settings.config_file, errstr);
+  }
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, rd_kafka_destroy);
+  rd_kafka_poll_set_consumer(rk);
+  std::map<std::pair<std::string, int32_t>, int64_t> end;  // partitions still to read -> end offset
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& tp : partitions) {
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &lo, &hi, 30000);
+    if (err) {
+      rd_kafka_topic_partition_list_destroy(list);
+      Throw(ErrorKind::kBus, "cannot read the offsets of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
+    }
+    if (hi <= lo) continue;
+    end[{tp.topic, tp.partition}] = hi;
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = lo;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) Throw(ErrorKind::kBus, "cannot read Kafka partitions: {}", rd_kafka_err2str(err));
+  auto last_progress = std::chrono::steady_clock::now();
+  while (!end.empty()) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+    if (!m) {
+      if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(60)) {
+        Throw(ErrorKind::kBus, "reading {} partition(s) from their start stalled for 60 s", end.size());
+      }
+      continue;
+    }
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> mg(m, rd_kafka_message_destroy);
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      Throw(ErrorKind::kBus, "cannot read {}: {}", m->rkt ? rd_kafka_topic_name(m->rkt) : "a partition",
+            rd_kafka_message_errstr(m));
+    }
+    last_progress = std::chrono::steady_clock::now();
+    const std::string topic = rd_kafka_topic_name(m->rkt);
+    auto it = end.find({topic, m->partition});
+    if (it == end.end() || m->offset >= it->second) continue;
+    Message msg;
+    msg.topic = topic;
+    msg.partition = m->partition;
+    msg.offset = m->offset;
+    if (m->key) msg.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload) msg.value = std::string_view(static_cast<const char*>(m->payload), m->len);
+    msg.raw = m;
+    fn(msg);
+    if (m->offset + 1 >= it->second) end.erase(it);
+  }
+  rd_kafka_consumer_close(rk);
 }
 
 std::pair<int64_t, int64_t> KafkaConsumer::Watermarks(const TopicPartition& tp) {

@@ -6,6 +6,7 @@
 /// Owned by one thread.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,13 @@ class RebalanceListener {
   /// Partitions were given to this member. Returns the offset to start each from (or nullopt:
   /// the committed offset, else auto.offset.reset).
   virtual std::optional<int64_t> OnAssign(const TopicPartition& tp) = 0;
+  /// Called first when the group gives `given` to this member: the partitions to read instead
+  /// (OnAssign is then asked for those), or nullopt to read `given`. A member that uses the group
+  /// only to elect who reads (sluice transform's lease) reads other partitions than it was given.
+  virtual std::optional<std::vector<TopicPartition>> Reassign(const std::vector<TopicPartition>& given) {
+    (void)given;
+    return std::nullopt;
+  }
 };
 
 /// One consumed record; views are valid until the next Poll().
@@ -43,9 +51,23 @@ struct Message {
   rd_kafka_message_t* raw = nullptr;
 };
 
+/// The value of the last record of `tp` (nullopt when the partition holds none), read by a
+/// short-lived consumer outside any group. Throws Error(kBus) after `timeout_ms`.
+std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp,
+                                         int timeout_ms = 30000);
+
+/// Reads every record of `partitions` from the log start to the end offset at the call, in
+/// offset order per partition, calling `fn(const Message&)` for each (a short-lived consumer
+/// outside any group). Throws Error(kBus) when a partition cannot be read.
+void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& partitions,
+             const std::function<void(const Message&)>& fn);
+
 class KafkaConsumer {
  public:
-  KafkaConsumer(const KafkaSettings& settings, const std::string& group_id, RebalanceListener* listener);
+  /// `sticky`: the cooperative-sticky assignor (a member keeps its partitions when others join;
+  /// sluice transform's lease) instead of range/roundrobin.
+  KafkaConsumer(const KafkaSettings& settings, const std::string& group_id, RebalanceListener* listener,
+                bool sticky = false);
   ~KafkaConsumer();
   KafkaConsumer(const KafkaConsumer&) = delete;
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
@@ -62,6 +84,9 @@ class KafkaConsumer {
   std::pair<int64_t, int64_t> Watermarks(const TopicPartition& tp);
   /// The first offset whose timestamp is >= `timestamp_ms` (the high watermark when none is).
   int64_t OffsetForTime(const TopicPartition& tp, int64_t timestamp_ms);
+  /// Also reads `partitions` from now on, each from its offset (-2: the log start), besides the
+  /// current assignment (the group's assignment stays what it was).
+  void AssignMore(const std::map<TopicPartition, int64_t>& partitions);
   /// Leaves the group (revoking partitions through the listener).
   void Close();
 
@@ -81,6 +106,7 @@ class KafkaConsumer {
   rd_kafka_message_t* last_ = nullptr;
   bool closed_ = false;
   bool delivered_since_wake_ = false;  // a record was returned since the last WakeParkedFetchers
+  bool reassigned_ = false;            // the listener's Reassign replaced what the group gave
 
 };
 

@@ -14,13 +14,21 @@
 // a change it applied after the checkpoint, the replay need not touch that key again (e.g. a
 // batch joined to a facility's old name there, to its new name in the replay) and the row would
 // stay in ClickHouse for good. Records never leave before the state that derived them is durable.
+//
+// Several processes of one group: the group elects the reader through a one-partition lease topic
+// (TakeOver, Sweep; docs/ARCHITECTURE.md), the others stand by and take over when it goes.
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <unordered_map>
+
+#include <librdkafka/rdkafka.h>
 
 #include "bus/kafka_admin.h"
 #include "bus/kafka_config.h"
@@ -198,7 +206,7 @@ class Outbox {
 class TransformLoop : public kafka::RebalanceListener {
  public:
   TransformLoop(const Config& config, const kafka::KafkaSettings& ks, StateStore& state, ViewStage& views,
-                Offsets stored, bool from_earliest)
+                Offsets stored)
       : config_(config),
         ks_(ks),
         state_(state),
@@ -208,9 +216,20 @@ class TransformLoop : public kafka::RebalanceListener {
                                         [](std::string_view f) { return mysql::BinlogFileSequence(std::string(f)); }}),
         producer_(ks),
         next_(std::move(stored)),
-        from_earliest_(from_earliest),
         delay_(std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"))) {
     for (const auto& t : views.SourceTables()) inputs_.insert(std::string(encoder_.Topic(t)));
+    std::string group = config.GetString("transform", "group.id");
+    for (char& ch : group) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
+    }
+    lease_ = {"sluice-lease." + group, 0};
+    if (auto id = state.Get("transform/owner")) {
+      owner_ = *id;
+    } else {
+      std::random_device rd;
+      owner_ = fmt::format("{:08x}{:08x}", rd(), rd());
+      state.Put("transform/owner", owner_);
+    }
   }
 
   /// Produces the outbox a previous run stored with its last checkpoint (it may have been produced
@@ -226,7 +245,8 @@ class TransformLoop : public kafka::RebalanceListener {
 
   int Run(bool exit_when_caught_up) {
     ProduceStoredOutbox();
-    consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("transform", "group.id"), this);
+    consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("transform", "group.id"), this,
+                                                       /*sticky=*/true);
     std::vector<std::string> topics(inputs_.begin(), inputs_.end());
     if (exit_when_caught_up) {
       for (const auto& tp : kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return inputs_.count(t) > 0; })) {
@@ -234,13 +254,19 @@ class TransformLoop : public kafka::RebalanceListener {
         if (hi > lo) targets_[tp] = hi;
       }
     }
-    consumer_->Subscribe(topics);
-    SLOG_INFO("transform: {} view(s) over {} in group {}", views_.size(), fmt::join(topics, ", "),
-              config_.GetString("transform", "group.id"));
-    auto last_process = Clock::now(), last_checkpoint = Clock::now();
+    kafka::TopicSettings lease_settings = ks_.topics;
+    lease_settings.partitions = 1;
+    kafka::EnsureTopic(producer_.handle(), lease_.topic, lease_settings);
+    // The group elects the one member that reads: whoever holds the lease topic's only partition
+    // reads every partition of the input topics (Reassign); the others stand by.
+    consumer_->Subscribe({lease_.topic});
+    SLOG_INFO("transform: {} view(s) over {} in group {} (lease {})", views_.size(), fmt::join(topics, ", "),
+              config_.GetString("transform", "group.id"), lease_.topic);
+    auto last_process = Clock::now(), last_checkpoint = Clock::now(), last_refresh = Clock::now();
     bool caught_up = false;
     while (!StopRequested()) {
       auto m = consumer_->Poll(100);
+      if (m && m->topic == lease_.topic) continue;
       if (m) {
         next_[{std::string(m->topic), m->partition}] = m->offset + 1;
         try {
@@ -261,28 +287,176 @@ class TransformLoop : public kafka::RebalanceListener {
         Checkpoint();
         last_checkpoint = Clock::now();
       }
+      if (active_ && now - last_refresh >= std::chrono::seconds(5)) {
+        RefreshInputs();  // input topics created since (a table captured later)
+        last_refresh = now;
+      }
       if (exit_when_caught_up && !m && CaughtUp()) {
         caught_up = true;
         break;
       }
     }
     Checkpoint();
+    closing_ = true;
     consumer_->Close();
     SLOG_INFO("transform stopped{}: {} records in, {} records out; {}", caught_up ? " (caught up)" : "", records_,
               produced_, views_.StateSummary());
     return 0;
   }
 
-  void OnRevoke(const std::vector<kafka::TopicPartition>&) override { Checkpoint(); }
+  void OnRevoke(const std::vector<kafka::TopicPartition>&) override {
+    if (!active_) return;
+    Checkpoint();
+    active_ = false;
+    assigned_.clear();
+    if (!closing_) SLOG_INFO("transform: the group took the lease away (a member joined or left); standing by");
+  }
+
+  /// Given the lease: take over (rebuilding the views from the topics unless this state directory
+  /// is the last one that ran them) and read every input partition. Otherwise read nothing.
+  /// (The sticky assignor hands over only what moves: an assignment without the lease changes
+  /// nothing; losing it comes through OnRevoke.)
+  std::optional<std::vector<kafka::TopicPartition>> Reassign(const std::vector<kafka::TopicPartition>& given) override {
+    if (std::find(given.begin(), given.end(), lease_) == given.end()) {
+      if (!active_) {
+        SLOG_INFO("transform: another member of group {} holds the lease; standing by",
+                  config_.GetString("transform", "group.id"));
+      }
+      return std::vector<kafka::TopicPartition>{};
+    }
+    active_ = true;
+    assigned_.clear();
+    TakeOver();
+    for (const auto& tp : InputPartitions()) assigned_.insert(tp);
+    return std::vector<kafka::TopicPartition>(assigned_.begin(), assigned_.end());
+  }
 
   std::optional<int64_t> OnAssign(const kafka::TopicPartition& tp) override {
     auto it = next_.find(tp);
     if (it != next_.end()) return it->second;  // the offset stored with the view state
-    if (from_earliest_) return consumer_->Watermarks(tp).first;
-    return std::nullopt;
+    // Views need a table's whole history: never the group's offsets (another member's) or "latest".
+    return RD_KAFKA_OFFSET_BEGINNING;
   }
 
  private:
+  std::vector<kafka::TopicPartition> InputPartitions() {
+    return kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return inputs_.count(t) > 0; });
+  }
+
+  void RefreshInputs() {
+    std::map<kafka::TopicPartition, int64_t> added;
+    for (const auto& tp : InputPartitions()) {
+      if (assigned_.insert(tp).second) added[tp] = *OnAssign(tp);
+    }
+    consumer_->AssignMore(added);
+  }
+
+  /// Reads who held the lease last. Another member (or a state directory that is not this one):
+  /// this state is older than what that member produced, and replaying from it could leave rows it
+  /// produced and this replay never touches; so every view is rebuilt from the topics, its
+  /// versions above every version that member produced.
+  void TakeOver() {
+    std::string last_owner;
+    uint64_t last_version = 0;
+    if (auto v = kafka::ReadLastValue(ks_, lease_)) {
+      std::istringstream in(*v);
+      std::string word;
+      while (in >> word) {
+        if (word.rfind("owner=", 0) == 0) last_owner = word.substr(6);
+        if (word.rfind("version=", 0) == 0) last_version = std::stoull(word.substr(8));
+      }
+    }
+    if (!last_owner.empty() && last_owner != owner_) {
+      SLOG_WARN("transform: taking over the views from member {} of the group: this state directory is not the "
+                "last one that maintained them, so every view is rebuilt from the topics (their versions above {})",
+                last_owner, last_version);
+      Process();
+      views_.Reset([](const TableSchema&) {});
+      next_.clear();
+      // Every key the view topics hold is deleted first (above the last owner's versions), as the
+      // rebuild need not derive again a key the last owner produced from its own interleaving of
+      // the partitions; then the rebuild's changes (above those) fill the views again.
+      Sweep(last_version + 1);
+      views_.RaiseVersionFloor(last_version + 1);
+      std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
+      if (!outbox_.empty()) {
+        outbox_.AppendPuts(puts, stored_pieces_);
+        stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
+      }
+      // Stored before the lease names this directory: a crash in between takes over again.
+      views_.CommitState(std::move(puts));
+      WriteLease();
+      ProduceOutbox();
+      return;
+    }
+    SLOG_INFO("transform: holding the lease; resuming from this state directory's checkpoint");
+    WriteLease();
+  }
+
+  /// Puts a delete (at `version`) of every key the views' topics hold alive into the outbox.
+  /// Records written under another definition of a view (another schema) are left alone.
+  void Sweep(uint64_t version) {
+    std::map<std::string, std::pair<TableSchemaPtr, std::string>> views;  // topic -> (schema, header)
+    for (const auto& schema : views_.OutputSchemas()) {
+      views[std::string(encoder_.Topic(schema))] = {schema, EncodeSchemaHeader(*schema)};
+    }
+    auto parts = kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return views.count(t) > 0; });
+    // key -> (topic, value, header) of its last record; a key whose last record is a tombstone is gone.
+    std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> alive;
+    size_t records = 0;
+    kafka::ReadAll(ks_, parts, [&](const kafka::Message& m) {
+      ++records;
+      if (!m.key) return;
+      std::pair<std::string, std::string> k{std::string(m.topic), std::string(*m.key)};
+      if (!m.value) {
+        alive.erase(k);
+        return;
+      }
+      auto h = m.Header(std::string(kSchemaHeader).c_str());
+      alive[k] = {std::string(*m.value), h ? std::string(*h) : std::string()};
+    });
+    DebeziumDecoder decoder(DebeziumDecoderOptions{DebeziumFromConfig(config_), [](std::string_view f) {
+                                                     return mysql::BinlogFileSequence(std::string(f));
+                                                   }});
+    size_t other_schema = 0;
+    for (const auto& [k, rec] : alive) {
+      if (rec.second != views[k.first].second) {
+        ++other_schema;
+        continue;
+      }
+      decoder.Decode(k.first, std::string_view(k.second), std::string_view(rec.first), std::string_view(rec.second));
+    }
+    size_t deletes = 0;
+    for (const auto& c : decoder.TakeChunks()) {
+      const TableSchemaPtr& schema = views[std::string(encoder_.Topic(c.schema()))].first;
+      if (!schema) continue;
+      ChangeChunk del(schema);
+      const uint32_t si = del.AddSource(c.source(0));
+      for (size_t r = 0; r < c.size(); ++r) {
+        if (c.op(r) == RowOp::kDelete || c.op(r) == RowOp::kUpdateBefore) continue;
+        del.BeginRow(RowOp::kDelete, version, si, 0);
+        for (size_t col = 0; col < c.num_columns(); ++col) del.column(col).AppendFrom(c.column(col), r);
+        ++deletes;
+      }
+      Produce(del);
+    }
+    SLOG_INFO("transform: read {} record(s) of the view topics; deleting the {} view row(s) they hold{}", records,
+              deletes,
+              other_schema ? fmt::format(" ({} written under an earlier definition of their view left alone)",
+                                         other_schema)
+                           : std::string());
+  }
+
+  /// The lease record: who maintains the views now, and a version no view record produced so far
+  /// exceeds. Acknowledged before any record it covers is produced.
+  void WriteLease() {
+    const std::string key = "lease";
+    const std::string value = fmt::format("owner={} version={}", owner_, views_.last_version());
+    const std::string_view k(key), v(value);
+    producer_.Produce(lease_.topic, &k, &v, {});
+    producer_.Flush();
+  }
+
   /// Pushes what was decoded through the views and produces their changes.
   void Process() {
     auto chunks = decoder_.TakeChunks();
@@ -346,13 +520,16 @@ class TransformLoop : public kafka::RebalanceListener {
     Process();
     std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
     if (!outbox_.empty()) {
+      // The lease record first: should another member take over before this outbox is produced
+      // (after a crash, at the restart), its versions still exceed every one in it.
+      if (active_) WriteLease();
       outbox_.AppendPuts(puts, stored_pieces_);
       stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
     }
     views_.CommitState(std::move(puts));
     SLUICE_CRASH_POINT("transform.after_checkpoint");  // the outbox is stored, not produced
     ProduceOutbox();
-    if (consumer_ && !next_.empty()) {
+    if (consumer_ && active_ && !next_.empty()) {
       try {
         consumer_->Commit(next_);  // for the group's lag; the stored offsets are what counts
       } catch (const Error& e) {
@@ -361,7 +538,22 @@ class TransformLoop : public kafka::RebalanceListener {
     }
   }
 
+  /// Everything up to the end offsets at start was processed: by this member (its offsets) or,
+  /// standing by, by the member holding the lease (the group's committed offsets, asked once a second).
   bool CaughtUp() {
+    if (!active_) {
+      const auto now = Clock::now();
+      if (now - last_group_check_ < std::chrono::seconds(1)) return false;
+      last_group_check_ = now;
+      std::vector<kafka::TopicPartition> tps;
+      for (const auto& [tp, hi] : targets_) tps.push_back(tp);
+      const auto committed = consumer_->Committed(tps);
+      for (const auto& [tp, hi] : targets_) {
+        auto it = committed.find(tp);
+        if (it == committed.end() || it->second < hi) return false;
+      }
+      return true;
+    }
     for (const auto& [tp, hi] : targets_) {
       auto it = next_.find(tp);
       if (it == next_.end() || it->second < hi) return false;
@@ -378,12 +570,17 @@ class TransformLoop : public kafka::RebalanceListener {
   kafka::KafkaProducer producer_;
   std::unique_ptr<kafka::KafkaConsumer> consumer_;
   Offsets next_;
-  bool from_earliest_;
   std::chrono::milliseconds delay_;
   std::set<std::string> inputs_;
   std::set<std::string> created_;
   std::map<const TableSchema*, std::pair<std::string, TableSchemaPtr>> headers_;
   std::map<kafka::TopicPartition, int64_t> targets_;
+  kafka::TopicPartition lease_;
+  std::string owner_;  ///< this state directory's name in lease records
+  bool active_ = false;
+  bool closing_ = false;
+  std::set<kafka::TopicPartition> assigned_;
+  Clock::time_point last_group_check_{};
   Outbox outbox_;
   size_t stored_pieces_ = 0;  ///< outbox pieces the state store may hold (overwritten by the next)
   uint64_t records_ = 0, produced_ = 0;
@@ -428,7 +625,7 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
           fmt::join(rebuild, ", "), flags.config_path);
   }
   if (from_earliest) SLOG_INFO("transform: --reset-offsets earliest: every view is rebuilt from the topics");
-  TransformLoop loop(config, ks, *state, views, std::move(stored), from_earliest);
+  TransformLoop loop(config, ks, *state, views, std::move(stored));
   return loop.Run(flags.exit_when_caught_up);
 }
 

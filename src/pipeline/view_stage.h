@@ -10,6 +10,7 @@
 /// the last run is backfilled (Backfill) from a consistent read of its source tables, without
 /// touching the other tables and views. Single-threaded (the sink thread).
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,6 +49,9 @@ class ViewStage {
   /// Kafka mode: inputs from several partitions arrive in no global order, so each commit's
   /// `_version` is max(previous + 1, largest input version) — strictly increasing in processing order.
   void set_monotonic_versions(bool on) { monotonic_ = on; }
+  /// Monotonic mode: the last commit's version; RaiseVersionFloor makes every later one exceed `v`.
+  uint64_t last_version() const { return last_version_; }
+  void RaiseVersionFloor(uint64_t v) { last_version_ = std::max(last_version_, v); }
   /// Whether any view reads captured table `db.table`.
   bool Reads(const TableSchema& table) const;
 

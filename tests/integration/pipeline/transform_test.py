@@ -177,6 +177,67 @@ class Transform(unittest.TestCase):
         out = s.run("transform")
         self.assertNotIn("stored with the last checkpoint", out.stderr)
 
+    def test_two_transforms_in_a_group_one_killed_the_other_takes_over(self):
+        """Two `transform` processes in one group (each its own state directory): one holds the lease
+        and maintains the views, the other stands by. kill -9 of the active one: the other takes
+        over, rebuilds the views from the topics (its directory is not the last one that ran them)
+        with versions above the dead one's, and ClickHouse ends equal to MariaDB."""
+        s = Setup("kafka_2tf")
+        s.reset()
+        w = Workload(s.db, 13)
+        w.setup(batches=300)
+        w.run(100)
+        s.run("capture")
+        cfg_b = os.path.join(s.dir, "transform-b.yaml")
+        with open(s.configs["transform"]) as f, open(cfg_b, "w") as g:
+            g.write(f.read().replace("dir: state-transform", "dir: state-transform-b"))
+
+        def start(cfg, name):
+            log = open(os.path.join(s.dir, name), "w")
+            return subprocess.Popen([SLUICE, "transform", cfg], stdout=log, stderr=log), os.path.join(s.dir, name)
+
+        def wait_for(path, text, timeout=60):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                with open(path) as f:
+                    if text in f.read():
+                        return
+                time.sleep(0.2)
+            with open(path) as f:
+                self.fail(f"{path}: no '{text}' in {timeout} s:\n{f.read()[-3000:]}")
+
+        a, log_a = start(s.configs["transform"], "transform-a.log")
+        b = None
+        try:
+            wait_for(log_a, "holding the lease")
+            b, log_b = start(cfg_b, "transform-b.log")
+            wait_for(log_b, "standing by")
+            w.run(200)
+            s.run("capture")
+            time.sleep(3)  # the active one works through the new changes
+            a.send_signal(signal.SIGKILL)
+            a.wait()
+            w.run(200)
+            mysql("UPDATE facilities SET name = CONCAT(name, '*') WHERE id % 3 = 0", db=s.db)
+            s.run("capture")
+            # The group notices the dead member after session.timeout.ms (10 s).
+            wait_for(log_b, "taking over the views from member", timeout=90)
+            time.sleep(2)
+            b.send_signal(signal.SIGTERM)
+            self.assertEqual(b.wait(timeout=120), 0)
+        finally:
+            for p in (a, b):
+                if p and p.poll() is None:
+                    p.kill()
+                    p.wait()
+        # B was the last to hold the lease: it resumes from its own state to the end.
+        out = subprocess.run([SLUICE, "transform", cfg_b, "--exit-when-caught-up"], capture_output=True, text=True,
+                             timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        self.assertIn("resuming from this state directory's checkpoint", out.stderr)
+        s.run("sink")
+        compare_views(self, s)
+
     def test_risingwave_source_ddl_carries_over(self):
         """A RisingWave script: the topics declared with CREATE TABLE ... WITH (connector='kafka')
         FORMAT DEBEZIUM ENCODE JSON (one under another name than the MySQL table), views over them.
