@@ -190,7 +190,7 @@ std::vector<std::string> SplitList(const std::string& s) {
 
 class Loader {
  public:
-  Loader(std::string name) : name_(std::move(name)) {}
+  Loader(std::string name, bool source_connection) : name_(std::move(name)), source_connection_(source_connection) {}
 
   void Problem(int line, std::string msg) { problems_.push_back({line, std::move(msg)}); }
 
@@ -396,10 +396,12 @@ class Loader {
       }
       Flatten(it->second, "", section, sections[section]);
     }
-    // Required keys of present sections; `source` is always required.
-    if (!sections.count("source")) Problem(1, "missing section 'source'");
+    // Required keys of present sections; `source` is required unless the command does not
+    // connect to the database (`sluice sink` reads topics only).
+    if (!sections.count("source") && source_connection_) Problem(1, "missing section 'source'");
     for (const auto& s : kSpec) {
       if (!s.required) continue;
+      if (!source_connection_ && std::string_view(s.section) == "source") continue;
       auto sec = sections.find(s.section);
       if (sec == sections.end()) continue;
       if (!sec->second.count(s.key)) {
@@ -410,6 +412,7 @@ class Loader {
   }
 
   std::string name_;
+  bool source_connection_ = true;
   std::vector<ConfigProblem> problems_;
   std::vector<std::string> warnings_;
 };
@@ -491,7 +494,7 @@ ConfigError::ConfigError(std::string file, std::vector<ConfigProblem> problems)
             }()),
       problems_(std::move(problems)) {}
 
-Config Config::LoadFile(const std::string& path) {
+Config Config::LoadFile(const std::string& path, bool source_connection) {
   std::ifstream in(path);
   if (!in) {
     Throw(ErrorKind::kConfig, "cannot read config file '{}': {} (give the path of a YAML file, "
@@ -500,14 +503,15 @@ Config Config::LoadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   auto dir = std::filesystem::absolute(path).parent_path().string();
-  return LoadString(ss.str(), path, dir);
+  return LoadString(ss.str(), path, dir, source_connection);
 }
 
-Config Config::LoadString(const std::string& yaml, const std::string& name, const std::string& base_dir) {
+Config Config::LoadString(const std::string& yaml, const std::string& name, const std::string& base_dir,
+                          bool source_connection) {
   Config c;
   c.file_ = name;
   c.base_dir_ = base_dir;
-  Loader loader(name);
+  Loader loader(name, source_connection);
   YAML::Node root;
   try {
     root = YAML::Load(yaml);

@@ -61,11 +61,13 @@ class ConfigError : public Error {
 /// A loaded, validated configuration. Immutable after load; safe to share between threads.
 class Config {
  public:
-  /// Loads and validates `path`. Throws ConfigError listing every problem.
-  static Config LoadFile(const std::string& path);
+  /// Loads and validates `path`. Throws ConfigError listing every problem. `source_connection`
+  /// false: the command does not connect to the source database, so `source` and its connection
+  /// keys are optional (`sluice sink`).
+  static Config LoadFile(const std::string& path, bool source_connection = true);
   /// Loads YAML text; `name` is used in messages and relative paths resolve against `base_dir`.
   static Config LoadString(const std::string& yaml, const std::string& name,
-                           const std::string& base_dir = ".");
+                           const std::string& base_dir = ".", bool source_connection = true);
 
   const std::string& file() const { return file_; }
   bool Has(std::string_view section, std::string_view key) const;

@@ -39,8 +39,8 @@ void OnSignal(int) {
 
 }  // namespace
 
-Config LoadConfig(const CommonFlags& flags) {
-  Config c = Config::LoadFile(flags.config_path);
+Config LoadConfig(const CommonFlags& flags, bool source_connection) {
+  Config c = Config::LoadFile(flags.config_path, source_connection);
   for (const auto& w : c.warnings()) SLOG_WARN("{}", w);
   return c;
 }
@@ -52,6 +52,9 @@ DebeziumOptions DebeziumFromConfig(const Config& c) {
                         "enable.time.adjuster", "provide.transaction.metadata", "topic.transaction"}) {
     props[k] = c.GetString("source", k);
   }
+  // Only `sluice sink` may load a config without topic.prefix (Config::LoadFile's
+  // source_connection): it reads topics named by sink.topics(.regex) and encodes none.
+  if (props["topic.prefix"].empty()) props["topic.prefix"] = "sluice";
   return ParseDebeziumOptions(props);
 }
 

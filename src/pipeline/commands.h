@@ -40,7 +40,8 @@ int Status(const CommonFlags& flags);
 
 /// Shared by the Kafka commands (pipeline/kafka_commands.cpp): the config (warnings logged), the
 /// Debezium options of `source`, the ClickHouse sink options of `sink`.
-Config LoadConfig(const CommonFlags& flags);
+/// `source_connection` false: the command does not connect to the source database (Config::LoadFile).
+Config LoadConfig(const CommonFlags& flags, bool source_connection = true);
 DebeziumOptions DebeziumFromConfig(const Config& c);
 clickhouse::SinkOptions SinkFromConfig(const Config& c);
 /// The captured tables' schemas as the capture emits them (column.exclude.list applied), read from

@@ -684,12 +684,17 @@ std::string KafkaStatus(const Config& config) {
 }
 
 int Sink(const CommonFlags& flags, const SinkFlags& sink_flags) {
-  Config config = LoadConfig(flags);
+  Config config = LoadConfig(flags, /*source_connection=*/false);  // reads topics only
   auto metrics_server = metrics::StartMetricsServer(config);  // null without a `metrics` section
   kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "sink");
   if (!config.HasSection("sink")) {
     Throw(ErrorKind::kConfig, "{}: `sluice sink` needs a `sink` section (type: clickhouse, hostname, database, ...)",
           config.file());
+  }
+  if (config.GetList("sink", "topics").empty() && config.GetString("sink", "topics.regex").empty() &&
+      config.GetString("source", "topic.prefix").empty()) {
+    Throw(ErrorKind::kConfig, "{}: `sluice sink` reads the topics in sink.topics, or those matching sink.topics.regex, "
+          "or every <source.topic.prefix>.* topic: set one of them", config.file());
   }
   SinkLoop loop(config, ks, sink_flags);
   return loop.Run(flags.exit_when_caught_up);

@@ -122,6 +122,24 @@ TEST(ConfigTest, MissingRequiredAndUnknownSection) {
   EXPECT_NE(LoadError("source: [1\n").find("YAML syntax error"), std::string::npos);
 }
 
+TEST(ConfigTest, SourceIsOptionalForACommandThatDoesNotConnectToIt) {
+  const std::string yaml = "bus:\n  type: kafka\n  bootstrap.servers: k:9092\nsink:\n  hostname: h\n"
+                           "  database: d\n  topics: [a.b.c]\n";
+  // `sluice sink`: no source section, no connection keys.
+  Config c = Config::LoadString(yaml, "p.yaml", ".", /*source_connection=*/false);
+  EXPECT_EQ(c.GetList("sink", "topics"), std::vector<std::string>{"a.b.c"});
+  Config c2 = Config::LoadString("source:\n  topic.prefix: x\n" + yaml, "p.yaml", ".", false);
+  EXPECT_EQ(c2.GetString("source", "topic.prefix"), "x");
+  // Every other command needs them; unknown keys stay errors either way.
+  EXPECT_NE(LoadError(yaml).find("missing section 'source'"), std::string::npos);
+  try {
+    Config::LoadString("source:\n  database.hostnme: h\n" + yaml, "p.yaml", ".", false);
+    ADD_FAILURE() << "unknown key accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'database.hostnme'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ConfigTest, NestedMapsFlattenToDebeziumNames) {
   Config c = Config::LoadString(
       "source:\n  database:\n    hostname: h\n    user: u\n    server.id: 7\n  topic.prefix: p\n", "p.yaml");
