@@ -241,6 +241,24 @@ class Binder {
                 fmt::format("{}:{}:{}: {}", l.file, l.line, l.column, fmt::format(f, std::forward<Args>(args)...)));
   }
 
+  /// The first "location" of a node or its children (a TypeCast of INTERVAL '...' has none of its own).
+  int64_t DeepLoc(dom::element node) const {
+    if (node.type() == dom::element_type::OBJECT) {
+      int64_t l = Int(node, "location", -1);
+      if (l >= 0) return l;
+      for (auto field : dom::object(node)) {
+        int64_t c = DeepLoc(field.value);
+        if (c != stmt_at_) return c;
+      }
+    } else if (node.type() == dom::element_type::ARRAY) {
+      for (dom::element x : dom::array(node)) {
+        int64_t c = DeepLoc(x);
+        if (c != stmt_at_) return c;
+      }
+    }
+    return stmt_at_;
+  }
+
   /// Location of a node: its "location" field, or that of the enclosing construct.
   int64_t Loc(dom::element node, int64_t fallback) const {
     auto [t, body] = Node(node);
@@ -1305,13 +1323,25 @@ class Binder {
     return c;
   }
 
+  /// Binds an expression whose value is used as is: an interval constant is refused here (only
+  /// the operands of + and - take one, through BindAny).
   ExprPtr BindExpr(dom::element node, const Scope& scope, AggContext* agg) {
+    ExprPtr e = BindAny(node, scope, agg);
+    if (e->type.id == TypeId::kInterval) {
+      Fail(DeepLoc(node), "unsupported: an interval value here (an interval is supported only as a constant added to "
+           "or subtracted from a date, timestamp or time, e.g. d + INTERVAL '1 day')");
+    }
+    return e;
+  }
+
+  /// Binds any expression, an interval constant too (the caller must consume it).
+  ExprPtr BindAny(dom::element node, const Scope& scope, AggContext* agg) {
     auto [t, body] = Node(node);
     int64_t loc = Loc(node, stmt_at_);
     if (agg) {
       if (t == "FuncCall" && IsAggregateName(LastName(body, "funcname"))) return BindAggregate(body, loc, *agg);
       if (!ContainsAgg(node)) {
-        ExprPtr e = BindExpr(node, *agg->input, nullptr);
+        ExprPtr e = BindAny(node, *agg->input, nullptr);
         std::string fp = e->ToString();
         for (size_t i = 0; i < agg->group_fp.size(); ++i) {
           if (agg->group_fp[i] == fp) return MakeColumn(static_cast<int>(i), e->type);
@@ -1375,6 +1405,7 @@ class Binder {
       return MakeNode(ExprKind::kCoalesce, rt, args);
     }
     if (t == "TypeCast") {
+      if (LastName(*Get(body, "typeName"), "names") == "interval") return BindIntervalCast(body, scope, agg, loc);
       ExprPtr arg = BindExpr(*Get(body, "arg"), scope, agg);
       SqlType to = ResolveTypeName(*Get(body, "typeName"), arg->type, loc);
       if (arg->type == to) return arg;
@@ -1478,8 +1509,79 @@ class Binder {
     return MakeNode(ExprKind::kCompare, kBoolType, {Coerce(a, ct, loc), Coerce(b, ct, loc)}, op);
   }
 
+  /// `INTERVAL '1 day'`, `'1' DAY`, `'1 hour'::interval`, `INTERVAL(3) '...'`: a constant.
+  ExprPtr BindIntervalCast(dom::element body, const Scope& scope, AggContext* agg, int64_t loc) {
+    dom::element tn = *Get(body, "typeName");
+    if (Get(tn, "arrayBounds")) Fail(loc, "unsupported: array types");
+    auto mods = List(tn, "typmods");
+    auto mod = [&](size_t i) -> int64_t {
+      auto [mt, mb] = Node(mods[i]);
+      auto iv = Get(mb, "ival");
+      if (!iv) Fail(loc, "unsupported: interval type modifier");
+      return Int(*iv, "ival", 0);
+    };
+    int range = kIntervalFullRange, precision = -1;
+    if (!mods.empty()) range = static_cast<int>(mod(0));
+    if (mods.size() > 1) precision = static_cast<int>(mod(1));
+    if (precision > 6) precision = 6;
+    dom::element arg_node = *Get(body, "arg");
+    ExprPtr arg = BindAny(arg_node, scope, agg);
+    const int64_t arg_loc = Loc(arg_node, loc);
+    if (arg->type.id == TypeId::kInterval) return arg;
+    if (arg->kind == ExprKind::kConst && arg->constant.null) return MakeConst(Value::Null(), SqlType{TypeId::kInterval});
+    if (arg->kind != ExprKind::kConst || arg->type.id != TypeId::kString) {
+      Fail(arg_loc, "unsupported: cast of {} to interval (only constant intervals such as INTERVAL '1 day')",
+           arg->kind == ExprKind::kConst ? TypeToString(arg->type) : "a non-constant " + TypeToString(arg->type));
+    }
+    try {
+      return MakeConst(IntervalValue(ParseInterval(arg->constant.s, range, precision)), SqlType{TypeId::kInterval});
+    } catch (const Error& err) {
+      Fail(arg_loc, "{}", err.what());
+    }
+  }
+
+  /// `a op b` where a or b is an interval constant: date/timestamp/time ± interval (interval +
+  /// date/timestamp/time too), interval ± interval folded, unary minus folded by the caller.
+  ExprPtr IntervalArith(char op, ExprPtr a, ExprPtr b, int64_t loc) {
+    const TypeId ta = a->type.id, tb = b->type.id;
+    auto no_op = [&]() {
+      Fail(loc, "operator does not exist: {} {} {}", TypeToString(a->type), op, TypeToString(b->type));
+    };
+    if (ta == TypeId::kInterval && tb == TypeId::kInterval) {
+      if (op != '+' && op != '-') no_op();
+      if (a->constant.null || b->constant.null) return MakeConst(Value::Null(), SqlType{TypeId::kInterval});
+      Interval x = IntervalOf(a->constant), y = IntervalOf(b->constant);
+      const int64_t s = op == '+' ? 1 : -1;
+      return MakeConst(IntervalValue(Interval{x.months + s * y.months, x.days + s * y.days, x.micros + s * y.micros}),
+                       SqlType{TypeId::kInterval});
+    }
+    const bool interval_right = tb == TypeId::kInterval;
+    ExprPtr other = interval_right ? a : b, iv = interval_right ? b : a;
+    const TypeId to = other->type.id;
+    if (op == '*' || op == '/' || op == '%') {
+      Fail(loc, "unsupported: {} {} {} (an interval constant can only be added to or subtracted from a date, timestamp or time)",
+           TypeToString(a->type), op, TypeToString(b->type));
+    }
+    if (to == TypeId::kNull) Fail(loc, "operator is not unique: unknown {} interval (cast the NULL, e.g. NULL::timestamp)", op);
+    if (other->kind == ExprKind::kConst && to == TypeId::kString) {
+      Fail(loc, "operator is not unique: unknown {} interval (write DATE '...' or TIMESTAMP '...')", op);
+    }
+    if (!(to == TypeId::kDate || to == TypeId::kDateTime || to == TypeId::kTimestamp || to == TypeId::kTime)) no_op();
+    if (op == '-' && !interval_right) no_op();  // interval - date
+    const SqlType rt = to == TypeId::kDate ? SqlType{TypeId::kDateTime} : other->type;
+    if (iv->constant.null) return MakeConst(Value::Null(), rt);
+    Interval x = IntervalOf(iv->constant);
+    if (op == '-') x = Interval{-x.months, -x.days, -x.micros};
+    auto e = MakeNode(ExprKind::kFunc, rt,
+                      {other, MakeConst(Value::Int(x.months), kIntType), MakeConst(Value::Int(x.days), kIntType),
+                       MakeConst(Value::Int(x.micros), kIntType)});
+    std::const_pointer_cast<Expr>(e)->func = "add_interval";
+    return e;
+  }
+
   ExprPtr Arith(char op, ExprPtr a, ExprPtr b, int64_t loc) {
     TypeId ta = a->type.id, tb = b->type.id;
+    if (ta == TypeId::kInterval || tb == TypeId::kInterval) return IntervalArith(op, a, b, loc);
     if (ta == TypeId::kNull || tb == TypeId::kNull) {
       SqlType other = ta == TypeId::kNull ? b->type : a->type;
       return MakeConst(Value::Null(), IsNumeric(other.id) ? other : kIntType);
@@ -1520,8 +1622,14 @@ class Binder {
     auto rexpr = Get(body, "rexpr");
     if (kind == "AEXPR_OP") {
       if (!lexpr) {  // unary
-        ExprPtr a = BindExpr(*rexpr, scope, agg);
+        ExprPtr a = BindAny(*rexpr, scope, agg);
         if (op == "+") return a;
+        if (a->type.id == TypeId::kInterval && op == "-") {
+          if (a->constant.null) return a;
+          Interval x = IntervalOf(a->constant);
+          return MakeConst(IntervalValue(Interval{-x.months, -x.days, -x.micros}), a->type);
+        }
+        if (a->type.id == TypeId::kInterval) Fail(loc, "unsupported: prefix operator {} on an interval", op);
         if (op == "-") {
           if (a->kind == ExprKind::kConst && a->type.id == TypeId::kString) a = Coerce(a, SqlType{TypeId::kDecimal, 0, 38}, loc);
           if (!IsNumeric(a->type.id)) Fail(loc, "operator does not exist: - {}", TypeToString(a->type));
@@ -1544,9 +1652,11 @@ class Binder {
         }
         Fail(loc, "unsupported: prefix operator {}", op);
       }
+      if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") {
+        return Arith(op[0], BindAny(*lexpr, scope, agg), BindAny(*rexpr, scope, agg), loc);
+      }
       ExprPtr a = BindExpr(*lexpr, scope, agg);
       ExprPtr b = BindExpr(*rexpr, scope, agg);
-      if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") return Arith(op[0], a, b, loc);
       if (op == "=") return Compare('=', a, b, loc);
       if (op == "<>" || op == "!=") return Compare('!', a, b, loc);
       if (op == "<") return Compare('<', a, b, loc);

@@ -252,6 +252,18 @@ Value EvalFunc(const Expr& e, const Row& row) {
     std::string_view chars = a.size() > 1 ? std::string_view(a[1].s) : std::string_view(" ");
     return Value::String(Trim(a[0].s, chars, f != "rtrim", f != "ltrim"));
   }
+  if (f == "add_interval") {  // temporal + interval constant (months, days, micros)
+    const Interval iv{a[1].i, a[2].i, a[3].i};
+    const TypeId t = e.args[0]->type.id;
+    if (t == TypeId::kTime) {  // the time of day only, wrapping around midnight
+      int64_t us = (a[0].i + iv.micros % kMicrosPerDay) % kMicrosPerDay;
+      return Value::Int(us < 0 ? us + kMicrosPerDay : us);
+    }
+    if (a[0].i == kZeroDate) return Value::Null();  // MySQL's '0000-00-00' is no date
+    int64_t us = a[0].i;
+    if (t == TypeId::kDate && __builtin_mul_overflow(a[0].i, kMicrosPerDay, &us)) Overflow("timestamp");
+    return Value::Int(AddInterval(us, iv));
+  }
   if (f == "date_trunc") {
     TypeId t = e.args[1]->type.id;
     return DateTrunc(a[0].s, AsMicros(a[1], t));

@@ -44,7 +44,8 @@ struct Expr {
   bool has_else = false;
   std::string func;  ///< kFunc: lower, upper, length, octet_length, concat, concat_ws, ||, substring,
                      ///< btrim, ltrim, rtrim, replace, left, right, strpos, greatest, least,
-                     ///< date_trunc, extract, abs, round, floor, ceil, trunc
+                     ///< date_trunc, extract, abs, round, floor, ceil, trunc,
+                     ///< add_interval (args: date/timestamp/time, constant months, days, micros)
   Value constant;
   std::vector<ExprPtr> args;
 

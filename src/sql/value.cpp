@@ -1,6 +1,9 @@
 #include "sql/value.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/error.h"
@@ -25,6 +28,7 @@ const char* TypeName(TypeId t) {
     case TypeId::kJson: return "json";
     case TypeId::kBit: return "bit";
     case TypeId::kGeometry: return "geometry";
+    case TypeId::kInterval: return "interval";
   }
   return "?";
 }
@@ -77,6 +81,7 @@ ValueKind KindOfType(TypeId t) {
     case TypeId::kJson: return ValueKind::kJson;
     case TypeId::kBit: return ValueKind::kBit;
     case TypeId::kGeometry: return ValueKind::kGeometry;
+    case TypeId::kInterval: return ValueKind::kString;  // never stored
   }
   return ValueKind::kString;
 }
@@ -277,6 +282,7 @@ std::string FormatValue(const Value& v, const SqlType& t) {
       if (rem < 0) { rem += kMicrosPerDay; --days; }
       return FormatDays(days) + " " + FormatMicrosOfDay(rem);
     }
+    case TypeId::kInterval: return FormatInterval(IntervalOf(v));
     case TypeId::kInt:
     default:
       if (IsVarType(t.id)) return v.s;
@@ -449,6 +455,258 @@ int64_t ParseTime(std::string_view text) {
   int64_t us;
   if (!ParseClock(s, us, true) || !s.End()) Throw(ErrorKind::kData, "invalid input syntax for type time: \"{}\"", text);
   return neg ? -us : us;
+}
+
+// ---- intervals ----
+
+Value IntervalValue(const Interval& iv) {
+  Value v = Value::Int(iv.micros);
+  v.dec = iv.months;
+  v.d = static_cast<double>(iv.days);
+  return v;
+}
+
+Interval IntervalOf(const Value& v) {
+  return Interval{static_cast<int64_t>(v.dec), static_cast<int64_t>(v.d), v.i};
+}
+
+namespace {
+
+[[noreturn]] void BadInterval(std::string_view text) {
+  Throw(ErrorKind::kData, "invalid input syntax for type interval: \"{}\"", text);
+}
+
+int64_t RoundToInt64(long double x, std::string_view text) {
+  long double r = std::round(x);
+  if (!(r > -9.2e18L && r < 9.2e18L)) Throw(ErrorKind::kData, "interval out of range: \"{}\"", text);
+  return static_cast<int64_t>(r);
+}
+
+/// Adds `frac` days (|frac| < 1 times `days_per_unit`) as whole days and the rest as micros.
+void AddFractDays(Interval& iv, long double frac_days, std::string_view text) {
+  long double whole = std::trunc(frac_days);
+  iv.days += static_cast<int64_t>(whole);
+  iv.micros += RoundToInt64((frac_days - whole) * 86400.0L * 1e6L, text);
+}
+
+}  // namespace
+
+Interval ParseInterval(std::string_view text, int range, int precision) {
+  Interval iv;
+  std::string s;
+  for (char c : text) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t i = 0;
+  auto skip_space = [&] { while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i; };
+  skip_space();
+  if (i < s.size() && s[i] == '@') ++i;
+  skip_space();
+  if (i < s.size() && s[i] == 'p') {
+    Throw(ErrorKind::kData, "unsupported: ISO 8601 interval \"{}\"; write e.g. '1 day 2 hours'", text);
+  }
+  // The unit of a bare number: the last field of the range (PostgreSQL), seconds by default.
+  std::string bare_unit = "second";
+  if (range == kIntervalYear) bare_unit = "year";
+  else if (range == kIntervalMonth || range == (kIntervalYear | kIntervalMonth)) bare_unit = "month";
+  else if (range == kIntervalDay) bare_unit = "day";
+  else if (range == kIntervalHour || range == (kIntervalDay | kIntervalHour)) bare_unit = "hour";
+  else if (range == kIntervalMinute || range == (kIntervalHour | kIntervalMinute) ||
+           range == (kIntervalDay | kIntervalHour | kIntervalMinute)) bare_unit = "minute";
+  bool ago = false, any = false;
+  while (true) {
+    skip_space();
+    if (i >= s.size()) break;
+    if (ago) BadInterval(text);
+    if (std::isalpha(static_cast<unsigned char>(s[i]))) {
+      size_t b = i;
+      while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+      if (s.substr(b, i - b) != "ago") BadInterval(text);
+      ago = true;
+      continue;
+    }
+    // One field: [+-]digits[.digits] or [+-]h:m[:s[.f]] or [+-]y-m.
+    bool neg = false;
+    if (s[i] == '+' || s[i] == '-') { neg = s[i] == '-'; ++i; }
+    size_t num_begin = i;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == ':' ||
+                            (s[i] == '-' && i > num_begin))) {
+      ++i;
+    }
+    std::string field = s.substr(num_begin, i - num_begin);
+    if (field.empty() || !(std::isdigit(static_cast<unsigned char>(field[0])) || field[0] == '.')) BadInterval(text);
+    const int sign = neg ? -1 : 1;
+    auto number = [&](const std::string& f) -> long double {
+      if (f.empty() || f == "." || f.find_first_not_of("0123456789.") != std::string::npos ||
+          f.find('.') != f.rfind('.')) {
+        BadInterval(text);
+      }
+      return std::strtold(f.c_str(), nullptr);
+    };
+    any = true;
+    if (field.find(':') != std::string::npos) {  // h:m[:s] (m:s under MINUTE TO SECOND)
+      std::vector<std::string> parts;
+      size_t p = 0;
+      for (size_t q; (q = field.find(':', p)) != std::string::npos; p = q + 1) parts.push_back(field.substr(p, q - p));
+      parts.push_back(field.substr(p));
+      if (parts.size() > 3) BadInterval(text);
+      for (size_t k = 0; k + 1 < parts.size(); ++k) {
+        if (parts[k].empty() || parts[k].find_first_not_of("0123456789") != std::string::npos) BadInterval(text);
+      }
+      long double us = 0;
+      const bool min_sec = parts.size() == 2 && range == (kIntervalMinute | kIntervalSecond);
+      if (min_sec) {
+        us = number(parts[0]) * 60e6L + number(parts[1]) * 1e6L;
+      } else {
+        us = number(parts[0]) * 3600e6L + number(parts[1]) * 60e6L;
+        if (parts.size() == 3) us += number(parts[2]) * 1e6L;
+      }
+      iv.micros += sign * RoundToInt64(us, text);
+      continue;
+    }
+    if (field.find('-') != std::string::npos) {  // years-months
+      size_t dash = field.find('-');
+      std::string y = field.substr(0, dash), m = field.substr(dash + 1);
+      if (y.find_first_not_of("0123456789") != std::string::npos || m.empty() ||
+          m.find_first_not_of("0123456789") != std::string::npos) {
+        BadInterval(text);
+      }
+      iv.months += sign * (RoundToInt64(number(y), text) * 12 + RoundToInt64(number(m), text));
+      continue;
+    }
+    long double val = sign * number(field);
+    skip_space();
+    std::string unit;
+    size_t ub = i;
+    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    unit = s.substr(ub, i - ub);
+    if (unit == "ago") { i = ub; unit.clear(); }
+    if (unit.empty()) {
+      // A bare number just before a time field is days ('1 02:00:00'), else the range's unit.
+      size_t j = i;
+      while (j < s.size() && std::isspace(static_cast<unsigned char>(s[j]))) ++j;
+      size_t k = j;
+      if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
+      while (k < s.size() && (std::isdigit(static_cast<unsigned char>(s[k])) || s[k] == '.')) ++k;
+      unit = (k < s.size() && s[k] == ':' && k > j) ? "day" : bare_unit;
+    }
+    const long double whole = std::trunc(val), frac = val - whole;
+    if (whole > 1e12L || whole < -1e12L) Throw(ErrorKind::kData, "interval out of range: \"{}\"", text);
+    const int64_t w = RoundToInt64(whole, text);
+    auto is = [&](std::initializer_list<const char*> names) {
+      for (const char* n : names) if (unit == n) return true;
+      return false;
+    };
+    if (is({"microsecond", "microseconds", "us", "usec", "usecs", "useconds"})) {
+      iv.micros += RoundToInt64(val, text);
+    } else if (is({"millisecond", "milliseconds", "ms", "msec", "msecs", "mseconds"})) {
+      iv.micros += RoundToInt64(val * 1000.0L, text);
+    } else if (is({"second", "seconds", "s", "sec", "secs"})) {
+      iv.micros += RoundToInt64(val * 1e6L, text);
+    } else if (is({"minute", "minutes", "m", "min", "mins"})) {
+      iv.micros += RoundToInt64(val * 60e6L, text);
+    } else if (is({"hour", "hours", "h", "hr", "hrs"})) {
+      iv.micros += RoundToInt64(val * 3600e6L, text);
+    } else if (is({"day", "days", "d"})) {
+      iv.days += w;
+      AddFractDays(iv, frac, text);
+    } else if (is({"week", "weeks", "w"})) {
+      iv.days += w * 7;
+      AddFractDays(iv, frac * 7, text);
+    } else if (is({"month", "months", "mon", "mons"})) {
+      iv.months += w;
+      AddFractDays(iv, frac * 30, text);
+    } else if (is({"year", "years", "y", "yr", "yrs"})) {
+      iv.months += w * 12 + RoundToInt64(frac * 12, text);
+    } else if (is({"decade", "decades", "dec", "decs"})) {
+      iv.months += w * 120 + RoundToInt64(frac * 120, text);
+    } else if (is({"century", "centuries", "c", "cent"})) {
+      iv.months += w * 1200 + RoundToInt64(frac * 1200, text);
+    } else if (is({"millennium", "millennia", "mil", "mils", "millenniums"})) {
+      iv.months += w * 12000 + RoundToInt64(frac * 12000, text);
+    } else {
+      BadInterval(text);
+    }
+  }
+  if (!any) BadInterval(text);
+  if (ago) iv = Interval{-iv.months, -iv.days, -iv.micros};
+  // The range drops the fields below its last one (PostgreSQL's AdjustIntervalForTypmod).
+  constexpr int64_t kHour = 3600000000LL, kMinute = 60000000LL;
+  if (range == kIntervalYear) {
+    iv = Interval{iv.months / 12 * 12, 0, 0};
+  } else if (range == kIntervalMonth || range == (kIntervalYear | kIntervalMonth)) {
+    iv = Interval{iv.months, 0, 0};
+  } else if (range == kIntervalDay) {
+    iv.micros = 0;
+  } else if (range == kIntervalHour || range == (kIntervalDay | kIntervalHour)) {
+    iv.micros = iv.micros / kHour * kHour;
+  } else if (range == kIntervalMinute || range == (kIntervalHour | kIntervalMinute) ||
+             range == (kIntervalDay | kIntervalHour | kIntervalMinute)) {
+    iv.micros = iv.micros / kMinute * kMinute;
+  }
+  if (precision >= 0 && precision < 6) {
+    int64_t unit = 1;
+    for (int k = precision; k < 6; ++k) unit *= 10;
+    int64_t a = iv.micros < 0 ? -iv.micros : iv.micros;
+    a = (a + unit / 2) / unit * unit;
+    iv.micros = iv.micros < 0 ? -a : a;
+  }
+  return iv;
+}
+
+std::string FormatInterval(const Interval& iv) {
+  std::string out;
+  bool negative_before = false;
+  auto add = [&](int64_t n, const char* one, const char* many) {
+    if (n == 0) return;
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{}{} {}", negative_before && n > 0 ? "+" : "", n, n == 1 ? one : many);
+    negative_before = negative_before || n < 0;
+  };
+  add(iv.months / 12, "year", "years");
+  add(iv.months % 12, "mon", "mons");
+  add(iv.days, "day", "days");
+  if (iv.micros != 0 || out.empty()) {
+    if (!out.empty()) out += ' ';
+    int64_t us = iv.micros;
+    if (us < 0) {
+      out += '-';
+      us = -us;
+    } else if (negative_before) {
+      out += '+';
+    }
+    out += fmt::format("{:02}:{:02}:{:02}", us / 3600000000LL, us / 60000000 % 60, us / 1000000 % 60);
+    if (us % 1000000) {
+      std::string f = fmt::format("{:06}", us % 1000000);
+      while (f.back() == '0') f.pop_back();
+      out += "." + f;
+    }
+  }
+  return out;
+}
+
+int64_t AddInterval(int64_t micros, const Interval& iv) {
+  auto out_of_range = [] { Throw(ErrorKind::kData, "timestamp out of range"); };
+  int64_t days = micros / kMicrosPerDay, rem = micros % kMicrosPerDay;
+  if (rem < 0) { rem += kMicrosPerDay; --days; }
+  if (iv.months != 0) {
+    int64_t y;
+    unsigned m, d;
+    CivilFromDays(days, y, m, d);
+    int64_t total;
+    if (__builtin_add_overflow(y * 12 + static_cast<int64_t>(m) - 1, iv.months, &total)) out_of_range();
+    int64_t ny = total >= 0 ? total / 12 : -((-total + 11) / 12);
+    unsigned nm = static_cast<unsigned>(total - ny * 12 + 1);
+    if (ny < -4713 || ny > 294276) out_of_range();
+    static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (ny % 4 == 0 && ny % 100 != 0) || ny % 400 == 0;
+    const unsigned last = nm == 2 && leap ? 29 : kDays[nm - 1];
+    days = DaysFromCivil(ny, nm, std::min(d, last));
+  }
+  int64_t r;
+  if (__builtin_add_overflow(days, iv.days, &days) || __builtin_mul_overflow(days, kMicrosPerDay, &r) ||
+      __builtin_add_overflow(r, rem, &r) || __builtin_add_overflow(r, iv.micros, &r)) {
+    out_of_range();
+  }
+  return r;
 }
 
 }  // namespace sluice::sql

@@ -19,6 +19,7 @@ using Int128 = __int128;
 enum class TypeId : uint8_t {
   kNull, kBool, kInt, kUInt, kFloat, kDouble, kDecimal, kString, kBytes, kDate, kTime, kDateTime,
   kTimestamp, kJson, kBit, kGeometry,
+  kInterval,  ///< only a bound constant operand of date/timestamp/time +/-; never in a row or a column
 };
 
 /// A type with its decimal scale/precision. Plain value.
@@ -99,5 +100,31 @@ constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
 int64_t ParseDate(std::string_view text);
 int64_t ParseDateTime(std::string_view text);
 int64_t ParseTime(std::string_view text);
+
+/// A PostgreSQL interval: calendar months, days and microseconds, kept apart (a month is not a
+/// fixed number of days, a day is 24 hours here: no time zones). A bound interval constant holds
+/// it in its Value as `dec` = months, `d` = days (an exact integer), `i` = micros.
+struct Interval {
+  int64_t months = 0;
+  int64_t days = 0;
+  int64_t micros = 0;
+};
+Value IntervalValue(const Interval& iv);
+Interval IntervalOf(const Value& v);
+/// Interval typmod bits (PostgreSQL's INTERVAL_MASK): `INTERVAL '1' DAY` carries kIntervalDay.
+constexpr int kIntervalMonth = 1 << 1, kIntervalYear = 1 << 2, kIntervalDay = 1 << 3, kIntervalHour = 1 << 10,
+              kIntervalMinute = 1 << 11, kIntervalSecond = 1 << 12, kIntervalFullRange = 0x7FFF;
+/// Parses PostgreSQL interval text ('90 days', '1 year 2 mons', '-1 day 02:30:00', '1.5 hours',
+/// '1-2' (years-months), '3 days ago', a bare number in the unit of `range`'s last field, seconds
+/// without one) and applies `range` (fields below its last one are dropped, as PostgreSQL does) and
+/// `precision` (fractional second digits, -1: all). Throws Error(kData) on text it does not read
+/// (ISO 8601 'P1D' forms included).
+Interval ParseInterval(std::string_view text, int range = kIntervalFullRange, int precision = -1);
+/// PostgreSQL's text of an interval ('1 year 2 mons 3 days 04:05:06').
+std::string FormatInterval(const Interval& iv);
+/// timestamp + interval (micros since the epoch, wall clock): months first, keeping the day of the
+/// month unless the month is shorter (2024-01-31 + 1 month = 2024-02-29), then days, then micros.
+/// Throws Error(kData) "timestamp out of range" on overflow.
+int64_t AddInterval(int64_t micros, const Interval& iv);
 
 }  // namespace sluice::sql

@@ -51,6 +51,48 @@ std::string EvalConst(std::string_view expr) {
   return FormatValue(Eval(*p.exprs[0], row), p.types[0]);
 }
 
+TEST(SqlInterval, ParsesPostgresForms) {
+  auto text = [](std::string_view s, int range = kIntervalFullRange, int precision = -1) {
+    return FormatInterval(ParseInterval(s, range, precision));
+  };
+  EXPECT_EQ(text("90 days"), "90 days");
+  EXPECT_EQ(text("1 year 2 mons 3 days 04:05:06.5"), "1 year 2 mons 3 days 04:05:06.5");
+  EXPECT_EQ(text("@ 1 hour 30 minutes ago"), "-01:30:00");
+  EXPECT_EQ(text("1.5 days"), "1 day 12:00:00");
+  EXPECT_EQ(text("1.5 months"), "1 mon 15 days");
+  EXPECT_EQ(text("1.5 years"), "1 year 6 mons");
+  EXPECT_EQ(text("2 weeks"), "14 days");
+  EXPECT_EQ(text("1 02:00"), "1 day 02:00:00");
+  EXPECT_EQ(text("-1 day +02:00"), "-1 days +02:00:00");
+  EXPECT_EQ(text("1 day 2"), "1 day 00:00:02");  // a bare number after a unit is seconds too
+  EXPECT_EQ(text("1-2"), "1 year 2 mons");
+  EXPECT_EQ(text("90"), "00:01:30");  // a bare number is seconds
+  EXPECT_EQ(text("10DAYS"), "10 days");
+  EXPECT_EQ(text("1", kIntervalDay), "1 day");
+  EXPECT_EQ(text("2", kIntervalYear), "2 years");
+  EXPECT_EQ(text("1 day 03:04:05", kIntervalDay), "1 day");  // fields below the range are dropped
+  EXPECT_EQ(text("1 day 03:04:05", kIntervalDay | kIntervalHour), "1 day 03:00:00");
+  EXPECT_EQ(text("1 year 7 months", kIntervalYear), "1 year");
+  EXPECT_EQ(text("3:30", kIntervalMinute | kIntervalSecond), "00:03:30");
+  EXPECT_EQ(text("1.23456 seconds", kIntervalFullRange, 2), "00:00:01.23");
+  for (const char* bad : {"", "day", "1 fortnight", "P1D", "1:2:3:4", "1 day ago 2 hours", "1..2 days"}) {
+    EXPECT_THROW(ParseInterval(bad), Error) << bad;
+  }
+}
+
+TEST(SqlInterval, AddsCalendarMonthsThenDaysThenTime) {
+  auto ts = [](std::string_view s) { return ParseDateTime(s); };
+  EXPECT_EQ(AddInterval(ts("2024-01-31 10:00:00"), Interval{1, 0, 0}), ts("2024-02-29 10:00:00"));
+  EXPECT_EQ(AddInterval(ts("2023-01-31 00:00:00"), Interval{1, 0, 0}), ts("2023-02-28 00:00:00"));
+  EXPECT_EQ(AddInterval(ts("2024-03-31 00:00:00"), Interval{-1, 0, 0}), ts("2024-02-29 00:00:00"));
+  EXPECT_EQ(AddInterval(ts("2024-12-31 00:00:00"), Interval{2, 0, 0}), ts("2025-02-28 00:00:00"));
+  EXPECT_EQ(AddInterval(ts("2024-01-31 00:00:00"), Interval{1, 1, 3600000000LL}), ts("2024-03-01 01:00:00"));
+  EXPECT_EQ(AddInterval(ts("1969-12-31 23:00:00"), Interval{0, 0, 7200000000LL}), ts("1970-01-01 01:00:00"));
+  EXPECT_EQ(AddInterval(ts("2000-02-29 00:00:00"), Interval{-12, 0, 0}), ts("1999-02-28 00:00:00"));
+  EXPECT_THROW(AddInterval(ts("2024-01-01 00:00:00"), Interval{12 * 300000, 0, 0}), Error);
+  EXPECT_THROW(AddInterval(ts("2024-01-01 00:00:00"), Interval{0, INT64_MAX, 0}), Error);
+}
+
 TEST(SqlBinder, CompilesViewsAndReadsEarlierViews) {
   Catalog c = MakeCatalog();
   auto views = CompileViews("views.sql",
