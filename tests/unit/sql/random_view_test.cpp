@@ -56,6 +56,9 @@ CREATE MATERIALIZED VIEW shared_sets AS
   SELECT g, min(v) AS mn, max(v) AS mx, count(DISTINCT v) AS dv, sum(DISTINCT v) AS sdv,
          min(v) FILTER (WHERE s <> 'a') AS mnf, max(v) FILTER (WHERE s <> 'a') AS mxf, max(k) AS mk, avg(DISTINCT k) AS adk
   FROM t1 GROUP BY g;
+CREATE MATERIALIZED VIEW cte AS
+  WITH a AS (SELECT k, v, g FROM t1 WHERE v IS NOT NULL), b(kk, n) AS (SELECT k, count(*) FROM t2 GROUP BY k)
+  SELECT a.g, sum(a.v * b.n) AS weighted, count(*) AS c FROM a JOIN b ON a.k = b.kk GROUP BY a.g;
 )";
 
 void RunRandom(ViewHarness& h) {

@@ -50,6 +50,10 @@ const std::vector<std::pair<std::string, std::string>> kViews = {
                 "FULL JOIN (SELECT w, count(*) AS m FROM t2 GROUP BY w) y ON x.n % 3 = y.m % 3"},
     {"fsingle", "SELECT x.n, y.m FROM (SELECT count(*) AS n FROM t1 WHERE g = 1) x "
                 "FULL JOIN (SELECT count(*) AS m FROM t2 WHERE w = 1) y ON x.n % 2 = y.m % 2"},
+    // WITH: a CTE read by a later CTE and by the query, column aliases, a CTE read twice.
+    {"cte", "WITH a AS (SELECT k, g FROM t1 WHERE g IS NOT NULL), b(kk, cnt) AS (SELECT k, count(*) FROM t2 GROUP BY k), "
+            "c AS (SELECT a.g, b.cnt FROM a JOIN b ON a.k = b.kk) SELECT g, sum(cnt) AS total, count(*) AS n FROM c GROUP BY g"},
+    {"cte_twice", "WITH x(i, kk) AS (SELECT id, k FROM t1 WHERE g = 1) SELECT p.i, q.i AS i2 FROM x p JOIN x q ON p.kk = q.kk"},
 };
 
 std::vector<std::string> SqliteRows(sqlite3* db, const std::string& sql) {
