@@ -3,6 +3,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <exception>
+#include <utility>
 #include <memory>
 #include <thread>
 
@@ -70,6 +72,17 @@ KafkaConsumer::~KafkaConsumer() {
 
 void KafkaConsumer::OnRebalance(rd_kafka_t* rk, int err_int, rd_kafka_topic_partition_list_t* parts, void* opaque) {
   auto* self = static_cast<KafkaConsumer*>(opaque);
+  // librdkafka (C) calls this from inside rd_kafka_consumer_poll: nothing may be thrown through
+  // it. A listener's error is kept and rethrown by Poll once librdkafka returned.
+  try {
+    self->Rebalance(rk, err_int, parts);
+  } catch (...) {
+    if (!self->pending_error_) self->pending_error_ = std::current_exception();
+  }
+}
+
+void KafkaConsumer::Rebalance(rd_kafka_t* rk, int err_int, rd_kafka_topic_partition_list_t* parts) {
+  KafkaConsumer* self = this;
   const auto err = static_cast<rd_kafka_resp_err_t>(err_int);
   // The cooperative protocol hands over only the partitions that move (incremental calls).
   const bool incremental = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
@@ -148,6 +161,10 @@ std::optional<Message> KafkaConsumer::Poll(int timeout_ms) {
     m = rd_kafka_consumer_poll(rk_, timeout_ms);
   }
   CheckFatal(rk_);
+  if (pending_error_) {
+    if (m) rd_kafka_message_destroy(m);
+    std::rethrow_exception(std::exchange(pending_error_, nullptr));
+  }
   if (!m) return std::nullopt;
   if (m->err) {
     const std::string what = rd_kafka_message_errstr(m);
@@ -410,6 +427,7 @@ void KafkaConsumer::Close() {
   }
   rd_kafka_consumer_close(rk_);
   closed_ = true;
+  if (pending_error_) std::rethrow_exception(std::exchange(pending_error_, nullptr));
 }
 
 }  // namespace sluice::kafka

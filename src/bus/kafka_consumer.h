@@ -6,6 +6,7 @@
 /// Owned by one thread.
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -100,6 +101,7 @@ class KafkaConsumer {
   /// that would wait for the rest of the second with the broker full of records.
   void WakeParkedFetchers();
   static void OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_list_t* parts, void* opaque);
+  void Rebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_list_t* parts);
 
   rd_kafka_t* rk_ = nullptr;
   RebalanceListener* listener_;
@@ -107,6 +109,7 @@ class KafkaConsumer {
   bool closed_ = false;
   bool delivered_since_wake_ = false;  // a record was returned since the last WakeParkedFetchers
   bool reassigned_ = false;            // the listener's Reassign replaced what the group gave
+  std::exception_ptr pending_error_;   // thrown by the listener during a rebalance; Poll rethrows it
 
 };
 

@@ -517,6 +517,7 @@ class TransformLoop : public kafka::RebalanceListener {
   /// Everything consumed so far through the views; state, offsets and the views' output since the
   /// last checkpoint stored together; then that output produced.
   void Checkpoint() {
+    if (consumer_ && !active_) return;  // standing by: nothing read, nothing to store
     Process();
     std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
     if (!outbox_.empty()) {

@@ -373,6 +373,9 @@ sink:
   batch.max.delay.ms: 200
 """ + topics)
             ch(f"DROP DATABASE IF EXISTS kfk_dbz_{name}")
+            chk = subprocess.run([SLUICE, "check", cfg], capture_output=True, text=True, timeout=120)
+            self.assertEqual(chk.returncode, 0, chk.stdout + chk.stderr)
+            self.assertIn("source: none", chk.stdout)
             out = subprocess.run([SLUICE, "sink", cfg, "--exit-when-caught-up"], capture_output=True, text=True,
                                  timeout=120)
             self.assertEqual(out.returncode, 0, out.stderr[-3000:])
