@@ -1505,9 +1505,19 @@ def stage_micro(args):
                 # ">= 3x mariadb-binlog" is about decoding; the capture figure includes JSON.
                 path = os.path.join(wide["datadir"], wide["files"][0])
                 log(f"stage micro: running {name} on the wide binlog {path}")
-                run_micro(args, name, exe, extra_argv=["--benchmark_filter=BM_DecodeRows|BM_DebeziumJson"],
-                          env_extra={"SLUICE_BENCH_BINLOG": path}, workload="wide")
-                RESULTS["micro_binlog_wide"] = path
+                got = run_micro(args, name, exe, extra_argv=["--benchmark_filter=BM_DecodeRows|BM_DebeziumJson"],
+                                env_extra={"SLUICE_BENCH_BINLOG": path}, workload="wide")
+                dec = got.get("BM_DecodeRows", (None,))[0]
+                if dec and (dec.get("skipped_rows_events") or not dec.get("items_per_second", {}).get("median")):
+                    # The micro-benchmark takes schemas from the table maps alone; with MariaDB's
+                    # default binlog_row_metadata=MINIMAL they lack what the wide table's ENUM/SET
+                    # columns need, so its rows events cannot be decoded there.
+                    RESULTS["micro"] = [e for e in RESULTS["micro"] if e.get("workload") != "wide"]
+                    RESULTS["notes"].append("decode alone of the wide binlog: not measured (its rows events "
+                                            "cannot be decoded from table maps alone without "
+                                            "binlog_row_metadata=FULL)")
+                else:
+                    RESULTS["micro_binlog_wide"] = path
 
 
 # --------------------------------------------------------------------------------------------

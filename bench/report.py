@@ -186,7 +186,7 @@ def svg_chart(res, path):
 def decode_only(res, workload):
     """The BM_DecodeRows micro-benchmark entry of binlog workload `workload` (untagged: sbtest1)."""
     for e in res.get("micro", []):
-        if e.get("benchmark") == "BM_DecodeRows" and "items_per_second" in e \
+        if e.get("benchmark") == "BM_DecodeRows" and e.get("items_per_second", {}).get("median", 0) > 0 \
                 and e.get("workload", "sbtest1") == workload:
             return e
     return None

@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "sql/operators.h"
 #include "sql/plan.h"
 #include "sql/view_state.h"
@@ -64,6 +65,9 @@ constexpr size_t kBudgetBytes = 16u << 20;
 constexpr size_t kPreloadChunkRows = 1024;
 
 double g_scale = 1.0;
+// Sluice's log on stderr before anything logs: RocksDB's warnings (write stalls under load) are
+// routed to it, and spdlog's default logger would print them into the JSON on stdout.
+const bool g_logging = (sluice::InitLogging("warn"), true);
 double g_time_cap_s = 20.0;  // per iteration; a pathologically slow variant stops early (and says so)
 
 int Scaled(int n) { return std::max(1, static_cast<int>(n * g_scale)); }
