@@ -22,7 +22,7 @@ Stages (see docs/BENCHMARKS.md for what each number means):
              after every transaction
   micro      Google Benchmark programs in bench/micro/*.cpp, built with g++ against build/'s
              static libraries
-  kafka      (not in the default list: `--stages kafka`) capture -> Kafka: sluice capture
+  kafka      capture -> Kafka: sluice capture
              (bus.type kafka) vs Debezium 3.6.1's MySQL connector in Kafka Connect standalone
              (bench/peers/install-connect) on the sysbench table's snapshot and then a binlog
              workload, into the same broker, and vs kafka-producer-perf-test producing as many
@@ -1868,9 +1868,9 @@ def main():
                     help="transactions per timed window of the views peers (default 10)")
     ap.add_argument("--kafka-binlog-seconds", type=int, default=20,
                     help="sysbench oltp_write_only run time of the kafka stage's binlog workload (default 20)")
-    ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro",
-                    help="comma-separated: snapshot,binlog,latency,views,micro (the default) and kafka "
-                         "(capture -> Kafka vs Debezium in Kafka Connect, Kafka -> ClickHouse vs "
+    ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro,kafka",
+                    help="comma-separated, all by default: snapshot,binlog,latency,views,micro,kafka "
+                         "(kafka: capture -> Kafka vs Debezium in Kafka Connect, Kafka -> ClickHouse vs "
                          "kafka-consumer-perf-test / kcat; needs Kafka from scripts/services)")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/<date>-<host>.json)")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/BENCHMARKS.md")

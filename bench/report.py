@@ -494,8 +494,7 @@ def render(res, json_rel, svg_rel):
     a("")
     if kw is None:
         a("- **capture → Kafka vs Debezium** (the issue's headline comparison) and **Kafka → ClickHouse**: "
-          "not in this run; they are the `kafka` stage, outside the default stage list (it adds several "
-          "minutes of JVM peers): `bench/run --stages kafka --no-docs --out FILE`.")
+          "not in this run (the `kafka` stage: `bench/run --stages kafka --no-docs --out FILE`).")
     a("- The **ClickHouse Kafka Connect sink** as the peer of `sluice sink`: not fetched or run (the kafka "
       "stage uses Kafka's consumer perf tool and kcat, which only read).")
     if not have_views:
