@@ -333,8 +333,9 @@ std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const To
 void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& partitions,
              const std::function<void(const Message&)>& fn) {
   if (partitions.empty()) return;
+  // Partition EOF ends a partition too: under cleanup.policy=compact offsets have gaps.
   rd_kafka_conf_t* conf = MakeConf(settings, {}, {{"group.id", "_sluice-reader"}, {"enable.auto.commit", "false"},
-                                                  {"enable.partition.eof", "false"}});
+                                                  {"enable.partition.eof", "true"}});
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (!rk) {
@@ -370,7 +371,10 @@ void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& p
     }
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> mg(m, rd_kafka_message_destroy);
     if (m->err) {
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->rkt) end.erase({rd_kafka_topic_name(m->rkt), m->partition});
+        continue;
+      }
       Throw(ErrorKind::kBus, "cannot read {}: {}", m->rkt ? rd_kafka_topic_name(m->rkt) : "a partition",
             rd_kafka_message_errstr(m));
     }
