@@ -291,17 +291,28 @@ void KafkaConsumer::AssignMore(const std::map<TopicPartition, int64_t>& partitio
   SLOG_INFO("kafka: also reading {} more partition(s)", partitions.size());
 }
 
-std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp, int timeout_ms) {
-  // A group.id is needed to poll, though with assign() the consumer joins no group.
+namespace {
+
+using ReaderPtr = std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)>;
+
+/// A consumer for assign() outside any group (a group.id is needed to poll; none is joined).
+ReaderPtr NewReader(const KafkaSettings& settings, bool partition_eof) {
   rd_kafka_conf_t* conf = MakeConf(settings, {}, {{"group.id", "_sluice-reader"}, {"enable.auto.commit", "false"},
-                                                  {"enable.partition.eof", "false"}});
+                                                  {"enable.partition.eof", partition_eof ? "true" : "false"}});
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
     Throw(ErrorKind::kConfig, "{}: cannot create a Kafka consumer: {}", settings.config_file, errstr);
   }
-  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, rd_kafka_destroy);
+  return ReaderPtr(rk, rd_kafka_destroy);
+}
+
+}  // namespace
+
+std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp, int timeout_ms) {
+  ReaderPtr guard = NewReader(settings, /*partition_eof=*/false);
+  rd_kafka_t* rk = guard.get();
   int64_t lo = 0, hi = 0;
   rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &lo, &hi, timeout_ms);
   if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::nullopt;
@@ -334,15 +345,8 @@ void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& p
              const std::function<void(const Message&)>& fn) {
   if (partitions.empty()) return;
   // Partition EOF ends a partition too: under cleanup.policy=compact offsets have gaps.
-  rd_kafka_conf_t* conf = MakeConf(settings, {}, {{"group.id", "_sluice-reader"}, {"enable.auto.commit", "false"},
-                                                  {"enable.partition.eof", "true"}});
-  char errstr[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    Throw(ErrorKind::kConfig, "{}: cannot create a Kafka consumer: {}", settings.config_file, errstr);
-  }
-  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> guard(rk, rd_kafka_destroy);
+  ReaderPtr guard = NewReader(settings, /*partition_eof=*/true);
+  rd_kafka_t* rk = guard.get();
   rd_kafka_poll_set_consumer(rk);
   std::map<std::pair<std::string, int32_t>, int64_t> end;  // partitions still to read -> end offset
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));

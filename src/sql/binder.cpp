@@ -409,6 +409,18 @@ class Binder {
 
   /// Applies a column alias list (`WITH a(x, y)`, `(SELECT ...) AS s(x, y)`) to the visible
   /// columns of `scope`, first to last; fewer names than columns keep the rest.
+  /// The columns of a bound subquery / CTE (`inner`), renamed by `columns` (its alias list), enter
+  /// `scope` under the table name `alias`.
+  void AddAliased(Scope& inner, const std::vector<std::string>& columns, int64_t loc, const std::string& alias,
+                  Scope& scope) {
+    RenameColumns(inner, columns, loc, "table", alias);
+    for (auto& c : inner.cols) {
+      ScopeColumn sc = c;
+      sc.table = alias;
+      scope.cols.push_back(std::move(sc));
+    }
+  }
+
   void RenameColumns(Scope& scope, const std::vector<std::string>& names, int64_t loc, const char* what,
                      const std::string& rel) {
     if (names.empty()) return;
@@ -852,12 +864,7 @@ class Binder {
       }
       Scope inner;
       PlanPtr p = BindCte(*cte, &inner);
-      RenameColumns(inner, columns, Loc(item, stmt_at_), "table", alias);
-      for (auto& c : inner.cols) {
-        ScopeColumn sc = c;
-        sc.table = alias;
-        scope->cols.push_back(std::move(sc));
-      }
+      AddAliased(inner, columns, Loc(item, stmt_at_), alias, *scope);
       return p;
     }
     if (t == "RangeVar") {
@@ -904,12 +911,7 @@ class Binder {
       std::string alias = Lower(Str(*a, "aliasname"));
       std::vector<std::string> columns;
       for (dom::element c : List(*a, "colnames")) columns.emplace_back(StringNode(c));
-      RenameColumns(inner, columns, Loc(item, stmt_at_), "table", alias);
-      for (auto& c : inner.cols) {
-        ScopeColumn sc = c;
-        sc.table = alias;
-        scope->cols.push_back(std::move(sc));
-      }
+      AddAliased(inner, columns, Loc(item, stmt_at_), alias, *scope);
       return p;
     }
     if (t == "JoinExpr") {
