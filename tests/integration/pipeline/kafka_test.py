@@ -38,6 +38,16 @@ def write(path, text):
         f.write(text)
 
 
+def wait_for_log(test, path, text, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(path) as f:
+            if text in f.read():
+                return
+        time.sleep(0.2)
+    test.fail(f"{path}: no '{text}' within {timeout} s")
+
+
 class Setup:
     """Config files for one test: `kafka.yaml` (capture/sink over Kafka) and `run.yaml` (embedded)."""
 
@@ -250,6 +260,11 @@ class Kafka(unittest.TestCase):
                       f"DELETE FROM acc WHERE id = {rnd.randint(1, 20000)};"
                       f"INSERT INTO acc VALUES ({20001 + i}, {i}, 'n{i}')", db=s.db)
             s.capture()
+            # Both members must be in the group before b dies (the broker delays the first
+            # rebalance of a new group by group.initial.rebalance.delay.ms, and a slow join would
+            # otherwise let a take every partition and the kill test nothing).
+            wait_for_log(self, os.path.join(s.dir, "sink-a.log"), "assigned")
+            wait_for_log(self, os.path.join(s.dir, "sink-b.log"), "assigned")
             time.sleep(1.5)
             b.send_signal(signal.SIGKILL)
             b.wait()
