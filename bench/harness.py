@@ -277,7 +277,7 @@ def compare(stage, workload, sluice_id, peer_id, goal=None, what="", goal_rate=N
 # Sluice configs
 # --------------------------------------------------------------------------------------------
 
-def sluice_config(name, dbs, mode, state_dir, sink_extra=None):
+def sluice_config(name, dbs, mode, state_dir, sink_extra=None, metrics_port=None):
     global _server_id
     _server_id += 1
     path = os.path.join(WORK, f"{name}.yaml")
@@ -300,6 +300,8 @@ sink:
 {extra}state:
   dir: {state_dir}
 """)
+        if metrics_port:
+            f.write(f"metrics:\n  port: {metrics_port}\n")
     return path
 
 
@@ -713,13 +715,32 @@ def stage_binlog(args, w, name):
 # Stage: end-to-end latency
 # --------------------------------------------------------------------------------------------
 
-def latency_run(args, phase, rate, delay_ms, with_sysbench, rep):
+def _sink_rows_total(port, table):
+    """sluice_sink_rows_total of the ClickHouse table CH_DB.`table` (from /metrics), or None."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("sluice_sink_rows_total{") and f'table="{CH_DB}.{table}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def latency_run(args, phase, rate, delay_ms, sysbench_rate, rep):
+    """One latency run: a probe writer inserts `rate` rows/s (1 per transaction) with its commit
+    time; a reader polls ClickHouse for them. sysbench_rate None: no other load; 0: sysbench
+    oltp_write_only unthrottled; N: sysbench --rate=N (transactions/s) into the same pipeline."""
+    with_sysbench = sysbench_rate is not None
     dbs = ["bench_lat"] + (["bench_sb"] if with_sysbench else [])
     mysql("DROP DATABASE IF EXISTS bench_lat; CREATE DATABASE bench_lat; CREATE TABLE bench_lat.lat ("
           "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, t_us BIGINT NOT NULL, pad VARCHAR(200) NOT NULL);")
     ch(f"DROP TABLE IF EXISTS {CH_DB}.lat")
     st = fresh_dir(os.path.join(WORK, "st-lat"))
-    cfg = sluice_config(f"lat-{phase}", dbs, "no_data", st, {"batch.max.delay.ms": delay_ms})
+    mport = _free_port()
+    cfg = sluice_config(f"lat-{phase}", dbs, "no_data", st, {"batch.max.delay.ms": delay_ms}, metrics_port=mport)
     errf = open(os.path.join(WORK, f"lat-{phase}-{rep}.log"), "wb")
     t_start = time.perf_counter()
     proc = subprocess.Popen([SLUICE, "run", cfg], stdout=subprocess.DEVNULL, stderr=errf)
@@ -735,9 +756,12 @@ def latency_run(args, phase, rate, delay_ms, with_sysbench, rep):
     sysb = None
     if with_sysbench:
         sysb = subprocess.Popen(["sysbench", "oltp_write_only", *SYSBENCH_CONN, f"--table-size={args.rows}",
-                                 "--threads=2", f"--time={args.latency_seconds + 2}", "run"],
+                                 "--threads=2", f"--time={args.latency_seconds + 2}",
+                                 *([f"--rate={sysbench_rate}"] if sysbench_rate else []), "run"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(1)
+    sb_rows0 = _sink_rows_total(mport, "sbtest1") if with_sysbench else None
+    t_rows0 = time.perf_counter()
     writer = subprocess.Popen(["mariadb", "--protocol=tcp", f"-h{MYSQL_HOST}", f"-P{MYSQL_PORT}", "-uroot",
                                f"-p{MYSQL_ROOT_PW}", "bench_lat"], stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -783,6 +807,8 @@ def latency_run(args, phase, rate, delay_ms, with_sysbench, rep):
         time.sleep(max(0.0, nxt - time.perf_counter()))
     writer.stdin.close()
     writer.wait()
+    sb_rows1 = _sink_rows_total(mport, "sbtest1") if with_sysbench else None
+    t_rows1 = time.perf_counter()
     stop_deadline[0] = time.time() + 30
     stop.set()
     poller.join(timeout=40)
@@ -817,15 +843,19 @@ def latency_run(args, phase, rate, delay_ms, with_sysbench, rep):
             "p90_ms": round(pct(90), 1), "p99_ms": round(pct(99), 1), "max_ms": round(lat[-1], 1),
             "first_quarter_p50_ms": round(statistics.median(by_time[:q]), 1),
             "last_quarter_p50_ms": round(statistics.median(by_time[-q:]), 1),
-            "sysbench_tps": tps, "maxrss_kb": hwm_kb, "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+            "sysbench_tps": tps, "maxrss_kb": hwm_kb,
+            # Row changes of the sysbench tables acknowledged by ClickHouse per second while the
+            # probe wrote (sluice's own counter, from /metrics).
+            "sysbench_rows_per_s": (round((sb_rows1 - sb_rows0) / (t_rows1 - t_rows0), 1)
+                                    if sb_rows0 is not None and sb_rows1 is not None else None), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
             "wall_s": round(wall, 1), "exit_code": proc.returncode, "loadavg": loadavg()}
 
 
 def stage_latency(args):
     phases = [
-        ("idle-default", args.latency_rate, 1000, False, "writer only, batch.max.delay.ms 1000 (default)"),
-        ("idle-100ms", args.latency_rate, 100, False, "writer only, batch.max.delay.ms 100"),
-        ("sysbench-100ms", args.latency_rate, 100, True,
+        ("idle-default", args.latency_rate, 1000, None, "writer only, batch.max.delay.ms 1000 (default)"),
+        ("idle-100ms", args.latency_rate, 100, None, "writer only, batch.max.delay.ms 100"),
+        ("sysbench-100ms", args.latency_rate, 100, 0,
          "writer + sysbench oltp_write_only --threads=2 (unthrottled) captured by the same pipeline, "
          "batch.max.delay.ms 100"),
     ]
@@ -838,11 +868,14 @@ def stage_latency(args):
         for rep in range(args.reps):
             try:
                 r = latency_run(args, phase, rate, delay, with_sb, rep)
+                r["keeps_up"] = keeps_up(r)
                 entry["runs"].append(r)
                 log(f"  {phase} run {rep + 1}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, "
                     f"{r['rows_seen']}/{r['rows_written']} rows seen, first/last quarter p50 "
                     f"{r['first_quarter_p50_ms']}/{r['last_quarter_p50_ms']} ms"
                     + (f", sysbench {r['sysbench_tps']} tps" if r["sysbench_tps"] else "")
+                    + (f", {r['sysbench_rows_per_s']:.0f} sysbench row changes/s delivered"
+                       if r.get("sysbench_rows_per_s") else "")
                     + f", peak RSS {report.fmt_mib(r['maxrss_kb'])} MiB")
             except Exception as e:  # noqa: BLE001
                 entry["error"] = str(e)[:800]
@@ -854,8 +887,51 @@ def stage_latency(args):
             s = entry["summary"]
             log(f"= latency.{phase}: p50 median {s['p50_ms']['median']} ms [{s['p50_ms']['min']}..{s['p50_ms']['max']}],"
                 f" p99 median {s['p99_ms']['median']} ms [{s['p99_ms']['min']}..{s['p99_ms']['max']}]")
+    stage_sustained_load(args)
     ch(f"DROP TABLE IF EXISTS {CH_DB}.lat", check=False)
     mysql("DROP DATABASE IF EXISTS bench_lat")
+
+
+def keeps_up(r):
+    """A run kept up when every probe row became visible and the lag did not grow over the run:
+    the last quarter's median latency is at most twice the first quarter's plus 100 ms."""
+    return (r["rows_seen"] >= r["rows_written"]
+            and r["last_quarter_p50_ms"] <= 2 * r["first_quarter_p50_ms"] + 100)
+
+
+def stage_sustained_load(args):
+    """Maximum sustained load: sysbench oltp_write_only at increasing --rate steps (one run each),
+    then unthrottled (the sysbench-100ms latency phase above, whose runs are reused), all captured
+    by one `sluice run` with the latency probe; a step is sustained when the probe's lag does not
+    grow (keeps_up). The highest sustained step is what this machine's MariaDB could be driven to
+    while sluice kept up; when even the unthrottled load is sustained, sluice's own ceiling is
+    higher and the binlog stage's catch-up rate (a backlog read as fast as possible) bounds it."""
+    steps = []
+    for tps in args.load_steps:
+        phase = f"load-{tps}tps"
+        try:
+            r = latency_run(args, phase, args.latency_rate, 100, tps, 0)
+            r["keeps_up"] = keeps_up(r)
+            r["offered_tps"] = tps
+            steps.append(r)
+            log(f"stage load {phase}: sysbench {r['sysbench_tps']} tps, "
+                f"{r['sysbench_rows_per_s'] or 0:.0f} row changes/s delivered, probe p50 {r['p50_ms']} ms, "
+                f"p99 {r['p99_ms']} ms, first/last quarter p50 {r['first_quarter_p50_ms']}/"
+                f"{r['last_quarter_p50_ms']} ms: {'keeps up' if r['keeps_up'] else 'LAG GROWS'}")
+        except Exception as e:  # noqa: BLE001
+            RESULTS["errors"].append({"id": f"load.{phase}", "error": str(e)[:800]})
+            log(f"  {phase}: FAILED: {e}")
+    full = next((e for e in RESULTS["latency"] if e["phase"] == "sysbench-100ms"), None)
+    for r in (full or {}).get("runs", []):
+        steps.append(dict(r, offered_tps=0))
+    ok = [r for r in steps if r["keeps_up"]]
+    best = max(ok, key=lambda r: r.get("sysbench_rows_per_s") or 0) if ok else None
+    RESULTS["sustained_load"] = {
+        "steps": steps, "probe_rows_per_s": args.latency_rate, "seconds": args.latency_seconds,
+        "max_sustained_rows_per_s": best.get("sysbench_rows_per_s") if best else None,
+        "max_sustained_tps": best.get("sysbench_tps") if best else None,
+        "unthrottled_sustained": bool(steps) and all(r["keeps_up"] for r in steps if r["offered_tps"] == 0),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -1622,6 +1698,46 @@ def _ch_client():
     return ["clickhouse-client", "--host", "127.0.0.1", "--port", str(CH_TCP), "--multiquery"]
 
 
+_RSS_RE = {
+    "rows": re.compile(r"\[ view state \] ([\w ]+): (\d+) input rows in ([\d.]+) s \((\d+) rows/s\), (\d+) commits, "
+                       r"view rows (\d+)"),
+    "mem": re.compile(r"budget (\d+) MiB, cache in use ([\d.]+) MiB, store files ([\d.]+) MiB, peak RSS ([\d.]+) MiB"),
+    "ev": re.compile(r"loads (\d+), evictions (\d+), spilled keys (\d+)"),
+}
+
+
+def stage_view_memory(args):
+    """Peak RSS of a 2-way join whose state exceeds its memory budget: tests/unit/sql/
+    view_state_rss_test (50k dimension rows, 500k facts, then 200k changes; its own process, so the
+    peak is the join's alone) with state in RocksDB under a 32 MiB budget, and the same join with
+    state in memory (SLUICE_RSS_IN_MEMORY=1) for comparison. The test checks the view against the
+    join of the final tables in both modes, so a wrong result fails the run."""
+    exe = os.path.join(BUILD_DIR, "tests", "view_state_rss_test")
+    if not os.path.exists(exe):
+        RESULTS["errors"].append({"id": "memory.join", "error": "view_state_rss_test not built (cmake --build build)"})
+        return
+    out = []
+    for mode, env in (("rocksdb", {}), ("in_memory", {"SLUICE_RSS_IN_MEMORY": "1"})):
+        p = subprocess.run([exe], capture_output=True, text=True, env=dict(os.environ, **env), timeout=900)
+        text = p.stdout + p.stderr
+        m = {k: r.search(text) for k, r in _RSS_RE.items()}
+        if p.returncode != 0 or not all(m.values()):
+            RESULTS["errors"].append({"id": f"memory.join.{mode}", "error": text[-800:]})
+            log(f"stage memory {mode}: FAILED (exit {p.returncode}): {text[-400:]}")
+            continue
+        r = {"mode": mode, "input_rows": int(m["rows"].group(2)), "seconds": float(m["rows"].group(3)),
+             "rows_per_s": int(m["rows"].group(4)), "commits": int(m["rows"].group(5)),
+             "view_rows": int(m["rows"].group(6)), "budget_mib": int(m["mem"].group(1)),
+             "cache_mib": float(m["mem"].group(2)), "store_mib": float(m["mem"].group(3)),
+             "peak_rss_mib": float(m["mem"].group(4)), "loads": int(m["ev"].group(1)),
+             "evictions": int(m["ev"].group(2)), "spilled_keys": int(m["ev"].group(3))}
+        out.append(r)
+        log(f"stage memory {mode}: {r['input_rows']} input rows at {r['rows_per_s']} rows/s, peak RSS "
+            f"{r['peak_rss_mib']} MiB (budget {r['budget_mib']} MiB, store files {r['store_mib']} MiB, "
+            f"{r['evictions']} evictions)")
+    RESULTS["view_memory"] = out
+
+
 def stage_views(args):
     exe = build_micro("view_bench")
     if not exe:
@@ -1858,6 +1974,9 @@ def main():
     ap.add_argument("--binlog-seconds", type=int, default=60, help="sysbench oltp_write_only run time for the binlog")
     ap.add_argument("--latency-seconds", type=int, default=20, help="length of one latency run")
     ap.add_argument("--latency-rate", type=int, default=200, help="latency writer rows/s (1 row per transaction)")
+    ap.add_argument("--load-steps", default="500,1000,2000",
+                    type=lambda v: [int(x) for x in v.split(",") if x],
+                    help="sysbench --rate steps (tps) of the sustained-load runs (then unthrottled)")
     ap.add_argument("--poll-ms", type=int, default=20, help="ClickHouse poll interval of the latency reader")
     ap.add_argument("--micro-min-time", default="0.5", help="Google Benchmark --benchmark_min_time")
     ap.add_argument("--views-scale", type=float, default=1.0,
@@ -1896,6 +2015,10 @@ def main():
     SLUICE = os.path.join(WORK, "sluice")
     shutil.copy2(src_bin, SLUICE)
     BUILD_DIR = os.path.join(WORK, "build")
+    rss_exe = os.path.join(src_build, "tests", "unit", "sql", "view_state_rss_test")
+    if os.path.exists(rss_exe):
+        os.makedirs(os.path.join(BUILD_DIR, "tests"), exist_ok=True)
+        shutil.copy2(rss_exe, os.path.join(BUILD_DIR, "tests"))
     for l in MICRO_LIBS:
         a = os.path.join(src_build, "src", l, f"libsluice_{l}.a")
         if os.path.exists(a):
@@ -1940,6 +2063,11 @@ def main():
             except Exception as e:  # noqa: BLE001
                 RESULTS["errors"].append({"id": "views", "error": str(e)[:800]})
                 log(f"stage views: FAILED: {e}")
+            try:
+                stage_view_memory(args)
+            except Exception as e:  # noqa: BLE001
+                RESULTS["errors"].append({"id": "memory.join", "error": str(e)[:800]})
+                log(f"stage memory: FAILED: {e}")
         if "micro" in stages:
             stage_micro(args)
     finally:
