@@ -509,6 +509,147 @@ def stage_snapshot(args, w, name):
 
 
 # --------------------------------------------------------------------------------------------
+# Stage: smile (the SMILE-style logistics schema of `make demo`, scaled up, with its views)
+# --------------------------------------------------------------------------------------------
+
+SMILE_DB = "bench_smile"
+SMILE_PEER_DB = "bench_smile_peer"
+SMILE_TABLES = ["provinces", "facilities", "materials", "exchange_rates", "batches", "stock_movements"]
+SMILE_VIEWS = ["stock_balance", "expiring_batches", "monthly_consumption", "movement_value_usd"]
+
+# The demo's view queries in MariaDB's dialect, for the peer that computes them from scratch.
+SMILE_PEER_VIEWS = {
+    "stock_balance": "SELECT m.facility_id, b.material_id, sum(m.qty) AS qty, count(*) AS movements "
+                     "FROM stock_movements m JOIN batches b ON b.id = m.batch_id GROUP BY m.facility_id, b.material_id",
+    "expiring_batches": "SELECT b.id, b.code, b.expires, mat.name AS material, DATEDIFF(b.expires, DATE '2026-12-01') "
+                        "AS days_left FROM batches b JOIN materials mat ON mat.id = b.material_id "
+                        "WHERE b.expires < DATE '2026-12-01' + INTERVAL 90 DAY",
+    "monthly_consumption": "SELECT CAST(DATE_FORMAT(m.moved_at, '%Y-%m-01') AS DATETIME) AS month, p.name AS province, "
+                           "-sum(m.qty) AS consumed FROM stock_movements m JOIN facilities f ON f.id = m.facility_id "
+                           "JOIN provinces p ON p.id = f.province_id WHERE m.qty < 0 GROUP BY 1, p.name",
+    "movement_value_usd": "SELECT m.id, m.facility_id, mat.currency, m.qty * mat.unit_price * r.usd_rate AS value_usd "
+                          "FROM stock_movements m JOIN batches b ON b.id = m.batch_id JOIN materials mat "
+                          "ON mat.id = b.material_id JOIN exchange_rates r ON r.currency = mat.currency",
+}
+
+
+def prepare_smile(args):
+    """The demo's schema (demo/schema.sql's CREATE TABLEs) in bench_smile with generated rows:
+    34 provinces, 5000 facilities, 2000 materials, 3 rates, 100k batches, args.smile_rows movements."""
+    ddl = open(os.path.join(ROOT, "demo", "schema.sql")).read()
+    creates = [st.strip() for st in ddl.split(";") if st.strip().upper().startswith("CREATE TABLE")]
+    n = args.smile_rows
+    mysql(f"DROP DATABASE IF EXISTS {SMILE_DB}; CREATE DATABASE {SMILE_DB};")
+    mysql(";\n".join(creates) + ";\n" + f"""
+INSERT INTO provinces SELECT seq, CONCAT('Province ', seq) FROM seq_1_to_34;
+INSERT INTO facilities SELECT seq, CONCAT('Facility ', seq), 1 + seq % 34, ELT(1 + seq % 3, 'hospital', 'puskesmas',
+  'warehouse'), IF(seq % 17 = 0, NULL, DATE '1980-01-01' + INTERVAL seq * 3 DAY), seq % 11 <> 0 FROM seq_1_to_5000;
+INSERT INTO materials SELECT seq, CONCAT('MAT-', LPAD(seq, 8, '0')), CONCAT('Material number ', seq),
+  (seq * 7919 % 10000000) / 10000, ELT(1 + seq % 3, 'IDR', 'USD', 'EUR'),
+  IF(seq % 5 = 0, NULL, CONCAT('{{"cold_chain": ', IF(seq % 2 = 0, 'true', 'false'), ', "doses": ', seq % 20, '}}'))
+  FROM seq_1_to_2000;
+INSERT INTO exchange_rates VALUES ('IDR', 0.00006300), ('USD', 1.00000000), ('EUR', 1.08000000);
+INSERT INTO batches SELECT seq, 1 + seq % 2000, CONCAT('B', seq), DATE '2026-10-01' + INTERVAL seq % 400 DAY,
+  TIMESTAMP '2025-01-01 00:00:00' + INTERVAL seq * 61 SECOND + INTERVAL seq % 1000000 MICROSECOND FROM seq_1_to_100000;
+INSERT INTO stock_movements SELECT seq, 1 + seq * 7 % 5000, 1 + seq * 13 % 100000, CAST(seq % 200 AS SIGNED) - 80,
+  IF(seq % 3 = 0, NULL, CONCAT('movement ', seq)), TIMESTAMP '2025-01-01 00:00:00' + INTERVAL seq * 50 SECOND
+  + INTERVAL seq % 1000 * 1000 MICROSECOND FROM seq_1_to_{n};
+""", db=SMILE_DB)
+    counts = {t: int(mysql_value(f"SELECT COUNT(*) FROM {t}", db=SMILE_DB)) for t in SMILE_TABLES}
+    nbytes = sum(data_bytes(SMILE_DB, t) for t in SMILE_TABLES)
+    w = {"db": SMILE_DB, "tables": counts, "rows": sum(counts.values()), "data_bytes": nbytes,
+         "views": SMILE_VIEWS, "generator": "demo/schema.sql's tables, rows from INSERT ... SELECT FROM seq_1_to_N"}
+    RESULTS["smile_workload"] = w
+    log(f"workload smile: {w['rows']} rows in {len(counts)} tables ({counts}), {nbytes / 1e6:.1f} MB as text")
+    return w
+
+
+def stage_smile(args):
+    """`sluice run` snapshot of the SMILE-style schema into ClickHouse with the demo's four views
+    (join + sum, join + date filter, 3-way join + date_trunc + group by, 4-way join with decimal
+    arithmetic), and without them; peer: the batch way on the same machine — MariaDB computes the
+    four views from scratch (CREATE TABLE ... AS SELECT) and ClickHouse pulls the six tables and the
+    four results with mysql()."""
+    w = prepare_smile(args)
+    rows, nbytes = w["rows"], w["data_bytes"]
+    views_sql = os.path.join(ROOT, "demo", "views.sql")
+    m_views = Measure("snapshot.smile.sluice_run_views", "snapshot", "smile",
+                      "sluice run --exit-when-caught-up (initial_only) with the 4 demo views -> ClickHouse", "sluice")
+    m_raw = Measure("snapshot.smile.sluice_run", "snapshot", "smile",
+                    "sluice run --exit-when-caught-up (initial_only), tables only -> ClickHouse", "sluice")
+    m_peer = Measure("snapshot.smile.mariadb_views_ch_pull", "snapshot", "smile",
+                     "MariaDB computes the 4 views (CREATE TABLE AS SELECT), ClickHouse pulls 6 tables + 4 "
+                     "results with mysql()", "peer", note="the servers do the work; RSS is the client's")
+    m_pull = Measure("snapshot.smile.ch_mysql_pull", "snapshot", "smile",
+                     "clickhouse-client: the 6 tables with mysql(), no views", "peer",
+                     note="the servers do the work; RSS is the client's")
+    want_groups = int(mysql_value(f"SELECT COUNT(*) FROM ({SMILE_PEER_VIEWS['stock_balance']}) x", db=SMILE_DB))
+    want_value = int(mysql_value("SELECT COUNT(*) FROM stock_movements", db=SMILE_DB))
+    log(f"stage smile: {rows} rows, {args.reps} repetitions; stock_balance has {want_groups} groups in MariaDB")
+
+    def drop_ch():
+        for t in SMILE_TABLES + SMILE_VIEWS:
+            ch(f"DROP TABLE IF EXISTS {CH_DB}.{t}", check=False)
+            ch(f"DROP TABLE IF EXISTS {CH_DB}.peer_{t}", check=False)
+
+    pull = lambda tables, db: "; ".join(  # noqa: E731
+        f"CREATE TABLE {CH_DB}.peer_{t} ENGINE = MergeTree ORDER BY tuple() AS SELECT * FROM "
+        f"mysql('{MYSQL_HOST}:{MYSQL_PORT}', '{db}', '{t}', 'root', '{MYSQL_ROOT_PW}')" for t in tables)
+    peer_sql = (f"DROP DATABASE IF EXISTS {SMILE_PEER_DB}; CREATE DATABASE {SMILE_PEER_DB}; USE {SMILE_DB};\n"
+                + "".join(f"CREATE TABLE {SMILE_PEER_DB}.{v} AS {q};\n" for v, q in SMILE_PEER_VIEWS.items()))
+    peer_sh = ("set -e; mariadb --protocol=tcp -h{h} -P{p} -uroot -p{pw} <<'SQL'\n{sql}SQL\n"
+               "clickhouse-client --host 127.0.0.1 --port {tcp} --multiquery --query \"{pull}\"").format(
+        h=MYSQL_HOST, p=MYSQL_PORT, pw=MYSQL_ROOT_PW, sql=peer_sql, tcp=CH_TCP,
+        pull=pull(SMILE_TABLES, SMILE_DB) + "; " + pull(SMILE_VIEWS, SMILE_PEER_DB))
+    for rep in range(args.reps):
+        for m, with_views in ((m_views, True), (m_raw, False)):
+            try:
+                drop_ch()
+                st = fresh_dir(os.path.join(WORK, "st-smile"))
+                cfg = sluice_config("smile" + ("-views" if with_views else ""), [SMILE_DB], "initial_only", st)
+                if with_views:
+                    with open(cfg, "a") as f:
+                        f.write(f"transform:\n  sql: [{views_sql}]\n")
+                r = run_timed([SLUICE, "run", cfg, "--exit-when-caught-up"])
+                got = int(ch(f"SELECT count() FROM {CH_DB}.stock_movements").strip())
+                if got != w["tables"]["stock_movements"]:
+                    raise RuntimeError(f"ClickHouse has {got} stock_movements, expected {w['tables']['stock_movements']}")
+                extra = {}
+                if with_views:
+                    g = int(ch(f"SELECT count() FROM {CH_DB}.stock_balance FINAL WHERE _is_deleted = 0").strip())
+                    v = int(ch(f"SELECT count() FROM {CH_DB}.movement_value_usd FINAL WHERE _is_deleted = 0").strip())
+                    if g != want_groups or v != want_value:
+                        raise RuntimeError(f"views in ClickHouse: stock_balance {g} rows (MariaDB {want_groups}), "
+                                           f"movement_value_usd {v} (MariaDB {want_value})")
+                    extra["view_rows"] = sum(int(ch(f"SELECT count() FROM {CH_DB}.{x} FINAL WHERE _is_deleted = 0")
+                                                 .strip()) for x in SMILE_VIEWS)
+                m.add(r, rows, nbytes, **extra)
+            except Exception as e:  # noqa: BLE001
+                m.fail(e)
+        for m, sh in ((m_peer, peer_sh),
+                      (m_pull, "clickhouse-client --host 127.0.0.1 --port {} --multiquery --query \"{}\"".format(
+                          CH_TCP, pull(SMILE_TABLES, SMILE_DB)))):
+            try:
+                drop_ch()
+                r = run_timed(["bash", "-c", sh])
+                got = int(ch(f"SELECT count() FROM {CH_DB}.peer_stock_movements").strip())
+                if got != w["tables"]["stock_movements"]:
+                    raise RuntimeError(f"the pull loaded {got} stock_movements, expected {w['tables']['stock_movements']}")
+                m.add(r, rows, nbytes)
+            except Exception as e:  # noqa: BLE001
+                m.fail(e)
+    for m in (m_views, m_raw, m_peer, m_pull):
+        m.printable()
+    drop_ch()
+    mysql(f"DROP DATABASE IF EXISTS {SMILE_PEER_DB}")
+    compare("snapshot", "smile", m_views.d["id"], m_peer.d["id"], None,
+            "initial load with the views maintained incrementally vs computing them in MariaDB and pulling")
+    compare("snapshot", "smile", m_raw.d["id"], m_pull.d["id"], 0.7,
+            "MariaDB -> ClickHouse, 6 tables, vs ClickHouse's own mysql() pull")
+    compare("snapshot", "smile", m_views.d["id"], m_raw.d["id"], None, "the cost of the four views")
+
+
+# --------------------------------------------------------------------------------------------
 # Stage: binlog streaming decode
 # --------------------------------------------------------------------------------------------
 
@@ -1974,6 +2115,8 @@ def main():
     ap.add_argument("--binlog-seconds", type=int, default=60, help="sysbench oltp_write_only run time for the binlog")
     ap.add_argument("--latency-seconds", type=int, default=20, help="length of one latency run")
     ap.add_argument("--latency-rate", type=int, default=200, help="latency writer rows/s (1 row per transaction)")
+    ap.add_argument("--smile-rows", type=int, default=500000,
+                    help="stock_movements rows of the SMILE-style workload (default 500000)")
     ap.add_argument("--load-steps", default="500,1000,2000",
                     type=lambda v: [int(x) for x in v.split(",") if x],
                     help="sysbench --rate steps (tps) of the sustained-load runs (then unthrottled)")
@@ -1987,8 +2130,8 @@ def main():
                     help="transactions per timed window of the views peers (default 10)")
     ap.add_argument("--kafka-binlog-seconds", type=int, default=20,
                     help="sysbench oltp_write_only run time of the kafka stage's binlog workload (default 20)")
-    ap.add_argument("--stages", default="snapshot,binlog,latency,views,micro,kafka",
-                    help="comma-separated, all by default: snapshot,binlog,latency,views,micro,kafka "
+    ap.add_argument("--stages", default="snapshot,smile,binlog,latency,views,micro,kafka",
+                    help="comma-separated, all by default: snapshot,smile,binlog,latency,views,micro,kafka "
                          "(kafka: capture -> Kafka vs Debezium in Kafka Connect, Kafka -> ClickHouse vs "
                          "kafka-consumer-perf-test / kcat; needs Kafka from scripts/services)")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/<date>-<host>.json)")
@@ -1998,6 +2141,7 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.rows, args.wide_rows, args.binlog_seconds, args.latency_seconds, args.reps = 30000, 10000, 5, 5, 2
+        args.smile_rows = 50000
         args.kafka_binlog_seconds = 5
         args.micro_min_time = "0.05"
         args.views_scale, args.views_batches = 0.3, 4
@@ -2042,6 +2186,12 @@ def main():
         if "snapshot" in stages:
             for name, w in wl.items():
                 stage_snapshot(args, w, name)
+        if "smile" in stages:
+            try:
+                stage_smile(args)
+            except Exception as e:  # noqa: BLE001
+                RESULTS["errors"].append({"id": "smile", "error": str(e)[:800]})
+                log(f"stage smile: FAILED: {e}")
         if "binlog" in stages:
             for name, w in wl.items():
                 try:
@@ -2074,6 +2224,7 @@ def main():
         if not args.keep:
             try:
                 mysql("DROP DATABASE IF EXISTS bench_sb; DROP DATABASE IF EXISTS bench_wide; "
+                      f"DROP DATABASE IF EXISTS {SMILE_DB}; DROP DATABASE IF EXISTS {SMILE_PEER_DB}; "
                       "DROP DATABASE IF EXISTS bench_lat; DROP DATABASE IF EXISTS bench_marker; "
                       f"DROP DATABASE IF EXISTS {VIEWS_DB};")
                 ch(f"DROP DATABASE IF EXISTS {CH_DB}")
