@@ -96,6 +96,9 @@ struct DecimalParts {
   std::string_view frac_digits;
 };
 
+/// '0'..'9' (std::isdigit is an out-of-line, locale-aware call).
+inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
+
 bool ParseDecimalText(std::string_view t, DecimalParts* out) {
   size_t i = 0;
   if (i < t.size() && (t[i] == '-' || t[i] == '+')) {
@@ -103,12 +106,12 @@ bool ParseDecimalText(std::string_view t, DecimalParts* out) {
     ++i;
   }
   const size_t int_begin = i;
-  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+  while (i < t.size() && IsDigit(t[i])) ++i;
   out->int_digits = t.substr(int_begin, i - int_begin);
   out->frac_digits = {};
   if (i < t.size() && t[i] == '.') {
     const size_t f = ++i;
-    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+    while (i < t.size() && IsDigit(t[i])) ++i;
     out->frac_digits = t.substr(f, i - f);
   }
   return i == t.size() && !(out->int_digits.empty() && out->frac_digits.empty());
@@ -138,17 +141,21 @@ size_t DecimalToBytes(std::string_view text, uint8_t* out) {
   }
   constexpr int kLimbs = 11;  // 352 bits > 10^96
   uint32_t limbs[kLimbs] = {};
+  int used = 0;  // limbs[used..] are zero
   uint32_t acc = 0;
   uint32_t mul = 1;
   size_t digits = 0;
   auto flush = [&]() {
     uint64_t carry = acc;
-    for (uint32_t& limb : limbs) {
-      const uint64_t t = uint64_t{limb} * mul + carry;
-      limb = static_cast<uint32_t>(t);
+    for (int i = 0; i < used; ++i) {
+      const uint64_t t = uint64_t{limbs[i]} * mul + carry;
+      limbs[i] = static_cast<uint32_t>(t);
       carry = t >> 32;
     }
-    if (carry != 0) BadDecimal(text);
+    if (carry != 0) {
+      if (used == kLimbs) BadDecimal(text);
+      limbs[used++] = static_cast<uint32_t>(carry);  // < 2^32: limb * 10^9 + carry < 2^32 * 10^9
+    }
     acc = 0;
     mul = 1;
   };
@@ -517,6 +524,7 @@ struct ColumnPlan {
   int fsp = 0;
   int num_bytes = 0;            // BIT(n>1): bytes; BINARY(n): pad length
   std::string field_prefix;     // "\"name\":"
+  std::string sep_prefix;       // ",\"name\":" (every column but the first of a row)
   std::string zero_json;        // NOT NULL zero-date replacement
   std::string schema_json;      // this column's Connect schema inside a struct's "fields"
 };
@@ -567,6 +575,7 @@ ColumnPlan Classify(const ColumnSchema& c, const DebeziumOptions& o) {
   p.kind = c.kind;
   p.nullable = c.nullable;
   p.field_prefix = Quoted(c.name) + ":";
+  p.sep_prefix = "," + p.field_prefix;
   const std::string ct = Lower(c.column_type);
   const bool connect = o.time_precision == TimePrecision::kConnect;
   p.fsp = c.fsp;
@@ -1493,6 +1502,7 @@ DebeziumRecord DebeziumEncoder::TransactionRecord(bool begin, int64_t ts_ms) {
 
 void DebeziumEncoder::Clear() {
   plans_.clear();
+  source_cache_plan_ = nullptr;
   last_schema_ = nullptr;
   last_plan_ = nullptr;
 }
@@ -1576,8 +1586,7 @@ void DebeziumEncoder::WriteRow(const TablePlan& plan, const ChangeChunk& chunk, 
   writer_.Char('{');
   for (size_t c = 0; c < plan.cols.size(); ++c) {
     const ColumnPlan& cp = plan.cols[c];
-    if (c) writer_.Char(',');
-    writer_.Raw(cp.field_prefix);
+    writer_.Raw(c ? cp.sep_prefix : cp.field_prefix);
     WriteCell(writer_, cp, options_, chunk.column(c), row);
   }
   writer_.Char('}');
@@ -1595,6 +1604,41 @@ void DebeziumEncoder::WriteKey(const TablePlan& plan, const ChangeChunk& chunk, 
 }
 
 void DebeziumEncoder::WriteSource(const TablePlan& plan, const SourceInfo& s, uint32_t row_in_event) {
+  JsonWriter& w = writer_;
+  const SourceInfo& k = source_cache_key_;
+  if (source_cache_plan_ == &plan && k.ts_ms == s.ts_ms && k.pos == s.pos && k.server_id == s.server_id &&
+      k.snapshot == s.snapshot && k.file == s.file && k.gtid == s.gtid) {
+    w.Raw(source_cache_);
+  } else {
+    const size_t begin = w.size();
+    WriteSourceHead(plan, s);
+    source_cache_.assign(w.view(begin, w.size()));
+    source_cache_plan_ = &plan;
+    source_cache_key_.ts_ms = s.ts_ms;
+    source_cache_key_.pos = s.pos;
+    source_cache_key_.server_id = s.server_id;
+    source_cache_key_.snapshot = s.snapshot;
+    source_cache_key_.file = s.file;
+    source_cache_key_.gtid = s.gtid;
+  }
+  w.UInt(row_in_event);
+  w.Raw(",\"thread\":");
+  // The snapshot reader has no binlog thread id (Debezium writes null there).
+  if (s.snapshot != SourceInfo::Snapshot::kFalse || s.thread == 0) {
+    w.Null();
+  } else {
+    w.UInt(s.thread);
+  }
+  w.Raw(",\"query\":");
+  if (options_.include_query && !s.query.empty()) {
+    w.String(s.query);
+  } else {
+    w.Null();
+  }
+  w.Char('}');
+}
+
+void DebeziumEncoder::WriteSourceHead(const TablePlan& plan, const SourceInfo& s) {
   JsonWriter& w = writer_;
   w.Raw(source_head_);
   w.Int(s.ts_ms);
@@ -1617,21 +1661,6 @@ void DebeziumEncoder::WriteSource(const TablePlan& plan, const SourceInfo& s, ui
   w.Raw(",\"pos\":");
   w.UInt(s.pos);
   w.Raw(",\"row\":");
-  w.UInt(row_in_event);
-  w.Raw(",\"thread\":");
-  // The snapshot reader has no binlog thread id (Debezium writes null there).
-  if (s.snapshot != SourceInfo::Snapshot::kFalse || s.thread == 0) {
-    w.Null();
-  } else {
-    w.UInt(s.thread);
-  }
-  w.Raw(",\"query\":");
-  if (options_.include_query && !s.query.empty()) {
-    w.String(s.query);
-  } else {
-    w.Null();
-  }
-  w.Char('}');
 }
 
 void DebeziumEncoder::WriteEnvelope(const TablePlan& plan, const ChangeChunk& chunk, char op, long before_row,
@@ -1669,6 +1698,28 @@ void DebeziumEncoder::WriteEnvelope(const TablePlan& plan, const ChangeChunk& ch
     w.Raw(",\"transaction\":null,\"op\":\"");
   }
   w.Char(op);
+  if (now_ns >= 1000000) {
+    // ts_ms and ts_us are the leading digits of ts_ns: format it once.
+    char ns[20];
+    const size_t n = json::internal::FormatUInt(static_cast<uint64_t>(now_ns), ns);
+    char* p = w.Ensure(3 * n + 40);
+    char* const start = p;
+    std::memcpy(p, "\",\"ts_ms\":", 10);
+    p += 10;
+    json::internal::CopySmall(p, ns, n - 6);
+    p += n - 6;
+    std::memcpy(p, ",\"ts_us\":", 9);
+    p += 9;
+    json::internal::CopySmall(p, ns, n - 3);
+    p += n - 3;
+    std::memcpy(p, ",\"ts_ns\":", 9);
+    p += 9;
+    json::internal::CopySmall(p, ns, n);
+    p += n;
+    *p++ = '}';
+    w.Advance(static_cast<size_t>(p - start));
+    return;
+  }
   w.Raw("\",\"ts_ms\":");
   w.Int(FloorDiv(now_ns, 1000000));
   w.Raw(",\"ts_us\":");

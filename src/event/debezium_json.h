@@ -149,6 +149,7 @@ class DebeziumEncoder {
   void WriteEnvelope(const TablePlan& plan, const ChangeChunk& chunk, char op, long before_row,
                      long after_row, size_t source_row, int64_t now_ns);
   void WriteSource(const TablePlan& plan, const SourceInfo& source, uint32_t row_in_event);
+  void WriteSourceHead(const TablePlan& plan, const SourceInfo& source);
   bool KeyChanged(const TablePlan& plan, const ChangeChunk& chunk, size_t a, size_t b) const;
 
   /// A record under construction: byte ranges in writer_ (resolved to views at the end).
@@ -175,6 +176,11 @@ class DebeziumEncoder {
   size_t num_records_ = 0;  // set only once a whole change is encoded (0 after an exception)
   int64_t fixed_now_ns_ = 0;
   std::string source_head_;              // {"version":...,"ts_ms": prefix of every source block
+  // The last source block written up to its "row" value: the rows of one binlog event share it.
+  // Keyed by content (a SourceInfo's address may be reused by the next chunk) and plan.
+  std::string source_cache_;
+  const TablePlan* source_cache_plan_ = nullptr;
+  SourceInfo source_cache_key_;
   std::string source_schema_json_;       // cached `source` struct schema
   std::string transaction_schema_json_;  // cached `transaction` struct schema
   bool txn_open_ = false;

@@ -14,6 +14,10 @@
 #include <string>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sluice::json {
 
 namespace internal {
@@ -77,32 +81,57 @@ inline constexpr char kDigitPairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/// Number of decimal digits of `v` (1 for 0).
+inline size_t DigitCount(uint64_t v) {
+  size_t n = 1;
+  for (;;) {
+    if (v < 10) return n;
+    if (v < 100) return n + 1;
+    if (v < 1000) return n + 2;
+    if (v < 10000) return n + 3;
+    v /= 10000;
+    n += 4;
+  }
+}
+
 /// Writes the decimal digits of `v` at `out` (room for 20 bytes); returns their count.
 inline size_t FormatUInt(uint64_t v, char* out) {
-  if (v < 10) {
-    *out = static_cast<char>('0' + v);
-    return 1;
-  }
-  char tmp[20];
-  char* p = tmp + 20;
+  const size_t n = DigitCount(v);
+  char* p = out + n;
   while (v >= 100) {
     const auto i = static_cast<size_t>(v % 100) * 2;
     v /= 100;
     p -= 2;
-    p[0] = kDigitPairs[i];
-    p[1] = kDigitPairs[i + 1];
+    std::memcpy(p, kDigitPairs + i, 2);
   }
   if (v >= 10) {
-    const auto i = static_cast<size_t>(v) * 2;
-    p -= 2;
-    p[0] = kDigitPairs[i];
-    p[1] = kDigitPairs[i + 1];
+    std::memcpy(p - 2, kDigitPairs + static_cast<size_t>(v) * 2, 2);
   } else {
-    *--p = static_cast<char>('0' + v);
+    p[-1] = static_cast<char>('0' + v);
   }
-  const auto n = static_cast<size_t>(tmp + 20 - p);
-  std::memcpy(out, p, n);
   return n;
+}
+
+/// Copies `n` bytes with a few fixed-size (overlapping) moves when n <= 32: the strings the
+/// encoder copies are mostly short (keys, field prefixes, digits), where calling memcpy costs
+/// more than the copy.
+inline void CopySmall(char* dst, const char* src, size_t n) {
+  if (n > 32) {
+    std::memcpy(dst, src, n);
+  } else if (n >= 16) {
+    std::memcpy(dst, src, 16);
+    std::memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    std::memcpy(dst, src, 8);
+    std::memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(dst, src, 4);
+    std::memcpy(dst + n - 4, src + n - 4, 4);
+  } else if (n > 0) {
+    dst[0] = src[0];
+    dst[n / 2] = src[n / 2];
+    dst[n - 1] = src[n - 1];
+  }
 }
 
 /// Parsed shortest round-trip digits of a binary floating-point value: value = 0.d1d2.. * 10^(exp+1),
@@ -226,14 +255,14 @@ class JsonWriter {
 
   /// Returns space for at least `n` more bytes; commit what was written with Advance().
   char* Ensure(size_t n) {
-    if (len_ + n > buf_.size()) Grow(n);
+    if (__builtin_expect(len_ + n > buf_.size(), 0)) Grow(n);
     return buf_.data() + len_;
   }
   void Advance(size_t n) { len_ += n; }
 
   void Raw(std::string_view s) {
     char* p = Ensure(s.size());
-    std::memcpy(p, s.data(), s.size());
+    internal::CopySmall(p, s.data(), s.size());
     len_ += s.size();
   }
   void Char(char c) {
@@ -303,7 +332,7 @@ class JsonWriter {
   }
 
  private:
-  void Grow(size_t n) {
+  [[gnu::noinline]] void Grow(size_t n) {
     size_t cap = buf_.size() * 2;
     if (cap < len_ + n) cap = len_ + n;
     buf_.resize(cap);
@@ -329,12 +358,46 @@ inline void JsonWriter::StringBody(std::string_view s) {
     char* p = start;
     const auto* block_end = in + block;
     while (in < block_end) {
-      const auto* run = in;
-      while (in < block_end && internal::kSafe.v[*in]) ++in;
-      if (in != run) {
-        std::memcpy(p, run, static_cast<size_t>(in - run));
-        p += in - run;
+#if defined(__SSE2__)
+      // 16 bytes at a time while they are all safe: a signed compare with 0x20 catches both the
+      // control characters and every byte >= 0x80 (negative as int8).
+      {
+        const __m128i quote = _mm_set1_epi8('"');
+        const __m128i backslash = _mm_set1_epi8('\\');
+        const __m128i space = _mm_set1_epi8(0x20);
+        bool stop = false;
+        while (block_end - in >= 16) {
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+          const __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                                           _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+          const auto mask = static_cast<unsigned>(_mm_movemask_epi8(bad));
+          // Room: p has 6 bytes per unread input byte and >= 16 bytes are unread.
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+          if (mask == 0) {
+            in += 16;
+            p += 16;
+            continue;
+          }
+          const auto k = static_cast<unsigned>(__builtin_ctz(mask));
+          in += k;
+          p += k;
+          stop = true;
+          break;
+        }
+        if (!stop) {
+          while (in < block_end && internal::kSafe.v[*in]) *p++ = static_cast<char>(*in++);
+        }
       }
+#else
+      {
+        const auto* run = in;
+        while (in < block_end && internal::kSafe.v[*in]) ++in;
+        if (in != run) {
+          std::memcpy(p, run, static_cast<size_t>(in - run));
+          p += in - run;
+        }
+      }
+#endif
       if (in >= block_end) break;
       const unsigned char c = *in;
       if (c < 0x80) {

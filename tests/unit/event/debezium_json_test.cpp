@@ -396,6 +396,81 @@ TEST(DebeziumEncoder, EncodeChunkWalksAllRowsAndPairs) {
   EXPECT_NE(out.find(",\"value\":null}\n"), std::string::npos);
 }
 
+// The source block is formatted once per binlog event and reused for its other rows: a change
+// of any field (in a new chunk, whose SourceInfo may sit at the old one's address) must show.
+TEST(DebeziumEncoder, SourceBlockFollowsEverySourceField) {
+  DebeziumEncoder enc(Opts());
+  enc.SetClockForTesting(1);
+  auto source_of = [&](const SourceInfo& src, uint32_t row_in_event) {
+    ChangeChunk chunk(Customers());
+    const uint32_t s = chunk.AddSource(src);
+    Row(chunk, RowOp::kInsert, s, row_in_event, {I(1), kNull, kNull, kNull});
+    enc.Encode(chunk, 0);
+    const std::string_view v = enc.records()[0].value;
+    const size_t b = v.find("\"source\":");
+    return std::string(v.substr(b, v.find('}', b) - b));
+  };
+  const SourceInfo base = StreamingSource();
+  const std::string first = source_of(base, 0);
+  EXPECT_EQ(first,
+            R"("source":{"version":"3.6.1.Sluice-0.1.0","connector":"mysql","name":"dbserver1",)"
+            R"("ts_ms":1755598922000,"snapshot":"false","db":"mydb","sequence":null,"ts_us":1755598922000000,)"
+            R"("ts_ns":1755598922000000000,"table":"customers","server_id":1,"gtid":null,"file":"binlog.000003",)"
+            R"("pos":168709,"row":0,"thread":12,"query":null)");
+  EXPECT_EQ(source_of(base, 0), first);
+  EXPECT_NE(source_of(base, 3).find(R"("pos":168709,"row":3,"thread":12,)"), std::string::npos);
+  SourceInfo s = base;
+  s.ts_ms = 1000;
+  EXPECT_NE(source_of(s, 0).find(R"("ts_ms":1000,"snapshot":"false","db":"mydb","sequence":null,"ts_us":1000000,"ts_ns":1000000000,)"),
+            std::string::npos);
+  s = base;
+  s.pos = 4;
+  EXPECT_NE(source_of(s, 0).find(R"("pos":4,)"), std::string::npos);
+  s = base;
+  s.file = "binlog.000004";
+  EXPECT_NE(source_of(s, 0).find(R"("file":"binlog.000004",)"), std::string::npos);
+  s = base;
+  s.gtid = "0-1-7";
+  EXPECT_NE(source_of(s, 0).find(R"("gtid":"0-1-7",)"), std::string::npos);
+  s = base;
+  s.server_id = 9;
+  EXPECT_NE(source_of(s, 0).find(R"("server_id":9,)"), std::string::npos);
+  s = base;
+  s.thread = 77;
+  EXPECT_NE(source_of(s, 0).find(R"("thread":77,)"), std::string::npos);
+  s = base;
+  s.snapshot = SourceInfo::Snapshot::kLast;
+  EXPECT_NE(source_of(s, 0).find(R"("snapshot":"last",)"), std::string::npos);
+  EXPECT_NE(source_of(s, 0).find(R"("thread":null,)"), std::string::npos);
+  EXPECT_EQ(source_of(base, 0), first);
+  // Another table with the same source: its own db and table.
+  TableBuilder b("otherdb", "other");
+  b.Add("id", ValueKind::kInt, "int", false);
+  ChangeChunk chunk(b.Key({0}).Build());
+  const uint32_t si = chunk.AddSource(base);
+  Row(chunk, RowOp::kInsert, si, 0, {I(1)});
+  enc.Encode(chunk, 0);
+  EXPECT_NE(enc.records()[0].value.find(R"("db":"otherdb",)"), std::string_view::npos);
+  EXPECT_NE(enc.records()[0].value.find(R"("table":"other",)"), std::string_view::npos);
+}
+
+// The envelope's ts_ms/ts_us/ts_ns are the encoding time in three units (floor division).
+TEST(DebeziumEncoder, EnvelopeTimesAtEveryMagnitude) {
+  ChangeChunk chunk(Customers());
+  const uint32_t s = chunk.AddSource(StreamingSource());
+  Row(chunk, RowOp::kInsert, s, 0, {I(1), kNull, kNull, kNull});
+  DebeziumEncoder enc(Opts());
+  for (int64_t ns : {int64_t{1}, int64_t{999}, int64_t{1000}, int64_t{999999}, int64_t{1000000}, int64_t{1234567},
+                     int64_t{1755598922571964844}, int64_t{-1}, int64_t{-1500000}}) {
+    enc.SetClockForTesting(ns);
+    enc.Encode(chunk, 0);
+    const auto floor_div = [](int64_t a, int64_t b) { return a / b - ((a % b != 0) && (a < 0)); };
+    const std::string tail = ",\"op\":\"c\",\"ts_ms\":" + std::to_string(floor_div(ns, 1000000)) +
+                             ",\"ts_us\":" + std::to_string(floor_div(ns, 1000)) + ",\"ts_ns\":" + std::to_string(ns) + "}";
+    EXPECT_TRUE(EndsWith(enc.records()[0].value, tail)) << ns << ": " << enc.records()[0].value;
+  }
+}
+
 TEST(DebeziumEncoder, TopicCharactersOutsideKafkasAlphabetBecomeUnderscore) {
   TableBuilder b("my db", "t\xC3\xA9st$1");
   b.Add("a", ValueKind::kInt, "int");

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace sluice::json {
 namespace {
@@ -84,6 +85,64 @@ TEST(DebeziumJsonWriter, Integers) {
   w.Char(',');
   w.UInt(UINT64_MAX);
   EXPECT_EQ(w.view(), "-9223372036854775808,18446744073709551615");
+}
+
+// Every digit count, both sides of each power of ten (the writer counts digits before writing).
+TEST(DebeziumJsonWriter, IntegersAtEveryDigitCount) {
+  uint64_t p = 1;
+  for (int digits = 1; digits <= 19; ++digits, p *= 10) {
+    for (uint64_t v : {p - 1, p, p + 1, 2 * p, 9 * p}) {
+      JsonWriter w;
+      w.UInt(v);
+      EXPECT_EQ(w.view(), std::to_string(v));
+      JsonWriter n;
+      n.Int(-static_cast<int64_t>(v));
+      EXPECT_EQ(n.view(), std::to_string(-static_cast<int64_t>(v)));
+    }
+  }
+}
+
+/// Reference escaping for well-formed input: byte by byte, the rules of the test below.
+std::string SlowEscape(std::string_view in) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out = "\"";
+  for (unsigned char c : in) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Strings of every length up to 80 with one character that needs attention (escape or UTF-8)
+// at every position: the writer scans 16 bytes at a time and must stop at each of them.
+TEST(DebeziumJsonWriter, EscapesAtEveryOffsetAndLength) {
+  const std::vector<std::string> specials = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f",
+                                             "\xC3\xA9", "\xE6\x9D\xB1", "\xF0\x9F\x98\x80", "\x7f"};
+  for (size_t len = 0; len <= 80; ++len) {
+    const std::string plain(len, 'x');
+    EXPECT_EQ(S(plain), SlowEscape(plain));
+    for (const std::string& sp : specials) {
+      for (size_t at = 0; at <= len; ++at) {
+        const std::string in = plain.substr(0, at) + sp + plain.substr(at);
+        ASSERT_EQ(S(in), SlowEscape(in)) << "length " << len << " at " << at;
+      }
+    }
+  }
 }
 
 // RFC 8259 section 7 plus Jackson's escape table (CharTypes.sOutputEscapes128): short escapes for
