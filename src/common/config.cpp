@@ -82,6 +82,8 @@ const std::vector<ConfigKeySpec> kSpec = {
   // ---- transform: streaming SQL views --------------------------------------------------------
   {"transform", "sql", T::kList, "", nullptr, "files of CREATE MATERIALIZED VIEW statements (PostgreSQL dialect); relative to the config file"},
   {"transform", "group.id", T::kString, "sluice-transform", nullptr, "Kafka consumer group of `sluice transform` (bus.type kafka)"},
+  {"transform", "transaction.wait.ms", T::kInt, "10000", nullptr, "with source.provide.transaction.metadata: how long a source transaction whose END was read waits for the rest of its changes before it is applied anyway (a warning; e.g. a compacted topic dropped some)"},
+  {"transform", "transaction.buffer.max.bytes", T::kInt, "67108864", nullptr, "with source.provide.transaction.metadata: memory bound of the changes held until their source transaction is complete (above it the oldest are applied incomplete)"},
   {"transform", "memory.max.bytes", T::kInt, "268435456", nullptr, "memory budget of view state (join and aggregate state beyond it lives in state.dir)"},
   // ---- sink: ClickHouse Kafka Connect sink property names -------------------------------------
   {"sink", "type", T::kEnum, "clickhouse", "clickhouse", "sink kind"},

@@ -42,6 +42,7 @@
 #include "event/debezium_reader.h"
 #include "mysql/connection.h"
 #include "mysql/source_info.h"
+#include "pipeline/transaction_gate.h"
 #include "pipeline/transform_command.h"
 #include "pipeline/view_stage.h"
 #include "state/state_store.h"
@@ -218,6 +219,19 @@ class TransformLoop : public kafka::RebalanceListener {
         next_(std::move(stored)),
         delay_(std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"))) {
     for (const auto& t : views.SourceTables()) inputs_.insert(std::string(encoder_.Topic(t)));
+    if (encoder_.options().provide_transaction_metadata) {
+      // Whole source transactions only (TransactionGate): the transaction topic is an input too.
+      std::set<std::string> names;
+      for (const auto& t : views.SourceTables()) names.insert(t->database + "." + t->table);
+      gate_ = std::make_unique<TransactionGate>(
+          std::move(names), static_cast<size_t>(config.GetInt("transform", "transaction.buffer.max.bytes")),
+          std::chrono::milliseconds(config.GetInt("transform", "transaction.wait.ms")));
+      txn_topic_ = encoder_.TransactionTopic();
+      inputs_.insert(txn_topic_);
+      if (!next_.empty()) {
+        if (auto held = state.Get(kHeldKey)) gate_->Load(*held);
+      }
+    }
     std::string group = config.GetString("transform", "group.id");
     for (char& ch : group) {
       if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
@@ -269,13 +283,25 @@ class TransformLoop : public kafka::RebalanceListener {
       if (m && m->topic == lease_.topic) continue;
       if (m) {
         next_[{std::string(m->topic), m->partition}] = m->offset + 1;
-        try {
-          decoder_.Decode(m->topic, m->key, m->value, m->Header(std::string(kSchemaHeader).c_str()));
-        } catch (const Error& e) {
-          if (e.kind() != ErrorKind::kData) throw;
-          Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", m->topic, m->partition, m->offset, e.what());
+        const auto header = m->Header(std::string(kSchemaHeader).c_str());
+        if (!gate_) {
+          Decode(m->topic, m->partition, m->offset, m->key, m->value, header);
+        } else {
+          Gate(*m, header);
         }
         ++records_;
+      }
+      if (gate_) {
+        for (const auto& r : gate_->TakeReleased()) {
+          Decode(r.topic, r.partition, r.offset, r.key, r.value, r.schema_header);
+        }
+        if (gate_->released_incomplete() > warned_incomplete_) {
+          SLOG_WARN("transform: {} source transaction(s) applied before all their changes were read (END read "
+                    "over transform.transaction.wait.ms ago, or over transform.transaction.buffer.max.bytes held; "
+                    "a compacted or deleted topic loses changes): the views may show part of them until the rest "
+                    "arrives", gate_->released_incomplete() - warned_incomplete_);
+          warned_incomplete_ = gate_->released_incomplete();
+        }
       }
       const auto now = Clock::now();
       if (decoder_.pending_rows() >= 16384 || (!m && decoder_.pending_rows() > 0) ||
@@ -299,8 +325,12 @@ class TransformLoop : public kafka::RebalanceListener {
     Checkpoint();
     closing_ = true;
     consumer_->Close();
-    SLOG_INFO("transform stopped{}: {} records in, {} records out; {}", caught_up ? " (caught up)" : "", records_,
-              produced_, views_.StateSummary());
+    SLOG_INFO("transform stopped{}: {} records in, {} records out; {}{}", caught_up ? " (caught up)" : "", records_,
+              produced_, views_.StateSummary(),
+              gate_ ? fmt::format("; {} change(s) of unfinished source transactions held (stored with the "
+                                  "checkpoint), {} transaction(s) applied incomplete",
+                                  gate_->held_records(), gate_->released_incomplete())
+                    : std::string());
     return 0;
   }
 
@@ -339,6 +369,49 @@ class TransformLoop : public kafka::RebalanceListener {
   }
 
  private:
+  static constexpr const char* kHeldKey = "transform/held";
+
+  void Decode(std::string_view topic, int32_t partition, int64_t offset, const std::optional<std::string_view>& key,
+              const std::optional<std::string_view>& value, const std::optional<std::string_view>& header) {
+    try {
+      decoder_.Decode(topic, key, value, header);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kData) throw;
+      Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", topic, partition, offset, e.what());
+    }
+  }
+  void Decode(std::string_view topic, int32_t partition, int64_t offset, const std::optional<std::string>& key,
+              const std::optional<std::string>& value, const std::optional<std::string>& header) {
+    auto view = [](const std::optional<std::string>& s) {
+      return s ? std::optional<std::string_view>(*s) : std::nullopt;
+    };
+    Decode(topic, partition, offset, view(key), view(value), view(header));
+  }
+
+  /// A record with the transaction gate on: metadata feeds the gate; a change waits in it for the
+  /// rest of its source transaction unless it has none.
+  void Gate(const kafka::Message& m, const std::optional<std::string_view>& header) {
+    try {
+      if (m.topic == txn_topic_) {
+        if (m.value) gate_->OnMetadata(*m.value);
+        return;
+      }
+      TransactionGate::Record r;
+      r.topic = std::string(m.topic);
+      r.partition = m.partition;
+      r.offset = m.offset;
+      if (m.key) r.key = std::string(*m.key);
+      if (m.value) r.value = std::string(*m.value);
+      if (header) r.schema_header = std::string(*header);
+      if (auto now = gate_->OnChange(std::move(r))) {
+        Decode(now->topic, now->partition, now->offset, now->key, now->value, now->schema_header);
+      }
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kData) throw;
+      Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", m.topic, m.partition, m.offset, e.what());
+    }
+  }
+
   std::vector<kafka::TopicPartition> InputPartitions() {
     return kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return inputs_.count(t) > 0; });
   }
@@ -373,12 +446,14 @@ class TransformLoop : public kafka::RebalanceListener {
       Process();
       views_.Reset([](const TableSchema&) {});
       next_.clear();
+      if (gate_) gate_->Clear();
       // Every key the view topics hold is deleted first (above the last owner's versions), as the
       // rebuild need not derive again a key the last owner produced from its own interleaving of
       // the partitions; then the rebuild's changes (above those) fill the views again.
       Sweep(last_version + 1);
       views_.RaiseVersionFloor(last_version + 1);
       std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
+      if (gate_) puts.emplace_back(kHeldKey, gate_->Serialize());
       if (!outbox_.empty()) {
         outbox_.AppendPuts(puts, stored_pieces_);
         stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
@@ -465,8 +540,11 @@ class TransformLoop : public kafka::RebalanceListener {
     std::vector<ChangeChunk> out;
     for (const auto& c : chunks) {
       views_.Push(c);
-      views_.Commit(out);
+      // Without the gate a chunk is the unit; with it, the decoder holds whole transactions only,
+      // and one commit after them all keeps a transaction that spans tables (chunks) whole.
+      if (!gate_) views_.Commit(out);
     }
+    if (gate_) views_.Commit(out);
     for (auto& c : out) Produce(c);
   }
 
@@ -520,6 +598,8 @@ class TransformLoop : public kafka::RebalanceListener {
     if (consumer_ && !active_) return;  // standing by: nothing read, nothing to store
     Process();
     std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
+    // Changes of unfinished transactions: read (the offsets are past them) but not applied yet.
+    if (gate_) puts.emplace_back(kHeldKey, gate_->Serialize());
     if (!outbox_.empty()) {
       // The lease record first: should another member take over before this outbox is produced
       // (after a crash, at the restart), its versions still exceed every one in it.
@@ -586,6 +666,9 @@ class TransformLoop : public kafka::RebalanceListener {
   Outbox outbox_;
   size_t stored_pieces_ = 0;  ///< outbox pieces the state store may hold (overwritten by the next)
   uint64_t records_ = 0, produced_ = 0;
+  std::unique_ptr<TransactionGate> gate_;  ///< provide.transaction.metadata: whole transactions only
+  std::string txn_topic_;
+  uint64_t warned_incomplete_ = 0;
 };
 
 }  // namespace

@@ -238,6 +238,107 @@ class Transform(unittest.TestCase):
         s.run("sink")
         compare_views(self, s)
 
+    def test_transaction_metadata_keeps_source_transactions_whole(self):
+        """provide.transaction.metadata: a view over two tables, fed by transactions that move
+        amounts between rows of both (3 partitions each), never shows half of a transaction: every
+        record of the view topic has the invariant total, also across a kill -9 of `transform`."""
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from kafka_test import read_topic  # noqa: E402
+        import json
+        s = Setup("kafka_txn_whole")
+        s.reset()
+        with open(os.path.join(s.dir, "views.sql"), "w") as f:
+            # Every transaction adds an even amount to sum(ver) and keeps sum(bal) and count(*):
+            # a record showing part of one has an odd sum(ver), another total or another count.
+            f.write("CREATE MATERIALIZED VIEW total AS SELECT grp, CAST(sum(bal) AS BIGINT) AS total, count(*) AS n, "
+                    "CAST(sum(ver) AS BIGINT) AS vers "
+                    "FROM (SELECT grp, bal, ver FROM a UNION ALL SELECT grp, bal, ver FROM b) t GROUP BY grp;\n")
+        for stage, path in s.configs.items():
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace("  database.include.list:",
+                                     "  provide.transaction.metadata: true\n  database.include.list:")
+                        .replace("  topic.partitions: 3\n", "  topic.partitions: 3\n  session.timeout.ms: 6000\n"))
+        mysql("CREATE TABLE a (id INT PRIMARY KEY, grp INT NOT NULL, bal BIGINT NOT NULL, ver INT NOT NULL);"
+              "CREATE TABLE b (id INT PRIMARY KEY, grp INT NOT NULL, bal BIGINT NOT NULL, ver INT NOT NULL);"
+              "INSERT INTO a SELECT seq, 1, 1000, 0 FROM seq_1_to_200; "
+              "INSERT INTO b SELECT seq, 1, 1000, 0 FROM seq_1_to_200;", db=s.db)
+        s.run("capture")
+        rnd = random.Random(5)
+        procs = []
+
+        def start_transform(tag):
+            log = open(os.path.join(s.dir, f"transform-{tag}.log"), "w")
+            p = subprocess.Popen([SLUICE, "transform", s.configs["transform"]], stdout=log, stderr=log)
+            procs.append((p, log))
+            return p
+
+        next_id = [1000]
+
+        def burst(n):
+            stmts = []
+            for _ in range(n):
+                k = rnd.randint(1, 50)
+                # Rows 101..200 stay where they are (a move takes the lowest id of its table).
+                x, y = rnd.randint(101, 200), rnd.randint(101, 200)
+                kind = rnd.random()
+                if kind < 0.6:  # a transfer from a to b (or back)
+                    src, dst = ("a", "b") if rnd.random() < 0.5 else ("b", "a")
+                    stmts.append(f"START TRANSACTION; UPDATE {src} SET bal = bal - {k}, ver = ver + 1 WHERE id = {x}; "
+                                 f"UPDATE {dst} SET bal = bal + {k}, ver = ver + 1 WHERE id = {y}; COMMIT;")
+                elif kind < 0.8:  # within one table, rows in different partitions
+                    y = 101 + (x - 100) % 100 if y == x else y  # two rows: each update changes one row
+                    stmts.append(f"START TRANSACTION; UPDATE a SET bal = bal - {k}, ver = ver + 1 WHERE id = {x}; "
+                                 f"UPDATE a SET bal = bal + {k}, ver = ver + 1 WHERE id = {y}; "
+                                 f"UPDATE b SET bal = bal + 1, ver = ver + 1 WHERE id = {x}; "
+                                 f"UPDATE b SET bal = bal - 1, ver = ver + 1 WHERE id = {y}; COMMIT;")
+                else:  # a row moves from one table to the other (delete + insert)
+                    next_id[0] += 1
+                    src, dst = ("a", "b") if rnd.random() < 0.5 else ("b", "a")
+                    stmts.append(f"START TRANSACTION; INSERT INTO {dst} SELECT {next_id[0]}, grp, bal, ver + 2 FROM {src} "
+                                 f"WHERE id = (SELECT min(id) FROM {src}); DELETE FROM {src} WHERE id = "
+                                 f"(SELECT min(id) FROM (SELECT id FROM {src}) z); COMMIT;")
+            mysql("\n".join(stmts), db=s.db)
+            s.run("capture")
+
+        try:
+            t = start_transform("1")
+            for i in range(16):
+                burst(20)
+                time.sleep(0.3)
+                if i == 7:
+                    t.send_signal(signal.SIGKILL)
+                    t.wait()
+                    t = start_transform("2")
+                    deadline = time.time() + 60  # the killed member leaves the group after its session
+                    while "holding the lease" not in open(os.path.join(s.dir, "transform-2.log")).read():
+                        self.assertLess(time.time(), deadline, "the restarted transform never held the lease")
+                        time.sleep(0.2)
+            s.run("capture")
+            t.send_signal(signal.SIGTERM)
+            self.assertEqual(t.wait(timeout=120), 0)
+            out = s.run("transform")  # whatever the stopped one had not applied yet
+        finally:
+            for p, log in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                log.close()
+        self.assertIn("0 transaction(s) applied incomplete", out.stderr)
+        records = read_topic(f"{s.prefix}.total")
+        values = [json.loads(m.value()) for m in records if m.value()]
+        afters = [v.get("payload", v)["after"] for v in values]
+        # The snapshot (op "r", no transaction) is applied as it arrives: its rows are not one
+        # source transaction. Every record after it must show whole transactions.
+        afters = [a for a in afters if a and int(a["vers"]) > 0]
+        self.assertGreater(len(afters), 8, f"the view changed with the bursts ({len(records)} records)")
+        bad = [a for a in afters if (int(a["total"]), int(a["n"])) != (400000, 400) or int(a["vers"]) % 2]
+        self.assertEqual(bad, [], "a view record showed part of a source transaction")
+        self.assertGreater(len({int(a["vers"]) for a in afters}), 8)
+        got = mysql("SELECT sum(bal), count(*) FROM (SELECT bal FROM a UNION ALL SELECT bal FROM b) t", db=s.db)
+        self.assertEqual([str(x) for x in got[0]], ["400000", "400"])
+
     def test_risingwave_source_ddl_carries_over(self):
         """A RisingWave script: the topics declared with CREATE TABLE ... WITH (connector='kafka')
         FORMAT DEBEZIUM ENCODE JSON (one under another name than the MySQL table), views over them.
