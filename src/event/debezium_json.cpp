@@ -139,60 +139,56 @@ size_t DecimalToBytes(std::string_view text, uint8_t* out) {
     std::memcpy(out, be + start, 8 - start);
     return 8 - start;
   }
-  constexpr int kLimbs = 11;  // 352 bits > 10^96
-  uint32_t limbs[kLimbs] = {};
-  int used = 0;  // limbs[used..] are zero
-  uint32_t acc = 0;
-  uint32_t mul = 1;
-  size_t digits = 0;
-  auto flush = [&]() {
-    uint64_t carry = acc;
+  // Unscaled value in 64-bit words, least significant first, fed 19 digits at a time.
+  constexpr int kWords = 6;  // 384 bits > 10^96
+  uint64_t words[kWords] = {};
+  int used = 0;  // words[used..] are zero
+  auto mul_add = [&](uint64_t mul, uint64_t add) {
+    unsigned __int128 carry = add;
     for (int i = 0; i < used; ++i) {
-      const uint64_t t = uint64_t{limbs[i]} * mul + carry;
-      limbs[i] = static_cast<uint32_t>(t);
-      carry = t >> 32;
+      carry += static_cast<unsigned __int128>(words[i]) * mul;
+      words[i] = static_cast<uint64_t>(carry);
+      carry >>= 64;
     }
     if (carry != 0) {
-      if (used == kLimbs) BadDecimal(text);
-      limbs[used++] = static_cast<uint32_t>(carry);  // < 2^32: limb * 10^9 + carry < 2^32 * 10^9
+      if (used == kWords) BadDecimal(text);
+      words[used++] = static_cast<uint64_t>(carry);
     }
-    acc = 0;
-    mul = 1;
   };
+  if (parts.int_digits.size() + parts.frac_digits.size() > 96) BadDecimal(text);
+  uint64_t acc = 0, mul = 1;
   for (std::string_view part : {parts.int_digits, parts.frac_digits}) {
     for (char ch : part) {
-      if (++digits > 96) BadDecimal(text);
-      acc = acc * 10 + static_cast<uint32_t>(ch - '0');
+      acc = acc * 10 + static_cast<uint64_t>(ch - '0');
       mul *= 10;
-      if (mul == 1000000000u) flush();
+      if (mul == 10000000000000000000u) {
+        mul_add(mul, acc);
+        acc = 0;
+        mul = 1;
+      }
     }
   }
-  if (mul != 1) flush();
-  constexpr size_t kBytes = kLimbs * 4;  // 44
-  uint8_t be[kBytes];
-  bool zero = true;
-  for (int i = 0; i < kLimbs; ++i) {
-    const uint32_t limb = limbs[kLimbs - 1 - i];
-    if (limb) zero = false;
-    be[4 * i] = static_cast<uint8_t>(limb >> 24);
-    be[4 * i + 1] = static_cast<uint8_t>(limb >> 16);
-    be[4 * i + 2] = static_cast<uint8_t>(limb >> 8);
-    be[4 * i + 3] = static_cast<uint8_t>(limb);
-  }
-  if (zero) {
+  if (mul != 1) mul_add(mul, acc);
+  if (used == 0) {
     out[0] = 0;
     return 1;
   }
   if (parts.neg) {  // two's complement: invert and add one
-    int carry = 1;
-    for (size_t i = kBytes; i-- > 0;) {
-      const int v = static_cast<uint8_t>(~be[i]) + carry;
-      be[i] = static_cast<uint8_t>(v);
-      carry = v >> 8;
+    unsigned carry = 1;
+    for (uint64_t& w : words) {
+      w = ~w + carry;
+      carry = carry && w == 0;
     }
   }
+  constexpr size_t kBytes = kWords * 8;
+  uint8_t be[kBytes];
+  for (int i = 0; i < kWords; ++i) {
+    const uint64_t w = words[kWords - 1 - i];
+    for (int k = 0; k < 8; ++k) be[8 * i + k] = static_cast<uint8_t>(w >> (56 - 8 * k));
+  }
   // Minimal length: drop a leading 0x00 (0xFF) while the next byte keeps the sign bit clear (set).
-  size_t start = 0;
+  // Every byte above the top used word is such a fill byte: start at the last of them.
+  size_t start = used < kWords ? (kWords - used) * 8 - 1 : 0;
   const uint8_t fill = parts.neg ? 0xFF : 0x00;
   while (start + 1 < kBytes && be[start] == fill && ((be[start + 1] & 0x80) != 0) == parts.neg) ++start;
   std::memcpy(out, be + start, kBytes - start);

@@ -36,6 +36,19 @@ inline constexpr char kHexLower[] = "0123456789abcdef";
 inline constexpr char kBase64Std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 inline constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/// Base64 of every 12-bit value as two characters: one table lookup per two output characters.
+struct Base64Pairs {
+  char v[4096 * 2];
+  constexpr explicit Base64Pairs(const char* alphabet) : v() {
+    for (int i = 0; i < 4096; ++i) {
+      v[2 * i] = alphabet[i >> 6];
+      v[2 * i + 1] = alphabet[i & 63];
+    }
+  }
+};
+inline constexpr Base64Pairs kBase64StdPairs{kBase64Std};
+inline constexpr Base64Pairs kBase64UrlPairs{kBase64Url};
+
 /// Length of the well-formed UTF-8 sequence at `p` (Unicode 15, table 3-7), or 0 when the bytes
 /// at `p` do not start one. `*subpart` receives how many bytes one U+FFFD replaces (>= 1), as
 /// java.lang.String(byte[], UTF_8) decides it (what Debezium does to column bytes): the maximal
@@ -438,6 +451,7 @@ inline void JsonWriter::StringBody(std::string_view s) {
 
 inline void JsonWriter::Base64Body(std::string_view bytes, bool url_safe) {
   const char* alphabet = url_safe ? internal::kBase64Url : internal::kBase64Std;
+  const char* pairs = url_safe ? internal::kBase64UrlPairs.v : internal::kBase64StdPairs.v;
   const size_t n = bytes.size();
   const size_t out_len = (n + 2) / 3 * 4;
   char* p = Ensure(out_len);
@@ -445,10 +459,8 @@ inline void JsonWriter::Base64Body(std::string_view bytes, bool url_safe) {
   size_t i = 0;
   for (; i + 3 <= n; i += 3) {
     const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
-    p[0] = alphabet[v >> 18];
-    p[1] = alphabet[(v >> 12) & 63];
-    p[2] = alphabet[(v >> 6) & 63];
-    p[3] = alphabet[v & 63];
+    std::memcpy(p, pairs + 2 * (v >> 12), 2);
+    std::memcpy(p + 2, pairs + 2 * (v & 0xFFF), 2);
     p += 4;
   }
   if (i < n) {
