@@ -342,7 +342,7 @@ std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const To
 }
 
 void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& partitions,
-             const std::function<void(const Message&)>& fn) {
+             const std::function<void(const Message&)>& fn, int64_t tail) {
   if (partitions.empty()) return;
   // Partition EOF ends a partition too: under cleanup.policy=compact offsets have gaps.
   ReaderPtr guard = NewReader(settings, /*partition_eof=*/true);
@@ -359,7 +359,8 @@ void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& p
     }
     if (hi <= lo) continue;
     end[{tp.topic, tp.partition}] = hi;
-    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = lo;
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset =
+        tail > 0 ? std::max(lo, hi - tail) : lo;
   }
   rd_kafka_resp_err_t err = rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
@@ -390,6 +391,7 @@ void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& p
     msg.topic = topic;
     msg.partition = m->partition;
     msg.offset = m->offset;
+    msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
     if (m->key) msg.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
     if (m->payload) msg.value = std::string_view(static_cast<const char*>(m->payload), m->len);
     msg.raw = m;

@@ -57,11 +57,12 @@ struct Message {
 std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp,
                                          int timeout_ms = 30000);
 
-/// Reads every record of `partitions` from the log start to the end offset at the call, in
-/// offset order per partition, calling `fn(const Message&)` for each (a short-lived consumer
-/// outside any group). Throws Error(kBus) when a partition cannot be read.
+/// Reads every record of `partitions` from the log start (or, with `tail` > 0, only the last
+/// `tail` offsets of each) to the end offset at the call, in offset order per partition, calling
+/// `fn(const Message&)` for each (a short-lived consumer outside any group). Throws Error(kBus)
+/// when a partition cannot be read.
 void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& partitions,
-             const std::function<void(const Message&)>& fn);
+             const std::function<void(const Message&)>& fn, int64_t tail = 0);
 
 class KafkaConsumer {
  public:

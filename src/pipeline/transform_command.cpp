@@ -671,10 +671,94 @@ class TransformLoop : public kafka::RebalanceListener {
   uint64_t warned_incomplete_ = 0;
 };
 
+/// The source tables' schemas read from their topics, for a transform without a source database
+/// connection: `<topic.prefix>.<db>.<table>` topics (within the table filters), the newest
+/// record that carries its schema (sluice's `sluice.schema` header, or Debezium's `schema` block
+/// with schemas.enable) among the last records of each partition.
+std::vector<TableSchemaPtr> SchemasFromTopics(const Config& config, const kafka::KafkaSettings& ks) {
+  const DebeziumOptions dopts = DebeziumFromConfig(config);
+  const std::string prefix = dopts.topic_prefix + ".";
+  mysql::TableFilter filter(config);
+  kafka::KafkaProducer admin(ks);
+  std::vector<kafka::TopicPartition> parts;
+  std::map<std::string, std::pair<std::string, std::string>> topics;  // topic -> (db, table)
+  for (const auto& [name, n] : kafka::ListTopics(admin.handle(), 30000)) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const size_t dot = rest.find('.');
+    if (dot == std::string::npos || rest.find('.', dot + 1) != std::string::npos) continue;  // a view's topic
+    const std::string db = rest.substr(0, dot), table = rest.substr(dot + 1);
+    if (!filter.IncludeTable(db, table)) continue;
+    topics[name] = {db, table};
+    for (int p = 0; p < n; ++p) parts.push_back({name, p});
+  }
+  struct Newest {
+    int64_t ts = -1;
+    std::string key, value, header;
+    bool has_key = false, has_header = false;
+  };
+  std::map<std::string, Newest> newest;
+  kafka::ReadAll(
+      ks, parts,
+      [&](const kafka::Message& m) {
+        if (!m.value) return;  // a tombstone has no columns
+        const auto h = m.Header(std::string(kSchemaHeader).c_str());
+        if (!h && m.value->find("\"schema\"") == std::string_view::npos) return;
+        Newest& n = newest[std::string(m.topic)];
+        if (m.timestamp_ms < n.ts) return;
+        n.ts = m.timestamp_ms;
+        n.has_key = m.key.has_value();
+        n.key = m.key ? std::string(*m.key) : std::string();
+        n.value = std::string(*m.value);
+        n.has_header = h.has_value();
+        n.header = h ? std::string(*h) : std::string();
+      },
+      /*tail=*/16);
+  std::vector<TableSchemaPtr> out;
+  std::vector<std::string> without;
+  for (const auto& [topic, dbt] : topics) {
+    auto it = newest.find(topic);
+    if (it == newest.end()) {
+      without.push_back(topic);
+      continue;
+    }
+    const Newest& n = it->second;
+    DebeziumDecoder decoder(DebeziumDecoderOptions{dopts, [](std::string_view f) {
+                                                     return mysql::BinlogFileSequence(std::string(f));
+                                                   }});
+    try {
+      decoder.Decode(topic, n.has_key ? std::optional<std::string_view>(n.key) : std::nullopt,
+                     std::string_view(n.value),
+                     n.has_header ? std::optional<std::string_view>(n.header) : std::nullopt);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kData) throw;
+      SLOG_WARN("transform: the columns of {} cannot be read from its newest record: {}", topic, e.what());
+      without.push_back(topic);
+      continue;
+    }
+    auto chunks = decoder.TakeChunks();
+    if (chunks.empty() || !chunks.front().schema()) {
+      without.push_back(topic);
+      continue;
+    }
+    out.push_back(chunks.front().schema());
+  }
+  SLOG_INFO("transform: no source.database.hostname: the columns of {} table(s) come from their topics{}", out.size(),
+            without.empty() ? std::string()
+                            : fmt::format("; not from {} (no record with a schema among their last ones: empty, "
+                                          "tombstones only, or Debezium JSON without schemas.enable; a view over "
+                                          "them needs source.database.* or schemas.enable)",
+                                          fmt::join(without, ", ")));
+  return out;
+}
+
 }  // namespace
 
 int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
-  Config config = LoadConfig(flags);
+  // Without source.database.hostname the source tables' columns come from their topics.
+  Config config = LoadConfig(flags, /*source_connection=*/false);
+  const bool from_topics = !config.Has("source", "database.hostname");
+  if (!from_topics) config = LoadConfig(flags);
   if (config.GetString("bus", "type") != "kafka") {
     Throw(ErrorKind::kConfig, "{}: `sluice transform` reads and writes Kafka topics: set bus.type: kafka and "
           "bus.bootstrap.servers (in one process, `sluice run` maintains the views without Kafka)", config.file());
@@ -687,10 +771,11 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
     Throw(ErrorKind::kConfig, "--reset-offsets: only 'earliest' (rebuild every view from the topics) is supported");
   }
   kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "transform");
-  mysql::TableFilter filter(config);
-  auto options = mysql::CaptureOptions::FromConfig(config);
-  // The source tables' schemas bind the views (read from the source database, as `run` does).
-  const std::vector<TableSchemaPtr> tables = LoadEmittedSchemas(options, filter);
+  // The source tables' schemas bind the views: read from the source database, as `run` does, or
+  // from the topics.
+  const std::vector<TableSchemaPtr> tables =
+      from_topics ? SchemasFromTopics(config, ks)
+                  : LoadEmittedSchemas(mysql::CaptureOptions::FromConfig(config), mysql::TableFilter(config));
   // The state store first: the views' state manager uses it until the views are destroyed.
   auto state = OpenState(config);
   ViewStage views(config, tables);

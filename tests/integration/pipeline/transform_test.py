@@ -339,6 +339,40 @@ class Transform(unittest.TestCase):
         got = mysql("SELECT sum(bal), count(*) FROM (SELECT bal FROM a UNION ALL SELECT bal FROM b) t", db=s.db)
         self.assertEqual([str(x) for x in got[0]], ["400000", "400"])
 
+    def test_transform_without_a_source_connection_reads_columns_from_the_topics(self):
+        """A transform config without source.database.*: the tables' columns come from their
+        topics (the newest record's schema header); the views equal MariaDB's queries. A view over
+        a table whose topic holds no record says so."""
+        s = Setup("kafka_nodb")
+        s.reset()
+        w = Workload(s.db, 13)
+        w.setup(batches=300)
+        w.run(100)
+        with open(s.configs["transform"]) as f:
+            text = f.read()
+        text = re.sub(r"  database\.(hostname|port|user|password|server\.id): .*\n", "", text)
+        self.assertNotIn("database.hostname", text)
+        with open(s.configs["transform"], "w") as f:
+            f.write(text)
+        s.run("capture")
+        out = s.run("transform")
+        self.assertIn("come from their topics", out.stderr)
+        s.run("sink")
+        compare_views(self, s)
+        w.run(100)
+        s.run("capture")
+        s.run("transform")
+        s.run("sink")
+        compare_views(self, s)
+        # A view over a table captured later whose topic has no record yet: a clear error naming it.
+        mysql("CREATE TABLE later (id INT PRIMARY KEY, v INT)", db=s.db)
+        s.run("capture")
+        with open(os.path.join(s.dir, "views.sql"), "a") as f:
+            f.write("\nCREATE MATERIALIZED VIEW later_v AS SELECT id, v FROM later;\n")
+        out = s.run("transform", "--reset-offsets", "earliest", check=False)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("later", out.stderr)
+
     def test_risingwave_source_ddl_carries_over(self):
         """A RisingWave script: the topics declared with CREATE TABLE ... WITH (connector='kafka')
         FORMAT DEBEZIUM ENCODE JSON (one under another name than the MySQL table), views over them.
