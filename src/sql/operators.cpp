@@ -107,6 +107,11 @@ class StateReader {
     return r;
   }
   bool AtEnd() const { return pos_ == in_.size(); }
+  std::string_view Rest() const { return in_.substr(pos_); }
+  void Skip(size_t n) {
+    Need(n);
+    pos_ += n;
+  }
 
  private:
   void Need(uint64_t n) {
@@ -152,6 +157,8 @@ Row DecodeRow(std::string_view enc, const std::vector<SqlType>& types) {
   if (!enc.empty()) Throw(ErrorKind::kState, "view state holds a row that does not fit the view");
   return r;
 }
+
+bool HasMultiset(const AggCall& c) { return c.arg && (c.distinct || c.func == AggFunc::kMin || c.func == AggFunc::kMax); }
 
 /// Intrusive doubly-linked list helpers over entries with `Prev`/`Next` members (LRU, dirty lists).
 template <typename E, E* E::*Prev, E* E::*Next>
@@ -417,20 +424,34 @@ class PersistedJoinState final : public StateCache {
 };
 
 /// An AggregateOperator's groups in a ViewStateManager. Store layout under ns(): `g | BE32 len |
-/// group key` -> the group record (rows, emitted row, version, per aggregate count/sum), and
-/// `g | BE32 len | group key | aggregate index (u8) | EncodeKey(value)` -> multiplicity, the
-/// min/max/DISTINCT multisets value by value (a change writes one value, not the whole set). The
-/// cache unit is a group with its multisets (a single group's multisets must fit the budget).
+/// group key` -> the group record (rows, emitted row, version, per aggregate count/sum, then per
+/// min/max/DISTINCT multiset either its values inline or a mark that it is stored value by value),
+/// and for the latter `g | BE32 len | group key | aggregate index (u8) | EncodeKey(value)` ->
+/// multiplicity. A small multiset rides in the record, so a group is loaded with one point read; a
+/// big one is stored value by value (a change writes one value, often as a blind counter add), and
+/// of a min/max one memory keeps only a window of its smallest and largest values. The cache unit
+/// is a group.
 class PersistedAggregateState final : public StateCache {
  public:
+  /// The window of a min/max multiset stored value by value: memory holds the exact multiplicity
+  /// of every value <= lo and every value >= hi (lo < hi), and none in between.
+  struct Window {
+    Value lo, hi;
+  };
+  struct Multiset {
+    bool keyed = false;              ///< stored value by value (else inside the group record)
+    std::unique_ptr<Window> window;  ///< keyed min/max only: memory holds part of the values
+  };
   struct Group {
     GroupState g;
     const std::string* key = nullptr;
-    std::unordered_set<std::string> touched;  ///< aggregate index byte + encoded value, changed since written
+    std::vector<Multiset> ms;  ///< per aggregate index (used by multiset owners only)
+    /// Keyed multisets: aggregate index byte + EncodeKey(value) -> multiplicity change not yet written.
+    std::unordered_map<std::string, int64_t> pending;
     bool absent = true;   ///< the group has no record (a write deletes it)
     bool in_dirty = false;
     size_t bytes = 0;
-    size_t value_bytes = 0;  ///< bytes of the multisets' nodes
+    size_t value_bytes = 0;  ///< bytes of the multisets' and pending's nodes
     uint64_t tick = 0;
     Group* lru_prev = nullptr;
     Group* lru_next = nullptr;
@@ -441,7 +462,17 @@ class PersistedAggregateState final : public StateCache {
   PersistedAggregateState(ViewStateManager* manager, std::string view, std::string ns, const std::vector<SqlType>& key_types,
                           const std::vector<AggCall>& aggs)
       : StateCache(manager, std::move(view), std::move(ns)), key_types_(key_types), aggs_(aggs),
-        values_of_(SharedMultisets(aggs)), known_(IsEmpty(manager_, ns_)) {}
+        values_of_(SharedMultisets(aggs)), windowable_(aggs.size(), false), known_(IsEmpty(manager_, ns_)) {
+    for (size_t a = 0; a < aggs_.size(); ++a) {
+      if (values_of_[a] != a || !HasMultiset(aggs_[a])) continue;
+      owners_.push_back(a);
+      bool minmax = true;
+      for (size_t b = a; b < aggs_.size(); ++b) {
+        if (values_of_[b] == a) minmax = minmax && !aggs_[b].distinct && (aggs_[b].func == AggFunc::kMin || aggs_[b].func == AggFunc::kMax);
+      }
+      windowable_[a] = minmax;
+    }
+  }
 
   ~PersistedAggregateState() override { manager_->Charge(-static_cast<int64_t>(bytes_)); }
 
@@ -462,18 +493,31 @@ class PersistedAggregateState final : public StateCache {
     return gr;
   }
 
-  /// Records that the multiset of aggregate `a` changed at `v`.
-  void Touch(Group& gr, size_t a, const Value& v) {
-    std::string t(1, static_cast<char>(a));
-    EncodeKey(t, v, aggs_[a].arg->type);
-    auto [it, inserted] = gr.touched.insert(std::move(t));
-    if (inserted) gr.value_bytes += kNodeBytes + sizeof(std::string) + HeapBytes(*it);
-  }
-
-  /// Notes a change of the multisets' sizes by `delta` nodes holding `heap` string bytes each.
-  void ValuesChanged(Group& gr, int64_t delta, size_t heap) {
-    const int64_t node = static_cast<int64_t>(kNodeBytes + sizeof(Value) + sizeof(int64_t) + heap);
-    gr.value_bytes = static_cast<size_t>(static_cast<int64_t>(gr.value_bytes) + delta * node);
+  /// Adds (sign +1) or retracts (-1) the non-null value `v` of multiset owner `a` (min, max or
+  /// DISTINCT), keeping its window and its unwritten changes.
+  void ChangeValue(Group& gr, size_t a, const Value& v, int sign) {
+    AggAccumulator& acc = gr.g.acc[a];
+    Multiset& m = gr.ms[a];
+    if (Covered(m, a, v)) {
+      const size_t before = acc.values.size();
+      AccumulateAgg(acc, aggs_[a], v, sign);
+      if (acc.values.size() != before) {
+        ValuesChanged(gr, static_cast<int64_t>(acc.values.size()) - static_cast<int64_t>(before), HeapBytes(v.s));
+      }
+    } else {
+      acc.count += sign;  // between the window's ends (min/max only: count is the multiset's size)
+    }
+    if (m.keyed) {
+      std::string t(1, static_cast<char>(a));
+      EncodeKey(t, v, aggs_[a].arg->type);
+      AddPending(gr, std::move(t), sign);
+    } else if (acc.values.size() > manager_->multiset_inline_values()) {
+      MakeKeyed(gr, a);
+    }
+    if (m.keyed && windowable_[a]) {
+      if (acc.values.size() > 4 * manager_->multiset_window_keep()) Trim(gr, a);
+      if (m.window && sign < 0 && !EndsKnown(gr, a)) Refill(gr, a);
+    }
   }
 
   /// Marks the group changed (its record is written at the next eviction or Commit).
@@ -487,6 +531,10 @@ class PersistedAggregateState final : public StateCache {
 
   /// Turns the group into an absent one (it vanished); its record is deleted when written.
   void Erase(Group& gr) {
+    for (size_t a : owners_) {
+      for (const auto& [v, n] : gr.g.acc[a].values) ValuesChanged(gr, -1, HeapBytes(v.s));
+      gr.ms[a].window.reset();
+    }
     GroupState fresh;
     fresh.key = std::move(gr.g.key);
     fresh.acc.resize(aggs_.size());
@@ -531,12 +579,132 @@ class PersistedAggregateState final : public StateCache {
   }
 
  private:
+  /// Record trailer version (records written before it end after the accumulators; their
+  /// multisets are all stored value by value, one copy per aggregate sharing them).
+  static constexpr uint8_t kRecordMultisets = 2;
+  static constexpr size_t kPendingNodeBytes = kNodeBytes + sizeof(std::string) + sizeof(int64_t);
+
   std::string GroupPrefix(const std::string& key) const {
     std::string p = ns_;
     p.push_back('g');
     AppendBigEndian32(p, static_cast<uint32_t>(key.size()));
     p.append(key);
     return p;
+  }
+
+  /// Notes a change of the multisets' sizes by `delta` nodes holding `heap` string bytes each.
+  void ValuesChanged(Group& gr, int64_t delta, size_t heap) {
+    const int64_t node = static_cast<int64_t>(kNodeBytes + sizeof(Value) + sizeof(int64_t) + heap);
+    gr.value_bytes = static_cast<size_t>(std::max<int64_t>(0, static_cast<int64_t>(gr.value_bytes) + delta * node));
+  }
+
+  bool Less(size_t a, const Value& x, const Value& y) const { return ValueLess{aggs_[a].arg->type}(x, y); }
+
+  /// Whether memory holds the exact multiplicity of `v` in multiset `a`.
+  bool Covered(const Multiset& m, size_t a, const Value& v) const {
+    return !m.window || !Less(a, m.window->lo, v) || !Less(a, v, m.window->hi);
+  }
+
+  /// Whether the window still holds the smallest and the largest value (or the multiset is empty,
+  /// then the window is dropped).
+  bool EndsKnown(Group& gr, size_t a) {
+    AggAccumulator& acc = gr.g.acc[a];
+    Multiset& m = gr.ms[a];
+    if (acc.count == 0) {
+      SLUICE_CHECK(acc.values.empty(), "aggregate multiset window holds values of an empty multiset");
+      m.window.reset();
+      return true;
+    }
+    return !acc.values.empty() && !Less(a, m.window->lo, acc.values.begin()->first) &&
+           !Less(a, acc.values.rbegin()->first, m.window->hi);
+  }
+
+  void AddPending(Group& gr, std::string t, int64_t delta) {
+    auto [it, inserted] = gr.pending.try_emplace(std::move(t), 0);
+    if (inserted) gr.value_bytes += kPendingNodeBytes + HeapBytes(it->first);
+    it->second += delta;
+    if (it->second == 0) {
+      gr.value_bytes -= std::min(gr.value_bytes, kPendingNodeBytes + HeapBytes(it->first));
+      gr.pending.erase(it);
+    }
+  }
+
+  /// Moves inline multiset `a` (complete in memory) to value-by-value storage: every value is
+  /// pending (the store holds none of its keys).
+  void MakeKeyed(Group& gr, size_t a) {
+    gr.ms[a].keyed = true;
+    for (const auto& [v, n] : gr.g.acc[a].values) {
+      std::string t(1, static_cast<char>(a));
+      EncodeKey(t, v, aggs_[a].arg->type);
+      AddPending(gr, std::move(t), n);
+    }
+  }
+
+  /// Keeps the window_keep smallest and largest values of multiset `a` (more than 2x that held).
+  void Trim(Group& gr, size_t a) {
+    auto& values = gr.g.acc[a].values;
+    const size_t keep = manager_->multiset_window_keep();
+    Multiset& m = gr.ms[a];
+    Value lo = std::next(values.begin(), static_cast<std::ptrdiff_t>(keep - 1))->first;
+    Value hi = std::prev(values.end(), static_cast<std::ptrdiff_t>(keep))->first;
+    if (m.window) {
+      if (Less(a, m.window->lo, lo)) lo = m.window->lo;
+      if (Less(a, hi, m.window->hi)) hi = m.window->hi;
+    }
+    auto it = values.upper_bound(lo);
+    const auto end = values.lower_bound(hi);
+    while (it != end) {
+      ValuesChanged(gr, -1, HeapBytes(it->first.s));
+      it = values.erase(it);
+    }
+    if (!m.window) m.window = std::make_unique<Window>();
+    m.window->lo = std::move(lo);
+    m.window->hi = std::move(hi);
+  }
+
+  /// Adds a value read from the store (with its multiplicity) to multiset `a` if its window covers it.
+  void InsertLoaded(Group& gr, size_t a, Value v, int64_t n) {
+    if (n <= 0 || !Covered(gr.ms[a], a, v)) return;
+    auto& values = gr.g.acc[a].values;
+    if (values.empty()) values = std::map<Value, int64_t, ValueLess>(ValueLess{aggs_[a].arg->type});
+    const size_t heap = HeapBytes(v.s);
+    if (values.emplace(std::move(v), n).second) ValuesChanged(gr, 1, heap);
+    if (windowable_[a] && gr.ms[a].keyed && values.size() > 4 * manager_->multiset_window_keep()) Trim(gr, a);
+  }
+
+  /// Reads keyed multiset `a` again from the store, with the changes not yet written.
+  void Refill(Group& gr, size_t a) {
+    auto& values = gr.g.acc[a].values;
+    for (const auto& [v, n] : values) ValuesChanged(gr, -1, HeapBytes(v.s));
+    values.clear();
+    gr.ms[a].window.reset();
+    manager_->CountLoad();
+    const std::string prefix = GroupPrefix(*gr.key) + static_cast<char>(a);
+    const SqlType& type = aggs_[a].arg->type;
+    std::unordered_set<const std::string*> seen;
+    manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
+      int64_t n = DecodeCounter(value);
+      std::string_view rest = key.substr(prefix.size() - 1);  // aggregate index byte + value
+      if (!gr.pending.empty()) {
+        auto p = gr.pending.find(std::string(rest));
+        if (p != gr.pending.end()) {
+          n += p->second;
+          seen.insert(&p->first);
+        }
+      }
+      rest.remove_prefix(1);
+      InsertLoaded(gr, a, DecodeKey(rest, type), n);
+      return true;
+    });
+    for (const auto& [t, n] : gr.pending) {
+      if (static_cast<uint8_t>(t[0]) != a || seen.count(&t)) continue;
+      std::string_view rest(t);
+      rest.remove_prefix(1);
+      InsertLoaded(gr, a, DecodeKey(rest, type), n);
+    }
+    if (gr.g.acc[a].count != 0 && windowable_[a] && values.empty()) {
+      Throw(ErrorKind::kState, "aggregate state lost the values of a min/max (the store does not fit the group record)");
+    }
   }
 
   void SetBytes(Group& gr, size_t n) {
@@ -548,7 +716,10 @@ class PersistedAggregateState final : public StateCache {
   void Recharge(Group& gr) {
     size_t n = kNodeBytes + sizeof(std::string) + sizeof(Group) + HeapBytes(*gr.key) + RowBytes(gr.g.key) +
                RowBytes(gr.g.last) + gr.g.acc.capacity() * sizeof(AggAccumulator) + gr.value_bytes +
-               gr.touched.bucket_count() * sizeof(void*);
+               gr.ms.capacity() * sizeof(Multiset) + gr.pending.bucket_count() * sizeof(void*);
+    for (size_t a : owners_) {
+      if (gr.ms[a].window) n += sizeof(Window) + 32 + HeapBytes(gr.ms[a].window->lo.s) + HeapBytes(gr.ms[a].window->hi.s);
+    }
     SetBytes(gr, n);
   }
 
@@ -557,68 +728,80 @@ class PersistedAggregateState final : public StateCache {
     std::string_view kv(*gr.key);
     for (const auto& t : key_types_) g.key.push_back(DecodeKey(kv, t));
     g.acc.resize(aggs_.size());
+    if (!owners_.empty()) gr.ms.resize(aggs_.size());
     if (known_) {  // every stored group is cached: this one is new
       Recharge(gr);
       return;
     }
     manager_->CountLoad();
-    const std::string prefix = GroupPrefix(*gr.key);
-    manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
-      if (key.size() == prefix.size()) {
-        StateReader r(value);
-        g.rows = r.Get<int64_t>();
-        g.emitted = r.Get<uint8_t>() != 0;
-        g.dirty = r.Get<uint8_t>() != 0;
-        g.version = r.Get<uint64_t>();
-        g.last = r.GetRow();
-        if (r.Get<uint64_t>() != aggs_.size()) Throw(ErrorKind::kState, "aggregate state does not fit the view");
-        for (auto& acc : g.acc) {
-          acc.count = r.Get<int64_t>();
-          acc.sum = r.Get<Int128>();
-          acc.dsum = r.Get<double>();
+    const std::optional<std::string> record = manager_->Get(GroupPrefix(*gr.key));
+    if (!record) {  // no record: no multiset values either
+      Recharge(gr);
+      return;
+    }
+    StateReader r(*record);
+    g.rows = r.Get<int64_t>();
+    g.emitted = r.Get<uint8_t>() != 0;
+    g.dirty = r.Get<uint8_t>() != 0;
+    g.version = r.Get<uint64_t>();
+    g.last = r.GetRow();
+    if (r.Get<uint64_t>() != aggs_.size()) Throw(ErrorKind::kState, "aggregate state does not fit the view");
+    for (auto& acc : g.acc) {
+      acc.count = r.Get<int64_t>();
+      acc.sum = r.Get<Int128>();
+      acc.dsum = r.Get<double>();
+    }
+    gr.absent = false;
+    if (r.AtEnd()) {  // written before inline multisets: every multiset is stored value by value
+      for (size_t a : owners_) gr.ms[a].keyed = true;
+    } else {
+      if (r.Get<uint8_t>() != kRecordMultisets) Throw(ErrorKind::kState, "aggregate state has an unknown record version");
+      for (size_t a : owners_) {
+        const bool keyed = r.Get<uint8_t>() != 0;
+        gr.ms[a].keyed = keyed;
+        if (keyed) continue;
+        const uint32_t n = r.Get<uint32_t>();
+        std::string_view rest = r.Rest();
+        for (uint32_t k = 0; k < n; ++k) {
+          Value v = DecodeKey(rest, aggs_[a].arg->type);
+          int64_t c = 0;
+          if (rest.size() < sizeof c) Throw(ErrorKind::kState, "aggregate state record is truncated");
+          std::memcpy(&c, rest.data(), sizeof c);
+          rest.remove_prefix(sizeof c);
+          InsertLoaded(gr, a, std::move(v), c);
         }
-        if (!r.AtEnd()) Throw(ErrorKind::kState, "aggregate state has trailing bytes");
-        gr.absent = false;
-        return true;
+        r.Skip(r.Rest().size() - rest.size());
       }
-      std::string_view rest = key.substr(prefix.size());
-      const size_t a = static_cast<uint8_t>(rest[0]);
-      if (a >= aggs_.size() || !aggs_[a].arg) Throw(ErrorKind::kState, "aggregate state does not fit the view");
-      if (values_of_[a] != a) return true;  // the same values as the multiset it shares (kept once in memory)
-      rest.remove_prefix(1);
-      Value v = DecodeKey(rest, aggs_[a].arg->type);
-      auto& values = g.acc[a].values;
-      if (values.empty()) values = std::map<Value, int64_t, ValueLess>(ValueLess{aggs_[a].arg->type});
-      ValuesChanged(gr, 1, HeapBytes(v.s));
-      values.emplace(std::move(v), DecodeCounter(value));
-      return true;
-    });
+      if (!r.AtEnd()) Throw(ErrorKind::kState, "aggregate state has trailing bytes");
+    }
+    for (size_t a : owners_) {
+      if (gr.ms[a].keyed) Refill(gr, a);
+    }
     Recharge(gr);
   }
 
   /// Appends the writes of `gr`'s changes to `w` and marks it clean.
   void Write(Group& gr, StateWrites& w) {
     const std::string prefix = GroupPrefix(*gr.key);
-    for (const std::string& t : gr.touched) {
+    for (const auto& [t, delta] : gr.pending) {
       const size_t a = static_cast<uint8_t>(t[0]);
       std::string_view rest(t);
       rest.remove_prefix(1);
       Value v = DecodeKey(rest, aggs_[a].arg->type);
-      const auto& values = gr.g.acc[a].values;
-      auto it = values.empty() ? values.end() : values.find(v);
-      if (it != values.end()) w.Put(prefix, t, EncodeCounter(it->second)); else w.Delete(prefix, t);
-      // Aggregates sharing this multiset in memory keep their own copy in the store (same layout
-      // as when each had its own).
-      for (size_t sh = a + 1; sh < aggs_.size(); ++sh) {
-        if (values_of_[sh] != a) continue;
-        std::string key = prefix;
-        key.push_back(static_cast<char>(sh));
-        key.append(t, 1);
-        if (it != values.end()) w.Put(key, EncodeCounter(it->second)); else w.Delete(key);
+      if (Covered(gr.ms[a], a, v)) {  // the exact multiplicity is known: no read at the write
+        const auto& values = gr.g.acc[a].values;
+        auto it = values.empty() ? values.end() : values.find(v);
+        if (it != values.end()) w.Put(prefix, t, EncodeCounter(it->second)); else w.Delete(prefix, t);
+      } else {
+        w.Add(prefix, t, delta);
       }
-      gr.value_bytes -= std::min(gr.value_bytes, kNodeBytes + sizeof(std::string) + HeapBytes(t));
+      gr.value_bytes -= std::min(gr.value_bytes, kPendingNodeBytes + HeapBytes(t));
     }
-    std::unordered_set<std::string>().swap(gr.touched);
+    std::unordered_map<std::string, int64_t>().swap(gr.pending);
+    for (size_t a : owners_) {
+      // An empty keyed multiset has no keys left once its pending deletes are written.
+      if (gr.ms[a].keyed && gr.g.acc[a].values.empty() && !gr.ms[a].window) gr.ms[a].keyed = false;
+    }
     if (gr.absent) {
       w.Delete(prefix);
     } else {
@@ -635,7 +818,20 @@ class PersistedAggregateState final : public StateCache {
         wr.Put(acc.sum);
         wr.Put(acc.dsum);
       }
-      w.Put(prefix, wr.Take());
+      wr.Put<uint8_t>(kRecordMultisets);
+      std::string rec = wr.Take();
+      for (size_t a : owners_) {
+        rec.push_back(gr.ms[a].keyed ? '\1' : '\0');
+        if (gr.ms[a].keyed) continue;
+        const auto& values = g.acc[a].values;
+        const uint32_t n = static_cast<uint32_t>(values.size());
+        rec.append(reinterpret_cast<const char*>(&n), sizeof n);
+        for (const auto& [v, c] : values) {
+          EncodeKey(rec, v, aggs_[a].arg->type);
+          rec.append(reinterpret_cast<const char*>(&c), sizeof c);
+        }
+      }
+      w.Put(prefix, rec);
     }
     gr.in_dirty = false;
     dirty_.Remove(&gr);
@@ -645,6 +841,8 @@ class PersistedAggregateState final : public StateCache {
   std::vector<SqlType> key_types_;
   std::vector<AggCall> aggs_;
   std::vector<size_t> values_of_;  ///< SharedMultisets(aggs_)
+  std::vector<size_t> owners_;     ///< aggregates owning a multiset (min/max/DISTINCT, first of those sharing it)
+  std::vector<bool> windowable_;   ///< owner whose multiset serves min/max only (memory may hold a window)
   bool known_;  ///< every stored group is cached (nothing stored at start, nothing evicted)
   std::unordered_map<std::string, Group> groups_;
   IntrusiveList<Group, &Group::lru_prev, &Group::lru_next> lru_;
@@ -655,12 +853,6 @@ class PersistedAggregateState final : public StateCache {
 };
 
 static bool IsAdd(RowOp op) { return op == RowOp::kInsert || op == RowOp::kUpdateAfter; }
-
-namespace {
-
-bool HasMultiset(const AggCall& c) { return c.arg && (c.distinct || c.func == AggFunc::kMin || c.func == AggFunc::kMax); }
-
-}  // namespace
 
 std::vector<size_t> SharedMultisets(const std::vector<AggCall>& aggs) {
   std::vector<size_t> of(aggs.size());
@@ -890,13 +1082,11 @@ void AggregateOperator::PushPersisted(const ChangeChunk& chunk) {
       if (values_of_[a] != a) continue;  // its values are in another aggregate's multiset
       if (call.filter && !IsTrue(Eval(*call.filter, r))) continue;
       Value v = call.arg ? Eval(*call.arg, r) : Value::Null();
-      AggAccumulator& acc = g.acc[a];
-      const size_t before = acc.values.size();
-      AccumulateAgg(acc, call, v, sign);
-      if (acc.values.size() != before) {
-        pstate_->ValuesChanged(gr, static_cast<int64_t>(acc.values.size()) - static_cast<int64_t>(before), HeapBytes(v.s));
+      if (!v.null && HasMultiset(call)) {
+        pstate_->ChangeValue(gr, a, v, sign);
+      } else {
+        AccumulateAgg(g.acc[a], call, v, sign);
       }
-      if (!v.null && (call.distinct || call.func == AggFunc::kMin || call.func == AggFunc::kMax)) pstate_->Touch(gr, a, v);
     }
     pstate_->Changed(gr);
   }

@@ -11,6 +11,7 @@
 /// records newest first. So the store always holds the last commit (state + offset) once
 /// recovered, whatever point a `kill -9` hit.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -173,6 +174,16 @@ class ViewStateManager {
   /// from RocksDB at each probe and only their changed rows are cached.
   void set_max_cached_bucket_bytes(size_t n) { max_bucket_bytes_ = n; }
   size_t max_cached_bucket_bytes() const { return max_bucket_bytes_; }
+  /// min/max multisets of aggregate groups: up to `inline_values` distinct values are stored in
+  /// the group record (loaded with one point read); a bigger one is stored value by value, and of
+  /// a min/max-only one memory keeps a window of the `window_keep` smallest and largest values
+  /// (trimmed past 4x that), read again from the store when deletes empty one end.
+  void set_multiset_limits(size_t inline_values, size_t window_keep) {
+    inline_values_ = std::max<size_t>(inline_values, 1);
+    window_keep_ = std::max<size_t>(window_keep, 1);
+  }
+  size_t multiset_inline_values() const { return inline_values_; }
+  size_t multiset_window_keep() const { return window_keep_; }
   /// Largest batch Commit writes at once (default 4 MiB); more dirty data is spilled first.
   void set_commit_chunk_bytes(size_t n) { commit_chunk_bytes_ = n; }
 
@@ -212,6 +223,8 @@ class ViewStateManager {
   std::string prefix_;
   size_t budget_;
   size_t max_bucket_bytes_;
+  size_t inline_values_ = 32;
+  size_t window_keep_ = 16;
   size_t commit_chunk_bytes_;
   size_t used_ = 0;
   uint64_t tick_ = 0;

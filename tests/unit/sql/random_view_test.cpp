@@ -106,8 +106,9 @@ TEST(SqlRandom, IncrementalEqualsOracle) {
 /// The same with every view's state in RocksDB behind a 16 KiB cache (join buckets over 512 bytes
 /// read from RocksDB at each probe), committing every 3 batches so dirty state is evicted
 /// (spilled with undo records) between commits.
-TEST(SqlRandom, PersistedStateEqualsOracle) {
+void RunPersisted(size_t inline_values, size_t window_keep) {
   ViewHarness h("db");
+  if (inline_values > 0) h.SetMultisetLimits(inline_values, window_keep);
   h.UsePersistedState(16 << 10, 512, 3);
   RunRandom(h);
   const auto& st = h.state_manager()->stats();
@@ -120,6 +121,12 @@ TEST(SqlRandom, PersistedStateEqualsOracle) {
   EXPECT_EQ(st.commits, 200u);
   EXPECT_LE(h.state_manager()->MemoryUsed(), 16u << 10);
 }
+
+TEST(SqlRandom, PersistedStateEqualsOracle) { RunPersisted(0, 0); }
+
+/// min/max multisets of over 2 values stored value by value, memory holding windows of the 2
+/// smallest and largest values (refilled from the store when deletes empty an end).
+TEST(SqlRandom, PersistedStateWithMultisetWindowsEqualsOracle) { RunPersisted(2, 2); }
 
 }  // namespace
 }  // namespace sluice::sql::testing

@@ -80,13 +80,17 @@ std::string Join(const std::vector<std::string>& lines) {
 class SqlLogicTest : public ::testing::TestWithParam<std::string> {};
 
 /// Persisted mode: a budget so small that nearly every access misses and every join bucket is
-/// "partial" (read from RocksDB at each probe), with a commit after every batch.
+/// "partial" (read from RocksDB at each probe), with a commit after every batch, and min/max
+/// multisets over 2 values stored value by value with a window of their 1 smallest and largest.
 constexpr size_t kTinyBudget = 2048;
 constexpr size_t kTinyBucket = 128;
 
 std::unique_ptr<ViewHarness> MakeHarness(const std::string& database, bool persisted) {
   auto h = std::make_unique<ViewHarness>(database);
-  if (persisted) h->UsePersistedState(kTinyBudget, kTinyBucket);
+  if (persisted) {
+    h->SetMultisetLimits(2, 1);  // min/max multisets of 3+ values stored value by value, windows of 1+1
+    h->UsePersistedState(kTinyBudget, kTinyBucket);
+  }
   return h;
 }
 

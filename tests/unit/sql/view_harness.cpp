@@ -35,6 +35,7 @@ void ViewHarness::OpenState() {
   store_ = StateStore::Open(state_dir_);
   manager_ = std::make_unique<ViewStateManager>(store_.get(), "views/", budget_);
   if (max_bucket_bytes_ > 0) manager_->set_max_cached_bucket_bytes(max_bucket_bytes_);
+  if (multiset_inline_ > 0) manager_->set_multiset_limits(multiset_inline_, multiset_keep_);
   manager_->Recover();
 }
 

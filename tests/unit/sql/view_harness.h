@@ -26,6 +26,12 @@ class ViewHarness {
   /// directory, with this memory budget; Commit() commits it every `commit_every` batches (with
   /// the batch number as the offset). Call before CreateViews.
   void UsePersistedState(size_t budget_bytes, size_t max_bucket_bytes = 0, int commit_every = 1);
+  /// ViewStateManager::set_multiset_limits for the persisted state (call before UsePersistedState;
+  /// small limits make min/max multisets move to value-by-value storage and windows early).
+  void SetMultisetLimits(size_t inline_values, size_t window_keep) {
+    multiset_inline_ = inline_values;
+    multiset_keep_ = window_keep;
+  }
   ViewStateManager* state_manager() { return manager_.get(); }
   StateStore* state_store() { return store_.get(); }
   /// Simulates kill -9: drops the pipelines, the manager and the store without committing,
@@ -104,6 +110,8 @@ class ViewHarness {
   std::string state_dir_;
   size_t budget_ = 0;
   size_t max_bucket_bytes_ = 0;
+  size_t multiset_inline_ = 0;  ///< 0: the manager's defaults
+  size_t multiset_keep_ = 0;
   int commit_every_ = 1;
   int batches_ = 0;
   int committed_batches_ = 0;
