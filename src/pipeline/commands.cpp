@@ -21,6 +21,7 @@
 #include "mysql/capture.h"
 #include "mysql/source_info.h"
 #include "pipeline/kafka_commands.h"
+#include "pipeline/transform_command.h"
 #include "pipeline/view_stage.h"
 #include "state/state_store.h"
 
@@ -517,20 +518,25 @@ int Check(const CommonFlags& flags) {
   std::vector<std::string> problems;
   // A config for `sluice sink` alone (Kafka, no database connection, no views) needs no `source`
   // connection settings; every other one does. Either load throws with every problem listed.
+  // So does one for `sluice transform` alone: it reads the tables' columns from their topics.
   Config config = LoadConfig(flags, /*source_connection=*/false);
-  const bool sink_only = config.GetString("bus", "type") == "kafka" && !config.Has("source", "database.hostname") &&
-                         config.GetList("transform", "sql").empty();
-  if (!sink_only) config = LoadConfig(flags);
+  const bool no_source = config.GetString("bus", "type") == "kafka" && !config.Has("source", "database.hostname");
+  const bool sink_only = no_source && config.GetList("transform", "sql").empty();
+  if (!no_source) config = LoadConfig(flags);
   std::printf("config %s: ok\n", flags.config_path.c_str());
   if (sink_only) {
     std::printf("source: none (no source.database.hostname: a config for `sluice sink` alone)\n");
+  } else if (no_source) {
+    std::printf("source: none (no source.database.hostname: `sluice transform` reads the tables' columns from "
+                "their topics)\n");
   } else {
     CheckSource(config, problems);
   }
   if (!config.GetList("transform", "sql").empty()) {
     try {
-      auto options = mysql::CaptureOptions::FromConfig(config);
-      ViewStage views(config, LoadEmittedSchemas(options, mysql::TableFilter(config)));
+      ViewStage views(config, no_source ? SchemasFromTopics(config, kafka::KafkaSettingsFromConfig(config, "transform"))
+                                        : LoadEmittedSchemas(mysql::CaptureOptions::FromConfig(config),
+                                                             mysql::TableFilter(config)));
       std::printf("views: ok (%zu view(s) in transform.sql)\n", views.size());
     } catch (const Error& e) {
       problems.push_back(e.what());

@@ -671,6 +671,8 @@ class TransformLoop : public kafka::RebalanceListener {
   uint64_t warned_incomplete_ = 0;
 };
 
+}  // namespace
+
 /// The source tables' schemas read from their topics, for a transform without a source database
 /// connection: `<topic.prefix>.<db>.<table>` topics (within the table filters), the newest
 /// record that carries its schema (sluice's `sluice.schema` header, or Debezium's `schema` block
@@ -751,8 +753,6 @@ std::vector<TableSchemaPtr> SchemasFromTopics(const Config& config, const kafka:
                                           fmt::join(without, ", ")));
   return out;
 }
-
-}  // namespace
 
 int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
   // Without source.database.hostname the source tables' columns come from their topics.

@@ -3,7 +3,9 @@
 /// one topic per view (pipeline/transform_command.cpp).
 
 #include <string>
+#include <vector>
 
+#include "bus/kafka_config.h"
 #include "pipeline/commands.h"
 
 namespace sluice::pipeline {
@@ -13,5 +15,10 @@ struct TransformFlags {
 };
 
 int Transform(const CommonFlags& flags, const TransformFlags& tflags);
+
+/// The source tables' schemas read from their topics (`sluice transform` and `check` without
+/// source.database.hostname): per `<topic.prefix>.<db>.<table>` topic within the table filters,
+/// the newest record carrying its schema among the last ones of each partition.
+std::vector<TableSchemaPtr> SchemasFromTopics(const Config& config, const kafka::KafkaSettings& ks);
 
 }  // namespace sluice::pipeline
