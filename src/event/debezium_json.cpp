@@ -121,15 +121,37 @@ bool ParseDecimalText(std::string_view t, DecimalParts* out) {
   Throw(ErrorKind::kData, "cannot encode DECIMAL value '{}' for Debezium: not a plain decimal number", t);
 }
 
+/// Value of 8 ASCII digits (the first most significant), without a loop (SWAR).
+inline uint64_t Parse8Digits(const char* d) {
+  uint64_t v;
+  std::memcpy(&v, d, 8);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+  v = (v & 0x0F0F0F0F0F0F0F0FULL) * 2561 >> 8;
+  v = (v & 0x00FF00FF00FF00FFULL) * 6553601 >> 16;
+  return (v & 0x0000FFFF0000FFFFULL) * 42949672960001ULL >> 32;
+}
+
+/// Value of the digits d[0..n), n <= 19.
+inline uint64_t ParseDigits(const char* d, size_t n) {
+  uint64_t v = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) v = v * 100000000 + Parse8Digits(d + i);
+  for (; i < n; ++i) v = v * 10 + static_cast<uint64_t>(d[i] - '0');
+  return v;
+}
+
 /// Writes BigInteger.toByteArray() of the unscaled value into out[0..48); returns the length.
 size_t DecimalToBytes(std::string_view text, uint8_t* out) {
   DecimalParts parts;
   if (!ParseDecimalText(text, &parts)) BadDecimal(text);
-  if (parts.int_digits.size() + parts.frac_digits.size() <= 18) {
+  const size_t n = parts.int_digits.size() + parts.frac_digits.size();
+  if (n > 96) BadDecimal(text);
+  char digits[96];  // the unscaled value's digits
+  std::memcpy(digits, parts.int_digits.data(), parts.int_digits.size());
+  std::memcpy(digits + parts.int_digits.size(), parts.frac_digits.data(), parts.frac_digits.size());
+  if (n <= 18) {
     // Fast path: the unscaled value fits an int64.
-    int64_t v = 0;
-    for (char ch : parts.int_digits) v = v * 10 + (ch - '0');
-    for (char ch : parts.frac_digits) v = v * 10 + (ch - '0');
+    int64_t v = static_cast<int64_t>(ParseDigits(digits, n));
     if (parts.neg) v = -v;
     uint8_t be[8];
     for (int i = 0; i < 8; ++i) be[i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (56 - 8 * i));
@@ -155,20 +177,9 @@ size_t DecimalToBytes(std::string_view text, uint8_t* out) {
       words[used++] = static_cast<uint64_t>(carry);
     }
   };
-  if (parts.int_digits.size() + parts.frac_digits.size() > 96) BadDecimal(text);
-  uint64_t acc = 0, mul = 1;
-  for (std::string_view part : {parts.int_digits, parts.frac_digits}) {
-    for (char ch : part) {
-      acc = acc * 10 + static_cast<uint64_t>(ch - '0');
-      mul *= 10;
-      if (mul == 10000000000000000000u) {
-        mul_add(mul, acc);
-        acc = 0;
-        mul = 1;
-      }
-    }
-  }
-  if (mul != 1) mul_add(mul, acc);
+  size_t i = n % 19 == 0 ? 19 : n % 19;
+  mul_add(1, ParseDigits(digits, i));
+  for (; i < n; i += 19) mul_add(10000000000000000000u, ParseDigits(digits + i, 19));
   if (used == 0) {
     out[0] = 0;
     return 1;
@@ -182,9 +193,10 @@ size_t DecimalToBytes(std::string_view text, uint8_t* out) {
   }
   constexpr size_t kBytes = kWords * 8;
   uint8_t be[kBytes];
-  for (int i = 0; i < kWords; ++i) {
-    const uint64_t w = words[kWords - 1 - i];
-    for (int k = 0; k < 8; ++k) be[8 * i + k] = static_cast<uint8_t>(w >> (56 - 8 * k));
+  for (int k = 0; k < kWords; ++k) {
+    uint64_t w = words[kWords - 1 - k];
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    std::memcpy(be + 8 * k, &w, 8);
   }
   // Minimal length: drop a leading 0x00 (0xFF) while the next byte keeps the sign bit clear (set).
   // Every byte above the top used word is such a fill byte: start at the last of them.

@@ -49,6 +49,17 @@ struct Base64Pairs {
 inline constexpr Base64Pairs kBase64StdPairs{kBase64Std};
 inline constexpr Base64Pairs kBase64UrlPairs{kBase64Url};
 
+#if defined(__SSE2__)
+/// Bit i set when byte i of `v` is not kSafe: a signed compare with 0x20 catches both the control
+/// characters and every byte >= 0x80 (negative as int8).
+inline unsigned UnsafeMask(__m128i v) {
+  const __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  return static_cast<unsigned>(_mm_movemask_epi8(bad));
+}
+#endif
+
 /// Length of the well-formed UTF-8 sequence at `p` (Unicode 15, table 3-7), or 0 when the bytes
 /// at `p` do not start one. `*subpart` receives how many bytes one U+FFFD replaces (>= 1), as
 /// java.lang.String(byte[], UTF_8) decides it (what Debezium does to column bytes): the maximal
@@ -94,17 +105,19 @@ inline constexpr char kDigitPairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/// Number of decimal digits of `v` (1 for 0).
+inline constexpr uint64_t kPow10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+                                       10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+                                       100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+                                       100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+                                       100000000000000000ULL, 1000000000000000000ULL,
+                                       10000000000000000000ULL};
+
+/// Number of decimal digits of `v` (1 for 0): log10 estimated from the bit width, corrected by
+/// one comparison.
 inline size_t DigitCount(uint64_t v) {
-  size_t n = 1;
-  for (;;) {
-    if (v < 10) return n;
-    if (v < 100) return n + 1;
-    if (v < 1000) return n + 2;
-    if (v < 10000) return n + 3;
-    v /= 10000;
-    n += 4;
-  }
+  const auto bits = static_cast<size_t>(64 - __builtin_clzll(v | 1));
+  const size_t t = (bits * 1233) >> 12;  // 1233 / 4096 ~ log10(2)
+  return t + 1 - static_cast<size_t>((v | 1) < kPow10[t]);
 }
 
 /// Writes the decimal digits of `v` at `out` (room for 20 bytes); returns their count.
@@ -361,6 +374,7 @@ class JsonWriter {
 
 inline void JsonWriter::StringBody(std::string_view s) {
   const auto* in = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* const begin = in;
   const auto* end = in + s.size();
   constexpr size_t kBlock = 16384;
   while (in < end) {
@@ -372,34 +386,46 @@ inline void JsonWriter::StringBody(std::string_view s) {
     const auto* block_end = in + block;
     while (in < block_end) {
 #if defined(__SSE2__)
-      // 16 bytes at a time while they are all safe: a signed compare with 0x20 catches both the
-      // control characters and every byte >= 0x80 (negative as int8).
-      {
-        const __m128i quote = _mm_set1_epi8('"');
-        const __m128i backslash = _mm_set1_epi8('\\');
-        const __m128i space = _mm_set1_epi8(0x20);
-        bool stop = false;
-        while (block_end - in >= 16) {
-          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
-          const __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space),
-                                           _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-          const auto mask = static_cast<unsigned>(_mm_movemask_epi8(bad));
-          // Room: p has 6 bytes per unread input byte and >= 16 bytes are unread.
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
-          if (mask == 0) {
-            in += 16;
-            p += 16;
-            continue;
-          }
-          const auto k = static_cast<unsigned>(__builtin_ctz(mask));
-          in += k;
-          p += k;
-          stop = true;
-          break;
+      // 16 bytes at a time while they are all safe; the last 1..15 bytes with one overlapping
+      // 16-, 8- or 4-byte load rather than byte by byte.
+      const size_t rem = static_cast<size_t>(block_end - in);
+      if (rem >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+        const unsigned mask = internal::UnsafeMask(v);
+        // Room: p has 6 bytes per unread input byte and >= 16 bytes are unread.
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+        if (mask == 0) {
+          in += 16;
+          p += 16;
+          continue;
         }
-        if (!stop) {
-          while (in < block_end && internal::kSafe.v[*in]) *p++ = static_cast<char>(*in++);
+        const auto k = static_cast<unsigned>(__builtin_ctz(mask));
+        in += k;
+        p += k;
+      } else {
+        unsigned mask;  // bit i: byte in[i] needs attention (bits >= rem are clear)
+        if (block_end - begin >= 16) {
+          mask = internal::UnsafeMask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block_end - 16))) >>
+                 (16 - rem);
+        } else if (rem >= 8) {
+          mask = (internal::UnsafeMask(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in))) & 0xFFu) |
+                 (internal::UnsafeMask(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block_end - 8))) & 0xFFu)
+                     << (rem - 8);
+        } else if (rem >= 4) {
+          uint32_t lo, hi;
+          std::memcpy(&lo, in, 4);
+          std::memcpy(&hi, block_end - 4, 4);
+          mask = (internal::UnsafeMask(_mm_cvtsi32_si128(static_cast<int>(lo))) & 0xFu) |
+                 (internal::UnsafeMask(_mm_cvtsi32_si128(static_cast<int>(hi))) & 0xFu) << (rem - 4);
+        } else {
+          mask = 0;
+          for (size_t i = 0; i < rem; ++i) mask |= static_cast<unsigned>(!internal::kSafe.v[in[i]]) << i;
         }
+        const size_t k = mask == 0 ? rem : static_cast<size_t>(__builtin_ctz(mask));
+        internal::CopySmall(p, reinterpret_cast<const char*>(in), k);
+        in += k;
+        p += k;
+        if (in >= block_end) break;
       }
 #else
       {
