@@ -887,8 +887,8 @@ bool IsZero(const ColumnPlan& cp, int64_t fixed) {
   }
 }
 
-void WriteCell(JsonWriter& w, const ColumnPlan& cp, const DebeziumOptions& o, const ColumnVector& col,
-               size_t row) {
+[[gnu::always_inline]] inline void WriteCell(JsonWriter& w, const ColumnPlan& cp, const DebeziumOptions& o,
+                                              const ColumnVector& col, size_t row) {
   if (col.IsNull(row)) return w.Null();
   if (IsVarKind(cp.kind)) return WriteValue(w, cp, o, 0, col.GetBytes(row));
   const int64_t fixed = col.GetInt(row);
@@ -1708,21 +1708,22 @@ void DebeziumEncoder::WriteEnvelope(const TablePlan& plan, const ChangeChunk& ch
   w.Char(op);
   if (now_ns >= 1000000) {
     // ts_ms and ts_us are the leading digits of ts_ns: format it once.
-    char ns[20];
+    char ns[20] = {};
     const size_t n = json::internal::FormatUInt(static_cast<uint64_t>(now_ns), ns);
+    // Each number is copied as 20 bytes (room: 2n + 39 <= 3n + 40) and the excess overwritten.
     char* p = w.Ensure(3 * n + 40);
     char* const start = p;
     std::memcpy(p, "\",\"ts_ms\":", 10);
     p += 10;
-    json::internal::CopySmall(p, ns, n - 6);
+    std::memcpy(p, ns, 20);
     p += n - 6;
     std::memcpy(p, ",\"ts_us\":", 9);
     p += 9;
-    json::internal::CopySmall(p, ns, n - 3);
+    std::memcpy(p, ns, 20);
     p += n - 3;
     std::memcpy(p, ",\"ts_ns\":", 9);
     p += 9;
-    json::internal::CopySmall(p, ns, n);
+    std::memcpy(p, ns, 20);
     p += n;
     *p++ = '}';
     w.Advance(static_cast<size_t>(p - start));

@@ -121,7 +121,7 @@ inline size_t DigitCount(uint64_t v) {
 }
 
 /// Writes the decimal digits of `v` at `out` (room for 20 bytes); returns their count.
-inline size_t FormatUInt(uint64_t v, char* out) {
+[[gnu::always_inline]] inline size_t FormatUInt(uint64_t v, char* out) {
   const size_t n = DigitCount(v);
   char* p = out + n;
   while (v >= 100) {
@@ -141,7 +141,7 @@ inline size_t FormatUInt(uint64_t v, char* out) {
 /// Copies `n` bytes with a few fixed-size (overlapping) moves when n <= 32: the strings the
 /// encoder copies are mostly short (keys, field prefixes, digits), where calling memcpy costs
 /// more than the copy.
-inline void CopySmall(char* dst, const char* src, size_t n) {
+[[gnu::always_inline]] inline void CopySmall(char* dst, const char* src, size_t n) {
   if (n > 32) {
     std::memcpy(dst, src, n);
   } else if (n >= 16) {
@@ -280,24 +280,24 @@ class JsonWriter {
   void Truncate(size_t size) { len_ = size; }
 
   /// Returns space for at least `n` more bytes; commit what was written with Advance().
-  char* Ensure(size_t n) {
+  [[gnu::always_inline]] char* Ensure(size_t n) {
     if (__builtin_expect(len_ + n > buf_.size(), 0)) Grow(n);
     return buf_.data() + len_;
   }
   void Advance(size_t n) { len_ += n; }
 
-  void Raw(std::string_view s) {
+  [[gnu::always_inline]] void Raw(std::string_view s) {
     char* p = Ensure(s.size());
     internal::CopySmall(p, s.data(), s.size());
     len_ += s.size();
   }
-  void Char(char c) {
+  [[gnu::always_inline]] void Char(char c) {
     *Ensure(1) = c;
     ++len_;
   }
-  void Null() { Raw("null"); }
+  [[gnu::always_inline]] void Null() { Raw("null"); }
   void Bool(bool b) { Raw(b ? std::string_view("true") : std::string_view("false")); }
-  void Int(int64_t v) {
+  [[gnu::always_inline]] void Int(int64_t v) {
     char* p = Ensure(24);
     if (v < 0) {
       *p = '-';
@@ -306,7 +306,7 @@ class JsonWriter {
       len_ += internal::FormatUInt(static_cast<uint64_t>(v), p);
     }
   }
-  void UInt(uint64_t v) { len_ += internal::FormatUInt(v, Ensure(24)); }
+  [[gnu::always_inline]] void UInt(uint64_t v) { len_ += internal::FormatUInt(v, Ensure(24)); }
 
   /// Writes a double as Jackson does (Double.toString): 1.5, 100.0, 1.0E10, 1.0E-5. NaN and
   /// infinities become the strings "NaN", "Infinity", "-Infinity" (Jackson's default
