@@ -2115,8 +2115,8 @@ def main():
     ap.add_argument("--binlog-seconds", type=int, default=60, help="sysbench oltp_write_only run time for the binlog")
     ap.add_argument("--latency-seconds", type=int, default=20, help="length of one latency run")
     ap.add_argument("--latency-rate", type=int, default=200, help="latency writer rows/s (1 row per transaction)")
-    ap.add_argument("--smile-rows", type=int, default=500000,
-                    help="stock_movements rows of the SMILE-style workload (default 500000)")
+    ap.add_argument("--smile-rows", type=int, default=200000,
+                    help="stock_movements rows of the SMILE-style workload (default 200000)")
     ap.add_argument("--load-steps", default="500,1000,2000",
                     type=lambda v: [int(x) for x in v.split(",") if x],
                     help="sysbench --rate steps (tps) of the sustained-load runs (then unthrottled)")
