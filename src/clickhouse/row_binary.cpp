@@ -31,6 +31,45 @@ int64_t FloorDiv(int64_t a, int64_t b) {
   return q;
 }
 
+constexpr size_t kDateTimeTextMax = 26;  // 'YYYY-MM-DD hh:mm:ss.ffffff'
+
+// Writes `n` decimal digits of `v` (zero-padded) ending at p + n.
+inline void WriteDigits(uint64_t v, int n, char* p) {
+  for (int i = n - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+}
+
+// Writes 'YYYY-MM-DD hh:mm:ss[.f{fsp}]' of wall-clock `micros` to `buf` without allocating and
+// returns its length; returns 0 when the year is outside 0000..9999 or fsp outside 0..6 (the
+// caller formats those the slow way, with the same text as before).
+size_t WriteDateTimeText(int64_t micros, int fsp, char* buf) {
+  if (fsp < 0 || fsp > 6) return 0;
+  const int64_t days = FloorDiv(micros, kMicrosPerDay);
+  const int64_t in_day = micros - days * kMicrosPerDay;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  if (y < 0 || y > 9999) return 0;
+  const int64_t secs = in_day / kMicrosPerSecond;
+  WriteDigits(static_cast<uint64_t>(y), 4, buf);
+  buf[4] = '-';
+  WriteDigits(m, 2, buf + 5);
+  buf[7] = '-';
+  WriteDigits(d, 2, buf + 8);
+  buf[10] = ' ';
+  WriteDigits(static_cast<uint64_t>(secs / 3600), 2, buf + 11);
+  buf[13] = ':';
+  WriteDigits(static_cast<uint64_t>(secs / 60 % 60), 2, buf + 14);
+  buf[16] = ':';
+  WriteDigits(static_cast<uint64_t>(secs % 60), 2, buf + 17);
+  if (fsp == 0) return 19;
+  buf[19] = '.';
+  WriteDigits(static_cast<uint64_t>((in_day % kMicrosPerSecond) / kPow10[6 - fsp]), fsp, buf + 20);
+  return 20 + static_cast<size_t>(fsp);
+}
+
 
 }  // namespace
 
@@ -105,6 +144,9 @@ void RowBinaryEncoder::PutDecimal(std::string_view text, int scale, int width, s
 }
 
 std::string RowBinaryEncoder::FormatDateTime(int64_t micros, int fsp) {
+  char buf[kDateTimeTextMax];
+  const size_t n = WriteDateTimeText(micros, fsp, buf);
+  if (n > 0) return std::string(buf, n);
   const int64_t days = FloorDiv(micros, kMicrosPerDay);
   const int64_t in_day = micros - days * kMicrosPerDay;
   int64_t y;
@@ -186,6 +228,15 @@ void RowBinaryEncoder::EncodeValue(const ColumnType& t, const ColumnVector& col,
       break;
     }
     case Encoding::kDateTimeText: {
+      if (!zero_date) {
+        char buf[kDateTimeTextMax];
+        const size_t len = WriteDateTimeText(col.GetInt(row), t.scale, buf);
+        if (len > 0) {
+          out.push_back(static_cast<char>(len));  // < 128: a one-byte varint
+          out.append(buf, len);
+          break;
+        }
+      }
       std::string s;
       if (zero_date) {
         s = t.scale > 0 ? "0000-00-00 00:00:00." + std::string(static_cast<size_t>(t.scale), '0')

@@ -478,6 +478,13 @@ void ClickHouseSink::Write(const ChangeChunk& chunk) {
     t->last_seen = chunk.schema().get();
   }
   const bool tolerate = options_.errors_tolerance == ErrorsTolerance::kAll;
+  // A bulk load (the buffer is past 1 MiB): reserve the whole batch once instead of growing by
+  // doubling (each step copies the buffer and faults in fresh pages). The batch ends after the
+  // chunk that crosses batch.max.bytes, hence the room for half a batch more. Pages not written
+  // are never touched; the capacity is kept for the next batches (as it was before).
+  if (t->buffer.size() >= (1u << 20) && t->buffer.capacity() < options_.batch_max_bytes) {
+    t->buffer.reserve(options_.batch_max_bytes + options_.batch_max_bytes / 2);
+  }
   std::vector<RejectedRow> rejected;
   const size_t n = t->encoder->Encode(chunk, t->buffer, tolerate ? &t->row_starts : nullptr,
                                       tolerate ? &rejected : nullptr);
@@ -538,7 +545,10 @@ void ClickHouseSink::InsertRange(Table& t, size_t lo, size_t hi) {
   stats_.bytes_inserted += body.size();
   ++stats_.inserts;
   SLUICE_CRASH_POINT("sink.after_insert");  // ClickHouse has the rows; the offset is not stored yet
-  t.insert_seconds->Observe(std::chrono::duration<double>(Clock::now() - started).count());
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  SLOG_DEBUG("clickhouse: inserted {} rows ({} bytes) into {}.{} in {:.3f} s", hi - lo, body.size(), t.db, t.name,
+             seconds);
+  t.insert_seconds->Observe(seconds);
   t.batch_rows->Observe(static_cast<double>(hi - lo));
   t.rows_total->Inc(hi - lo);
   t.bytes_total->Inc(body.size());

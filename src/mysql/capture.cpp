@@ -569,6 +569,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
     ScopedLogTable log_table(&t.name);
     std::vector<std::string> last_key = u.after_key;
     std::vector<std::string> last_raw(t.key_pos.size());
+    size_t page_rows = 0;  // rows of the previous page
     SourceInfo src;
     src.file = at.file;
     src.pos = at.pos;
@@ -592,6 +593,12 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
         sql += " ORDER BY " + t.order + " LIMIT " + std::to_string(fetch);
       }
       ChangeChunk chunk(t.schema);
+      // After a full page the next one is likely full too: size the columns once instead of
+      // growing them by doubling (copies and fresh pages). The first page of a unit reserves
+      // nothing (a small table stays small).
+      if (page_rows > 0) {
+        for (size_t i = 0; i < chunk.num_columns(); ++i) chunk.column(i).Reserve(page_rows);
+      }
       src.ts_ms = NowMs();
       uint32_t src_idx = chunk.AddSource(src);
       size_t n = 0;
@@ -619,6 +626,7 @@ void MySqlCapture::Snapshot(ChangeConsumer& consumer, SourceOffset& offset, bool
       };
       c.QueryStream(sql, on_row);
       if (aborted) return;
+      page_rows = std::min(n, fetch);
       if (!t.key_pos.empty() && n > 0) {
         last_key.clear();
         for (size_t k = 0; k < t.key_pos.size(); ++k) {

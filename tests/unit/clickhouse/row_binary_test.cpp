@@ -126,6 +126,19 @@ TEST(RowBinaryTest, DatesAndTimes) {
   EXPECT_EQ(RowBinaryEncoder::FormatDateTime(-1, 6), "1969-12-31 23:59:59.999999");
   EXPECT_EQ(RowBinaryEncoder::FormatDateTime(-30610224000LL * 1000000, 0), "1000-01-01 00:00:00");
   EXPECT_EQ(RowBinaryEncoder::FormatDateTime(253402300799LL * 1000000 + 500000, 2), "9999-12-31 23:59:59.50");
+  // Outside 0000..9999 (the slow path): the same text as before the fast one.
+  EXPECT_EQ(RowBinaryEncoder::FormatDateTime(253402300800LL * 1000000, 1), "10000-01-01 00:00:00.0");
+  // The encoder writes what FormatDateTime returns, for every fsp (DATETIME(0) is DateTime on
+  // 18.16), across years and times of day.
+  for (int fsp = 1; fsp <= 6; ++fsp) {
+    const ColumnSchema c = TimeCol("t", ValueKind::kDateTime, "datetime(" + std::to_string(fsp) + ")", fsp);
+    for (int64_t us = -30610224000LL * 1000000; us < 253402300799LL * 1000000; us += 987654321012345LL) {
+      const std::string text = RowBinaryEncoder::FormatDateTime(us, fsp);
+      ASSERT_EQ(text.size(), 20u + static_cast<size_t>(fsp)) << text;
+      EXPECT_EQ(One(c, [&](ColumnVector& v) { v.AppendInt(us); }, kOld),
+                Hex(std::string(1, static_cast<char>(text.size())) + text));
+    }
+  }
 
   // TIME: signed microseconds as Int64; -00:00:01.5 = -1500000.
   EXPECT_EQ(Int(Col("t", ValueKind::kTime, "time(1)"), -1500000), "a0 1c e9 ff ff ff ff ff");
