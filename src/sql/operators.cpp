@@ -184,8 +184,9 @@ struct IntrusiveList {
 /// join key and row, `side | BE32 len | key | row encoding` -> multiplicity (a counter), so a
 /// bucket is one key range and a row is added or removed without reading its bucket. The bucket's
 /// size (rows with multiplicity) is counted when it is loaded. The cache unit is a bucket:
-///  - complete: every row with its multiplicity is in memory (probes never touch RocksDB); up to
-///    max_cached_bucket_bytes;
+///  - complete: every row with its multiplicity is in memory (probes never touch RocksDB), packed
+///    in one buffer (`u32 length | row encoding | i64 multiplicity | u8 dirty` per row: ~13 bytes
+///    beyond the encoding, against ~110 for a hash map node); up to max_cached_bucket_bytes;
 ///  - partial: only changes not yet written are in memory, as deltas, written as blind counter
 ///    adds (no read on the hot path); probes first write them, then scan the bucket's key range.
 ///    A bucket is partial when it is too big to hold whole, or when it was only ever added to
@@ -193,19 +194,18 @@ struct IntrusiveList {
 ///    not known either, loaded only when probed).
 class PersistedJoinState final : public StateCache {
  public:
-  struct RowEntry {
-    int64_t mult = 0;  ///< complete: multiplicity (0 = deleted, not yet written); partial: delta
-    bool dirty = false;
-  };
-  using RowMap = std::unordered_map<std::string, RowEntry>;
+  using RowMap = std::unordered_map<std::string, int64_t>;  ///< partial: row encoding -> delta
   struct Bucket {
     int side = 0;
     const std::string* key = nullptr;
     int64_t size = 0;  ///< rows with multiplicity (when size_known)
     bool size_known = true;
     bool complete = true;
-    RowMap rows;
-    std::vector<RowMap::value_type*> dirty_rows;
+    std::string packed;  ///< complete: the rows (layout above); rows at multiplicity 0 until written
+    size_t entries = 0;  ///< rows in `packed`
+    /// complete with kIndexMin+ rows: open-addressing hash index of `packed` (offset + 1; 0 free)
+    std::vector<uint32_t> index;
+    RowMap deltas;       ///< partial: unwritten changes
     size_t bytes = 0;
     uint64_t tick = 0;
     bool in_dirty = false;
@@ -267,8 +267,10 @@ class PersistedJoinState final : public StateCache {
     SLUICE_CHECK(b.size_known, "join probes a bucket whose size is not loaded");
     if (b.size == 0) return;
     if (b.complete) {
-      for (const auto& [enc, e] : b.rows) {
-        if (e.mult > 0) fn(std::string_view(enc), e.mult);
+      for (size_t pos = 0; pos < b.packed.size();) {
+        const Packed e = At(b.packed, pos);
+        if (e.mult > 0) fn(e.enc, e.mult);
+        pos = e.next;
       }
       return;
     }
@@ -283,25 +285,37 @@ class PersistedJoinState final : public StateCache {
 
   /// Adds `delta` to the multiplicity of row `enc` in `b`.
   void AddRow(Bucket& b, const std::string& enc, int64_t delta) {
-    auto [it, inserted] = b.rows.try_emplace(enc);
-    if (inserted) SetBytes(b, b.bytes + RowBytes(it->first));
-    RowEntry& e = it->second;
-    if (b.complete) SLUICE_CHECK(e.mult + delta >= 0, "join input deletes a row it never inserted");
-    e.mult += delta;
     if (b.size_known) b.size += delta;
-    if (!e.dirty) {
-      e.dirty = true;
-      size_t cap = b.dirty_rows.capacity();
-      b.dirty_rows.push_back(&*it);
-      if (b.dirty_rows.capacity() != cap) SetBytes(b, b.bytes + (b.dirty_rows.capacity() - cap) * sizeof(void*));
-    }
     MarkDirty(b);
+    if (b.complete) {
+      const size_t pos = Find(b, enc);
+      if (pos == b.packed.size()) {
+        SLUICE_CHECK(delta >= 0, "join input deletes a row it never inserted");
+        Append(b, enc, delta, true);
+      } else {
+        const size_t at = pos + sizeof(uint32_t) + enc.size();
+        int64_t mult = 0;
+        std::memcpy(&mult, b.packed.data() + at, sizeof mult);
+        SLUICE_CHECK(mult + delta >= 0, "join input deletes a row it never inserted");
+        mult += delta;
+        std::memcpy(b.packed.data() + at, &mult, sizeof mult);
+        b.packed[at + sizeof mult] = '\1';
+      }
+      SetBytes(b, CompleteBytes(b));
+    } else {
+      auto [it, inserted] = b.deltas.try_emplace(enc, 0);
+      it->second += delta;
+      if (inserted) SetBytes(b, b.bytes + DeltaBytes(it->first));
+    }
     if (b.bytes > manager_->max_cached_bucket_bytes()) {
       // Too big to hold whole, or too many unwritten deltas: write them, keep only later changes.
       WriteNow(b);
       if (b.complete) {
         b.complete = false;
-        DropRows(b);
+        std::string().swap(b.packed);
+        std::vector<uint32_t>().swap(b.index);
+        b.entries = 0;
+        SetBytes(b, BaseBytes(b));
       }
     }
   }
@@ -324,8 +338,98 @@ class PersistedJoinState final : public StateCache {
   }
 
  private:
-  static size_t BaseBytes(const Bucket& b) { return kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(*b.key); }
-  static size_t RowBytes(const std::string& enc) { return kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(enc); }
+  /// One row of a complete bucket's buffer, read at some offset.
+  struct Packed {
+    std::string_view enc;
+    int64_t mult = 0;
+    bool dirty = false;
+    size_t next = 0;  ///< offset of the next row
+  };
+
+  static Packed At(const std::string& packed, size_t pos) {
+    Packed e;
+    uint32_t n = 0;
+    std::memcpy(&n, packed.data() + pos, sizeof n);
+    pos += sizeof n;
+    e.enc = std::string_view(packed.data() + pos, n);
+    pos += n;
+    std::memcpy(&e.mult, packed.data() + pos, sizeof e.mult);
+    pos += sizeof e.mult;
+    e.dirty = packed[pos] != '\0';
+    e.next = pos + 1;
+    return e;
+  }
+  static constexpr size_t kIndexMin = 64;
+
+  /// Appends a row to `b.packed` (and its index).
+  static void Append(Bucket& b, std::string_view enc, int64_t mult, bool dirty) {
+    const size_t pos = b.packed.size();
+    const uint32_t n = static_cast<uint32_t>(enc.size());
+    SLUICE_CHECK(pos < UINT32_MAX - n - 64, "join bucket over 4 GiB");
+    b.packed.append(reinterpret_cast<const char*>(&n), sizeof n);
+    b.packed.append(enc);
+    b.packed.append(reinterpret_cast<const char*>(&mult), sizeof mult);
+    b.packed.push_back(dirty ? '\1' : '\0');
+    ++b.entries;
+    if (!b.index.empty() && b.entries * 4 <= b.index.size() * 3) {
+      IndexInsert(b.index, enc, pos);
+    } else if (b.entries >= kIndexMin) {
+      Reindex(b);
+    }
+  }
+
+  static void IndexInsert(std::vector<uint32_t>& index, std::string_view enc, size_t pos) {
+    const size_t mask = index.size() - 1;
+    for (size_t i = std::hash<std::string_view>()(enc) & mask;; i = (i + 1) & mask) {
+      if (index[i] == 0) {
+        index[i] = static_cast<uint32_t>(pos + 1);
+        return;
+      }
+    }
+  }
+
+  /// Rebuilds the index of `b` (none below kIndexMin rows).
+  static void Reindex(Bucket& b) {
+    std::vector<uint32_t>().swap(b.index);
+    if (b.entries < kIndexMin) return;
+    size_t n = 128;
+    while (n * 2 < b.entries * 3) n *= 2;  // load factor 1/3..3/4
+    b.index.assign(n, 0);
+    for (size_t pos = 0; pos < b.packed.size();) {
+      const Packed e = At(b.packed, pos);
+      IndexInsert(b.index, e.enc, pos);
+      pos = e.next;
+    }
+  }
+
+  /// Offset of row `enc` in `b.packed`, or packed.size() when absent.
+  static size_t Find(const Bucket& b, std::string_view enc) {
+    auto same = [&](size_t pos) {
+      uint32_t n = 0;
+      std::memcpy(&n, b.packed.data() + pos, sizeof n);
+      return n == enc.size() && std::memcmp(b.packed.data() + pos + sizeof n, enc.data(), n) == 0;
+    };
+    if (b.index.empty()) {
+      for (size_t pos = 0; pos < b.packed.size(); pos = At(b.packed, pos).next) {
+        if (same(pos)) return pos;
+      }
+      return b.packed.size();
+    }
+    const size_t mask = b.index.size() - 1;
+    for (size_t i = std::hash<std::string_view>()(enc) & mask;; i = (i + 1) & mask) {
+      if (b.index[i] == 0) return b.packed.size();
+      if (same(b.index[i] - 1)) return b.index[i] - 1;
+    }
+  }
+
+  static size_t CompleteBytes(const Bucket& b) {
+    return BaseBytes(b) + b.packed.capacity() + b.index.capacity() * sizeof(uint32_t);
+  }
+
+  static size_t BaseBytes(const Bucket& b) {
+    return kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(*b.key) + b.deltas.bucket_count() * sizeof(void*);
+  }
+  static size_t DeltaBytes(const std::string& enc) { return kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(enc); }
 
   std::string BucketPrefix(int side, const std::string& key) const {
     std::string p = ns_;
@@ -352,30 +456,32 @@ class PersistedJoinState final : public StateCache {
     manager_->CountLoad();
     const std::string prefix = BucketPrefix(b.side, *b.key);
     const size_t max = manager_->max_cached_bucket_bytes();
-    size_t bytes = b.bytes;
+    const size_t base = BaseBytes(b);
     b.size = 0;
     manager_->Scan(prefix, [&](std::string_view key, std::string_view value) {
       const int64_t n = DecodeCounter(value);
       b.size += n;
       if (b.complete) {
-        auto it = b.rows.emplace(std::string(key.substr(prefix.size())), RowEntry{n, false}).first;
-        bytes += RowBytes(it->first);
-        if (bytes > max) {  // too big: count the rest only
+        std::string_view enc = key.substr(prefix.size());
+        const uint32_t len = static_cast<uint32_t>(enc.size());
+        b.packed.append(reinterpret_cast<const char*>(&len), sizeof len);
+        b.packed.append(enc);
+        b.packed.append(reinterpret_cast<const char*>(&n), sizeof n);
+        b.packed.push_back('\0');
+        ++b.entries;
+        if (base + b.packed.size() > max) {  // too big: count the rest only
           b.complete = false;
-          RowMap().swap(b.rows);
+          std::string().swap(b.packed);
+          b.entries = 0;
         }
       }
       return true;
     });
-    if (!b.complete) bytes = BaseBytes(b);
-    SetBytes(b, bytes + b.rows.bucket_count() * sizeof(void*));
-  }
-
-  /// Forgets the (clean) rows of a bucket turning partial.
-  void DropRows(Bucket& b) {
-    SLUICE_CHECK(b.dirty_rows.empty(), "dropping unwritten join rows");
-    RowMap().swap(b.rows);
-    SetBytes(b, BaseBytes(b));
+    if (b.complete) {
+      b.packed.shrink_to_fit();
+      Reindex(b);
+    }
+    SetBytes(b, b.complete ? CompleteBytes(b) : base);
   }
 
   /// Writes `b`'s changes to the store now (spilled: undone unless committed).
@@ -390,26 +496,30 @@ class PersistedJoinState final : public StateCache {
   void Write(Bucket& b, StateWrites& w) {
     const std::string prefix = BucketPrefix(b.side, *b.key);
     if (b.complete) {
-      size_t freed = 0;
-      for (RowMap::value_type* p : b.dirty_rows) {
-        p->second.dirty = false;
-        if (p->second.mult > 0) w.Put(prefix, p->first, EncodeCounter(p->second.mult)); else w.Delete(prefix, p->first);
-      }
-      for (RowMap::value_type* p : b.dirty_rows) {
-        if (p->second.mult == 0) {
-          freed += RowBytes(p->first);
-          b.rows.erase(b.rows.find(p->first));
+      std::string kept;
+      kept.reserve(b.packed.size());
+      size_t entries = 0;
+      for (size_t pos = 0; pos < b.packed.size();) {
+        const Packed e = At(b.packed, pos);
+        if (e.dirty) {
+          if (e.mult > 0) w.Put(prefix, e.enc, EncodeCounter(e.mult)); else w.Delete(prefix, e.enc);
         }
+        if (e.mult > 0) {
+          kept.append(b.packed, pos, e.next - pos);
+          kept.back() = '\0';
+          ++entries;
+        }
+        pos = e.next;
       }
-      freed += b.dirty_rows.capacity() * sizeof(void*);
-      std::vector<RowMap::value_type*>().swap(b.dirty_rows);
-      SetBytes(b, b.bytes - std::min(freed, b.bytes));
+      b.packed = std::move(kept);
+      b.entries = entries;
+      Reindex(b);
+      SetBytes(b, CompleteBytes(b));
     } else {
-      for (RowMap::value_type* p : b.dirty_rows) {
-        if (p->second.mult != 0) w.Add(prefix, p->first, p->second.mult);
+      for (const auto& [enc, delta] : b.deltas) {
+        if (delta != 0) w.Add(prefix, enc, delta);
       }
-      std::vector<RowMap::value_type*>().swap(b.dirty_rows);
-      RowMap().swap(b.rows);
+      RowMap().swap(b.deltas);
       SetBytes(b, BaseBytes(b));
     }
     b.in_dirty = false;
@@ -511,6 +621,13 @@ class PersistedAggregateState final : public StateCache {
       std::string t(1, static_cast<char>(a));
       EncodeKey(t, v, aggs_[a].arg->type);
       AddPending(gr, std::move(t), sign);
+      if (gr.pending.size() >= kMaxPending) {
+        // A hot group gathering many changes (or a multiset just moved to keys): write them now
+        // (spilled, undone unless committed) so they do not crowd the cache out.
+        StateWrites w;
+        WritePending(gr, GroupPrefix(*gr.key), w);
+        manager_->Spill(w);
+      }
     } else if (acc.values.size() > manager_->multiset_inline_values()) {
       MakeKeyed(gr, a);
     }
@@ -582,6 +699,8 @@ class PersistedAggregateState final : public StateCache {
   /// Record trailer version (records written before it end after the accumulators; their
   /// multisets are all stored value by value, one copy per aggregate sharing them).
   static constexpr uint8_t kRecordMultisets = 2;
+  /// Unwritten multiset changes a group holds before they are written.
+  static constexpr size_t kMaxPending = 1024;
   static constexpr size_t kPendingNodeBytes = kNodeBytes + sizeof(std::string) + sizeof(int64_t);
 
   std::string GroupPrefix(const std::string& key) const {
@@ -780,9 +899,8 @@ class PersistedAggregateState final : public StateCache {
     Recharge(gr);
   }
 
-  /// Appends the writes of `gr`'s changes to `w` and marks it clean.
-  void Write(Group& gr, StateWrites& w) {
-    const std::string prefix = GroupPrefix(*gr.key);
+  /// Appends the writes of the unwritten multiset changes of `gr` to `w`.
+  void WritePending(Group& gr, const std::string& prefix, StateWrites& w) {
     for (const auto& [t, delta] : gr.pending) {
       const size_t a = static_cast<uint8_t>(t[0]);
       std::string_view rest(t);
@@ -798,6 +916,12 @@ class PersistedAggregateState final : public StateCache {
       gr.value_bytes -= std::min(gr.value_bytes, kPendingNodeBytes + HeapBytes(t));
     }
     std::unordered_map<std::string, int64_t>().swap(gr.pending);
+  }
+
+  /// Appends the writes of `gr`'s changes to `w` and marks it clean.
+  void Write(Group& gr, StateWrites& w) {
+    const std::string prefix = GroupPrefix(*gr.key);
+    WritePending(gr, prefix, w);
     for (size_t a : owners_) {
       // An empty keyed multiset has no keys left once its pending deletes are written.
       if (gr.ms[a].keyed && gr.g.acc[a].values.empty() && !gr.ms[a].window) gr.ms[a].keyed = false;
