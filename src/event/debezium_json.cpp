@@ -147,8 +147,9 @@ size_t DecimalToBytes(std::string_view text, uint8_t* out) {
   const size_t n = parts.int_digits.size() + parts.frac_digits.size();
   if (n > 96) BadDecimal(text);
   char digits[96];  // the unscaled value's digits
-  std::memcpy(digits, parts.int_digits.data(), parts.int_digits.size());
-  std::memcpy(digits + parts.int_digits.size(), parts.frac_digits.data(), parts.frac_digits.size());
+  // (std::copy: an empty part may have a null data(), which memcpy must not get)
+  std::copy(parts.int_digits.begin(), parts.int_digits.end(), digits);
+  std::copy(parts.frac_digits.begin(), parts.frac_digits.end(), digits + parts.int_digits.size());
   if (n <= 18) {
     // Fast path: the unscaled value fits an int64.
     int64_t v = static_cast<int64_t>(ParseDigits(digits, n));
