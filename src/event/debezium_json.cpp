@@ -99,6 +99,21 @@ struct DecimalParts {
 /// '0'..'9' (std::isdigit is an out-of-line, locale-aware call).
 inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 
+/// Index of the first non-digit of t at or after i (t.size() if none): 8 bytes per step.
+size_t SkipDigits(std::string_view t, size_t i) {
+  for (; i + 8 <= t.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, t.data() + i, 8);
+    // Every byte is 0x30..0x39 iff its high nibble is 3 and adding 6 keeps it 3.
+    if (((x & 0xF0F0F0F0F0F0F0F0ULL) | (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) !=
+        0x3333333333333333ULL) {
+      break;
+    }
+  }
+  while (i < t.size() && IsDigit(t[i])) ++i;
+  return i;
+}
+
 bool ParseDecimalText(std::string_view t, DecimalParts* out) {
   size_t i = 0;
   if (i < t.size() && (t[i] == '-' || t[i] == '+')) {
@@ -106,12 +121,12 @@ bool ParseDecimalText(std::string_view t, DecimalParts* out) {
     ++i;
   }
   const size_t int_begin = i;
-  while (i < t.size() && IsDigit(t[i])) ++i;
+  i = SkipDigits(t, i);
   out->int_digits = t.substr(int_begin, i - int_begin);
   out->frac_digits = {};
   if (i < t.size() && t[i] == '.') {
     const size_t f = ++i;
-    while (i < t.size() && IsDigit(t[i])) ++i;
+    i = SkipDigits(t, i);
     out->frac_digits = t.substr(f, i - f);
   }
   return i == t.size() && !(out->int_digits.empty() && out->frac_digits.empty());

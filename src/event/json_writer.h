@@ -7,6 +7,7 @@
 /// It does not track structure: the caller writes `{`, `,` and keys itself (the encoder knows its
 /// shapes; checking them per byte would cost more than the writing).
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -114,7 +115,7 @@ inline constexpr uint64_t kPow10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 
 
 /// Number of decimal digits of `v` (1 for 0): log10 estimated from the bit width, corrected by
 /// one comparison.
-inline size_t DigitCount(uint64_t v) {
+[[gnu::always_inline]] inline size_t DigitCount(uint64_t v) {
   const auto bits = static_cast<size_t>(64 - __builtin_clzll(v | 1));
   const size_t t = (bits * 1233) >> 12;  // 1233 / 4096 ~ log10(2)
   return t + 1 - static_cast<size_t>((v | 1) < kPow10[t]);
@@ -483,6 +484,17 @@ inline void JsonWriter::Base64Body(std::string_view bytes, bool url_safe) {
   char* p = Ensure(out_len);
   const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
   size_t i = 0;
+  // 6 bytes -> 8 characters per step from one 8-byte load (the last 2 bytes are read, not used).
+  for (; i + 8 <= n; i += 6) {
+    uint64_t x;
+    std::memcpy(&x, in + i, 8);
+    if constexpr (std::endian::native == std::endian::little) x = __builtin_bswap64(x);
+    std::memcpy(p, pairs + 2 * ((x >> 52) & 0xFFF), 2);
+    std::memcpy(p + 2, pairs + 2 * ((x >> 40) & 0xFFF), 2);
+    std::memcpy(p + 4, pairs + 2 * ((x >> 28) & 0xFFF), 2);
+    std::memcpy(p + 6, pairs + 2 * ((x >> 16) & 0xFFF), 2);
+    p += 8;
+  }
   for (; i + 3 <= n; i += 3) {
     const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
     std::memcpy(p, pairs + 2 * (v >> 12), 2);

@@ -201,6 +201,15 @@ TEST(DebeziumJsonWriter, Base64) {
   EXPECT_EQ(B64("foobar"), "\"Zm9vYmFy\"");
   EXPECT_EQ(B64("\xFB\xFF"), "\"+/8=\"");
   EXPECT_EQ(B64("\xFB\xFF", true), "\"-_8=\"");
+  // Longer inputs go 6 bytes at a time, then 3, then the padded tail (Python's base64 module).
+  std::string bytes;
+  for (int i = 0; i < 40; ++i) bytes += static_cast<char>((i * 37 + 11) % 256);
+  EXPECT_EQ(B64(bytes.substr(0, 13)), "\"CzBVep/E6Q4zWH2ixw==\"");
+  EXPECT_EQ(B64(bytes.substr(0, 14)), "\"CzBVep/E6Q4zWH2ix+w=\"");
+  EXPECT_EQ(B64(bytes.substr(0, 15)), "\"CzBVep/E6Q4zWH2ix+wR\"");
+  EXPECT_EQ(B64(bytes.substr(0, 16)), "\"CzBVep/E6Q4zWH2ix+wRNg==\"");
+  EXPECT_EQ(B64(bytes.substr(0, 40)), "\"CzBVep/E6Q4zWH2ix+wRNluApcrvFDleg6jN8hc8YYar0PUaP2SJrg==\"");
+  EXPECT_EQ(B64(bytes, true), "\"CzBVep_E6Q4zWH2ix-wRNluApcrvFDleg6jN8hc8YYar0PUaP2SJrg==\"");
 }
 
 // io.debezium.util.HexConverter uses lowercase digits.
