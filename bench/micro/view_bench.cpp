@@ -499,6 +499,7 @@ void BM_View(benchmark::State& state, const ViewSpec* spec, bool persisted) {
   if (persisted) {
     state.counters["evictions"] = static_cast<double>(stats.evictions);
     state.counters["loads"] = static_cast<double>(stats.loads);
+    state.counters["compactions"] = static_cast<double>(stats.compactions);
     state.counters["spilled_keys"] = static_cast<double>(stats.spilled_keys);
     state.counters["cache_mib"] = static_cast<double>(mem_used) / (1 << 20);
   }

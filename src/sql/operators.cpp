@@ -322,7 +322,7 @@ class PersistedJoinState final : public StateCache {
 
   uint64_t OldestTick() const override { return lru_.tail ? lru_.tail->tick : UINT64_MAX; }
 
-  void EvictOldest(StateWrites& w) override {
+  bool EvictOldest(StateWrites& w) override {
     Bucket* b = lru_.tail;
     known_[b->side] = false;
     if (b->in_dirty) Write(*b, w);
@@ -330,6 +330,7 @@ class PersistedJoinState final : public StateCache {
     SetBytes(*b, 0);
     auto& map = buckets_[b->side];
     map.erase(map.find(*b->key));  // not erase(key): the key lives in the node being erased
+    return true;
   }
 
   bool CollectDirty(StateWrites& w, size_t limit) override {
@@ -366,6 +367,13 @@ class PersistedJoinState final : public StateCache {
     const size_t pos = b.packed.size();
     const uint32_t n = static_cast<uint32_t>(enc.size());
     SLUICE_CHECK(pos < UINT32_MAX - n - 64, "join bucket over 4 GiB");
+    const size_t need = pos + sizeof n + n + sizeof mult + 1;
+    if (need > b.packed.capacity()) {  // grow by 25%, not std::string's 100%
+      std::string grown;
+      grown.reserve(std::max(need, pos + pos / 4 + 64));
+      grown.append(b.packed);
+      b.packed.swap(grown);
+    }
     b.packed.append(reinterpret_cast<const char*>(&n), sizeof n);
     b.packed.append(enc);
     b.packed.append(reinterpret_cast<const char*>(&mult), sizeof mult);
@@ -560,6 +568,10 @@ class PersistedAggregateState final : public StateCache {
     std::unordered_map<std::string, int64_t> pending;
     bool absent = true;   ///< the group has no record (a write deletes it)
     bool in_dirty = false;
+    /// Compacted by the eviction of a group without keyed multisets: `g` is empty and the group is
+    /// its record (as stored), parsed again when the group is used (no RocksDB read or write).
+    bool frozen = false;
+    std::string record;   ///< when frozen
     size_t bytes = 0;
     size_t value_bytes = 0;  ///< bytes of the multisets' and pending's nodes
     uint64_t tick = 0;
@@ -600,6 +612,7 @@ class PersistedAggregateState final : public StateCache {
       lru_.Remove(&gr);
       lru_.PushFront(&gr);
     }
+    if (gr.frozen) Thaw(gr);
     return gr;
   }
 
@@ -681,13 +694,23 @@ class PersistedAggregateState final : public StateCache {
 
   uint64_t OldestTick() const override { return lru_.tail ? lru_.tail->tick : UINT64_MAX; }
 
-  void EvictOldest(StateWrites& w) override {
+  bool EvictOldest(StateWrites& w) override {
     Group* gr = lru_.tail;
+    if (!gr->frozen && Freezable(*gr)) {
+      // Keep it as its record (~4x smaller), as the most recently used: frozen groups are dropped
+      // only once every live one is frozen.
+      Freeze(*gr);
+      gr->tick = manager_->Tick();
+      lru_.Remove(gr);
+      lru_.PushFront(gr);
+      return false;
+    }
     known_ = false;
     if (gr->in_dirty) Write(*gr, w);
     lru_.Remove(gr);
     SetBytes(*gr, 0);
     groups_.erase(groups_.find(*gr->key));
+    return true;
   }
 
   bool CollectDirty(StateWrites& w, size_t limit) override {
@@ -833,6 +856,11 @@ class PersistedAggregateState final : public StateCache {
   }
 
   void Recharge(Group& gr) {
+    if (gr.frozen) {
+      SetBytes(gr, kNodeBytes + sizeof(std::string) + sizeof(Group) + HeapBytes(*gr.key) + HeapBytes(gr.record) +
+                       gr.ms.capacity() * sizeof(Multiset));
+      return;
+    }
     size_t n = kNodeBytes + sizeof(std::string) + sizeof(Group) + HeapBytes(*gr.key) + RowBytes(gr.g.key) +
                RowBytes(gr.g.last) + gr.g.acc.capacity() * sizeof(AggAccumulator) + gr.value_bytes +
                gr.ms.capacity() * sizeof(Multiset) + gr.pending.bucket_count() * sizeof(void*);
@@ -858,7 +886,49 @@ class PersistedAggregateState final : public StateCache {
       Recharge(gr);
       return;
     }
-    StateReader r(*record);
+    Parse(gr, *record);
+    for (size_t a : owners_) {
+      if (gr.ms[a].keyed) Refill(gr, a);
+    }
+    Recharge(gr);
+  }
+
+  bool Freezable(const Group& gr) const {
+    for (size_t a : owners_) {
+      if (gr.ms[a].keyed) return false;
+    }
+    return gr.pending.empty();
+  }
+
+  /// Replaces the group's state by its record.
+  void Freeze(Group& gr) {
+    gr.record = gr.absent ? std::string() : Record(gr);
+    gr.record.shrink_to_fit();
+    for (size_t a : owners_) {
+      for (const auto& [v, n] : gr.g.acc[a].values) ValuesChanged(gr, -1, HeapBytes(v.s));
+    }
+    gr.g = GroupState();
+    gr.frozen = true;
+    Recharge(gr);
+  }
+
+  /// Parses a frozen group's record back.
+  void Thaw(Group& gr) {
+    gr.frozen = false;
+    std::string record = std::move(gr.record);
+    gr.record = std::string();
+    std::string_view kv(*gr.key);
+    for (const auto& t : key_types_) gr.g.key.push_back(DecodeKey(kv, t));
+    gr.g.acc.resize(aggs_.size());
+    if (!record.empty()) Parse(gr, record);  // else an absent group: a fresh one
+    Recharge(gr);
+  }
+
+  /// Reads a group record into `gr` (its key and accumulators set up); keyed multisets are marked
+  /// only (their values are read by Refill).
+  void Parse(Group& gr, std::string_view record) {
+    GroupState& g = gr.g;
+    StateReader r(record);
     g.rows = r.Get<int64_t>();
     g.emitted = r.Get<uint8_t>() != 0;
     g.dirty = r.Get<uint8_t>() != 0;
@@ -893,10 +963,6 @@ class PersistedAggregateState final : public StateCache {
       }
       if (!r.AtEnd()) Throw(ErrorKind::kState, "aggregate state has trailing bytes");
     }
-    for (size_t a : owners_) {
-      if (gr.ms[a].keyed) Refill(gr, a);
-    }
-    Recharge(gr);
   }
 
   /// Appends the writes of the unwritten multiset changes of `gr` to `w`.
@@ -921,14 +987,24 @@ class PersistedAggregateState final : public StateCache {
   /// Appends the writes of `gr`'s changes to `w` and marks it clean.
   void Write(Group& gr, StateWrites& w) {
     const std::string prefix = GroupPrefix(*gr.key);
-    WritePending(gr, prefix, w);
-    for (size_t a : owners_) {
-      // An empty keyed multiset has no keys left once its pending deletes are written.
-      if (gr.ms[a].keyed && gr.g.acc[a].values.empty() && !gr.ms[a].window) gr.ms[a].keyed = false;
-    }
-    if (gr.absent) {
-      w.Delete(prefix);
+    if (gr.frozen) {
+      if (gr.absent) w.Delete(prefix); else w.Put(prefix, gr.record);
     } else {
+      WritePending(gr, prefix, w);
+      for (size_t a : owners_) {
+        // An empty keyed multiset has no keys left once its pending deletes are written.
+        if (gr.ms[a].keyed && gr.g.acc[a].values.empty() && !gr.ms[a].window) gr.ms[a].keyed = false;
+      }
+      if (gr.absent) w.Delete(prefix); else w.Put(prefix, Record(gr));
+    }
+    gr.in_dirty = false;
+    dirty_.Remove(&gr);
+    Recharge(gr);
+  }
+
+  /// The group's record (layout above).
+  std::string Record(const Group& gr) const {
+    {
       const GroupState& g = gr.g;
       StateWriter wr;
       wr.Put(g.rows);
@@ -955,11 +1031,8 @@ class PersistedAggregateState final : public StateCache {
           rec.append(reinterpret_cast<const char*>(&c), sizeof c);
         }
       }
-      w.Put(prefix, rec);
+      return rec;
     }
-    gr.in_dirty = false;
-    dirty_.Remove(&gr);
-    Recharge(gr);
   }
 
   std::vector<SqlType> key_types_;

@@ -115,8 +115,9 @@ class StateCache {
 
   /// Access tick of the least recently used entry (UINT64_MAX when the cache holds none).
   virtual uint64_t OldestTick() const = 0;
-  /// Drops the least recently used entry, appending the writes of its uncommitted changes to `w`.
-  virtual void EvictOldest(StateWrites& w) = 0;
+  /// Drops the least recently used entry, appending the writes of its uncommitted changes to `w`,
+  /// or compacts it in memory (then returns false: it holds fewer bytes and counts as recently used).
+  virtual bool EvictOldest(StateWrites& w) = 0;
   /// Appends the writes of dirty entries to `w` and marks them clean, until `w.bytes >= limit`.
   /// Returns true when no dirty entry is left.
   virtual bool CollectDirty(StateWrites& w, size_t limit) = 0;
@@ -139,6 +140,7 @@ class ViewStateManager {
   struct Stats {
     uint64_t loads = 0;          ///< cache misses served from RocksDB
     uint64_t evictions = 0;      ///< entries dropped from the cache to stay within the budget
+    uint64_t compactions = 0;    ///< entries compacted in memory (aggregate groups kept as their record) instead
     uint64_t spilled_keys = 0;   ///< keys written before their Commit (each with an undo record)
     uint64_t commits = 0;
     uint64_t recovered_undo = 0; ///< undo records applied by Recover

@@ -112,8 +112,9 @@ void RunPersisted(size_t inline_values, size_t window_keep) {
   h.UsePersistedState(16 << 10, 512, 3);
   RunRandom(h);
   const auto& st = h.state_manager()->stats();
-  std::printf("[ view state ] loads %llu, evictions %llu, spilled keys %llu, commits %llu, memory %zu\n",
+  std::printf("[ view state ] loads %llu, evictions %llu, compactions %llu, spilled keys %llu, commits %llu, memory %zu\n",
               static_cast<unsigned long long>(st.loads), static_cast<unsigned long long>(st.evictions),
+              static_cast<unsigned long long>(st.compactions),
               static_cast<unsigned long long>(st.spilled_keys), static_cast<unsigned long long>(st.commits),
               h.state_manager()->MemoryUsed());
   EXPECT_GT(st.evictions, 1000u);
