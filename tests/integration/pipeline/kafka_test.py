@@ -402,6 +402,42 @@ sink:
                 got = ch_rows(f"SELECT toString(amount), toString(created) FROM kfk_dbz_schemas.t FINAL "
                               f"WHERE id IN (1, 4) ORDER BY id")
                 self.assertEqual(got, [["11.125", "2024-01-02 03:04:05.123456"], ["4.500", "2025-05-05 05:05:05.500000"]])
+                # `sluice transform` over the same Debezium topics, without a database connection:
+                # the columns come from the records' Connect schema; its view topic goes to ClickHouse.
+                tcfg = os.path.join(work, "transform.yaml")
+                write(os.path.join(work, "views.sql"),
+                      "CREATE MATERIALIZED VIEW tv AS SELECT id, upper(name) AS name, amount * 2 AS amount2 "
+                      "FROM t WHERE qty IS NOT NULL;\n")
+                write(tcfg, f"""source:
+  topic.prefix: {prefixes[name]}
+  database.include.list: {db}
+bus:
+  type: kafka
+  bootstrap.servers: {BOOTSTRAP}
+transform:
+  sql: [views.sql]
+  group.id: kdbz-transform-{RUN_ID}
+sink:
+  hostname: 127.0.0.1
+  port: {CH_PORT}
+  database: kfk_dbz_views
+  group.id: kdbz-views-{RUN_ID}
+  batch.max.delay.ms: 200
+  topics: {prefixes[name]}.tv
+state:
+  dir: {os.path.join(work, "transform-state")}
+""")
+                out = subprocess.run([SLUICE, "transform", tcfg, "--exit-when-caught-up"], capture_output=True,
+                                     text=True, timeout=120)
+                self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+                self.assertIn("come from their topics", out.stderr)
+                ch("DROP DATABASE IF EXISTS kfk_dbz_views")
+                out = subprocess.run([SLUICE, "sink", tcfg, "--exit-when-caught-up"], capture_output=True, text=True,
+                                     timeout=120)
+                self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+                got = ch_rows("SELECT id, name, toString(amount2) FROM kfk_dbz_views.tv FINAL WHERE _is_deleted = 0 "
+                              "ORDER BY id")
+                self.assertEqual(got, [["1", "UNO", "22.250"], ["4", "FOUR", "9.000"]])
 
     def test_transaction_metadata_topic(self):
         """provide.transaction.metadata: BEGIN/END per source transaction on <prefix>.transaction, a
