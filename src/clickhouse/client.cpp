@@ -188,12 +188,19 @@ std::string ClickHouseClient::Query(std::string_view sql, const QuerySettings& s
 void ClickHouseClient::InsertRowBinary(std::string_view database, std::string_view table,
                                        const std::vector<std::string>& columns, std::string_view rows,
                                        const QuerySettings& settings) {
+  Insert(database, table, columns, "RowBinary", rows, settings);
+}
+
+void ClickHouseClient::Insert(std::string_view database, std::string_view table,
+                              const std::vector<std::string>& columns, std::string_view format, std::string_view rows,
+                              const QuerySettings& settings) {
   std::string sql = "INSERT INTO " + QuoteIdent(database) + "." + QuoteIdent(table) + " (";
   for (size_t i = 0; i < columns.size(); ++i) {
     if (i) sql += ", ";
     sql += columns[i];
   }
-  sql += ") FORMAT RowBinary";
+  sql += ") FORMAT ";
+  sql += format;
   QuerySettings params;
   params.reserve(settings.size() + 1);
   params.emplace_back("query", sql);

@@ -1,6 +1,6 @@
 #pragma once
 /// A ClickHouse client over the HTTP interface (libcurl): statements in the POST body, inserts as
-/// `INSERT INTO db.t (cols) FORMAT RowBinary` in the URL with the rows streamed in the body.
+/// `INSERT INTO db.t (cols) FORMAT RowBinary|Native` in the URL with the rows streamed in the body.
 
 #include <memory>
 #include <optional>
@@ -46,6 +46,10 @@ class ClickHouseClient {
   /// Inserts RowBinary `rows` into `database`.`table` (`columns` are quoted identifiers).
   void InsertRowBinary(std::string_view database, std::string_view table, const std::vector<std::string>& columns,
                        std::string_view rows, const QuerySettings& settings = {});
+
+  /// Inserts `rows` in `format` ("RowBinary", "Native") into `database`.`table`.
+  void Insert(std::string_view database, std::string_view table, const std::vector<std::string>& columns,
+              std::string_view format, std::string_view rows, const QuerySettings& settings = {});
 
   /// Returns the server's version and features; asks the server on the first call.
   const ServerFeatures& Features();

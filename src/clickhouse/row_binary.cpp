@@ -71,10 +71,54 @@ size_t WriteDateTimeText(int64_t micros, int fsp, char* buf) {
 }
 
 
+// Zero dates: NULL in a Nullable column (as Debezium does), else the type's zero.
+inline bool IsZeroDate(const ColumnType& t, const ColumnVector& col, size_t row) {
+  return (t.encoding == Encoding::kDate || t.encoding == Encoding::kDateTime || t.encoding == Encoding::kDateTime64 ||
+          t.encoding == Encoding::kDateTimeText) &&
+         col.GetInt(row) == kZeroDate;
+}
+
+// Bytes of the fixed-width value of `e` in RowBinary and Native, or 0 for length-prefixed ones.
+size_t FixedWidth(Encoding e) {
+  switch (e) {
+    case Encoding::kInt8: case Encoding::kUInt8: return 1;
+    case Encoding::kInt16: case Encoding::kUInt16: case Encoding::kDate: return 2;
+    case Encoding::kInt32: case Encoding::kUInt32: case Encoding::kFloat32: case Encoding::kDateTime:
+    case Encoding::kDecimal32: return 4;
+    case Encoding::kInt64: case Encoding::kUInt64: case Encoding::kFloat64: case Encoding::kDateTime64:
+    case Encoding::kTimeMicros: case Encoding::kDecimal64: return 8;
+    case Encoding::kDecimal128: return 16;
+    case Encoding::kDecimal256: return 32;
+    case Encoding::kString: case Encoding::kGeometryWkb: case Encoding::kDateTimeText: return 0;
+  }
+  return 0;
+}
+
+// Appends column `col` at `rows` as Native values of T (a NULL row as T{}), read with `get`.
+template <typename T, typename Get>
+void PutFixedColumn(const ColumnVector& col, const std::vector<uint32_t>& rows, Get get, std::string& out) {
+  const size_t base = out.size();
+  out.resize(base + rows.size() * sizeof(T));
+  char* p = out.data() + base;
+  for (const uint32_t r : rows) {
+    const T v = col.IsNull(r) ? T{} : static_cast<T>(get(r));
+    std::memcpy(p, &v, sizeof(T));
+    p += sizeof(T);
+  }
+}
+
+void PutName(std::string_view s, std::string& out) {
+  RowBinaryEncoder::PutVarUInt(s.size(), out);
+  out.append(s.data(), s.size());
+}
+
 }  // namespace
 
-RowBinaryEncoder::RowBinaryEncoder(std::vector<ColumnType> types, std::vector<int> key_columns)
-    : types_(std::move(types)), key_columns_(std::move(key_columns)) {}
+RowBinaryEncoder::RowBinaryEncoder(std::vector<ColumnType> types, std::vector<int> key_columns,
+                                   std::vector<std::string> column_names)
+    : types_(std::move(types)), key_columns_(std::move(key_columns)), column_names_(std::move(column_names)) {
+  for (const auto& t : types_) full_types_.push_back(t.Full());
+}
 
 void RowBinaryEncoder::PutVarUInt(uint64_t v, std::string& out) {
   while (v >= 0x80) {
@@ -163,10 +207,7 @@ std::string RowBinaryEncoder::FormatDateTime(int64_t micros, int fsp) {
 
 void RowBinaryEncoder::EncodeValue(const ColumnType& t, const ColumnVector& col, size_t row, std::string& out) {
   const bool is_null = col.IsNull(row);
-  // Zero dates: NULL in a Nullable column (as Debezium does), else the type's zero.
-  const bool zero_date = !is_null && (t.encoding == Encoding::kDate || t.encoding == Encoding::kDateTime ||
-                                      t.encoding == Encoding::kDateTime64 || t.encoding == Encoding::kDateTimeText) &&
-                         col.GetInt(row) == kZeroDate;
+  const bool zero_date = !is_null && IsZeroDate(t, col, row);
   if (t.nullable) {
     if (is_null || zero_date) {
       out.push_back(1);
@@ -176,6 +217,11 @@ void RowBinaryEncoder::EncodeValue(const ColumnType& t, const ColumnVector& col,
   } else if (is_null) {
     Throw(ErrorKind::kData, "NULL for a column that is NOT NULL in ClickHouse");
   }
+  EncodeBare(t, col, row, zero_date, out);
+}
+
+void RowBinaryEncoder::EncodeBare(const ColumnType& t, const ColumnVector& col, size_t row, bool zero_date,
+                                  std::string& out) {
   switch (t.encoding) {
     case Encoding::kInt8: PutFixed(static_cast<int8_t>(col.GetInt(row)), out); break;
     case Encoding::kInt16: PutFixed(static_cast<int16_t>(col.GetInt(row)), out); break;
@@ -272,6 +318,27 @@ void RowBinaryEncoder::EncodeRow(const ChangeChunk& chunk, size_t row, uint8_t i
   out.push_back(static_cast<char>(is_deleted));
 }
 
+bool RowBinaryEncoder::SelectRow(const ChangeChunk& chunk, size_t i, uint8_t& is_deleted) const {
+  is_deleted = 0;
+  switch (chunk.op(i)) {
+    case RowOp::kInsert:
+    case RowOp::kUpdateAfter:
+      break;
+    case RowOp::kDelete:
+      is_deleted = 1;
+      break;
+    case RowOp::kUpdateBefore:
+      // The update-after row supersedes this one, unless the update moved the row to a new key:
+      // then the old key must be deleted. Without an after row (chunk cut mid-pair), delete.
+      if (i + 1 < chunk.size() && chunk.op(i + 1) == RowOp::kUpdateAfter && !KeyChanged(chunk, i, i + 1)) {
+        return false;
+      }
+      is_deleted = 1;
+      break;
+  }
+  return true;
+}
+
 size_t RowBinaryEncoder::Encode(const ChangeChunk& chunk, std::string& out, std::vector<size_t>* row_starts,
                                 std::vector<RejectedRow>* rejected) const {
   SLUICE_CHECK(chunk.num_columns() == types_.size(), "chunk and encoder disagree on the column count");
@@ -279,20 +346,7 @@ size_t RowBinaryEncoder::Encode(const ChangeChunk& chunk, std::string& out, std:
   const size_t n = chunk.size();
   for (size_t i = 0; i < n; ++i) {
     uint8_t is_deleted = 0;
-    switch (chunk.op(i)) {
-      case RowOp::kInsert:
-      case RowOp::kUpdateAfter:
-        break;
-      case RowOp::kDelete:
-        is_deleted = 1;
-        break;
-      case RowOp::kUpdateBefore:
-        // The update-after row supersedes this one, unless the update moved the row to a new key:
-        // then the old key must be deleted. Without an after row (chunk cut mid-pair), delete.
-        if (i + 1 < n && chunk.op(i + 1) == RowOp::kUpdateAfter && !KeyChanged(chunk, i, i + 1)) continue;
-        is_deleted = 1;
-        break;
-    }
+    if (!SelectRow(chunk, i, is_deleted)) continue;
     const size_t start = out.size();
     try {
       EncodeRow(chunk, i, is_deleted, out);
@@ -320,6 +374,117 @@ size_t RowBinaryEncoder::Encode(const ChangeChunk& chunk, std::string& out, std:
     ++written;
   }
   return written;
+}
+
+size_t RowBinaryEncoder::AppendSelected(const ChangeChunk& chunk, ChangeChunk& pending) const {
+  SLUICE_CHECK(chunk.num_columns() == pending.num_columns(), "chunk and pending rows disagree on the column count");
+  if (pending.sources().empty()) pending.AddSource({});
+  size_t appended = 0;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    uint8_t is_deleted = 0;
+    if (!SelectRow(chunk, i, is_deleted)) continue;
+    pending.BeginRow(is_deleted ? RowOp::kDelete : RowOp::kInsert, chunk.version(i), 0, 0);
+    for (size_t c = 0; c < chunk.num_columns(); ++c) pending.column(c).AppendFrom(chunk.column(c), i);
+    ++appended;
+  }
+  return appended;
+}
+
+size_t RowBinaryEncoder::EncodeNative(const ChangeChunk& chunk, std::string& out) const {
+  SLUICE_CHECK(chunk.num_columns() == types_.size(), "chunk and encoder disagree on the column count");
+  SLUICE_CHECK(column_names_.size() == types_.size(), "the Native format needs the column names");
+  std::vector<uint32_t> rows;
+  std::vector<uint8_t> deleted;
+  rows.reserve(chunk.size());
+  deleted.reserve(chunk.size());
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    uint8_t is_deleted = 0;
+    if (!SelectRow(chunk, i, is_deleted)) continue;
+    rows.push_back(static_cast<uint32_t>(i));
+    deleted.push_back(is_deleted);
+  }
+  if (rows.empty()) return 0;  // an empty block would end the stream
+  const size_t start = out.size();
+  auto fail = [&](size_t c, uint32_t r, std::string_view what) {
+    out.resize(start);
+    throw Error(ErrorKind::kData,
+                fmt::format("{}: column `{}` of row with _version {}: {}",
+                            chunk.schema() ? chunk.schema()->QualifiedName() : std::string("?"), column_names_[c],
+                            chunk.version(r), what));
+  };
+  PutVarUInt(types_.size() + 2, out);  // no block info: the HTTP interface reads with client revision 0
+  PutVarUInt(rows.size(), out);
+  for (size_t c = 0; c < types_.size(); ++c) {
+    const ColumnType& t = types_[c];
+    const ColumnVector& col = chunk.column(c);
+    PutName(column_names_[c], out);
+    PutName(full_types_[c], out);
+    // Nullable(T): the null map (1 = NULL), then the nested column with a default under each NULL.
+    const bool dates = t.encoding == Encoding::kDate || t.encoding == Encoding::kDateTime ||
+                       t.encoding == Encoding::kDateTime64 || t.encoding == Encoding::kDateTimeText;
+    if (t.nullable) {
+      const size_t base = out.size();
+      out.resize(base + rows.size());
+      char* p = out.data() + base;
+      for (const uint32_t r : rows) {
+        *p++ = static_cast<char>(col.IsNull(r) || (dates && IsZeroDate(t, col, r)));
+      }
+    } else {
+      for (const uint32_t r : rows) {
+        if (col.IsNull(r)) fail(c, r, "NULL for a column that is NOT NULL in ClickHouse");
+      }
+    }
+    switch (t.encoding) {
+      case Encoding::kInt8: PutFixedColumn<int8_t>(col, rows, [&](uint32_t r) { return col.GetInt(r); }, out); continue;
+      case Encoding::kInt16: PutFixedColumn<int16_t>(col, rows, [&](uint32_t r) { return col.GetInt(r); }, out); continue;
+      case Encoding::kInt32: PutFixedColumn<int32_t>(col, rows, [&](uint32_t r) { return col.GetInt(r); }, out); continue;
+      case Encoding::kInt64:
+      case Encoding::kTimeMicros: PutFixedColumn<int64_t>(col, rows, [&](uint32_t r) { return col.GetInt(r); }, out); continue;
+      case Encoding::kUInt8: PutFixedColumn<uint8_t>(col, rows, [&](uint32_t r) { return col.GetUInt(r); }, out); continue;
+      case Encoding::kUInt16: PutFixedColumn<uint16_t>(col, rows, [&](uint32_t r) { return col.GetUInt(r); }, out); continue;
+      case Encoding::kUInt32: PutFixedColumn<uint32_t>(col, rows, [&](uint32_t r) { return col.GetUInt(r); }, out); continue;
+      case Encoding::kUInt64: PutFixedColumn<uint64_t>(col, rows, [&](uint32_t r) { return col.GetUInt(r); }, out); continue;
+      case Encoding::kFloat32: PutFixedColumn<float>(col, rows, [&](uint32_t r) { return col.GetDouble(r); }, out); continue;
+      case Encoding::kFloat64: PutFixedColumn<double>(col, rows, [&](uint32_t r) { return col.GetDouble(r); }, out); continue;
+      case Encoding::kString:
+        for (const uint32_t r : rows) {
+          if (col.IsNull(r)) {
+            out.push_back(0);
+          } else {
+            PutName(col.GetBytes(r), out);
+          }
+        }
+        continue;
+      default:
+        break;
+    }
+    // Decimals, dates, text forms: value by value as RowBinary writes them (without the prefix).
+    const size_t width = FixedWidth(t.encoding);
+    for (const uint32_t r : rows) {
+      const bool null = col.IsNull(r);
+      const bool zero_date = !null && dates && IsZeroDate(t, col, r);
+      if (null || (t.nullable && zero_date)) {
+        if (width == 0) {
+          out.push_back(0);  // empty string
+        } else {
+          out.append(width, '\0');
+        }
+        continue;
+      }
+      try {
+        EncodeBare(t, col, r, zero_date, out);
+      } catch (const Error& e) {
+        fail(c, r, e.what());
+      }
+    }
+  }
+  PutName("_version", out);
+  PutName("UInt64", out);
+  for (const uint32_t r : rows) PutFixed(chunk.version(r), out);
+  PutName("_is_deleted", out);
+  PutName("UInt8", out);
+  out.append(reinterpret_cast<const char*>(deleted.data()), deleted.size());
+  return rows.size();
 }
 
 }  // namespace sluice::clickhouse

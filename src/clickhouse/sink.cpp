@@ -21,6 +21,8 @@ struct ClickHouseSink::Table {
   std::vector<int> key_columns;
   std::vector<std::string> insert_columns;
   std::unique_ptr<RowBinaryEncoder> encoder;
+  bool native = false;  // INSERT ... FORMAT Native (one block per chunk), else RowBinary
+  std::unique_ptr<ChangeChunk> pending;  // native: rows of small chunks, not yet a block in `buffer`
   std::string buffer;
   std::vector<size_t> row_starts;  // only with errors.tolerance = all (for bisection)
   size_t rows = 0;
@@ -95,6 +97,10 @@ const std::string* FindActual(const std::vector<std::pair<std::string, std::stri
   }
   return nullptr;
 }
+
+// Native: a chunk with fewer rows is gathered with others into one block (a block repeats every
+// column's name and type, and ClickHouse parses the type names of each block).
+constexpr size_t kNativeMinBlockRows = 1024;
 
 int64_t MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
@@ -319,7 +325,8 @@ void ClickHouseSink::EnsureTable(const TableSchema& schema) {
     auto& reg = metrics::Default();
     const metrics::Labels l = {{"table", t->db + "." + t->name}};
     t->rows_total = &reg.GetCounter("sluice_sink_rows_total", "rows acknowledged by ClickHouse (deletes included)", l);
-    t->bytes_total = &reg.GetCounter("sluice_sink_bytes_total", "RowBinary bytes acknowledged by ClickHouse", l);
+    t->bytes_total = &reg.GetCounter("sluice_sink_bytes_total",
+                                     "INSERT body bytes (Native or RowBinary) acknowledged by ClickHouse", l);
     t->inserts_total = &reg.GetCounter("sluice_sink_inserts_total", "INSERT requests acknowledged by ClickHouse", l);
     t->batch_rows = &reg.GetHistogram("sluice_sink_insert_rows", "rows per INSERT",
                                       metrics::ExponentialBuckets(1, 10, 7), l);
@@ -340,7 +347,13 @@ void ClickHouseSink::EnsureTable(const TableSchema& schema) {
   for (const auto& c : schema.columns) t->insert_columns.push_back(QuoteIdent(c.name));
   t->insert_columns.push_back("`_version`");
   t->insert_columns.push_back("`_is_deleted`");
-  t->encoder = std::make_unique<RowBinaryEncoder>(t->types, t->key_columns);
+  // Native needs the exact type names and has no row boundaries: RowBinary when rows may be bisected
+  // (errors.tolerance = all) or a column is LowCardinality (its Native form is a dictionary).
+  t->native = options_.insert_format == InsertFormat::kNative && options_.errors_tolerance == ErrorsTolerance::kNone;
+  for (const auto& ct : t->types) t->native &= ct.base.find("LowCardinality") == std::string::npos;
+  std::vector<std::string> names;
+  for (const auto& c : schema.columns) names.push_back(c.name);
+  t->encoder = std::make_unique<RowBinaryEncoder>(t->types, t->key_columns, std::move(names));
   tables_[schema.QualifiedName()] = std::move(t);
 }
 
@@ -486,8 +499,17 @@ void ClickHouseSink::Write(const ChangeChunk& chunk) {
     t->buffer.reserve(options_.batch_max_bytes + options_.batch_max_bytes / 2);
   }
   std::vector<RejectedRow> rejected;
-  const size_t n = t->encoder->Encode(chunk, t->buffer, tolerate ? &t->row_starts : nullptr,
-                                      tolerate ? &rejected : nullptr);
+  size_t n = 0;
+  if (!t->native) {
+    n = t->encoder->Encode(chunk, t->buffer, tolerate ? &t->row_starts : nullptr, tolerate ? &rejected : nullptr);
+  } else if (chunk.size() >= kNativeMinBlockRows) {
+    EncodePending(*t);  // keeps the rows in order
+    n = t->encoder->EncodeNative(chunk, t->buffer);
+  } else {
+    if (!t->pending) t->pending = std::make_unique<ChangeChunk>(chunk.schema());
+    n = t->encoder->AppendSelected(chunk, *t->pending);
+    if (t->pending->size() >= kNativeMinBlockRows) EncodePending(*t);
+  }
   for (auto& r : rejected) {
     SLOG_WARN("clickhouse: row to dead-letter table: {}", r.error);
     dead_letters_.push_back({chunk.schema()->QualifiedName(), t->db + "." + t->name, std::move(r.error), "", r.version});
@@ -522,8 +544,14 @@ size_t ClickHouseSink::BufferedRows() const {
 
 size_t ClickHouseSink::BufferedBytes() const {
   size_t n = 0;
-  for (const auto& [k, t] : tables_) n += t->buffer.size();
+  for (const auto& [k, t] : tables_) n += t->buffer.size() + (t->pending ? t->pending->ByteSize() : 0);
   return n;
+}
+
+void ClickHouseSink::EncodePending(Table& t) {
+  if (!t.pending || t.pending->empty()) return;
+  t.encoder->EncodeNative(*t.pending, t.buffer);
+  t.pending.reset();
 }
 
 void ClickHouseSink::InsertRange(Table& t, size_t lo, size_t hi) {
@@ -540,7 +568,7 @@ void ClickHouseSink::InsertRange(Table& t, size_t lo, size_t hi) {
   }
   const auto started = Clock::now();
   WithRetry(fmt::format("insert {} rows into {}.{}", hi - lo, t.db, t.name),
-            [&] { client_->InsertRowBinary(t.db, t.name, t.insert_columns, body, settings); });
+            [&] { client_->Insert(t.db, t.name, t.insert_columns, t.native ? "Native" : "RowBinary", body, settings); });
   stats_.rows_inserted += hi - lo;
   stats_.bytes_inserted += body.size();
   ++stats_.inserts;
@@ -589,6 +617,7 @@ void ClickHouseSink::FlushTable(Table& t) {
   if (t.rows == 0) return;
   const std::string log_name = t.db + "." + t.name;
   ScopedLogTable log_table(&log_name);  // structured logs name the table being inserted
+  EncodePending(t);
   if (!t.row_starts.empty()) {
     rejected_in_flush_ = 0;
     InsertBisecting(t, 0, t.rows);

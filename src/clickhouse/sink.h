@@ -1,6 +1,6 @@
 #pragma once
-/// ClickHouseSink: change chunks in, ReplacingMergeTree rows out. Buffers RowBinary per table and
-/// inserts it in batches; `Flush()` returns only once ClickHouse acknowledged every row written
+/// ClickHouseSink: change chunks in, ReplacingMergeTree rows out. Buffers Native blocks (or RowBinary,
+/// `insert.format`) per table and inserts them in batches; `Flush()` returns only once ClickHouse acknowledged every row written
 /// before it, so the caller commits source offsets after Flush() and never before.
 
 #include <atomic>
@@ -22,7 +22,7 @@ namespace sluice::clickhouse {
 /// Counters for metrics and tests.
 struct SinkStats {
   uint64_t rows_inserted = 0;   ///< rows acknowledged by ClickHouse (deletes included)
-  uint64_t bytes_inserted = 0;  ///< RowBinary bytes acknowledged
+  uint64_t bytes_inserted = 0;  ///< RowBinary/Native bytes acknowledged
   uint64_t inserts = 0;         ///< INSERT requests acknowledged
   uint64_t retries = 0;         ///< requests retried after a retryable error
   uint64_t dlq_rows = 0;        ///< rows written to the dead-letter table
@@ -92,6 +92,7 @@ class ClickHouseSink {
 
   Table& StateFor(const TableSchema& schema);
   void FlushTable(Table& t);
+  void EncodePending(Table& t);
   void InsertRange(Table& t, size_t lo, size_t hi);
   void InsertBisecting(Table& t, size_t lo, size_t hi);
   void WriteDeadLetters();

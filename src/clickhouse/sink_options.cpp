@@ -84,6 +84,11 @@ SinkOptions SinkOptions::FromYaml(const YAML::Node& sink) {
       if (o.compression != "auto" && o.compression != "gzip" && o.compression != "none") {
         Throw(ErrorKind::kConfig, "sink.compression: '{}' is not auto, gzip or none", o.compression);
       }
+    } else if (key == "insert.format") {
+      const std::string f = As<std::string>(v, key);
+      if (f == "native") o.insert_format = InsertFormat::kNative;
+      else if (f == "rowbinary") o.insert_format = InsertFormat::kRowBinary;
+      else Throw(ErrorKind::kConfig, "sink.insert.format: '{}' is not native or rowbinary", f);
     } else if (key == "topics") {
       // Bus mode: which topics the sink consumes; read by the pipeline, not here.
     } else if (key == "topic2TableMap") {
@@ -126,7 +131,7 @@ SinkOptions SinkOptions::FromYaml(const YAML::Node& sink) {
             "sink.{}: unknown setting (line {}). Known: type, hostname, port, database, username, password, ssl, "
             "cluster, batch.max.rows, batch.max.bytes, batch.max.delay.ms, auto.evolve, errors.tolerance, "
             "errors.deadletter.table, retry.max.ms, retry.backoff.ms, retry.backoff.max.ms, connect.timeout.ms, "
-            "request.timeout.ms, compression, topics, topic2TableMap, tables",
+            "request.timeout.ms, compression, insert.format, topics, topic2TableMap, tables",
             key, kv.first.Mark().line + 1);
     }
   }

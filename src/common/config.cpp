@@ -106,6 +106,7 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"sink", "connect.timeout.ms", T::kInt, "10000", nullptr, "HTTP connect timeout"},
   {"sink", "request.timeout.ms", T::kInt, "300000", nullptr, "HTTP request timeout"},
   {"sink", "compression", T::kEnum, "auto", "auto|gzip|none", "request body compression (auto: gzip unless loopback)"},
+  {"sink", "insert.format", T::kEnum, "native", "native|rowbinary", "INSERT body format (RowBinary always with errors.tolerance all, and for LowCardinality columns)"},
   {"sink", "errors.deadletter.table", T::kString, "_sluice_dlq", nullptr, "dead-letter table for errors.tolerance all"},
   {"sink", "tables", T::kMap, nullptr, nullptr, "per-table overrides: <db>.<table>: {table, order.by, partition.by, settings}"},
   // `sluice sink` with bus.type kafka (ClickHouse Kafka Connect sink names where one exists).

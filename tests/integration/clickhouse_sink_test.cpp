@@ -3,6 +3,7 @@
 // Needs `scripts/services start clickhouse` (port from SLUICE_CH_HTTP_PORT, default 18123).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <thread>
 
@@ -210,6 +211,39 @@ TEST_F(ClickHouseSinkTest, EveryKindRoundTripsWithUpdatesDeletesAndReplays) {
   again.Write(c3);
   again.Flush();
   EXPECT_EQ(Q(kSelect), row3 + row6);
+}
+
+// insert.format native (the default) and rowbinary store the same values, NULLs and zero dates
+// included, and the same _version/_is_deleted rows.
+TEST_F(ClickHouseSinkTest, NativeAndRowBinaryInsertTheSameRows) {
+  const auto schema = AllKinds();
+  auto write = [&](InsertFormat format) {
+    Q(std::string("DROP DATABASE IF EXISTS ") + kDb);
+    SinkOptions o = Options();
+    o.insert_format = format;
+    ClickHouseSink sink(o);
+    ChangeChunk c1(schema);
+    c1.AddSource({});
+    for (int i = 0; i < 1500; ++i) AddRow(c1, RowOp::kInsert, 100 + static_cast<uint64_t>(i), i, i % 2, i % 3 == 0);
+    ChangeChunk c2(schema);
+    c2.AddSource({});
+    AddRow(c2, RowOp::kUpdateBefore, 500, 1, 0);
+    AddRow(c2, RowOp::kUpdateAfter, 500, 1, 1);
+    AddRow(c2, RowOp::kDelete, 501, 2, 1);
+    AddRow(c2, RowOp::kUpdateBefore, 502, 5, 0);
+    AddRow(c2, RowOp::kUpdateAfter, 502, 1000, 0, true);
+    sink.Write(c2);  // small chunks are gathered into one block, a large one is a block
+    sink.Write(c1);
+    sink.Write(c2);
+    sink.Flush();
+    EXPECT_EQ(sink.stats().rows_inserted, 1508u);
+    Q("OPTIMIZE TABLE sluice_it_ch_sink.all_kinds FINAL");  // the same merged rows, however merges ran
+    return Q("SELECT * FROM sluice_it_ch_sink.all_kinds ORDER BY id, _version FORMAT TSV");
+  };
+  const std::string row_binary = write(InsertFormat::kRowBinary);
+  const std::string native = write(InsertFormat::kNative);
+  EXPECT_EQ(std::count(native.begin(), native.end(), '\n'), 1500);  // one row per key
+  EXPECT_EQ(native, row_binary);
 }
 
 TEST_F(ClickHouseSinkTest, BatchesFlushBySizeAndDelay) {

@@ -163,7 +163,7 @@ struct Fixture {
   RowBinaryEncoder Encoder() const {
     std::vector<ColumnType> types;
     for (const auto& c : schema->columns) types.push_back(MapColumnType(c, kOld));
-    return RowBinaryEncoder(types, schema->primary_key);
+    return RowBinaryEncoder(types, schema->primary_key, {"id", "v"});
   }
 };
 
@@ -200,6 +200,48 @@ TEST(RowBinaryTest, UpdateBeforeIsSkippedUnlessTheKeyChanged) {
             " 03 00 00 00 00 01 78 06 00 00 00 00 00 00 00 00");
 }
 
+// Native (ClickHouse "Formats → Native", HTTP, no block info): varint columns, varint rows, then per
+// column its name, its type name and its values; Nullable = null map, then values with '' under NULL.
+TEST(RowBinaryTest, NativeBlockHasTheSameRowsAsRowBinary) {
+  Fixture f;
+  ChangeChunk c(f.schema);
+  c.AddSource({});
+  f.Add(c, RowOp::kInsert, 0x0102, 1, "a");
+  f.Add(c, RowOp::kUpdateBefore, 5, 1, "a");
+  f.Add(c, RowOp::kUpdateAfter, 5, 1, "bc");  // same key: only the after image
+  f.Add(c, RowOp::kDelete, 0x0103, 2, nullptr);
+  std::string out;
+  EXPECT_EQ(f.Encoder().EncodeNative(c, out), 3u);
+  EXPECT_EQ(Hex(out),
+            "04 03"                                                    // 4 columns, 3 rows
+            " 02 69 64 05 49 6e 74 33 32"                              // id Int32
+            " 01 00 00 00 01 00 00 00 02 00 00 00"
+            " 01 76 10 4e 75 6c 6c 61 62 6c 65 28 53 74 72 69 6e 67 29"  // v Nullable(String)
+            " 00 00 01 01 61 02 62 63 00"
+            " 08 5f 76 65 72 73 69 6f 6e 06 55 49 6e 74 36 34"          // _version UInt64
+            " 02 01 00 00 00 00 00 00 05 00 00 00 00 00 00 00 03 01 00 00 00 00 00 00"
+            " 0b 5f 69 73 5f 64 65 6c 65 74 65 64 05 55 49 6e 74 38"    // _is_deleted UInt8
+            " 00 00 01");
+  // An update that keeps its key is one row; a chunk without rows writes nothing (an empty block
+  // would end the stream).
+  ChangeChunk none(f.schema);
+  none.AddSource({});
+  f.Add(none, RowOp::kUpdateBefore, 7, 1, "a");
+  f.Add(none, RowOp::kUpdateAfter, 7, 1, "b");
+  std::string one;
+  EXPECT_EQ(f.Encoder().EncodeNative(none, one), 1u);
+  // Rows gathered from small chunks make the same block.
+  ChangeChunk pending(f.schema);
+  EXPECT_EQ(f.Encoder().AppendSelected(c, pending), 3u);
+  std::string gathered;
+  EXPECT_EQ(f.Encoder().EncodeNative(pending, gathered), 3u);
+  EXPECT_EQ(Hex(gathered), Hex(out));
+  ChangeChunk empty(f.schema);
+  std::string nothing;
+  EXPECT_EQ(f.Encoder().EncodeNative(empty, nothing), 0u);
+  EXPECT_TRUE(nothing.empty());
+}
+
 TEST(RowBinaryTest, BadValuesStopOrAreReported) {
   auto s = std::make_shared<TableSchema>();
   s->database = "db";
@@ -229,6 +271,18 @@ TEST(RowBinaryTest, BadValuesStopOrAreReported) {
   ASSERT_EQ(rejected.size(), 1u);
   EXPECT_EQ(rejected[0].version, 2u);
   EXPECT_EQ(out.size(), 4u + 4u + 8u + 1u);  // only row 1
+
+  RowBinaryEncoder native({MapColumnType(s->columns[0], kOld), MapColumnType(s->columns[1], kOld)}, {0},
+                          {"id", "amount"});
+  out = "kept";
+  try {
+    native.EncodeNative(c, out);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find("db.m: column `amount` of row with _version 2"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(out, "kept");
 }
 
 }  // namespace
