@@ -160,7 +160,7 @@ void TransactionGate::Release(const std::string& id, std::vector<Record>& out) {
   }
 }
 
-std::vector<TransactionGate::Record> TransactionGate::TakeReleased(Clock::time_point now) {
+std::vector<TransactionGate::Record> TransactionGate::TakeReleased(Clock::time_point now, bool may_give_up) {
   std::vector<Record> out;
   if (txns_.empty()) return out;
   // A transaction may go when it is complete, or gave up waiting (`wait` after its END, or after
@@ -170,7 +170,7 @@ std::vector<TransactionGate::Record> TransactionGate::TakeReleased(Clock::time_p
   std::pair<uint64_t, uint64_t> blocker{UINT64_MAX, UINT64_MAX};
   std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ready;
   for (const auto& [id, t] : txns_) {
-    const bool gave_up = now - (t.ended ? t.ended_at : t.first_seen) >= wait_;
+    const bool gave_up = may_give_up && now - (t.ended ? t.ended_at : t.first_seen) >= wait_;
     if (Complete(t) || gave_up) {
       ready.emplace_back(t.changes.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : t.first, id);
     } else if (!t.changes.empty()) {

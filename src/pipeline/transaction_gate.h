@@ -58,8 +58,10 @@ class TransactionGate {
   /// A record of the transaction topic (BEGIN is ignored; END sets what its transaction needs).
   void OnMetadata(std::string_view value);
   /// The changes of the transactions that may be applied now, in commit order and within each in
-  /// total_order. `now` decides the `wait` of incomplete ones.
-  std::vector<Record> TakeReleased(Clock::time_point now = Clock::now());
+  /// total_order. `now` decides the `wait` of incomplete ones; with `may_give_up` false (the
+  /// transaction topic is still being read, e.g. while catching up on a backlog, so a missing END
+  /// may just be later in it) none is given up on, whatever its wait.
+  std::vector<Record> TakeReleased(Clock::time_point now = Clock::now(), bool may_give_up = true);
 
   bool empty() const { return txns_.empty(); }
   size_t held_records() const { return held_records_; }

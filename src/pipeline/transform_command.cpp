@@ -292,7 +292,10 @@ class TransformLoop : public kafka::RebalanceListener {
         ++records_;
       }
       if (gate_) {
-        for (const auto& r : gate_->TakeReleased()) {
+        // Give up on a missing change only once the transaction topic has been quiet for a second
+        // (read to its end): while catching up on a backlog, an END may simply be further on.
+        const auto now = Clock::now();
+        for (const auto& r : gate_->TakeReleased(now, now - last_metadata_ >= std::chrono::seconds(1))) {
           Decode(r.topic, r.partition, r.offset, r.key, r.value, r.schema_header);
         }
         if (gate_->released_incomplete() > warned_incomplete_) {
@@ -393,6 +396,7 @@ class TransformLoop : public kafka::RebalanceListener {
   void Gate(const kafka::Message& m, const std::optional<std::string_view>& header) {
     try {
       if (m.topic == txn_topic_) {
+        last_metadata_ = Clock::now();
         if (m.value) gate_->OnMetadata(*m.value);
         return;
       }
@@ -669,6 +673,7 @@ class TransformLoop : public kafka::RebalanceListener {
   std::unique_ptr<TransactionGate> gate_;  ///< provide.transaction.metadata: whole transactions only
   std::string txn_topic_;
   uint64_t warned_incomplete_ = 0;
+  Clock::time_point last_metadata_{};  ///< when the last transaction topic record was read
 };
 
 }  // namespace

@@ -144,6 +144,7 @@ TEST(TransactionGate, AnIncompleteTransactionLeavesAfterTheWaitOrAboveTheMemoryB
   g.OnMetadata(End("t1", {{"d.a", 2}}));  // the second change never comes (compacted away)
   const auto now = TransactionGate::Clock::now();
   EXPECT_TRUE(g.TakeReleased(now + 1s).empty());
+  EXPECT_TRUE(g.TakeReleased(now + 11s, /*may_give_up=*/false).empty()) << "the metadata topic is still read";
   EXPECT_EQ(Offsets(g.TakeReleased(now + 11s)), (std::vector<int64_t>{1}));
   EXPECT_EQ(g.released_incomplete(), 1u);
 
