@@ -401,6 +401,15 @@ void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& p
   rd_kafka_consumer_close(rk);
 }
 
+std::optional<std::pair<int64_t, int64_t>> KafkaConsumer::CachedWatermarks(const TopicPartition& tp) {
+  int64_t lo = -1, hi = -1;
+  if (rd_kafka_get_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      lo < 0 || hi < 0) {
+    return std::nullopt;
+  }
+  return std::pair<int64_t, int64_t>{lo, hi};
+}
+
 std::pair<int64_t, int64_t> KafkaConsumer::Watermarks(const TopicPartition& tp) {
   int64_t lo = 0, hi = 0;
   int backoff_ms = 200;

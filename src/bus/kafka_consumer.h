@@ -84,6 +84,9 @@ class KafkaConsumer {
   std::map<TopicPartition, int64_t> Committed(const std::vector<TopicPartition>& partitions);
   /// (low, high) watermarks of a partition, asked from the broker.
   std::pair<int64_t, int64_t> Watermarks(const TopicPartition& tp);
+  /// (low, high) watermarks of a partition as the last fetch response for it said (no request);
+  /// nullopt before any.
+  std::optional<std::pair<int64_t, int64_t>> CachedWatermarks(const TopicPartition& tp);
   /// The first offset whose timestamp is >= `timestamp_ms` (the high watermark when none is).
   int64_t OffsetForTime(const TopicPartition& tp, int64_t timestamp_ms);
   /// Also reads `partitions` from now on, each from its offset (-2: the log start), besides the

@@ -77,9 +77,28 @@ struct Reader {
 TransactionGate::TransactionGate(std::set<std::string> tables, size_t max_bytes, std::chrono::milliseconds wait)
     : tables_(std::move(tables)), max_bytes_(max_bytes), wait_(wait) {}
 
+void TransactionGate::ExpectPartitions(const std::vector<Partition>& partitions) {
+  unsettled_.insert(partitions.begin(), partitions.end());
+}
+
 std::optional<TransactionGate::Record> TransactionGate::OnChange(Record r) {
   if (!r.value) return r;  // a tombstone
   dom::object env = Envelope(*r.value, "the record's value");
+  {
+    // A snapshot row (op "r"; an incremental snapshot's rows interleave with the stream and are
+    // not ahead of it) leaves its partition unsettled; a streamed change settles it.
+    std::string_view op, snapshot;
+    dom::object source;
+    const bool snapshot_row = !env["op"].get(op) && op == "r" &&
+                              !(!env["source"].get(source) && !source["snapshot"].get(snapshot) &&
+                                snapshot == "incremental");
+    Partition at{r.topic, r.partition};
+    if (snapshot_row) {
+      unsettled_.insert(std::move(at));
+    } else if (!unsettled_.empty()) {
+      unsettled_.erase(at);
+    }
+  }
   dom::object txn;
   if (env["transaction"].get(txn)) return r;  // absent or null: not in a tracked transaction
   std::string_view id;
@@ -163,26 +182,30 @@ void TransactionGate::Release(const std::string& id, std::vector<Record>& out) {
 std::vector<TransactionGate::Record> TransactionGate::TakeReleased(Clock::time_point now, bool may_give_up) {
   std::vector<Record> out;
   if (txns_.empty()) return out;
-  // A transaction may go when it is complete, or gave up waiting (`wait` after its END, or after
-  // its first change when no END came), and no transaction committed before it still waits: one
-  // committed earlier that touched a key it touched has its change of that key before it in that
-  // key's partition, so it is held here, and it goes first.
-  std::pair<uint64_t, uint64_t> blocker{UINT64_MAX, UINT64_MAX};
-  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ready;
-  for (const auto& [id, t] : txns_) {
-    const bool gave_up = may_give_up && now - (t.ended ? t.ended_at : t.first_seen) >= wait_;
-    if (Complete(t) || gave_up) {
-      ready.emplace_back(t.changes.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : t.first, id);
-    } else if (!t.changes.empty()) {
-      blocker = std::min(blocker, t.first);
+  // Snapshot rows may still be unread (unsettled partitions): every transaction waits, but for
+  // the memory bound.
+  if (unsettled_.empty()) {
+    // A transaction may go when it is complete, or gave up waiting (`wait` after its END, or after
+    // its first change when no END came), and no transaction committed before it still waits: one
+    // committed earlier that touched a key it touched has its change of that key before it in that
+    // key's partition, so it is held here, and it goes first.
+    std::pair<uint64_t, uint64_t> blocker{UINT64_MAX, UINT64_MAX};
+    std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ready;
+    for (const auto& [id, t] : txns_) {
+      const bool gave_up = may_give_up && now - (t.ended ? t.ended_at : t.first_seen) >= wait_;
+      if (Complete(t) || gave_up) {
+        ready.emplace_back(t.changes.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : t.first, id);
+      } else if (!t.changes.empty()) {
+        blocker = std::min(blocker, t.first);
+      }
     }
-  }
-  std::sort(ready.begin(), ready.end());
-  for (const auto& [first, id] : ready) {
-    Txn& t = txns_.at(id);
-    if (!t.changes.empty() && first > blocker) break;
-    if (!Complete(t)) ++released_incomplete_;
-    Release(id, out);
+    std::sort(ready.begin(), ready.end());
+    for (const auto& [first, id] : ready) {
+      Txn& t = txns_.at(id);
+      if (!t.changes.empty() && first > blocker) break;
+      if (!Complete(t)) ++released_incomplete_;
+      Release(id, out);
+    }
   }
   if (held_bytes_ > max_bytes_) {
     // Over the bound: apply what is held, the earliest committed first, whole or not.

@@ -15,6 +15,12 @@
 // Changes without a transaction block (snapshot rows, or a capture without the metadata) pass
 // straight through.
 //
+// Snapshot rows (op "r") carry no transaction, but every streamed transaction committed after
+// them: a view must not show one while rows of the snapshot are still unread in another
+// partition. So while any input partition may still hold snapshot rows — it was not read yet
+// (ExpectPartitions), or its last record read was one — no transaction is released; a partition
+// is settled by a streamed change read from it or by being read to its end (Settled).
+//
 // A transaction whose changes cannot all come (a compacted topic dropped some, a topic was
 // deleted) is released anyway once its END was read `wait` ago (`wait` after its first change
 // when no END comes), or when the held changes exceed `max_bytes`: then with a warning, as the
@@ -63,6 +69,14 @@ class TransactionGate {
   /// may just be later in it) none is given up on, whatever its wait.
   std::vector<Record> TakeReleased(Clock::time_point now = Clock::now(), bool may_give_up = true);
 
+  using Partition = std::pair<std::string, int32_t>;
+  /// The input partitions now read: each may hold snapshot rows until it is settled.
+  void ExpectPartitions(const std::vector<Partition>& partitions);
+  /// Partitions that may still hold snapshot rows ahead of the position read.
+  const std::set<Partition>& unsettled() const { return unsettled_; }
+  /// `partition` was read to its end (the high watermark of its last fetch).
+  void Settled(const Partition& partition) { unsettled_.erase(partition); }
+
   bool empty() const { return txns_.empty(); }
   size_t held_records() const { return held_records_; }
   size_t held_bytes() const { return held_bytes_; }
@@ -96,6 +110,7 @@ class TransactionGate {
   uint64_t seq_ = 0;
   size_t held_records_ = 0, held_bytes_ = 0;
   uint64_t released_incomplete_ = 0;
+  std::set<Partition> unsettled_;  ///< may still hold snapshot rows: transactions wait
 };
 
 }  // namespace sluice::pipeline

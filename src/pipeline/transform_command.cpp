@@ -295,6 +295,10 @@ class TransformLoop : public kafka::RebalanceListener {
         // Give up on a missing change only once the transaction topic has been quiet for a second
         // (read to its end): while catching up on a backlog, an END may simply be further on.
         const auto now = Clock::now();
+        if (!gate_->unsettled().empty() && (!m || now - last_settle_ >= std::chrono::milliseconds(100))) {
+          SettleReadPartitions();
+          last_settle_ = now;
+        }
         for (const auto& r : gate_->TakeReleased(now, now - last_metadata_ >= std::chrono::seconds(1))) {
           Decode(r.topic, r.partition, r.offset, r.key, r.value, r.schema_header);
         }
@@ -361,6 +365,7 @@ class TransformLoop : public kafka::RebalanceListener {
     assigned_.clear();
     TakeOver();
     for (const auto& tp : InputPartitions()) assigned_.insert(tp);
+    ExpectSnapshotRows(assigned_);
     return std::vector<kafka::TopicPartition>(assigned_.begin(), assigned_.end());
   }
 
@@ -422,10 +427,40 @@ class TransformLoop : public kafka::RebalanceListener {
 
   void RefreshInputs() {
     std::map<kafka::TopicPartition, int64_t> added;
+    std::vector<kafka::TopicPartition> fresh;
     for (const auto& tp : InputPartitions()) {
-      if (assigned_.insert(tp).second) added[tp] = *OnAssign(tp);
+      if (assigned_.insert(tp).second) {
+        added[tp] = *OnAssign(tp);
+        fresh.push_back(tp);
+      }
     }
+    ExpectSnapshotRows(fresh);
     consumer_->AssignMore(added);
+  }
+
+  /// With the gate: the change partitions among `tps` may hold snapshot rows until read to their
+  /// end or past them (TransactionGate::ExpectPartitions).
+  template <typename Partitions>
+  void ExpectSnapshotRows(const Partitions& tps) {
+    if (!gate_) return;
+    std::vector<TransactionGate::Partition> changes;
+    for (const auto& tp : tps) {
+      if (tp.topic != txn_topic_) changes.emplace_back(tp.topic, tp.partition);
+    }
+    gate_->ExpectPartitions(changes);
+  }
+
+  /// Settles the gate's partitions that were read to the end their last fetch saw.
+  void SettleReadPartitions() {
+    std::vector<TransactionGate::Partition> done;
+    for (const auto& p : gate_->unsettled()) {
+      kafka::TopicPartition tp{p.first, p.second};
+      auto marks = consumer_->CachedWatermarks(tp);
+      if (!marks) continue;
+      auto it = next_.find(tp);
+      if (it != next_.end() ? it->second >= marks->second : marks->first >= marks->second) done.push_back(p);
+    }
+    for (const auto& p : done) gate_->Settled(p);
   }
 
   /// Reads who held the lease last. Another member (or a state directory that is not this one):
@@ -670,6 +705,7 @@ class TransformLoop : public kafka::RebalanceListener {
   Outbox outbox_;
   size_t stored_pieces_ = 0;  ///< outbox pieces the state store may hold (overwritten by the next)
   uint64_t records_ = 0, produced_ = 0;
+  Clock::time_point last_settle_{};
   std::unique_ptr<TransactionGate> gate_;  ///< provide.transaction.metadata: whole transactions only
   std::string txn_topic_;
   uint64_t warned_incomplete_ = 0;

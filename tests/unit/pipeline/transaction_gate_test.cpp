@@ -190,6 +190,62 @@ TEST(TransactionGate, SerializeAndLoadKeepHeldChangesAndCommitOrder) {
   EXPECT_THROW(h.Load(bytes.substr(0, bytes.size() / 2)), Error);
 }
 
+/// A snapshot row (op "r", no transaction) of partition `partition` of `topic`.
+Record SnapshotRow(const std::string& topic, int32_t partition, int64_t offset, const char* snapshot = "true") {
+  Record r = Change(topic, offset, "", 0);
+  r.partition = partition;
+  r.value = fmt::format(R"({{"before":null,"after":{{"id":{}}},"source":{{"snapshot":"{}","db":"d","table":"t",)"
+                        R"("file":"mysql-bin.000003","pos":4,"row":0}},"op":"r","ts_ms":1}})",
+                        offset, snapshot);
+  return r;
+}
+
+TEST(TransactionGate, TransactionsWaitWhileAPartitionMayStillHoldSnapshotRows) {
+  auto g = Gate();
+  // Three partitions of p.d.a and one of p.d.b, none read yet.
+  g.ExpectPartitions({{"p.d.a", 0}, {"p.d.a", 1}, {"p.d.a", 2}, {"p.d.b", 0}});
+  EXPECT_TRUE(g.OnChange(SnapshotRow("p.d.a", 0, 1)).has_value()) << "snapshot rows pass straight through";
+  EXPECT_TRUE(g.OnChange(SnapshotRow("p.d.a", 1, 1)).has_value());
+  // A transaction streamed after the snapshot, read from partitions 0 of both topics: complete,
+  // but p.d.a[1] may hold more snapshot rows and p.d.a[2] was not read at all.
+  Record c = Change("p.d.a", 2, "t1", 1);
+  EXPECT_FALSE(g.OnChange(c).has_value());
+  Record d = Change("p.d.b", 5, "t1", 2);
+  EXPECT_FALSE(g.OnChange(d).has_value());
+  g.OnMetadata(End("t1", {{"d.a", 1}, {"d.b", 1}}));
+  EXPECT_TRUE(g.TakeReleased().empty());
+  EXPECT_EQ(g.unsettled().size(), 2u) << "partitions 0 settled by their streamed changes";
+  g.Settled({"p.d.a", 2});  // read to its end: empty
+  EXPECT_TRUE(g.TakeReleased().empty()) << "p.d.a[1] still in its snapshot rows";
+  EXPECT_TRUE(g.OnChange(SnapshotRow("p.d.a", 1, 2, "last")).has_value());
+  EXPECT_TRUE(g.TakeReleased(TransactionGate::Clock::now() + 60s).empty()) << "no giving up while unsettled";
+  g.Settled({"p.d.a", 1});
+  EXPECT_EQ(Offsets(g.TakeReleased()), (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(g.released_incomplete(), 0u);
+  // New snapshot rows (a table added to the capture, snapshot.mode always) hold transactions again;
+  // an incremental snapshot's rows do not.
+  EXPECT_TRUE(g.OnChange(SnapshotRow("p.d.b", 0, 6, "incremental")).has_value());
+  EXPECT_TRUE(g.unsettled().empty());
+  EXPECT_TRUE(g.OnChange(SnapshotRow("p.d.b", 0, 7)).has_value());
+  EXPECT_FALSE(g.OnChange(Change("p.d.a", 8, "t2", 1)).has_value());
+  g.OnMetadata(End("t2", {{"d.a", 1}}));
+  EXPECT_TRUE(g.TakeReleased().empty());
+  g.Settled({"p.d.b", 0});
+  EXPECT_EQ(Offsets(g.TakeReleased()), (std::vector<int64_t>{8}));
+}
+
+TEST(TransactionGate, TheMemoryBoundHoldsWhileSnapshotRowsAreUnread) {
+  TransactionGate g({"d.a"}, 600, 10s);
+  g.ExpectPartitions({{"p.d.a", 0}, {"p.d.a", 1}});
+  for (int i = 0; i < 5; ++i) {
+    g.OnChange(Change("p.d.a", i, fmt::format("x{}", i), 1));
+    g.OnMetadata(End(fmt::format("x{}", i), {{"d.a", 1}}));
+  }
+  EXPECT_FALSE(g.TakeReleased().empty());
+  EXPECT_LE(g.held_bytes(), 600u);
+  EXPECT_GT(g.released_incomplete(), 0u);
+}
+
 TEST(TransactionGate, BadMetadataIsAClearError) {
   auto g = Gate();
   EXPECT_THROW(g.OnMetadata("not json"), Error);
