@@ -600,17 +600,24 @@ def render(res, json_rel, svg_rel):
     if not have_views:
         a("- **views** (filter/project, join, group-by with updates and deletes; a join over its memory "
           "budget): not run.")
-    else:
+    elif not res.get("smile_workload"):
         a("- **views** through `sluice run` end to end (binlog -> views -> ClickHouse): the views stage "
           "measures the view operators on an in-memory changelog"
           + ("." if res.get("view_memory") else "; the peak RSS of a view whose state exceeds its budget "
              "was not measured in this run."))
+    else:
+        a("- **views** through `sluice run` end to end over the binlog (updates and deletes streamed into "
+          "views, then ClickHouse): the views stage measures the view operators on a changelog in "
+          "process, and the SMILE stage measures views end to end over snapshot rows only.")
     if not res.get("sustained_load"):
         a("- **maximum sustained load** before lag grows: not run (the latency stage measures it).")
-    a("- The SMILE-style schema workload: not generated yet (sysbench + the wide-typed table only).")
+    if not res.get("smile_workload"):
+        a("- The SMILE-style schema workload: not in this run (the `smile` stage).")
     a("- Micro-benchmarks: join probe and aggregate update are measured through whole views (views "
-      "stage), not in isolation; JSON parsing (reading Debezium topics) is not written; they are not "
-      "CMake targets either (wiring `bench/micro/` into the build needs the root CMakeLists.txt).")
+      "stage), not in isolation" + ("" if any(e.get("benchmark", "").startswith("BM_DecodeRecords")
+                                             for e in res.get("micro", [])) else
+                                    "; JSON parsing (reading Debezium topics, `BM_DecodeRecords`) was not run") +
+      "; they are not CMake targets either (wiring `bench/micro/` into the build needs the root CMakeLists.txt).")
     if res.get("errors"):
         a("")
         a("## Errors in this run")

@@ -1,4 +1,5 @@
-// Micro-benchmark of the Debezium JSON encoder (event/debezium_json.h) on a 10-column
+// Micro-benchmark of the Debezium JSON encoder (event/debezium_json.h) and of the decoder that
+// reads Debezium topics back (event/debezium_reader.h: sluice sink / transform) on a 10-column
 // sysbench-like row. Not part of the CMake build or `make test`; build it by hand against a build
 // tree, e.g.:
 //   g++ -O2 -std=c++20 -Isrc bench/micro/debezium_json_bench.cpp \
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "event/debezium_json.h"
+#include "event/debezium_reader.h"
 
 namespace {
 
@@ -113,6 +115,40 @@ void BM_EncodeJsonLines(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * out.size()));
 }
 BENCHMARK(BM_EncodeJsonLines);
+
+/// Parsing Debezium records back into typed chunks, as `sluice sink` and `sluice transform` do:
+/// Arg 0 = records with sluice's schema header, Arg 1 = Debezium JSON with schemas.enable (the
+/// types come from the Connect schema block in every value).
+void BM_DecodeRecords(benchmark::State& state) {
+  const ChangeChunk chunk = MakeChunk(1024);
+  DebeziumOptions o;
+  o.topic_prefix = "sbtest";
+  o.schemas_enable = state.range(0) != 0;
+  DebeziumEncoder enc(o);
+  struct Rec {
+    std::string topic, key, value;
+  };
+  std::vector<Rec> recs;
+  enc.EncodeChunk(chunk, [&](const DebeziumRecord& r) {
+    if (!r.value_is_null) recs.push_back({std::string(r.topic), std::string(r.key), std::string(r.value)});
+  });
+  const std::string header = EncodeSchemaHeader(*chunk.schema());
+  DebeziumDecoder dec(DebeziumDecoderOptions{o, [](std::string_view) { return 3u; }});
+  size_t bytes = 0, rows = 0;
+  for (auto _ : state) {
+    for (const Rec& r : recs) {
+      rows += dec.Decode(r.topic, std::string_view(r.key), std::string_view(r.value),
+                         o.schemas_enable ? std::nullopt : std::optional<std::string_view>(header));
+      bytes += r.key.size() + r.value.size();
+    }
+    auto out = dec.TakeChunks();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(rows));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.SetLabel(o.schemas_enable ? "schemas.enable JSON" : "sluice.schema header");
+}
+BENCHMARK(BM_DecodeRecords)->Arg(0)->Arg(1);
 
 }  // namespace
 
