@@ -16,8 +16,9 @@ namespace sluice::sql {
 
 namespace {
 
-/// Largest batch of writes a Commit puts into its final synced batch; dirty data beyond it is
-/// spilled (with undo records) in batches of this size first, so memory stays bounded.
+/// Smallest batch of writes a Commit puts into its final synced batch (it is a sixteenth of the
+/// budget when that is more); dirty data beyond it is spilled (with undo records, each costing a
+/// read of the old value) in batches of this size first, so memory stays bounded.
 constexpr size_t kCommitChunkBytes = 4 << 20;
 /// Evicting frees down to this fraction (in 1/16) of the budget, so eviction runs in batches.
 constexpr size_t kEvictTargetSixteenths = 14;
@@ -96,7 +97,8 @@ StateCache::~StateCache() { manager_->Unregister(this); }
 
 ViewStateManager::ViewStateManager(StateStore* store, std::string prefix, size_t memory_budget_bytes)
     : store_(store), prefix_(std::move(prefix)), budget_(memory_budget_bytes),
-      max_bucket_bytes_(std::max<size_t>(memory_budget_bytes / 16, 1024)), commit_chunk_bytes_(kCommitChunkBytes) {
+      max_bucket_bytes_(std::max<size_t>(memory_budget_bytes / 16, 1024)),
+      commit_chunk_bytes_(std::max<size_t>(kCommitChunkBytes, memory_budget_bytes / 16)) {
   SLUICE_CHECK(store_ != nullptr, "view state needs a state store");
 }
 
