@@ -404,10 +404,21 @@ void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& p
 std::optional<std::pair<int64_t, int64_t>> KafkaConsumer::CachedWatermarks(const TopicPartition& tp) {
   int64_t lo = -1, hi = -1;
   if (rd_kafka_get_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      lo < 0 || hi < 0) {
+      hi < 0) {
     return std::nullopt;
   }
   return std::pair<int64_t, int64_t>{lo, hi};
+}
+
+std::optional<int64_t> KafkaConsumer::Position(const TopicPartition& tp) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+  std::optional<int64_t> out;
+  if (rd_kafka_position(rk_, list) == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].offset >= 0) {
+    out = list->elems[0].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
 }
 
 std::pair<int64_t, int64_t> KafkaConsumer::Watermarks(const TopicPartition& tp) {

@@ -85,8 +85,11 @@ class KafkaConsumer {
   /// (low, high) watermarks of a partition, asked from the broker.
   std::pair<int64_t, int64_t> Watermarks(const TopicPartition& tp);
   /// (low, high) watermarks of a partition as the last fetch response for it said (no request);
-  /// nullopt before any.
+  /// nullopt before any. The low one is -1 when no response said it.
   std::optional<std::pair<int64_t, int64_t>> CachedWatermarks(const TopicPartition& tp);
+  /// The offset of the next record this consumer hands out for an assigned partition (nullopt
+  /// before its start offset is known).
+  std::optional<int64_t> Position(const TopicPartition& tp);
   /// The first offset whose timestamp is >= `timestamp_ms` (the high watermark when none is).
   int64_t OffsetForTime(const TopicPartition& tp, int64_t timestamp_ms);
   /// Also reads `partitions` from now on, each from its offset (-2: the log start), besides the

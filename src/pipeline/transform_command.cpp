@@ -325,6 +325,15 @@ class TransformLoop : public kafka::RebalanceListener {
         last_refresh = now;
       }
       if (exit_when_caught_up && !m && CaughtUp()) {
+        if (gate_ && !gate_->unsettled().empty()) {
+          // Every partition was read to its end at start (or was empty then): no snapshot row
+          // of that range is unread. The next round releases what waited for them.
+          for (const auto& p : std::vector<TransactionGate::Partition>(gate_->unsettled().begin(),
+                                                                       gate_->unsettled().end())) {
+            gate_->Settled(p);
+          }
+          continue;
+        }
         caught_up = true;
         break;
       }
@@ -457,8 +466,13 @@ class TransformLoop : public kafka::RebalanceListener {
       kafka::TopicPartition tp{p.first, p.second};
       auto marks = consumer_->CachedWatermarks(tp);
       if (!marks) continue;
+      // Read up to the end: what this member read, else where the consumer stands (a partition
+      // with nothing to read: empty, or compacted/deleted up to its end).
       auto it = next_.find(tp);
-      if (it != next_.end() ? it->second >= marks->second : marks->first >= marks->second) done.push_back(p);
+      std::optional<int64_t> at = it != next_.end() ? std::optional<int64_t>(it->second) : consumer_->Position(tp);
+      if (marks->second == 0 || (at && *at >= marks->second) || (marks->first >= 0 && marks->first >= marks->second)) {
+        done.push_back(p);
+      }
     }
     for (const auto& p : done) gate_->Settled(p);
   }
