@@ -116,6 +116,17 @@ void ErrorCb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   (void)rk;
   (void)opaque;
   const auto e = static_cast<rd_kafka_resp_err_t>(err);
+  if (e == RD_KAFKA_RESP_ERR__FATAL && rk) {
+    // A transactional producer fenced by its successor fails for good, but only that client:
+    // its owner sees it (KafkaProducer::fenced); the process's other clients are fine.
+    char buf[512];
+    const rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buf, sizeof buf);
+    if (cause == RD_KAFKA_RESP_ERR__FENCED || cause == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        cause == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+      SLOG_WARN("kafka: {}", buf);
+      return;
+    }
+  }
   if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
       e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED || e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
       e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED || e == RD_KAFKA_RESP_ERR__FATAL) {

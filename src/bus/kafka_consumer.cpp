@@ -24,7 +24,7 @@ std::optional<std::string_view> Message::Header(const char* name) const {
 
 KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, const std::string& group_id, RebalanceListener* listener,
                              bool sticky)
-    : listener_(listener) {
+    : listener_(listener), sticky_(sticky) {
   std::vector<std::pair<std::string, std::string>> defaults = {
       {"auto.offset.reset", "earliest"},
       {"session.timeout.ms", "10000"},
@@ -67,6 +67,12 @@ KafkaConsumer::~KafkaConsumer() {
     listener_ = nullptr;  // the owner is going away: nothing to deliver in a last revoke
     rd_kafka_consumer_close(rk_);
   }
+  if (sticky_ && !ever_assigned_) {
+    // librdkafka < 2.3 asserts (rd_kafka_sticky_assignor_state_destroy, librdkafka#4312) when a
+    // cooperative-sticky consumer that never got an assignment is destroyed: closed above (it
+    // left the group), the handle is left to the process's exit.
+    return;
+  }
   rd_kafka_destroy(rk_);
 }
 
@@ -87,6 +93,7 @@ void KafkaConsumer::Rebalance(rd_kafka_t* rk, int err_int, rd_kafka_topic_partit
   // The cooperative protocol hands over only the partitions that move (incremental calls).
   const bool incremental = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->ever_assigned_ = true;
     rd_kafka_topic_partition_list_t* list = parts;
     if (self->listener_) {
       std::vector<TopicPartition> given;
@@ -311,34 +318,51 @@ ReaderPtr NewReader(const KafkaSettings& settings, bool partition_eof) {
 }  // namespace
 
 std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp, int timeout_ms) {
-  ReaderPtr guard = NewReader(settings, /*partition_eof=*/false);
-  rd_kafka_t* rk = guard.get();
   int64_t lo = 0, hi = 0;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &lo, &hi, timeout_ms);
-  if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::nullopt;
-  if (err) Throw(ErrorKind::kBus, "cannot read the end offset of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
-  if (hi <= lo) return std::nullopt;
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = hi - 1;
-  err = rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  if (err) Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
-    if (!m) continue;
-    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> mg(m, rd_kafka_message_destroy);
-    if (m->err) {
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_message_errstr(m));
+  {
+    ReaderPtr probe = NewReader(settings, /*partition_eof=*/false);
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(probe.get(), tp.topic.c_str(), tp.partition, &lo, &hi, timeout_ms);
+    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::nullopt;
+    if (err) {
+      Throw(ErrorKind::kBus, "cannot read the end offset of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
     }
-    if (m->offset < hi - 1) continue;
-    std::string v = m->payload ? std::string(static_cast<const char*>(m->payload), m->len) : std::string();
-    rd_kafka_consumer_close(rk);
-    return v;
   }
-  Throw(ErrorKind::kBus, "reading the last record of {}[{}] timed out after {} ms", tp.topic, tp.partition, timeout_ms);
+  if (hi <= lo) return std::nullopt;
+  // The last record is not always at hi - 1: a transaction's commit marker (or an aborted
+  // transaction's records, which read_committed skips) may follow it. Read a window before the
+  // end to its end, and the whole partition when the window holds no record.
+  for (int64_t start : {std::max(lo, hi - 64), lo}) {
+    ReaderPtr guard = NewReader(settings, /*partition_eof=*/true);
+    rd_kafka_t* rk = guard.get();
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = start;
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
+    std::optional<std::string> last;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool eof = false;
+    while (!eof) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        Throw(ErrorKind::kBus, "reading the last record of {}[{}] timed out after {} ms", tp.topic, tp.partition,
+              timeout_ms);
+      }
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+      if (!m) continue;
+      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> mg(m, rd_kafka_message_destroy);
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        eof = true;
+        continue;
+      }
+      if (m->err) Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_message_errstr(m));
+      last = m->payload ? std::string(static_cast<const char*>(m->payload), m->len) : std::string();
+    }
+    rd_kafka_consumer_close(rk);
+    if (last || start == lo) return last;
+  }
+  return std::nullopt;
 }
 
 void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& partitions,

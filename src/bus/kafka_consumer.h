@@ -114,6 +114,8 @@ class KafkaConsumer {
   RebalanceListener* listener_;
   rd_kafka_message_t* last_ = nullptr;
   bool closed_ = false;
+  bool sticky_ = false;         // cooperative-sticky assignor
+  bool ever_assigned_ = false;  // a rebalance assigned (even nothing): the assignor has its state
   bool delivered_since_wake_ = false;  // a record was returned since the last WakeParkedFetchers
   bool reassigned_ = false;            // the listener's Reassign replaced what the group gave
   std::exception_ptr pending_error_;   // thrown by the listener during a rebalance; Poll rethrows it

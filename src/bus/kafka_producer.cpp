@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <thread>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -124,6 +125,88 @@ void KafkaProducer::Flush() {
       last_log = now;
     }
   }
+}
+
+namespace {
+
+std::string TakeMessage(rd_kafka_error_t* e) {
+  std::string m = rd_kafka_error_string(e);
+  rd_kafka_error_destroy(e);
+  return m;
+}
+
+}  // namespace
+
+void KafkaProducer::InitTransactions() {
+  int backoff_ms = 500;
+  while (true) {
+    rd_kafka_error_t* e = rd_kafka_init_transactions(rk_, 30000);
+    if (!e) return;
+    const bool retriable = rd_kafka_error_is_retriable(e) || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const std::string msg = TakeMessage(e);
+    if (!retriable) {
+      Throw(ErrorKind::kBus,
+            "cannot start Kafka transactions: {}. The brokers need transaction support (the "
+            "__transaction_state topic: transaction.state.log.replication.factor and min.isr no larger than the "
+            "brokers that are up) and the principal needs WRITE and DESCRIBE on its TransactionalId",
+            msg);
+    }
+    SLOG_WARN("kafka: starting transactions: {}; retrying", msg);
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 10000);
+  }
+}
+
+bool KafkaProducer::RunTransaction(const std::function<void()>& produce) {
+  auto fatal = [&](const std::string& what) {
+    char buf[512];
+    const rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk_, buf, sizeof buf);
+    if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+      fenced_ = true;
+      Throw(ErrorKind::kBus, "this process was fenced: another one started the same Kafka transactions ({})", buf);
+    }
+    Throw(ErrorKind::kBus, "Kafka transaction failed: {}", code ? std::string(buf) : what);
+  };
+  auto abort = [&](const std::string& why) {
+    rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_, -1);
+    if (e) {
+      const std::string msg = TakeMessage(e);
+      if (rd_kafka_fatal_error(rk_, nullptr, 0)) fatal(msg);
+      Throw(ErrorKind::kBus, "cannot abort a Kafka transaction ({}): {}", why, msg);
+    }
+    failure_.clear();
+    outstanding_.clear();
+    SLOG_WARN("kafka: transaction aborted ({}); it will be sent again", why);
+    return false;
+  };
+  if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk_)) {
+    const std::string msg = TakeMessage(e);
+    if (rd_kafka_fatal_error(rk_, nullptr, 0)) fatal(msg);
+    Throw(ErrorKind::kBus, "cannot begin a Kafka transaction: {}", msg);
+  }
+  try {
+    produce();
+  } catch (const Error& err) {
+    if (rd_kafka_fatal_error(rk_, nullptr, 0)) fatal(err.what());
+    return abort(err.what());
+  }
+  while (true) {
+    rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_, -1);
+    if (!e) break;
+    const bool retriable = rd_kafka_error_is_retriable(e);
+    const bool needs_abort = rd_kafka_error_txn_requires_abort(e);
+    const std::string msg = TakeMessage(e);
+    if (rd_kafka_fatal_error(rk_, nullptr, 0)) fatal(msg);
+    if (needs_abort) return abort(msg);
+    if (!retriable) Throw(ErrorKind::kBus, "cannot commit a Kafka transaction: {}", msg);
+    SLOG_WARN("kafka: committing a transaction: {}; retrying", msg);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  rd_kafka_poll(rk_, 0);  // the delivery reports of the committed records
+  outstanding_.clear();
+  failure_.clear();
+  return true;
 }
 
 }  // namespace sluice::kafka

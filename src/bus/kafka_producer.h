@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -46,6 +47,19 @@ class KafkaProducer {
   /// throws Error(kBus) if one failed.
   void Flush();
 
+  /// Kafka transactions (only for a producer made with a `transactional.id`): fences every earlier
+  /// producer with the same id — their open transaction is aborted, and their next produce or
+  /// commit fails — and waits until the brokers agreed. Throws Error(kBus) when the cluster does
+  /// not allow it (no transaction support, no TransactionalId ACL).
+  void InitTransactions();
+  /// Runs `produce` (Produce calls) in one transaction and commits it. False when the transaction
+  /// was aborted (a delivery failed or timed out, a broker refused it): nothing of it is visible
+  /// to read_committed consumers and the caller may run it again. Throws Error(kBus) when this
+  /// producer was fenced (another one called InitTransactions with its id) or failed for good.
+  bool RunTransaction(const std::function<void()>& produce);
+  /// True once the brokers fenced this producer.
+  bool fenced() const { return fenced_; }
+
   /// Every record with a sequence below this is acknowledged.
   uint64_t AckedBelow() const { return outstanding_.empty() ? next_seq_ : *outstanding_.begin(); }
   uint64_t produced() const { return next_seq_; }
@@ -61,6 +75,7 @@ class KafkaProducer {
   uint64_t next_seq_ = 0;
   std::set<uint64_t> outstanding_;
   std::string failure_;
+  bool fenced_ = false;
 };
 
 }  // namespace sluice::kafka

@@ -542,6 +542,19 @@ class SinkLoop : public kafka::RebalanceListener {
       if (it == done_.end() || it->second < range.second) left.push_back(tp);
     }
     if (left.empty()) return true;
+    // A partition written with Kafka transactions (sluice transform's view topics, a connector
+    // with exactly-once) ends with a commit marker, which no record's offset + 1 reaches: past the
+    // last record, the consumer's position stands beyond it. Everything handed out was delivered
+    // by the Checkpoint above, so that position may be committed.
+    std::map<kafka::TopicPartition, int64_t> past;
+    for (const auto& tp : left) {
+      auto pos = consumer_->Position(tp);
+      if (pos && *pos >= targets_[tp].second && *pos > done_[tp]) past[tp] = *pos;
+    }
+    if (!past.empty()) {
+      consumer_->Commit(past);
+      for (const auto& [tp, off] : past) done_[tp] = off;
+    }
     for (const auto& [tp, off] : consumer_->Committed(left)) {
       if (off >= targets_[tp].second) done_[tp] = std::max(done_[tp], off);
     }

@@ -22,10 +22,12 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include <librdkafka/rdkafka.h>
@@ -237,6 +239,7 @@ class TransformLoop : public kafka::RebalanceListener {
       if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
     }
     lease_ = {"sluice-lease." + group, 0};
+    txn_id_ = "sluice-transform." + group;
     if (auto id = state.Get("transform/owner")) {
       owner_ = *id;
     } else {
@@ -247,7 +250,8 @@ class TransformLoop : public kafka::RebalanceListener {
   }
 
   /// Produces the outbox a previous run stored with its last checkpoint (it may have been produced
-  /// before that run stopped, or not).
+  /// before that run stopped, or not). Only as the lease holder that stored it: a member that took
+  /// over since rebuilt the views without it.
   void ProduceStoredOutbox() {
     outbox_ = Outbox::Load(state_, stored_pieces_);
     if (outbox_.empty()) return;
@@ -258,7 +262,6 @@ class TransformLoop : public kafka::RebalanceListener {
   }
 
   int Run(bool exit_when_caught_up) {
-    ProduceStoredOutbox();
     consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("transform", "group.id"), this,
                                                        /*sticky=*/true);
     std::vector<std::string> topics(inputs_.begin(), inputs_.end());
@@ -352,7 +355,15 @@ class TransformLoop : public kafka::RebalanceListener {
 
   void OnRevoke(const std::vector<kafka::TopicPartition>&) override {
     if (!active_) return;
-    Checkpoint();
+    try {
+      Checkpoint();
+    } catch (const Error& e) {
+      // The lease was lost (this member was not heard from in time) and its successor fenced
+      // our transactions: what was derived since the last checkpoint is superseded by its rebuild.
+      if (!txn_ || !txn_->fenced()) throw;
+      SLOG_WARN("{}", e.what());
+    }
+    txn_.reset();
     active_ = false;
     assigned_.clear();
     if (!closing_) SLOG_INFO("transform: the group took the lease away (a member joined or left); standing by");
@@ -372,6 +383,14 @@ class TransformLoop : public kafka::RebalanceListener {
     }
     active_ = true;
     assigned_.clear();
+    // Kafka transactions with one id per group: starting them fences an earlier holder that lost
+    // the lease without noticing (paused past the session timeout): its open transaction is
+    // aborted and its next write fails, so none of its records reach read_committed readers.
+    txn_ = std::make_unique<kafka::KafkaProducer>(
+        ks_, std::vector<std::pair<std::string, std::string>>{{"transactional.id", txn_id_},
+                                                               {"transaction.timeout.ms", "60000"},
+                                                               {"message.timeout.ms", "60000"}});
+    txn_->InitTransactions();
     TakeOver();
     for (const auto& tp : InputPartitions()) assigned_.insert(tp);
     ExpectSnapshotRows(assigned_);
@@ -496,6 +515,9 @@ class TransformLoop : public kafka::RebalanceListener {
       SLOG_WARN("transform: taking over the views from member {} of the group: this state directory is not the "
                 "last one that maintained them, so every view is rebuilt from the topics (their versions above {})",
                 last_owner, last_version);
+      // What this directory stored but may not have produced is superseded by the rebuild (its
+      // pieces in the state are overwritten or deleted with the next outbox).
+      if (auto c = state_.Get(Outbox::kCount)) stored_pieces_ = std::stoull(*c);
       Process();
       views_.Reset([](const TableSchema&) {});
       next_.clear();
@@ -519,6 +541,7 @@ class TransformLoop : public kafka::RebalanceListener {
     }
     SLOG_INFO("transform: holding the lease; resuming from this state directory's checkpoint");
     WriteLease();
+    ProduceStoredOutbox();
   }
 
   /// Puts a delete (at `version`) of every key the views' topics hold alive into the outbox.
@@ -581,8 +604,28 @@ class TransformLoop : public kafka::RebalanceListener {
     const std::string key = "lease";
     const std::string value = fmt::format("owner={} version={}", owner_, views_.last_version());
     const std::string_view k(key), v(value);
-    producer_.Produce(lease_.topic, &k, &v, {});
-    producer_.Flush();
+    Transaction([&] { txn_->Produce(lease_.topic, &k, &v, {}); });
+  }
+
+  /// Runs `produce` (calls of txn_->Produce) as one Kafka transaction of the lease holder, again
+  /// while the brokers abort it; an error once another member fenced this one.
+  void Transaction(const std::function<void()>& produce) {
+    SLUICE_CHECK(txn_ != nullptr, "transform: producing view records without holding the lease");
+    int backoff_ms = 200;
+    try {
+      while (!txn_->RunTransaction(produce)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(backoff_ms * 2, 10000);
+      }
+    } catch (const Error& e) {
+      if (!txn_->fenced()) throw;
+      Throw(ErrorKind::kBus,
+            "transform: another member of group {} took over the views while this one was not heard from (paused "
+            "or cut off longer than session.timeout.ms), and fenced its Kafka transactions ({}): nothing this one "
+            "wrote since is visible to read_committed readers, the new holder rebuilds it (should this process "
+            "stop on it, restart it: it stands by)",
+            config_.GetString("transform", "group.id"), e.what());
+    }
   }
 
   /// Pushes what was decoded through the views and produces their changes.
@@ -630,12 +673,16 @@ class TransformLoop : public kafka::RebalanceListener {
   /// Produces the outbox and waits until the brokers acknowledged it; then forgets it.
   void ProduceOutbox() {
     if (outbox_.empty()) return;
-    outbox_.ForEach([&](const std::string& topic, const std::string& header, const std::string_view* key,
-                        const std::string_view* value) {
-      producer_.Produce(topic, key, value, {{kSchemaHeader, header}});
-      ++produced_;
+    size_t n = 0;
+    Transaction([&] {
+      n = 0;
+      outbox_.ForEach([&](const std::string& topic, const std::string& header, const std::string_view* key,
+                          const std::string_view* value) {
+        txn_->Produce(topic, key, value, {{kSchemaHeader, header}});
+        ++n;
+      });
     });
-    producer_.Flush();
+    produced_ += n;
     // Not synced: should it be lost, a restart produces these records once more (the sink
     // collapses them by `_version`).
     std::vector<std::string> pieces{Outbox::kTables};
@@ -691,7 +738,11 @@ class TransformLoop : public kafka::RebalanceListener {
     }
     for (const auto& [tp, hi] : targets_) {
       auto it = next_.find(tp);
-      if (it == next_.end() || it->second < hi) return false;
+      if (it != next_.end() && it->second >= hi) continue;
+      // Past a transactional partition's last record stands its commit marker: the consumer's
+      // position is beyond it once nothing more is there.
+      auto pos = it != next_.end() ? consumer_->Position(tp) : std::nullopt;
+      if (!pos || *pos < hi) return false;
     }
     return true;
   }
@@ -702,7 +753,9 @@ class TransformLoop : public kafka::RebalanceListener {
   ViewStage& views_;
   DebeziumEncoder encoder_;
   DebeziumDecoder decoder_;
-  kafka::KafkaProducer producer_;
+  kafka::KafkaProducer producer_;  ///< topic administration
+  std::unique_ptr<kafka::KafkaProducer> txn_;  ///< the lease holder's transactional producer
+  std::string txn_id_;
   std::unique_ptr<kafka::KafkaConsumer> consumer_;
   Offsets next_;
   std::chrono::milliseconds delay_;

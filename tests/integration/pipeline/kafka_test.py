@@ -27,7 +27,7 @@ try:
 except ImportError:  # a pyenv/venv python without Debian's dist-packages
     sys.path.append("/usr/lib/python3/dist-packages")
     import confluent_kafka  # noqa: F401
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 
 BOOTSTRAP = setting("SLUICE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 RUN_ID = f"{int(time.time()) % 100000}{random.randint(0, 99)}"
@@ -139,7 +139,7 @@ def ch_columns(db, table):
 def read_topic(topic, timeout=20):
     """Every record of `topic` with a confluent-kafka consumer (its own group, from the start)."""
     c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"reader-{RUN_ID}-{random.random()}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": True})
     md = c.list_topics(topic, timeout=10)
     parts = md.topics[topic].partitions
     ends = {}
@@ -151,6 +151,11 @@ def read_topic(topic, timeout=20):
     deadline = time.time() + timeout
     while any(seen[p] < ends[p] for p in parts) and time.time() < deadline:
         m = c.poll(0.5)
+        if m is not None and m.error() and m.error().code() == KafkaError._PARTITION_EOF:
+            # The end: a transactional topic (view topics) ends with a commit marker past its
+            # last record.
+            seen[m.partition()] = max(seen[m.partition()], ends[m.partition()])
+            continue
         if m is None or m.error():
             continue
         seen[m.partition()] = m.offset() + 1

@@ -238,6 +238,82 @@ class Transform(unittest.TestCase):
         s.run("sink")
         compare_views(self, s)
 
+    def test_a_paused_holder_is_fenced_by_its_successor(self):
+        """The lease holder is paused (SIGSTOP) with view changes it has not produced yet, past the
+        session timeout: the standby takes over and rebuilds. Resumed, the old holder tries to
+        produce and is fenced (Kafka transactions): none of its records becomes visible, it says
+        so, and ClickHouse ends equal to MariaDB."""
+        s = Setup("kafka_fence")
+        s.reset()
+        w = Workload(s.db, 17)
+        w.setup(batches=200)
+        w.run(100)
+        s.run("capture")
+        cfg_a = os.path.join(s.dir, "transform-a.yaml")
+        cfg_b = os.path.join(s.dir, "transform-b.yaml")
+        with open(s.configs["transform"]) as f:
+            base = f.read().replace("  topic.partitions: 3\n", "  topic.partitions: 3\n  session.timeout.ms: 6000\n")
+        with open(cfg_a, "w") as g:
+            # A checkpoints (and produces) only every minute: paused, it holds unproduced changes.
+            g.write(base.replace("  batch.max.delay.ms: 200\n", "  batch.max.delay.ms: 60000\n"))
+        with open(cfg_b, "w") as g:
+            g.write(base.replace("dir: state-transform", "dir: state-transform-b"))
+        logs = {}
+
+        def start(cfg, name):
+            logs[name] = os.path.join(s.dir, name)
+            log = open(logs[name], "w")
+            return subprocess.Popen([SLUICE, "transform", cfg], stdout=log, stderr=log)
+
+        def text(name):
+            with open(logs[name]) as f:
+                return f.read()
+
+        def wait_for(name, what, timeout=60):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if what in text(name):
+                    return
+                time.sleep(0.2)
+            self.fail(f"{name}: no '{what}' in {timeout} s:\n{text(name)[-3000:]}")
+
+        a = start(cfg_a, "a.log")
+        b = None
+        try:
+            wait_for("a.log", "resuming from this state directory's checkpoint")
+            time.sleep(2)  # A has rebuilt the views and produced its first checkpoint
+            b = start(cfg_b, "b.log")
+            wait_for("b.log", "standing by")
+            w.run(150)
+            s.run("capture")
+            time.sleep(3)  # A derives view changes from them, not produced before its next minute
+            a.send_signal(signal.SIGSTOP)
+            wait_for("b.log", "taking over the views from member", timeout=90)
+            w.run(100)
+            s.run("capture")
+            time.sleep(3)
+            a.send_signal(signal.SIGCONT)
+            # A notices it lost the lease; its attempt to write is fenced.
+            deadline = time.time() + 60
+            while time.time() < deadline and "fenced" not in text("a.log"):
+                time.sleep(0.5)
+            self.assertIn("fenced", text("a.log"), text("a.log")[-3000:])
+            a.send_signal(signal.SIGTERM)
+            a.wait(timeout=60)
+            b.send_signal(signal.SIGTERM)
+            self.assertEqual(b.wait(timeout=120), 0, text("b.log")[-3000:])
+        finally:
+            for p in (a, b):
+                if p and p.poll() is None:
+                    p.send_signal(signal.SIGCONT)
+                    p.kill()
+                    p.wait()
+        out = subprocess.run([SLUICE, "transform", cfg_b, "--exit-when-caught-up"], capture_output=True, text=True,
+                             timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        s.run("sink")
+        compare_views(self, s)
+
     def test_transaction_metadata_keeps_source_transactions_whole(self):
         """provide.transaction.metadata: a view over two tables, fed by transactions that move
         amounts between rows of both (3 partitions each), never shows half of a transaction: every
