@@ -10,7 +10,7 @@
 //   BM_DebeziumJson  DebeziumEncoder + AppendJsonLine of the decoded chunks (`--output jsonl`)
 // Schemas come from the table maps alone (SchemaFromTableMap): no names without
 // binlog_row_metadata=FULL, which changes nothing for the work measured.
-// Not a CMake target (that needs the root CMakeLists.txt); bench/run builds it with g++ against
+// A CMake target with -DSLUICE_BUILD_BENCH=ON; bench/run builds it itself with g++ against
 // build/'s static libraries, e.g.
 //   g++ -O2 -std=c++20 -DFMT_SHARED -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -DSPDLOG_SHARED_LIB
 //     -Isrc -isystem /usr/include/mariadb bench/micro/binlog_pipeline_bench.cpp

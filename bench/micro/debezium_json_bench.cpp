@@ -1,10 +1,7 @@
 // Micro-benchmark of the Debezium JSON encoder (event/debezium_json.h) and of the decoder that
 // reads Debezium topics back (event/debezium_reader.h: sluice sink / transform) on a 10-column
-// sysbench-like row. Not part of the CMake build or `make test`; build it by hand against a build
-// tree, e.g.:
-//   g++ -O2 -std=c++20 -Isrc bench/micro/debezium_json_bench.cpp \
-//     build-json/src/event/libsluice_event.a build-json/src/common/libsluice_common.a \
-//     -lbenchmark -lfmt -lpthread -o /tmp/debezium_json_bench && /tmp/debezium_json_bench
+// sysbench-like row. Not part of `make test`: `make bench` compiles and runs it, or build it with
+// `cmake --preset release -DSLUICE_BUILD_BENCH=ON && cmake --build build --target debezium_json_bench`.
 // Target (issue 3/6): >= 500k rows/s of JSON on one core.
 
 #include <benchmark/benchmark.h>
