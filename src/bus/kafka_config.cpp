@@ -121,8 +121,7 @@ void ErrorCb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     // its owner sees it (KafkaProducer::fenced); the process's other clients are fine.
     char buf[512];
     const rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buf, sizeof buf);
-    if (cause == RD_KAFKA_RESP_ERR__FENCED || cause == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-        cause == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+    if (IsFencedError(cause)) {
       SLOG_WARN("kafka: {}", buf);
       return;
     }
@@ -147,6 +146,11 @@ void ErrorCb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
 }
 
 }  // namespace
+
+bool IsFencedError(int code) {
+  return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+         code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
 
 void CheckFatal(rd_kafka_t* rk) {
   char buf[512];

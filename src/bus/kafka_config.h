@@ -55,4 +55,8 @@ void InstallCallbacks(rd_kafka_conf_t* conf);
 /// ACLs (these are not retried: the user must fix the config).
 void CheckFatal(rd_kafka_t* rk);
 
+/// True when `code` (a client's fatal error, rd_kafka_fatal_error) says a transactional producer
+/// was fenced: another one started transactions with its transactional.id.
+bool IsFencedError(int code);
+
 }  // namespace sluice::kafka

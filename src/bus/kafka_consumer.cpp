@@ -318,33 +318,26 @@ ReaderPtr NewReader(const KafkaSettings& settings, bool partition_eof) {
 }  // namespace
 
 std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp, int timeout_ms) {
+  ReaderPtr guard = NewReader(settings, /*partition_eof=*/true);
+  rd_kafka_t* rk = guard.get();
   int64_t lo = 0, hi = 0;
-  {
-    ReaderPtr probe = NewReader(settings, /*partition_eof=*/false);
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(probe.get(), tp.topic.c_str(), tp.partition, &lo, &hi, timeout_ms);
-    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::nullopt;
-    if (err) {
-      Throw(ErrorKind::kBus, "cannot read the end offset of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
-    }
-  }
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &lo, &hi, timeout_ms);
+  if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::nullopt;
+  if (err) Throw(ErrorKind::kBus, "cannot read the end offset of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
   if (hi <= lo) return std::nullopt;
+  rd_kafka_poll_set_consumer(rk);
   // The last record is not always at hi - 1: a transaction's commit marker (or an aborted
   // transaction's records, which read_committed skips) may follow it. Read a window before the
   // end to its end, and the whole partition when the window holds no record.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::optional<std::string> last;
   for (int64_t start : {std::max(lo, hi - 64), lo}) {
-    ReaderPtr guard = NewReader(settings, /*partition_eof=*/true);
-    rd_kafka_t* rk = guard.get();
-    rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = start;
-    rd_kafka_resp_err_t err = rd_kafka_assign(rk, list);
+    err = rd_kafka_assign(rk, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (err) Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
-    std::optional<std::string> last;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    bool eof = false;
-    while (!eof) {
+    for (bool eof = false; !eof;) {
       if (std::chrono::steady_clock::now() >= deadline) {
         Throw(ErrorKind::kBus, "reading the last record of {}[{}] timed out after {} ms", tp.topic, tp.partition,
               timeout_ms);
@@ -354,15 +347,16 @@ std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const To
       std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> mg(m, rd_kafka_message_destroy);
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         eof = true;
-        continue;
+      } else if (m->err) {
+        Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_message_errstr(m));
+      } else {
+        last = m->payload ? std::string(static_cast<const char*>(m->payload), m->len) : std::string();
       }
-      if (m->err) Throw(ErrorKind::kBus, "cannot read {}[{}]: {}", tp.topic, tp.partition, rd_kafka_message_errstr(m));
-      last = m->payload ? std::string(static_cast<const char*>(m->payload), m->len) : std::string();
     }
-    rd_kafka_consumer_close(rk);
-    if (last || start == lo) return last;
+    if (last || start == lo) break;
   }
-  return std::nullopt;
+  rd_kafka_consumer_close(rk);
+  return last;
 }
 
 void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& partitions,

@@ -151,7 +151,9 @@ void KafkaProducer::InitTransactions() {
             "brokers that are up) and the principal needs WRITE and DESCRIBE on its TransactionalId",
             msg);
     }
-    SLOG_WARN("kafka: starting transactions: {}; retrying", msg);
+    SLOG_WARN("kafka: starting transactions: {}; retrying (the brokers' transaction coordinator must be "
+              "available: transaction.state.log.replication.factor and min.isr no larger than the brokers that "
+              "are up)", msg);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 10000);
   }
@@ -161,8 +163,7 @@ bool KafkaProducer::RunTransaction(const std::function<void()>& produce) {
   auto fatal = [&](const std::string& what) {
     char buf[512];
     const rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk_, buf, sizeof buf);
-    if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-        code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+    if (IsFencedError(code)) {
       fenced_ = true;
       Throw(ErrorKind::kBus, "this process was fenced: another one started the same Kafka transactions ({})", buf);
     }

@@ -76,6 +76,8 @@ class TransactionGate {
   const std::set<Partition>& unsettled() const { return unsettled_; }
   /// `partition` was read to its end (the high watermark of its last fetch).
   void Settled(const Partition& partition) { unsettled_.erase(partition); }
+  /// Every partition was read to its end.
+  void SettleAll() { unsettled_.clear(); }
 
   bool empty() const { return txns_.empty(); }
   size_t held_records() const { return held_records_; }

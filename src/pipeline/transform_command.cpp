@@ -331,10 +331,7 @@ class TransformLoop : public kafka::RebalanceListener {
         if (gate_ && !gate_->unsettled().empty()) {
           // Every partition was read to its end at start (or was empty then): no snapshot row
           // of that range is unread. The next round releases what waited for them.
-          for (const auto& p : std::vector<TransactionGate::Partition>(gate_->unsettled().begin(),
-                                                                       gate_->unsettled().end())) {
-            gate_->Settled(p);
-          }
+          gate_->SettleAll();
           continue;
         }
         caught_up = true;
