@@ -54,14 +54,20 @@ std::vector<std::string> Committed(const KafkaSettings& s, const std::string& to
   }
 }
 
-TEST(KafkaTransactions, ASuccessorFencesTheEarlierProducerAndItsOpenTransaction) {
+/// A fresh one-partition topic and a first producer that started transactions with a fresh id.
+class KafkaTransactions : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KafkaProducer admin(s);
+    EnsureTopic(admin.handle(), topic, s.topics);
+    first.InitTransactions();
+  }
   const KafkaSettings s = Settings();
-  const std::string topic = Unique("fence"), id = Unique("id");
-  KafkaProducer admin(s);
-  EnsureTopic(admin.handle(), topic, s.topics);
+  const std::string topic = Unique("topic"), id = Unique("id");
+  KafkaProducer first{s, Transactional(id)};
+};
 
-  KafkaProducer first(s, Transactional(id));
-  first.InitTransactions();
+TEST_F(KafkaTransactions, ASuccessorFencesTheEarlierProducerAndItsOpenTransaction) {
   const std::string_view a = "first-1";
   ASSERT_TRUE(first.RunTransaction([&] { first.Produce(topic, nullptr, &a, {}); }));
   EXPECT_FALSE(first.fenced());
@@ -86,14 +92,7 @@ TEST(KafkaTransactions, ASuccessorFencesTheEarlierProducerAndItsOpenTransaction)
   EXPECT_EQ(ReadLastValue(s, TopicPartition{topic, 0}), std::optional<std::string>("second-1"));
 }
 
-TEST(KafkaTransactions, AnOpenTransactionOfTheFencedProducerIsAborted) {
-  const KafkaSettings s = Settings();
-  const std::string topic = Unique("open"), id = Unique("id");
-  KafkaProducer admin(s);
-  EnsureTopic(admin.handle(), topic, s.topics);
-
-  KafkaProducer first(s, Transactional(id));
-  first.InitTransactions();
+TEST_F(KafkaTransactions, AnOpenTransactionOfTheFencedProducerIsAborted) {
   // A transaction whose records reached the broker but that is not committed when its producer
   // stalls (the lease holder paused mid-checkpoint): the successor's InitTransactions aborts it.
   rd_kafka_error_t* e = rd_kafka_begin_transaction(first.handle());

@@ -68,6 +68,7 @@ state:
   dir: state-{{stage}}
 """
         self.configs = {}
+        self.procs = []
         for stage in ("capture", "transform", "sink"):
             path = os.path.join(self.dir, f"{stage}.yaml")
             with open(path, "w") as f:
@@ -77,6 +78,33 @@ state:
     def reset(self):
         mysql(f"DROP DATABASE IF EXISTS `{self.db}`; CREATE DATABASE `{self.db}`;")
         ch(f"DROP DATABASE IF EXISTS {self.ch_db}")
+
+    def start_transform(self, cfg, name):
+        """`sluice transform CFG` in the background, its output in the file NAME of the test directory."""
+        with open(os.path.join(self.dir, name), "w") as log:
+            p = subprocess.Popen([SLUICE, "transform", cfg], stdout=log, stderr=log)
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        with open(os.path.join(self.dir, name)) as f:
+            return f.read()
+
+    def wait_for_log(self, test, name, text, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.log(name):
+                return
+            time.sleep(0.2)
+        test.fail(f"{name}: no '{text}' in {timeout} s:\n{self.log(name)[-3000:]}")
+
+    def kill_started(self):
+        """Kills what start_transform started and is still running (paused ones too)."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+                p.wait()
 
     def run(self, stage, *extra, check=True, timeout=300):
         out = subprocess.run([SLUICE, stage, self.configs[stage], "--exit-when-caught-up", *extra],
@@ -192,26 +220,11 @@ class Transform(unittest.TestCase):
         with open(s.configs["transform"]) as f, open(cfg_b, "w") as g:
             g.write(f.read().replace("dir: state-transform", "dir: state-transform-b"))
 
-        def start(cfg, name):
-            log = open(os.path.join(s.dir, name), "w")
-            return subprocess.Popen([SLUICE, "transform", cfg], stdout=log, stderr=log), os.path.join(s.dir, name)
-
-        def wait_for(path, text, timeout=60):
-            deadline = time.time() + timeout
-            while time.time() < deadline:
-                with open(path) as f:
-                    if text in f.read():
-                        return
-                time.sleep(0.2)
-            with open(path) as f:
-                self.fail(f"{path}: no '{text}' in {timeout} s:\n{f.read()[-3000:]}")
-
-        a, log_a = start(s.configs["transform"], "transform-a.log")
-        b = None
+        a = s.start_transform(s.configs["transform"], "transform-a.log")
         try:
-            wait_for(log_a, "holding the lease")
-            b, log_b = start(cfg_b, "transform-b.log")
-            wait_for(log_b, "standing by")
+            s.wait_for_log(self, "transform-a.log", "holding the lease")
+            b = s.start_transform(cfg_b, "transform-b.log")
+            s.wait_for_log(self, "transform-b.log", "standing by")
             w.run(200)
             s.run("capture")
             time.sleep(3)  # the active one works through the new changes
@@ -221,15 +234,12 @@ class Transform(unittest.TestCase):
             mysql("UPDATE facilities SET name = CONCAT(name, '*') WHERE id % 3 = 0", db=s.db)
             s.run("capture")
             # The group notices the dead member after session.timeout.ms (10 s).
-            wait_for(log_b, "taking over the views from member", timeout=90)
+            s.wait_for_log(self, "transform-b.log", "taking over the views from member", timeout=90)
             time.sleep(2)
             b.send_signal(signal.SIGTERM)
             self.assertEqual(b.wait(timeout=120), 0)
         finally:
-            for p in (a, b):
-                if p and p.poll() is None:
-                    p.kill()
-                    p.wait()
+            s.kill_started()
         # B was the last to hold the lease: it resumes from its own state to the end.
         out = subprocess.run([SLUICE, "transform", cfg_b, "--exit-when-caught-up"], capture_output=True, text=True,
                              timeout=300)
@@ -258,56 +268,29 @@ class Transform(unittest.TestCase):
             g.write(base.replace("  batch.max.delay.ms: 200\n", "  batch.max.delay.ms: 60000\n"))
         with open(cfg_b, "w") as g:
             g.write(base.replace("dir: state-transform", "dir: state-transform-b"))
-        logs = {}
-
-        def start(cfg, name):
-            logs[name] = os.path.join(s.dir, name)
-            log = open(logs[name], "w")
-            return subprocess.Popen([SLUICE, "transform", cfg], stdout=log, stderr=log)
-
-        def text(name):
-            with open(logs[name]) as f:
-                return f.read()
-
-        def wait_for(name, what, timeout=60):
-            deadline = time.time() + timeout
-            while time.time() < deadline:
-                if what in text(name):
-                    return
-                time.sleep(0.2)
-            self.fail(f"{name}: no '{what}' in {timeout} s:\n{text(name)[-3000:]}")
-
-        a = start(cfg_a, "a.log")
-        b = None
+        a = s.start_transform(cfg_a, "a.log")
         try:
-            wait_for("a.log", "resuming from this state directory's checkpoint")
+            s.wait_for_log(self, "a.log", "resuming from this state directory's checkpoint")
             time.sleep(2)  # A has rebuilt the views and produced its first checkpoint
-            b = start(cfg_b, "b.log")
-            wait_for("b.log", "standing by")
+            b = s.start_transform(cfg_b, "b.log")
+            s.wait_for_log(self, "b.log", "standing by")
             w.run(150)
             s.run("capture")
             time.sleep(3)  # A derives view changes from them, not produced before its next minute
             a.send_signal(signal.SIGSTOP)
-            wait_for("b.log", "taking over the views from member", timeout=90)
+            s.wait_for_log(self, "b.log", "taking over the views from member", timeout=90)
             w.run(100)
             s.run("capture")
             time.sleep(3)
             a.send_signal(signal.SIGCONT)
             # A notices it lost the lease; its attempt to write is fenced.
-            deadline = time.time() + 60
-            while time.time() < deadline and "fenced" not in text("a.log"):
-                time.sleep(0.5)
-            self.assertIn("fenced", text("a.log"), text("a.log")[-3000:])
+            s.wait_for_log(self, "a.log", "fenced")
             a.send_signal(signal.SIGTERM)
             a.wait(timeout=60)
             b.send_signal(signal.SIGTERM)
-            self.assertEqual(b.wait(timeout=120), 0, text("b.log")[-3000:])
+            self.assertEqual(b.wait(timeout=120), 0, s.log("b.log")[-3000:])
         finally:
-            for p in (a, b):
-                if p and p.poll() is None:
-                    p.send_signal(signal.SIGCONT)
-                    p.kill()
-                    p.wait()
+            s.kill_started()
         out = subprocess.run([SLUICE, "transform", cfg_b, "--exit-when-caught-up"], capture_output=True, text=True,
                              timeout=300)
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
@@ -342,13 +325,6 @@ class Transform(unittest.TestCase):
               "INSERT INTO b SELECT seq, 1, 1000, 0 FROM seq_1_to_200;", db=s.db)
         s.run("capture")
         rnd = random.Random(5)
-        procs = []
-
-        def start_transform(tag):
-            log = open(os.path.join(s.dir, f"transform-{tag}.log"), "w")
-            p = subprocess.Popen([SLUICE, "transform", s.configs["transform"]], stdout=log, stderr=log)
-            procs.append((p, log))
-            return p
 
         next_id = [1000]
 
@@ -379,28 +355,22 @@ class Transform(unittest.TestCase):
             s.run("capture")
 
         try:
-            t = start_transform("1")
+            t = s.start_transform(s.configs["transform"], "transform-1.log")
             for i in range(16):
                 burst(20)
                 time.sleep(0.3)
                 if i == 7:
                     t.send_signal(signal.SIGKILL)
                     t.wait()
-                    t = start_transform("2")
-                    deadline = time.time() + 60  # the killed member leaves the group after its session
-                    while "holding the lease" not in open(os.path.join(s.dir, "transform-2.log")).read():
-                        self.assertLess(time.time(), deadline, "the restarted transform never held the lease")
-                        time.sleep(0.2)
+                    t = s.start_transform(s.configs["transform"], "transform-2.log")
+                    # The killed member leaves the group after its session.
+                    s.wait_for_log(self, "transform-2.log", "holding the lease")
             s.run("capture")
             t.send_signal(signal.SIGTERM)
             self.assertEqual(t.wait(timeout=120), 0)
             out = s.run("transform")  # whatever the stopped one had not applied yet
         finally:
-            for p, log in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-                log.close()
+            s.kill_started()
         self.assertRegex(out.stderr, r"\b0 transaction\(s\) applied incomplete")
         records = read_topic(f"{s.prefix}.total")
         values = [json.loads(m.value()) for m in records if m.value()]
@@ -446,8 +416,7 @@ class Transform(unittest.TestCase):
             return [int(v.get("payload", v)["after"]["total"]) for v in values if v.get("payload", v)["after"]]
 
         # Running (not --exit-when-caught-up): the empty partitions settle from their fetches.
-        log = open(os.path.join(s.dir, "transform.log"), "w+")
-        p = subprocess.Popen([SLUICE, "transform", s.configs["transform"]], stdout=log, stderr=log)
+        p = s.start_transform(s.configs["transform"], "transform.log")
         try:
             deadline = time.time() + 60
             while time.time() < deadline and (not totals() or totals()[-1] != 10):
@@ -455,12 +424,8 @@ class Transform(unittest.TestCase):
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=60), 0)
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            log.seek(0)
-            text = log.read()
-            log.close()
+            s.kill_started()
+        text = s.log("transform.log")
         self.assertEqual(totals()[-1], 10, text[-3000:])
         self.assertRegex(text, r"\b0 change\(s\) of unfinished source transactions held")
         self.assertRegex(text, r"\b0 transaction\(s\) applied incomplete")
