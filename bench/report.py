@@ -446,10 +446,16 @@ def render(res, json_rel, svg_rel):
         peer = res.get("measurements", {}).get(f"binlog.{name}.mariadb_binlog_local", {}).get("summary")
         if dec and peer:
             r = dec["items_per_second"]["median"] / peer["rate"]["median"]
+            cap = res.get("measurements", {}).get(f"binlog.{name}.sluice_capture", {}).get("summary")
+            json_part = ""
+            if cap:
+                j = cap["rate"]["median"] / dec["items_per_second"]["median"]
+                json_part = (f"; `sluice capture --output jsonl` streams and encodes at **{fmt_ratio(j)}** the "
+                             f"decode rate — the issue's JSON emission goal is 0.5x")
             a(f"Decode alone (`BM_DecodeRows` in the micro-benchmarks below: this workload's first binlog file's "
               f"rows events into typed column chunks, one core, no network, no JSON): "
               f"{fmt_rate(dec['items_per_second']['median'])} row changes/s = **{fmt_ratio(r)}** "
-              f"`mariadb-binlog --verbose` (local files) — the issue's decode goal is 3x.")
+              f"`mariadb-binlog --verbose` (local files) — the issue's decode goal is 3x{json_part}.")
             a("")
     a("## End-to-end latency")
     a("")

@@ -316,7 +316,36 @@ size_t BinaryDecimalSize(int precision, int scale) {
   return static_cast<size_t>((intg / 9) * 4 + kDig2Bytes[intg % 9] + (scale / 9) * 4 + kDig2Bytes[scale % 9]);
 }
 
-size_t DecodeBinaryDecimal(std::string_view bin, int precision, int scale, std::string& out) {
+namespace {
+
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/// Writes v (< 10^9) as exactly 9 digits.
+inline char* Put9(char* p, uint32_t v) {
+  *p++ = static_cast<char>('0' + v / 100000000);
+  v %= 100000000;
+  const uint32_t hi = v / 10000, lo = v % 10000;
+  std::memcpy(p, kDigitPairs + 2 * (hi / 100), 2);
+  std::memcpy(p + 2, kDigitPairs + 2 * (hi % 100), 2);
+  std::memcpy(p + 4, kDigitPairs + 2 * (lo / 100), 2);
+  std::memcpy(p + 6, kDigitPairs + 2 * (lo % 100), 2);
+  return p + 8;
+}
+
+/// Writes v (< 10^width) as exactly `width` (1..9) digits.
+inline char* PutWidth(char* p, uint32_t v, int width) {
+  char tmp[9];
+  Put9(tmp, v);
+  std::memcpy(p, tmp + 9 - width, static_cast<size_t>(width));
+  return p + width;
+}
+
+}  // namespace
+
+size_t DecodeBinaryDecimal(std::string_view bin, int precision, int scale, char* out, size_t* out_len) {
   if (precision < 1 || precision > 65 || scale < 0 || scale > 30 || scale > precision) {
     Throw(ErrorKind::kData, "DECIMAL({},{}) is not a valid precision/scale", precision, scale);
   }
@@ -326,57 +355,59 @@ size_t DecodeBinaryDecimal(std::string_view bin, int precision, int scale, std::
   if (bin.size() < size) {
     Throw(ErrorKind::kData, "DECIMAL({},{}) needs {} bytes but {} remain", precision, scale, size, bin.size());
   }
-  uint8_t buf[40];
-  std::memcpy(buf, bin.data(), size);
-  const bool negative = (buf[0] & 0x80) == 0;
-  const uint8_t mask = negative ? 0xff : 0x00;
-  for (size_t i = 0; i < size; ++i) buf[i] ^= mask;
-  buf[0] ^= 0x80;
+  // The sign is the inverted top bit; a negative number stores every byte complemented.
+  const auto* b = reinterpret_cast<const uint8_t*>(bin.data());
+  const uint8_t mask = (b[0] & 0x80) == 0 ? 0xff : 0x00;
+  const bool negative = mask != 0;
   size_t pos = 0;
   auto group = [&](int bytes, uint32_t limit) -> uint32_t {
     uint32_t v = 0;
-    for (int k = 0; k < bytes; ++k) v = (v << 8) | buf[pos++];
+    for (int k = 0; k < bytes; ++k) {
+      uint8_t x = b[pos] ^ mask;
+      if (pos == 0) x ^= 0x80;
+      v = (v << 8) | x;
+      ++pos;
+    }
     if (v >= limit) {
       Throw(ErrorKind::kData, "DECIMAL({},{}) has an invalid digit group {}", precision, scale, v);
     }
     return v;
   };
-  char digits[96];
-  size_t nd = 0;
-  auto put = [&](uint32_t v, int width) {
-    char tmp[10];
-    for (int k = width - 1; k >= 0; --k) {
-      tmp[k] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    }
-    std::memcpy(digits + nd, tmp, static_cast<size_t>(width));
-    nd += static_cast<size_t>(width);
-  };
-  if (intg0x) put(group(kDig2Bytes[intg0x], kPow10[intg0x]), intg0x);
-  for (int k = 0; k < intg0; ++k) put(group(4, 1000000000), 9);
-  size_t int_digits = nd;
-  for (int k = 0; k < frac0; ++k) put(group(4, 1000000000), 9);
-  if (frac0x) put(group(kDig2Bytes[frac0x], kPow10[frac0x]), frac0x);
-  size_t first = 0;
-  while (first < int_digits && digits[first] == '0') ++first;
-  bool all_zero = true;
-  for (size_t k = 0; k < nd; ++k) {
-    if (digits[k] != '0') {
-      all_zero = false;
-      break;
-    }
-  }
-  if (negative && !all_zero) out.push_back('-');
-  if (first == int_digits) {
-    out.push_back('0');
+  // Integer digit groups, most significant first (a partial group of intg0x digits leads), then
+  // the fraction's (a partial group of frac0x digits ends).
+  uint32_t ints[8], fracs[4];
+  int n_int = 0;
+  uint32_t any = 0;
+  if (intg0x) any |= ints[n_int++] = group(kDig2Bytes[intg0x], kPow10[intg0x]);
+  for (int k = 0; k < intg0; ++k) any |= ints[n_int++] = group(4, 1000000000);
+  for (int k = 0; k < frac0; ++k) any |= fracs[k] = group(4, 1000000000);
+  uint32_t last = 0;
+  if (frac0x) any |= last = group(kDig2Bytes[frac0x], kPow10[frac0x]);
+  char* p = out;
+  if (negative && any != 0) *p++ = '-';
+  int k = 0;
+  while (k < n_int && ints[k] == 0) ++k;
+  if (k == n_int) {
+    *p++ = '0';
   } else {
-    out.append(digits + first, int_digits - first);
+    p = std::to_chars(p, out + 2 + 96, ints[k]).ptr;  // the leading group without leading zeros
+    for (++k; k < n_int; ++k) p = Put9(p, ints[k]);
   }
   if (scale > 0) {
-    out.push_back('.');
-    out.append(digits + int_digits, nd - int_digits);
+    *p++ = '.';
+    for (int f = 0; f < frac0; ++f) p = Put9(p, fracs[f]);
+    if (frac0x) p = PutWidth(p, last, frac0x);
   }
+  *out_len = static_cast<size_t>(p - out);
   return size;
+}
+
+size_t DecodeBinaryDecimal(std::string_view bin, int precision, int scale, std::string& out) {
+  char text[kMaxDecimalTextBytes];
+  size_t len = 0;
+  const size_t used = DecodeBinaryDecimal(bin, precision, scale, text, &len);
+  out.append(text, len);
+  return used;
 }
 
 // ---------------------------------------------------------------- schema from table map
@@ -542,10 +573,10 @@ void RowDecoder::Impl::DecodeValue(const ColumnPlan& p, Cursor& cur, ColumnVecto
       return;
     }
     case Op::kDecimal: {
-      scratch.clear();
-      size_t used = DecodeBinaryDecimal(std::string_view(cur.p, cur.remaining()), p.precision, p.scale, scratch);
-      cur.p += used;
-      v.AppendBytes(scratch);
+      char text[kMaxDecimalTextBytes];
+      size_t len = 0;
+      cur.p += DecodeBinaryDecimal(std::string_view(cur.p, cur.remaining()), p.precision, p.scale, text, &len);
+      v.AppendBytes(std::string_view(text, len));
       return;
     }
     case Op::kBit: {

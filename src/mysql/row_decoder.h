@@ -96,6 +96,10 @@ ValueKind DefaultKindFor(const TableMapColumn& col, bool binary_charset);
 /// fraction digits ("-0.50"), appending to `out`; returns the number of bytes consumed.
 /// Throws Error(kData) when `bin` is too short or holds a non-decimal digit group.
 size_t DecodeBinaryDecimal(std::string_view bin, int precision, int scale, std::string& out);
+/// The longest text DecodeBinaryDecimal writes: sign, 65 digits, point (with room to spare).
+inline constexpr size_t kMaxDecimalTextBytes = 2 + 96;
+/// The same into out[0..kMaxDecimalTextBytes), its length in *out_len.
+size_t DecodeBinaryDecimal(std::string_view bin, int precision, int scale, char* out, size_t* out_len);
 
 /// Byte size of a binary DECIMAL(precision, scale).
 size_t BinaryDecimalSize(int precision, int scale);

@@ -1,4 +1,5 @@
 #include "pipeline/commands.h"
+#include "pipeline/pipelined_consumer.h"
 
 #include <csignal>
 #include <cstdio>
@@ -84,6 +85,10 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c) {
 std::unique_ptr<StateStore> OpenState(const Config& config) {
   return StateStore::Open(config.GetPath("state", "dir"), /*read_only=*/false,
                           static_cast<uint64_t>(std::max<int64_t>(0, config.GetInt("state", "min.free.bytes"))));
+}
+
+size_t CaptureQueueBytes(const Config& config) {
+  return static_cast<size_t>(std::clamp<int64_t>(config.GetInt("bus", "queue.max.bytes"), 1, 16 << 20));
 }
 
 std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter) {
@@ -234,7 +239,12 @@ int Capture(const CommonFlags& flags, const std::string& output) {
   JsonlConsumer consumer(dopts, state.get(), prefix + "offset");
   mysql::SourceOffset resume = LoadOffset(*state, prefix + "offset");
   (void)output;
-  capture.Run(consumer, resume);
+  {
+    // Decoding on this thread, JSON encoding and writing on the consumer's.
+    PipelinedConsumer pipelined(consumer, CaptureQueueBytes(config));
+    capture.Run(pipelined, resume);
+    pipelined.Finish();
+  }
   consumer.Checkpoint();
   g_capture = nullptr;
   return 0;

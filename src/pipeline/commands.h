@@ -49,6 +49,9 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c);
 std::vector<TableSchemaPtr> LoadEmittedSchemas(const mysql::CaptureOptions& options, const mysql::TableFilter& filter);
 /// The state directory of `state.dir`, opened for writing with `state.min.free.bytes`.
 std::unique_ptr<StateStore> OpenState(const Config& config);
+/// The bound of the chunks `sluice capture` has decoded and not yet encoded (PipelinedConsumer):
+/// bus.queue.max.bytes, at most 16 MiB (two chunks in flight are all the pipelining needs).
+size_t CaptureQueueBytes(const Config& config);
 /// True for the `sink` keys that configure the Kafka consumer, not ClickHouse.
 bool IsKafkaSinkKey(std::string_view key);
 

@@ -16,6 +16,7 @@
 #include "bus/kafka_producer.h"
 #include "clickhouse/sink.h"
 #include "common/config.h"
+#include "pipeline/pipelined_consumer.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
@@ -632,7 +633,10 @@ int CaptureToKafka(const CommonFlags& flags) {
   if (!resume.empty()) SLOG_INFO("resuming from {}", resume.ToString());
   {
     StopWatcher watcher(capture);
-    capture.Run(consumer, resume);
+    // Decoding on this thread, JSON encoding and producing on the consumer's.
+    PipelinedConsumer pipelined(consumer, CaptureQueueBytes(config));
+    capture.Run(pipelined, resume);
+    pipelined.Finish();
   }
   consumer.Checkpoint();
   SLOG_INFO("capture stopped: {} record(s) produced and acknowledged", producer.produced());
