@@ -1,9 +1,11 @@
 // PipelinedConsumer (src/pipeline/pipelined_consumer.h): the downstream consumer gets every call
-// in order on its own thread; its failure stops the capture side with a non-retryable error of
-// the same kind, and Finish() rethrows the original.
+// in order, large chunks on its own thread and small items on the caller's while that thread is
+// idle; its failure stops the capture side with a non-retryable error of the same kind, and
+// Finish() rethrows the original.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <chrono>
 #include <thread>
 
@@ -43,12 +45,19 @@ mysql::SourceOffset Offset(uint64_t pos) {
   return o;
 }
 
+/// Rows a chunk needs to be handed to the consumer thread (>= 64 KiB by ChangeChunk::ByteSize).
+constexpr int kBigRows = 4000;
+
 /// Records what it gets, on which thread; optionally slow, optionally failing at a call.
 class Recorder : public mysql::ChangeConsumer {
  public:
   void OnRows(ChangeChunk&& chunk) override {
     Note();
-    for (size_t r = 0; r < chunk.size(); ++r) log.push_back(fmt::format("row {}", chunk.column(0).GetInt(r)));
+    log.push_back(fmt::format("rows {}..{}", chunk.column(0).GetInt(0), chunk.column(0).GetInt(chunk.size() - 1)));
+    for (size_t r = 1; r < chunk.size(); ++r) {
+      if (chunk.column(0).GetInt(r) != chunk.column(0).GetInt(r - 1) + 1) log.push_back("rows out of order");
+    }
+    if (chunk.size() >= static_cast<size_t>(kBigRows)) big_threads.insert(std::this_thread::get_id());
   }
   void OnSchema(const TableSchemaPtr&, const TableSchemaPtr& after, const std::map<std::string, std::string>&) override {
     Note();
@@ -77,6 +86,7 @@ class Recorder : public mysql::ChangeConsumer {
 
   std::vector<std::string> log;
   std::thread::id thread;
+  std::set<std::thread::id> big_threads;  // threads that delivered big chunks
   int fail_at = -1;
   std::chrono::milliseconds delay{0};
   bool retryable = false;
@@ -90,20 +100,24 @@ class Recorder : public mysql::ChangeConsumer {
   size_t calls_ = 0;
 };
 
-TEST(PipelinedConsumer, EveryCallArrivesInOrderOnAnotherThread) {
+TEST(PipelinedConsumer, EveryCallArrivesInOrderBigChunksOnAnotherThread) {
   Recorder rec;
   rec.delay = std::chrono::milliseconds(1);  // the capture side runs ahead and the queue fills
   const auto t = Table();
   std::vector<std::string> want;
   {
-    PipelinedConsumer p(rec, /*max_bytes=*/4096);
+    PipelinedConsumer p(rec, /*max_bytes=*/1 << 20);
     p.OnSnapshotStart(Offset(4));
     want.push_back("snapshot 4");
     p.OnSchema(nullptr, t, {});
     want.push_back("schema t");
-    for (int i = 0; i < 50; ++i) {
-      p.OnRows(Rows(t, i * 10, 10));
-      for (int k = 0; k < 10; ++k) want.push_back(fmt::format("row {}", i * 10 + k));
+    int64_t next = 0;
+    for (int i = 0; i < 60; ++i) {
+      // Transactions of small and big chunks, mixed.
+      const int n = i % 3 == 1 ? kBigRows : 10;
+      p.OnRows(Rows(t, next, n));
+      want.push_back(fmt::format("rows {}..{}", next, next + n - 1));
+      next += n;
       p.OnCommit(Offset(100 + static_cast<uint64_t>(i)));
       want.push_back(fmt::format("commit {}", 100 + i));
       if (i % 10 == 0) {
@@ -118,7 +132,8 @@ TEST(PipelinedConsumer, EveryCallArrivesInOrderOnAnotherThread) {
     p.Finish();
   }
   EXPECT_EQ(rec.log, want);
-  EXPECT_NE(rec.thread, std::this_thread::get_id());
+  EXPECT_EQ(rec.big_threads.size(), 1u);
+  EXPECT_FALSE(rec.big_threads.count(std::this_thread::get_id()));
 }
 
 TEST(PipelinedConsumer, DownstreamFailureStopsTheCaptureAndFinishRethrowsIt) {
@@ -149,20 +164,47 @@ TEST(PipelinedConsumer, DownstreamFailureStopsTheCaptureAndFinishRethrowsIt) {
     EXPECT_STREQ(e.what(), "broker said no");
   }
   // Nothing after the failing call reached the downstream.
-  EXPECT_EQ(rec.log, (std::vector<std::string>{"row 0", "commit 0", "row 1"}));
+  EXPECT_EQ(rec.log, (std::vector<std::string>{"rows 0..0", "commit 0", "rows 1..1"}));
+}
+
+TEST(PipelinedConsumer, FailureOnTheConsumerThreadStopsTheCapture) {
+  Recorder rec;
+  rec.fail_at = 2;
+  rec.delay = std::chrono::milliseconds(2);
+  const auto t = Table();
+  PipelinedConsumer p(rec, /*max_bytes=*/4 << 20);
+  bool stopped = false;
+  int pushed = 0;
+  for (int i = 0; i < 1000 && !stopped; ++i) {
+    try {
+      p.OnRows(Rows(t, i * kBigRows, kBigRows));
+      p.OnCommit(Offset(static_cast<uint64_t>(i)));
+      ++pushed;
+    } catch (const Error& e) {
+      stopped = true;
+      EXPECT_EQ(e.kind(), ErrorKind::kBus);
+      EXPECT_FALSE(e.retryable());
+    }
+  }
+  EXPECT_TRUE(stopped);
+  EXPECT_LT(pushed, 1000);
+  EXPECT_THROW(p.Finish(), Error);
+  EXPECT_EQ(rec.log, (std::vector<std::string>{fmt::format("rows 0..{}", kBigRows - 1), "commit 0"}));
+  EXPECT_EQ(rec.big_threads.size(), 1u);
+  EXPECT_FALSE(rec.big_threads.count(std::this_thread::get_id()));
 }
 
 TEST(PipelinedConsumer, DestroyedWithoutFinishDoesNotWaitForTheQueue) {
   Recorder rec;
-  rec.delay = std::chrono::milliseconds(20);
+  rec.delay = std::chrono::milliseconds(50);
   const auto t = Table();
   const auto start = std::chrono::steady_clock::now();
   {
-    PipelinedConsumer p(rec, /*max_bytes=*/1 << 20);
-    for (int i = 0; i < 200; ++i) p.OnRows(Rows(t, i, 1));  // ~4 s of work if all were delivered
+    PipelinedConsumer p(rec, /*max_bytes=*/64 << 20);
+    for (int i = 0; i < 40; ++i) p.OnRows(Rows(t, i * kBigRows, kBigRows));  // 2 s of work if all were delivered
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
-  EXPECT_LT(rec.log.size(), 200u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_LT(rec.log.size(), 20u);
 }
 
 }  // namespace
