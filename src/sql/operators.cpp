@@ -291,7 +291,7 @@ class PersistedJoinState final : public StateCache {
       const size_t pos = Find(b, enc);
       if (pos == b.packed.size()) {
         SLUICE_CHECK(delta >= 0, "join input deletes a row it never inserted");
-        Append(b, enc, delta, true);
+        Append(b, enc, delta, kRowDirty | kRowNew);  // a complete bucket holds every stored row
       } else {
         const size_t at = pos + sizeof(uint32_t) + enc.size();
         int64_t mult = 0;
@@ -299,7 +299,7 @@ class PersistedJoinState final : public StateCache {
         SLUICE_CHECK(mult + delta >= 0, "join input deletes a row it never inserted");
         mult += delta;
         std::memcpy(b.packed.data() + at, &mult, sizeof mult);
-        b.packed[at + sizeof mult] = '\1';
+        b.packed[at + sizeof mult] |= kRowDirty;
       }
       SetBytes(b, CompleteBytes(b));
     } else {
@@ -339,11 +339,16 @@ class PersistedJoinState final : public StateCache {
   }
 
  private:
+  /// Flags of a row in a complete bucket's buffer.
+  static constexpr char kRowDirty = 1;  ///< changed since it was written
+  static constexpr char kRowNew = 2;    ///< not in the store (added since the bucket was loaded or written)
+
   /// One row of a complete bucket's buffer, read at some offset.
   struct Packed {
     std::string_view enc;
     int64_t mult = 0;
     bool dirty = false;
+    bool is_new = false;
     size_t next = 0;  ///< offset of the next row
   };
 
@@ -356,14 +361,15 @@ class PersistedJoinState final : public StateCache {
     pos += n;
     std::memcpy(&e.mult, packed.data() + pos, sizeof e.mult);
     pos += sizeof e.mult;
-    e.dirty = packed[pos] != '\0';
+    e.dirty = (packed[pos] & kRowDirty) != 0;
+    e.is_new = (packed[pos] & kRowNew) != 0;
     e.next = pos + 1;
     return e;
   }
   static constexpr size_t kIndexMin = 64;
 
-  /// Appends a row to `b.packed` (and its index).
-  static void Append(Bucket& b, std::string_view enc, int64_t mult, bool dirty) {
+  /// Appends a row with `flags` (kRow*) to `b.packed` (and its index).
+  static void Append(Bucket& b, std::string_view enc, int64_t mult, char flags) {
     const size_t pos = b.packed.size();
     const uint32_t n = static_cast<uint32_t>(enc.size());
     SLUICE_CHECK(pos < UINT32_MAX - n - 64, "join bucket over 4 GiB");
@@ -377,7 +383,7 @@ class PersistedJoinState final : public StateCache {
     b.packed.append(reinterpret_cast<const char*>(&n), sizeof n);
     b.packed.append(enc);
     b.packed.append(reinterpret_cast<const char*>(&mult), sizeof mult);
-    b.packed.push_back(dirty ? '\1' : '\0');
+    b.packed.push_back(flags);
     ++b.entries;
     if (!b.index.empty() && b.entries * 4 <= b.index.size() * 3) {
       IndexInsert(b.index, enc, pos);
@@ -510,7 +516,14 @@ class PersistedJoinState final : public StateCache {
       for (size_t pos = 0; pos < b.packed.size();) {
         const Packed e = At(b.packed, pos);
         if (e.dirty) {
-          if (e.mult > 0) w.Put(prefix, e.enc, EncodeCounter(e.mult)); else w.Delete(prefix, e.enc);
+          if (e.is_new) {
+            // Not in the store: no read for its undo record; gone again before it was written: nothing.
+            if (e.mult > 0) w.PutNew(prefix, e.enc, EncodeCounter(e.mult));
+          } else if (e.mult > 0) {
+            w.Put(prefix, e.enc, EncodeCounter(e.mult));
+          } else {
+            w.Delete(prefix, e.enc);
+          }
         }
         if (e.mult > 0) {
           kept.append(b.packed, pos, e.next - pos);
@@ -567,6 +580,7 @@ class PersistedAggregateState final : public StateCache {
     /// Keyed multisets: aggregate index byte + EncodeKey(value) -> multiplicity change not yet written.
     std::unordered_map<std::string, int64_t> pending;
     bool absent = true;   ///< the group has no record (a write deletes it)
+    bool stored = false;  ///< the store holds a record of the group (loaded, or written since)
     bool in_dirty = false;
     /// Compacted by the eviction of a group without keyed multisets: `g` is empty and the group is
     /// its record (as stored), parsed again when the group is used (no RocksDB read or write).
@@ -886,6 +900,7 @@ class PersistedAggregateState final : public StateCache {
       Recharge(gr);
       return;
     }
+    gr.stored = true;
     Parse(gr, *record);
     for (size_t a : owners_) {
       if (gr.ms[a].keyed) Refill(gr, a);
@@ -987,15 +1002,27 @@ class PersistedAggregateState final : public StateCache {
   /// Appends the writes of `gr`'s changes to `w` and marks it clean.
   void Write(Group& gr, StateWrites& w) {
     const std::string prefix = GroupPrefix(*gr.key);
+    // The record: a group the store does not hold yet is put without a read for its undo record,
+    // and one that vanished before it was ever written needs no delete.
+    auto write_record = [&](std::string_view record) {
+      if (gr.absent) {
+        if (gr.stored) w.Delete(prefix);
+      } else if (gr.stored) {
+        w.Put(prefix, record);
+      } else {
+        w.PutNew(prefix, {}, record);
+      }
+      gr.stored = !gr.absent;
+    };
     if (gr.frozen) {
-      if (gr.absent) w.Delete(prefix); else w.Put(prefix, gr.record);
+      write_record(gr.record);
     } else {
       WritePending(gr, prefix, w);
       for (size_t a : owners_) {
         // An empty keyed multiset has no keys left once its pending deletes are written.
         if (gr.ms[a].keyed && gr.g.acc[a].values.empty() && !gr.ms[a].window) gr.ms[a].keyed = false;
       }
-      if (gr.absent) w.Delete(prefix); else w.Put(prefix, Record(gr));
+      write_record(gr.absent ? std::string() : Record(gr));
     }
     gr.in_dirty = false;
     dirty_.Remove(&gr);

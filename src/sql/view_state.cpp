@@ -70,6 +70,12 @@ void StateWrites::Put(std::string_view key, std::string_view key_suffix, std::st
   buf_.append(value);
 }
 
+void StateWrites::PutNew(std::string_view key, std::string_view key_suffix, std::string_view value) {
+  Begin(Kind::kPutNew, key, key_suffix);
+  AppendLength(value.size());
+  buf_.append(value);
+}
+
 void StateWrites::Delete(std::string_view key, std::string_view key_suffix) { Begin(Kind::kDelete, key, key_suffix); }
 
 void StateWrites::Add(std::string_view key, std::string_view key_suffix, int64_t delta) {
@@ -158,18 +164,28 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
   // Old values are needed for undo records (every key) and for counter adds: read with one
   // MultiGet per group of kResolveGroup writes (bounded memory however big `w` is).
   constexpr size_t kResolveGroup = 1024;
-  auto needs_read = [&](const StateWrites::Op& op) { return undo || op.kind == StateWrites::Kind::kAdd; };
   // Keys written more than once in `w` (rare; found by hash, 8 bytes a write): later writes see the
   // value the earlier left (`current`), not the store's.
+  auto tracked = [&](const StateWrites::Op& op) { return undo || op.kind == StateWrites::Kind::kAdd; };
   std::vector<uint64_t> hashes, repeated;
   w.ForEach([&](const StateWrites::Op& op) {
-    if (needs_read(op)) hashes.push_back(std::hash<std::string_view>()(op.key));
+    if (tracked(op)) hashes.push_back(std::hash<std::string_view>()(op.key));
   });
   std::sort(hashes.begin(), hashes.end());
   for (size_t i = 1; i < hashes.size(); ++i) {
     if (hashes[i] == hashes[i - 1] && (repeated.empty() || repeated.back() != hashes[i])) repeated.push_back(hashes[i]);
   }
   std::vector<uint64_t>().swap(hashes);
+  auto is_repeated = [&](const StateWrites::Op& op) {
+    return !repeated.empty() &&
+           std::binary_search(repeated.begin(), repeated.end(), std::hash<std::string_view>()(op.key));
+  };
+  // A kPutNew key is absent from the store: no read for its undo record, unless `w` writes it
+  // more than once (then the earlier write's value is the old one: read and track it as usual).
+  auto needs_read = [&](const StateWrites::Op& op) {
+    if (op.kind == StateWrites::Kind::kPutNew) return undo && is_repeated(op);
+    return undo || op.kind == StateWrites::Kind::kAdd;
+  };
   std::unordered_map<std::string_view, std::optional<std::string>> current;  // of the repeated keys
   // The writes go into the batch sorted by key (undo records, sequential, first): RocksDB's
   // memtable inserts a sorted run far faster than keys in hash order (its skip list reuses the
@@ -208,8 +224,7 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
       std::string_view old;
       std::optional<std::string>* cur = nullptr;
       if (needs_read(op)) {
-        if (!repeated.empty() &&
-            std::binary_search(repeated.begin(), repeated.end(), std::hash<std::string_view>()(op.key))) {
+        if (is_repeated(op)) {
           auto [it, first] = current.try_emplace(op.key);
           cur = &it->second;
           if (first) {
@@ -230,6 +245,7 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
       mw.key = op.key;
       switch (op.kind) {
         case StateWrites::Kind::kPut:
+        case StateWrites::Kind::kPutNew:
           mw.now = true;
           mw.value = op.value;
           break;

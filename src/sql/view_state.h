@@ -40,7 +40,9 @@ class ViewStateManager;
 /// add: ~10 bytes beyond key and value, no allocation per write). Plain value.
 class StateWrites {
  public:
-  enum class Kind : uint8_t { kPut, kDelete, kAdd };
+  /// kPutNew: a put of a key the cache knows is not in the store now (it loaded or created the
+  /// entry and has not written it since): its undo record needs no read of the old value.
+  enum class Kind : uint8_t { kPut, kDelete, kAdd, kPutNew };
   /// One write as ForEach presents it (views into the buffer).
   struct Op {
     Kind kind = Kind::kPut;
@@ -51,6 +53,8 @@ class StateWrites {
   /// Each write's key is `key` followed by `key_suffix` (saves the caller a concatenation).
   void Put(std::string_view key, std::string_view key_suffix, std::string_view value);
   void Put(std::string_view key, std::string_view value) { Put(key, {}, value); }
+  /// A put of a key that is not in the store now (see Kind::kPutNew).
+  void PutNew(std::string_view key, std::string_view key_suffix, std::string_view value);
   void Delete(std::string_view key, std::string_view key_suffix = {});
   void Add(std::string_view key, std::string_view key_suffix, int64_t delta);
   /// Calls fn(const Op&) for every write in order.
@@ -63,7 +67,7 @@ class StateWrites {
       op.key = Chunk(pos);
       op.value = {};
       op.delta = 0;
-      if (op.kind == Kind::kPut) {
+      if (op.kind == Kind::kPut || op.kind == Kind::kPutNew) {
         op.value = Chunk(pos);
       } else if (op.kind == Kind::kAdd) {
         std::memcpy(&op.delta, buf_.data() + pos, sizeof op.delta);
