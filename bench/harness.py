@@ -2137,7 +2137,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="repetitions of every measurement (default 3)")
     ap.add_argument("--rows", type=int, default=300000, help="sysbench table rows (default 300000)")
     ap.add_argument("--wide-rows", type=int, default=100000, help="wide-typed table rows (default 100000)")
-    ap.add_argument("--binlog-seconds", type=int, default=60, help="sysbench oltp_write_only run time for the binlog")
+    ap.add_argument("--binlog-seconds", type=int, default=30,
+                    help="sysbench oltp_write_only run time for the binlog (30 s: ~125 MB, the issue's anchor)")
     ap.add_argument("--latency-seconds", type=int, default=20, help="length of one latency run")
     ap.add_argument("--latency-rate", type=int, default=200, help="latency writer rows/s (1 row per transaction)")
     ap.add_argument("--smile-rows", type=int, default=200000,
@@ -2204,47 +2205,45 @@ def main():
     host = RESULTS["machine"]["host"]
     out = args.out or os.path.join(ROOT, "bench", "results", f"{started.strftime('%Y-%m-%d')}-{host}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    RESULTS["stage_seconds"] = {}
+
+    def stage(name, fn, *a, fail_id=None):
+        """Runs one stage, records its wall time; a failure is recorded under `fail_id` (None: raised)."""
+        t = time.perf_counter()
+        try:
+            fn(*a)
+        except Exception as e:  # noqa: BLE001
+            if fail_id is None:
+                raise
+            RESULTS["errors"].append({"id": fail_id, "error": str(e)[:800]})
+            log(f"stage {fail_id}: FAILED: {e}")
+        finally:
+            secs = round(time.perf_counter() - t, 1)
+            RESULTS["stage_seconds"][name] = round(RESULTS["stage_seconds"].get(name, 0) + secs, 1)
+            log(f"stage {name}: {secs} s")
+
     try:
         ch(f"CREATE DATABASE IF NOT EXISTS {CH_DB}")
         if {"snapshot", "binlog", "latency", "kafka"} & set(stages):
-            wl = prepare_workloads(args, wide={"snapshot", "binlog"} & set(stages))
+            wl = {}
+            stage("workloads", lambda: wl.update(prepare_workloads(args, wide={"snapshot", "binlog"} & set(stages))))
         if "snapshot" in stages:
             for name, w in wl.items():
-                stage_snapshot(args, w, name)
+                stage("snapshot", stage_snapshot, args, w, name)
         if "smile" in stages:
-            try:
-                stage_smile(args)
-            except Exception as e:  # noqa: BLE001
-                RESULTS["errors"].append({"id": "smile", "error": str(e)[:800]})
-                log(f"stage smile: FAILED: {e}")
+            stage("smile", stage_smile, args, fail_id="smile")
         if "binlog" in stages:
             for name, w in wl.items():
-                try:
-                    stage_binlog(args, w, name)
-                except Exception as e:  # noqa: BLE001
-                    RESULTS["errors"].append({"id": f"binlog.{name}", "error": str(e)[:800]})
-                    log(f"stage binlog {name}: FAILED: {e}")
+                stage("binlog", stage_binlog, args, w, name, fail_id=f"binlog.{name}")
         if "latency" in stages:
-            stage_latency(args)
+            stage("latency", stage_latency, args)
         if "kafka" in stages:
-            try:
-                stage_kafka(args, wl["sbtest1"])
-            except Exception as e:  # noqa: BLE001
-                RESULTS["errors"].append({"id": "kafka", "error": str(e)[:800]})
-                log(f"stage kafka: FAILED: {e}")
+            stage("kafka", stage_kafka, args, wl["sbtest1"], fail_id="kafka")
         if "views" in stages:
-            try:
-                stage_views(args)
-            except Exception as e:  # noqa: BLE001
-                RESULTS["errors"].append({"id": "views", "error": str(e)[:800]})
-                log(f"stage views: FAILED: {e}")
-            try:
-                stage_view_memory(args)
-            except Exception as e:  # noqa: BLE001
-                RESULTS["errors"].append({"id": "memory.join", "error": str(e)[:800]})
-                log(f"stage memory: FAILED: {e}")
+            stage("views", stage_views, args, fail_id="views")
+            stage("memory", stage_view_memory, args, fail_id="memory.join")
         if "micro" in stages:
-            stage_micro(args)
+            stage("micro", stage_micro, args)
     finally:
         if not args.keep:
             try:
@@ -2256,6 +2255,8 @@ def main():
             except Exception as e:  # noqa: BLE001
                 log(f"clean-up failed: {e}")
         RESULTS["duration_s"] = round(time.perf_counter() - t0, 1)
+        if os.environ.get("SLUICE_MAKE_BENCH_T0"):  # set by `make bench` before its installs and build
+            RESULTS["make_bench_s"] = round(time.time() - float(os.environ["SLUICE_MAKE_BENCH_T0"]), 1)
         RESULTS["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         with open(out, "w") as f:
             json.dump(RESULTS, f, indent=1, sort_keys=False)
