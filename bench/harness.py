@@ -2139,7 +2139,7 @@ def main():
     ap.add_argument("--wide-rows", type=int, default=100000, help="wide-typed table rows (default 100000)")
     ap.add_argument("--binlog-seconds", type=int, default=30,
                     help="sysbench oltp_write_only run time for the binlog (30 s: ~125 MB, the issue's anchor)")
-    ap.add_argument("--latency-seconds", type=int, default=20, help="length of one latency run")
+    ap.add_argument("--latency-seconds", type=int, default=15, help="length of one latency run (15 s: 2800 probe rows at 200/s)")
     ap.add_argument("--latency-rate", type=int, default=200, help="latency writer rows/s (1 row per transaction)")
     ap.add_argument("--smile-rows", type=int, default=200000,
                     help="stock_movements rows of the SMILE-style workload (default 200000)")
