@@ -1,7 +1,8 @@
 #include "pipeline/pipelined_consumer.h"
 
+#include <type_traits>
+
 #include "common/error.h"
-#include "common/log.h"
 
 namespace sluice {
 
@@ -67,26 +68,26 @@ void PipelinedConsumer::Loop() {
 }
 
 void PipelinedConsumer::Deliver(Item& item) {
-        std::visit(
-            [&](auto& v) {
-              using T = std::decay_t<decltype(v)>;
-              if constexpr (std::is_same_v<T, ChangeChunk>) {
-                downstream_.OnRows(std::move(v));
-              } else if constexpr (std::is_same_v<T, Schema>) {
-                downstream_.OnSchema(v.before, v.after, v.renames);
-              } else if constexpr (std::is_same_v<T, Truncate>) {
-                downstream_.OnTruncate(v.table);
-              } else if constexpr (std::is_same_v<T, Commit>) {
-                downstream_.OnCommit(v.offset);
-              } else if constexpr (std::is_same_v<T, SnapshotStart>) {
-                downstream_.OnSnapshotStart(v.offset);
-              } else if constexpr (std::is_same_v<T, CaughtUp>) {
-                downstream_.OnCaughtUp();
-              } else {
-                downstream_.OnIdle();
-              }
-            },
-            item);
+  std::visit(
+      [&](auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, ChangeChunk>) {
+          downstream_.OnRows(std::move(v));
+        } else if constexpr (std::is_same_v<T, Schema>) {
+          downstream_.OnSchema(v.before, v.after, v.renames);
+        } else if constexpr (std::is_same_v<T, Truncate>) {
+          downstream_.OnTruncate(v.table);
+        } else if constexpr (std::is_same_v<T, Commit>) {
+          downstream_.OnCommit(v.offset);
+        } else if constexpr (std::is_same_v<T, SnapshotStart>) {
+          downstream_.OnSnapshotStart(v.offset);
+        } else if constexpr (std::is_same_v<T, CaughtUp>) {
+          downstream_.OnCaughtUp();
+        } else {
+          downstream_.OnIdle();
+        }
+      },
+      item);
 }
 
 void PipelinedConsumer::ThrowDownstreamError() {
