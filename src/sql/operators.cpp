@@ -1172,10 +1172,16 @@ void AccumulateAgg(AggAccumulator& acc, const AggCall& call, const Value& v, int
   if (v.null) return;
   if (call.distinct || call.func == AggFunc::kMin || call.func == AggFunc::kMax) {
     if (acc.values.empty()) acc.values = std::map<Value, int64_t, ValueLess>(ValueLess{call.arg->type});
-    auto it = acc.values.find(v);
     if (sign > 0) {
-      if (it == acc.values.end()) acc.values.emplace(v, 1); else ++it->second;
+      // One descent: the insert reuses the search's position.
+      auto it = acc.values.lower_bound(v);
+      if (it != acc.values.end() && !acc.values.key_comp()(v, it->first)) {
+        ++it->second;
+      } else {
+        acc.values.emplace_hint(it, v, 1);
+      }
     } else {
+      auto it = acc.values.find(v);
       SLUICE_CHECK(it != acc.values.end(), "aggregate retracts a value it never saw");
       if (--it->second == 0) acc.values.erase(it);
     }
