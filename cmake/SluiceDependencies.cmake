@@ -14,6 +14,7 @@ pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)  # binlog event CRC32 (SIMD)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # metrics endpoint and web page
 find_library(PG_QUERY_LIB pg_query REQUIRED)
 find_path(PG_QUERY_INCLUDE pg_query.h REQUIRED)
