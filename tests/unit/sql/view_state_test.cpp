@@ -192,19 +192,23 @@ size_t CountRows(const std::vector<ChangeChunk>& out) {
   return n;
 }
 
+/// Closes `m` and `store` (as a kill -9 leaves them: nothing committed since the last Commit) and
+/// opens them again on `dir`, recovered, with a 1 MiB budget.
+void Reopen(const std::string& dir, std::unique_ptr<StateStore>& store, std::unique_ptr<ViewStateManager>& m) {
+  m.reset();
+  store.reset();
+  store = StateStore::Open(dir);
+  m = std::make_unique<ViewStateManager>(store.get(), "v/", 1 << 20);
+  m->Recover();
+}
+
 /// A put of a key the cache knows is absent (kPutNew) skips the read for its undo record; spilled
 /// and not committed, it is deleted again by Recover. Written twice in one batch, the later write
 /// sees the earlier one's value (the key is read and tracked as usual).
 TEST(ViewState, PutNewIsUndoneAndRepeatedKeysSeeTheEarlierWrite) {
   const std::string dir = (std::filesystem::temp_directory_path() / "sluice-view-state-putnew").string();
   std::filesystem::remove_all(dir);
-  auto open = [&](std::unique_ptr<StateStore>& store, std::unique_ptr<ViewStateManager>& m) {
-    m.reset();
-    store.reset();
-    store = StateStore::Open(dir);
-    m = std::make_unique<ViewStateManager>(store.get(), "v/", 1 << 20);
-    m->Recover();
-  };
+  auto open = [&](std::unique_ptr<StateStore>& store, std::unique_ptr<ViewStateManager>& m) { Reopen(dir, store, m); };
   std::unique_ptr<StateStore> store;
   std::unique_ptr<ViewStateManager> m;
   open(store, m);
@@ -243,13 +247,7 @@ TEST(ViewState, DropViewIsDurableWithTheNextCommitOnly) {
   catalog.AddTable(a);
   catalog.AddTable(b);
   auto defs = CompileViews("drop.sql", "CREATE MATERIALIZED VIEW j AS SELECT a.id, b.id AS bid FROM a JOIN b ON a.k = b.k", catalog);
-  auto open = [&](std::unique_ptr<StateStore>& store, std::unique_ptr<ViewStateManager>& m) {
-    m.reset();
-    store.reset();
-    store = StateStore::Open(dir);
-    m = std::make_unique<ViewStateManager>(store.get(), "v/", 1 << 20);
-    m->Recover();
-  };
+  auto open = [&](std::unique_ptr<StateStore>& store, std::unique_ptr<ViewStateManager>& m) { Reopen(dir, store, m); };
   std::unique_ptr<StateStore> store;
   std::unique_ptr<ViewStateManager> m;
   open(store, m);
