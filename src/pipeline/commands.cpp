@@ -1,5 +1,4 @@
 #include "pipeline/commands.h"
-#include "pipeline/pipelined_consumer.h"
 
 #include <csignal>
 #include <cstdio>
@@ -22,6 +21,7 @@
 #include "mysql/capture.h"
 #include "mysql/source_info.h"
 #include "pipeline/kafka_commands.h"
+#include "pipeline/pipelined_consumer.h"
 #include "pipeline/transform_command.h"
 #include "pipeline/view_stage.h"
 #include "state/state_store.h"
@@ -240,7 +240,7 @@ int Capture(const CommonFlags& flags, const std::string& output) {
   mysql::SourceOffset resume = LoadOffset(*state, prefix + "offset");
   (void)output;
   {
-    // Decoding on this thread, JSON encoding and writing on the consumer's.
+    // Large chunks are encoded and written on a second thread while this one decodes on.
     PipelinedConsumer pipelined(consumer, CaptureQueueBytes(config));
     capture.Run(pipelined, resume);
     pipelined.Finish();

@@ -16,7 +16,6 @@
 #include "bus/kafka_producer.h"
 #include "clickhouse/sink.h"
 #include "common/config.h"
-#include "pipeline/pipelined_consumer.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
@@ -24,6 +23,8 @@
 #include "event/debezium_reader.h"
 #include "mysql/capture.h"
 #include "mysql/source_info.h"
+#include "pipeline/commands.h"
+#include "pipeline/pipelined_consumer.h"
 #include "state/state_store.h"
 
 namespace sluice::pipeline {
@@ -633,7 +634,7 @@ int CaptureToKafka(const CommonFlags& flags) {
   if (!resume.empty()) SLOG_INFO("resuming from {}", resume.ToString());
   {
     StopWatcher watcher(capture);
-    // Decoding on this thread, JSON encoding and producing on the consumer's.
+    // Large chunks are encoded and produced on a second thread while this one decodes on.
     PipelinedConsumer pipelined(consumer, CaptureQueueBytes(config));
     capture.Run(pipelined, resume);
     pipelined.Finish();
