@@ -447,13 +447,11 @@ def render(res, json_rel, svg_rel):
                               f"binlog.{name}.mariadb_binlog_raw"]))
         a("")
         dec = decode_only(res, name)
-        peer = res.get("measurements", {}).get(f"binlog.{name}.mariadb_binlog_local", {}).get("summary")
-        if dec and peer:
-            r = dec["items_per_second"]["median"] / peer["rate"]["median"]
-            cap = res.get("measurements", {}).get(f"binlog.{name}.sluice_capture", {}).get("summary")
+        r = ratio(res, f"binlog.{name}.decode_alone", f"binlog.{name}.mariadb_binlog_local")
+        if dec and r is not None:
+            j = ratio(res, f"binlog.{name}.sluice_capture", f"binlog.{name}.decode_alone")
             json_part = ""
-            if cap:
-                j = cap["rate"]["median"] / dec["items_per_second"]["median"]
+            if j is not None:
                 json_part = (f"; `sluice capture --output jsonl` streams and encodes at **{fmt_ratio(j)}** the "
                              f"decode rate — the issue's JSON emission goal is 0.5x")
             a(f"Decode alone (`BM_DecodeRows` in the micro-benchmarks below: this workload's first binlog file's "

@@ -20,6 +20,7 @@
 #include "event/debezium_json.h"
 #include "mysql/capture.h"
 #include "mysql/source_info.h"
+#include "pipeline/capture_messages.h"
 #include "pipeline/kafka_commands.h"
 #include "pipeline/pipelined_consumer.h"
 #include "pipeline/transform_command.h"
@@ -104,17 +105,6 @@ namespace {
 std::string StatePrefix(const char* command) { return std::string(command) + "/"; }
 
 /// Progress through the queue between the capture thread and the sink thread.
-struct SchemaMsg {
-  TableSchemaPtr before, after;
-  std::map<std::string, std::string> renames;
-};
-struct TruncateMsg {
-  TableSchemaPtr table;
-};
-struct CommitMsg {
-  mysql::SourceOffset offset;
-};
-struct CaughtUpMsg {};
 using Item = std::variant<ChangeChunk, SchemaMsg, TruncateMsg, CommitMsg, CaughtUpMsg>;
 
 class QueueConsumer : public mysql::ChangeConsumer {

@@ -59,12 +59,16 @@ void PipelinedConsumer::Loop() {
       batch.clear();
     }
   } catch (...) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = std::current_exception();
-    }
-    Close();  // the capture's next Push fails and it stops
+    Fail(std::current_exception());  // the capture's next Push fails and it stops
   }
+}
+
+void PipelinedConsumer::Fail(std::exception_ptr e) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_) error_ = std::move(e);
+  }
+  Close();
 }
 
 void PipelinedConsumer::Deliver(Item& item) {
@@ -73,15 +77,15 @@ void PipelinedConsumer::Deliver(Item& item) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, ChangeChunk>) {
           downstream_.OnRows(std::move(v));
-        } else if constexpr (std::is_same_v<T, Schema>) {
+        } else if constexpr (std::is_same_v<T, SchemaMsg>) {
           downstream_.OnSchema(v.before, v.after, v.renames);
-        } else if constexpr (std::is_same_v<T, Truncate>) {
+        } else if constexpr (std::is_same_v<T, TruncateMsg>) {
           downstream_.OnTruncate(v.table);
-        } else if constexpr (std::is_same_v<T, Commit>) {
+        } else if constexpr (std::is_same_v<T, CommitMsg>) {
           downstream_.OnCommit(v.offset);
-        } else if constexpr (std::is_same_v<T, SnapshotStart>) {
+        } else if constexpr (std::is_same_v<T, SnapshotStartMsg>) {
           downstream_.OnSnapshotStart(v.offset);
-        } else if constexpr (std::is_same_v<T, CaughtUp>) {
+        } else if constexpr (std::is_same_v<T, CaughtUpMsg>) {
           downstream_.OnCaughtUp();
         } else {
           downstream_.OnIdle();
@@ -117,11 +121,7 @@ void PipelinedConsumer::Push(Item item, size_t bytes, bool small) {
       try {
         Deliver(item);
       } catch (...) {
-        {
-          std::lock_guard<std::mutex> guard(mu_);
-          if (!error_) error_ = std::current_exception();
-        }
-        Close();
+        Fail(std::current_exception());
         ThrowDownstreamError();
       }
       lock.lock();
@@ -148,20 +148,20 @@ void PipelinedConsumer::OnRows(ChangeChunk&& chunk) {
 
 void PipelinedConsumer::OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after,
                                  const std::map<std::string, std::string>& renames) {
-  Push(Item(Schema{before, after, renames}), 256);
+  Push(Item(SchemaMsg{before, after, renames}), 256);
 }
 
-void PipelinedConsumer::OnTruncate(const TableSchemaPtr& table) { Push(Item(Truncate{table}), 256); }
+void PipelinedConsumer::OnTruncate(const TableSchemaPtr& table) { Push(Item(TruncateMsg{table}), 256); }
 
-void PipelinedConsumer::OnCommit(const mysql::SourceOffset& offset) { Push(Item(Commit{offset}), 256); }
+void PipelinedConsumer::OnCommit(const mysql::SourceOffset& offset) { Push(Item(CommitMsg{offset}), 256); }
 
 void PipelinedConsumer::OnSnapshotStart(const mysql::SourceOffset& offset) {
-  Push(Item(SnapshotStart{offset}), 256);
+  Push(Item(SnapshotStartMsg{offset}), 256);
 }
 
-void PipelinedConsumer::OnCaughtUp() { Push(Item(CaughtUp{}), 0); }
+void PipelinedConsumer::OnCaughtUp() { Push(Item(CaughtUpMsg{}), 0); }
 
-void PipelinedConsumer::OnIdle() { Push(Item(Idle{}), 0); }
+void PipelinedConsumer::OnIdle() { Push(Item(IdleMsg{}), 0); }
 
 void PipelinedConsumer::Finish() {
   if (finished_) return;

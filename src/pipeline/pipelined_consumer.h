@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "mysql/capture.h"
+#include "pipeline/capture_messages.h"
 
 namespace sluice {
 
@@ -44,22 +45,7 @@ class PipelinedConsumer : public mysql::ChangeConsumer {
   void Finish();
 
  private:
-  struct Schema {
-    TableSchemaPtr before, after;
-    std::map<std::string, std::string> renames;
-  };
-  struct Truncate {
-    TableSchemaPtr table;
-  };
-  struct Commit {
-    mysql::SourceOffset offset;
-  };
-  struct SnapshotStart {
-    mysql::SourceOffset offset;
-  };
-  struct CaughtUp {};
-  struct Idle {};
-  using Item = std::variant<ChangeChunk, Schema, Truncate, Commit, SnapshotStart, CaughtUp, Idle>;
+  using Item = std::variant<ChangeChunk, SchemaMsg, TruncateMsg, CommitMsg, SnapshotStartMsg, CaughtUpMsg, IdleMsg>;
 
   /// Queues the item for the consumer thread; a `small` one is delivered on the calling thread
   /// instead when the consumer thread is idle and the queue empty (order is kept either way).
@@ -69,6 +55,8 @@ class PipelinedConsumer : public mysql::ChangeConsumer {
   void Deliver(Item& item);
   /// Marks the queue closed and wakes both sides.
   void Close();
+  /// Records the downstream's failure `e` (the first one counts) and closes the queue.
+  void Fail(std::exception_ptr e);
   /// On the capture thread, after the downstream failed: an error of the same kind and message,
   /// never retryable (the capture must not reconnect and feed a consumer that is gone).
   [[noreturn]] void ThrowDownstreamError();
