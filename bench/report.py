@@ -291,7 +291,7 @@ def render(res, json_rel, svg_rel):
       + (" (`--quick`)" if p.get("quick") else ""))
     if res.get("stage_seconds"):
         a("- wall time per stage: " + ", ".join(f"{k} {v:.0f} s" for k, v in res["stage_seconds"].items())
-          + (f"; `make bench` in total (clone, installs, build, services, this run): {res['make_bench_s']:.0f} s"
+          + (f"; `make bench` in total (installs, build, services, this run): {res['make_bench_s']:.0f} s"
              if res.get("make_bench_s") else ""))
     a(f"- host `{m['host']}`: {m['cores']} cores, {m['cpu_model']}, {m['ram_gib']} GiB RAM, {m['os']}, "
       f"kernel {m['kernel']}")
