@@ -1047,8 +1047,12 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
       if (const auto* rot = e.As<RotateEvent>()) {
         file = rot->next_file;
         file_seq = BinlogFileSequence(file);
-        if (!in_txn && offset_on_stream && (h.flags & kLogEventArtificialFlag) == 0) {
-          // A real rotate: the next transaction starts in the new file.
+        if (!in_txn && offset_on_stream &&
+            ((h.flags & kLogEventArtificialFlag) == 0 || file_seq > FileSeq(offset.file))) {
+          // A real rotate: the next transaction starts in the new file. An artificial one to a
+          // later file than the offset's: the server has sent all of the offset's file, which
+          // ended without a ROTATE (a STOP at shutdown, or a crash), and goes on in the next.
+          // Without this, --exit-when-caught-up would wait forever for a commit after a restart.
           offset.file = file;
           offset.pos = rot->position;
         }
