@@ -8,6 +8,13 @@
 //                    as in the capture (a chunk per rows event cost ~2x the time in allocations)
 //   BM_RowBinary     RowBinaryEncoder::Encode of the decoded chunks (ClickHouse 18.16 types)
 //   BM_DebeziumJson  DebeziumEncoder + AppendJsonLine of the decoded chunks (`--output jsonl`)
+//   BM_StreamDecode  streaming decode: MySqlCapture::Run from a stored offset to the end of the
+//                    server's binlog (--exit-when-caught-up) with a consumer that drops the chunks
+//                    — `sluice capture` minus the JSON: the network, the server, CRC32, decoding
+//                    into typed chunks. Needs SLUICE_BENCH_STREAM_CONFIG (a config file) and
+//                    SLUICE_BENCH_STREAM_STATE (a state directory whose capture/ offset is the
+//                    start; the run moves nothing in it, the caller passes a copy); skipped
+//                    without them. One iteration: the harness runs a process per repetition.
 // Schemas come from the table maps alone (SchemaFromTableMap): no names without
 // binlog_row_metadata=FULL, which changes nothing for the work measured.
 // A CMake target with -DSLUICE_BUILD_BENCH=ON; bench/run builds it itself with g++ against
@@ -33,10 +40,15 @@
 #include "clickhouse/row_binary.h"
 #include "clickhouse/server_info.h"
 #include "clickhouse/type_mapping.h"
+#include "common/config.h"
+#include "common/log.h"
 #include "event/debezium_json.h"
 #include "mysql/binlog_event.h"
 #include "mysql/capture.h"
+#include "mysql/offset.h"
 #include "mysql/row_decoder.h"
+#include "mysql/table_filter.h"
+#include "state/state_store.h"
 
 namespace {
 
@@ -229,6 +241,44 @@ void BM_DebeziumJson(benchmark::State& state) {
   state.SetLabel("JSON lines (incl. tombstones)");
 }
 BENCHMARK(BM_DebeziumJson)->Unit(benchmark::kMillisecond);
+
+/// Counts the changes the capture passes on and drops them.
+class CountingConsumer : public mysql::ChangeConsumer {
+ public:
+  void OnRows(ChangeChunk&& chunk) override { changes += chunk.size(); }
+  void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&, const std::map<std::string, std::string>&) override {}
+  void OnTruncate(const TableSchemaPtr&) override {}
+  void OnCommit(const mysql::SourceOffset&) override {}
+  size_t changes = 0;  ///< rows of the chunks (an UPDATE is two: before and after)
+};
+
+void BM_StreamDecode(benchmark::State& state) {
+  const char* cfg = std::getenv("SLUICE_BENCH_STREAM_CONFIG");
+  const char* dir = std::getenv("SLUICE_BENCH_STREAM_STATE");
+  if (!cfg || !*cfg || !dir || !*dir) {
+    return state.SkipWithError("SLUICE_BENCH_STREAM_CONFIG / SLUICE_BENCH_STREAM_STATE are not set");
+  }
+  InitLogging(std::getenv("SLUICE_BENCH_LOG") ? std::getenv("SLUICE_BENCH_LOG") : "warn");  // on stderr, as sluice logs: stdout is the benchmark's JSON
+  const Config config = Config::LoadFile(cfg);
+  auto options = mysql::CaptureOptions::FromConfig(config);
+  options.exit_when_caught_up = true;
+  options.progress = false;
+  const mysql::TableFilter filter(config);
+  size_t changes = 0;
+  for (auto _ : state) {
+    auto store = StateStore::Open(dir);
+    mysql::SourceOffset resume;
+    if (auto v = store->Get("capture/offset")) resume = mysql::SourceOffset::Parse(*v);
+    mysql::MySqlCapture capture(options, filter, store.get(), "capture/");
+    CountingConsumer consumer;
+    capture.Run(consumer, resume);
+    changes = consumer.changes;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * changes));
+  state.SetLabel("rows of the chunks (an UPDATE counts 2)");
+}
+// One iteration per process: bench/harness.py times whole processes, as it times `sluice capture`.
+BENCHMARK(BM_StreamDecode)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 

@@ -143,8 +143,11 @@ class JsonlConsumer : public mysql::ChangeConsumer {
       encoder_.BeginTransaction(DebeziumTransactionId(chunk.source(0)));
       AppendJsonLine(encoder_.TransactionRecord(true, txn_ts_ms_), &buf_);
     }
-    encoder_.EncodeChunk(chunk, [&](const DebeziumRecord& r) { AppendJsonLine(r, &buf_); });
-    if (buf_.size() > (1u << 20)) Write();
+    // Written out every MiB: a large transaction's chunk does not grow the buffer to its size.
+    encoder_.EncodeChunk(chunk, [&](const DebeziumRecord& r) {
+      AppendJsonLine(r, &buf_);
+      if (buf_.size() > (1u << 20)) Write();
+    });
   }
   void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&, const std::map<std::string, std::string>&) override {}
   void OnTruncate(const TableSchemaPtr&) override {}  // Debezium skips truncate events by default
