@@ -31,6 +31,9 @@
 #include <unordered_map>
 
 #include <librdkafka/rdkafka.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
 #include "bus/kafka_admin.h"
 #include "bus/kafka_config.h"
@@ -55,6 +58,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Offsets = std::map<kafka::TopicPartition, int64_t>;
+
+/// Scratch range of the state store for a takeover's sweep (TransformLoop::Sweep).
+constexpr const char* kSweepPrefix = "transform/sweep/";
+
+/// The smallest key above every key that starts with `prefix` (which ends below 0xff).
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
 
 std::string SerializeOffsets(const Offsets& o) {
   std::string s;
@@ -541,54 +553,101 @@ class TransformLoop : public kafka::RebalanceListener {
     ProduceStoredOutbox();
   }
 
-  /// Puts a delete (at `version`) of every key the views' topics hold alive into the outbox.
-  /// Records written under another definition of a view (another schema) are left alone.
+  /// Produces a delete (at `version`) of every key the views' topics hold alive. Records written
+  /// under another definition of a view (another schema) are left alone. Memory stays bounded
+  /// whatever the topics hold: the last record of every key is collected in a scratch range of
+  /// the state store (kSweepPrefix, unsynced: a crash before the lease names this member sweeps
+  /// again from scratch), then read back in key order and produced in Kafka transactions of at
+  /// most Outbox::kCheckpointBytes.
   void Sweep(uint64_t version) {
     std::map<std::string, std::pair<TableSchemaPtr, std::string>> views;  // topic -> (schema, header)
     for (const auto& schema : views_.OutputSchemas()) {
       views[std::string(encoder_.Topic(schema))] = {schema, EncodeSchemaHeader(*schema)};
     }
     auto parts = kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return views.count(t) > 0; });
-    // key -> (topic, value, header) of its last record; a key whose last record is a tombstone is gone.
-    std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> alive;
+    rocksdb::DB* db = state_.db();
+    const std::string begin = kSweepPrefix, end = PrefixEnd(kSweepPrefix);
+    rocksdb::WriteOptions wo;  // unsynced: the scratch range only has to outlive this call
+    auto check = [&](const rocksdb::Status& st, const char* what) {
+      if (!st.ok()) Throw(ErrorKind::kState, "state directory '{}': {} the transform's sweep: {}", state_.dir(), what, st.ToString());
+    };
+    check(db->DeleteRange(wo, db->DefaultColumnFamily(), begin, end), "clearing");
+    // Key: prefix, topic, NUL, record key. Value: header length (4 bytes), header, record value.
+    // A tombstone deletes the key: what stays is the last record of each key still alive.
+    rocksdb::WriteBatch batch;
     size_t records = 0;
+    std::string k, v;
     kafka::ReadAll(ks_, parts, [&](const kafka::Message& m) {
       ++records;
       if (!m.key) return;
-      std::pair<std::string, std::string> k{std::string(m.topic), std::string(*m.key)};
+      k.assign(kSweepPrefix).append(m.topic).push_back('\0');
+      k.append(*m.key);
       if (!m.value) {
-        alive.erase(k);
-        return;
+        batch.Delete(k);
+      } else {
+        auto h = m.Header(std::string(kSchemaHeader).c_str());
+        const uint32_t hl = h ? static_cast<uint32_t>(h->size()) : 0;
+        v.assign(reinterpret_cast<const char*>(&hl), sizeof hl);
+        if (h) v.append(*h);
+        v.append(*m.value);
+        batch.Put(k, v);
       }
-      auto h = m.Header(std::string(kSchemaHeader).c_str());
-      alive[k] = {std::string(*m.value), h ? std::string(*h) : std::string()};
+      if (batch.GetDataSize() >= (4u << 20)) {
+        check(db->Write(wo, &batch), "writing");
+        batch.Clear();
+      }
     });
+    check(db->Write(wo, &batch), "writing");
+    batch.Clear();
+
     DebeziumDecoder decoder(DebeziumDecoderOptions{DebeziumFromConfig(config_), [](std::string_view f) {
                                                      return mysql::BinlogFileSequence(std::string(f));
                                                    }});
-    size_t other_schema = 0;
-    for (const auto& [k, rec] : alive) {
-      if (rec.second != views[k.first].second) {
+    size_t other_schema = 0, deletes = 0, pending_bytes = 0;
+    auto emit = [&] {
+      for (const auto& c : decoder.TakeChunks()) {
+        const TableSchemaPtr& schema = views[std::string(encoder_.Topic(c.schema()))].first;
+        if (!schema) continue;
+        ChangeChunk del(schema);
+        const uint32_t si = del.AddSource(c.source(0));
+        for (size_t r = 0; r < c.size(); ++r) {
+          if (c.op(r) == RowOp::kDelete || c.op(r) == RowOp::kUpdateBefore) continue;
+          del.BeginRow(RowOp::kDelete, version, si, 0);
+          for (size_t col = 0; col < c.num_columns(); ++col) del.column(col).AppendFrom(c.column(col), r);
+          ++deletes;
+        }
+        Produce(del);
+      }
+      ProduceOutbox();
+      pending_bytes = 0;
+    };
+    rocksdb::ReadOptions ro;
+    const rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    for (it->Seek(begin); it->Valid(); it->Next()) {
+      const std::string_view key(it->key().data() + begin.size(), it->key().size() - begin.size());
+      const size_t nul = key.find('\0');
+      const std::string_view val(it->value().data(), it->value().size());
+      uint32_t hl = 0;
+      if (nul == std::string_view::npos || val.size() < sizeof hl) continue;
+      std::memcpy(&hl, val.data(), sizeof hl);
+      if (val.size() < sizeof hl + hl) continue;
+      const std::string topic(key.substr(0, nul));
+      const std::string_view header = val.substr(sizeof hl, hl), value = val.substr(sizeof hl + hl);
+      if (header != views[topic].second) {
         ++other_schema;
         continue;
       }
-      decoder.Decode(k.first, std::string_view(k.second), std::string_view(rec.first), std::string_view(rec.second));
+      decoder.Decode(topic, key.substr(nul + 1), value, header);
+      pending_bytes += it->key().size() + it->value().size();
+      if (pending_bytes >= Outbox::kCheckpointBytes) emit();
     }
-    size_t deletes = 0;
-    for (const auto& c : decoder.TakeChunks()) {
-      const TableSchemaPtr& schema = views[std::string(encoder_.Topic(c.schema()))].first;
-      if (!schema) continue;
-      ChangeChunk del(schema);
-      const uint32_t si = del.AddSource(c.source(0));
-      for (size_t r = 0; r < c.size(); ++r) {
-        if (c.op(r) == RowOp::kDelete || c.op(r) == RowOp::kUpdateBefore) continue;
-        del.BeginRow(RowOp::kDelete, version, si, 0);
-        for (size_t col = 0; col < c.num_columns(); ++col) del.column(col).AppendFrom(c.column(col), r);
-        ++deletes;
-      }
-      Produce(del);
-    }
-    SLOG_INFO("transform: read {} record(s) of the view topics; deleting the {} view row(s) they hold{}", records,
+    check(it->status(), "reading");
+    it.reset();
+    emit();
+    check(db->DeleteRange(wo, db->DefaultColumnFamily(), begin, end), "clearing");
+    SLOG_INFO("transform: read {} record(s) of the view topics; deleted the {} view row(s) they hold{}", records,
               deletes,
               other_schema ? fmt::format(" ({} written under an earlier definition of their view left alone)",
                                          other_schema)

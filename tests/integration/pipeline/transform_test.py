@@ -235,6 +235,11 @@ class Transform(unittest.TestCase):
             s.run("capture")
             # The group notices the dead member after session.timeout.ms (10 s).
             s.wait_for_log(self, "transform-b.log", "taking over the views from member", timeout=90)
+            # The sweep deletes what A produced (through the state store's scratch range).
+            s.wait_for_log(self, "transform-b.log", "view row(s) they hold")
+            swept = re.search(r"deleted the (\d+) view row\(s\) they hold", s.log("transform-b.log"))
+            self.assertIsNotNone(swept, s.log("transform-b.log")[-3000:])
+            self.assertGreater(int(swept.group(1)), 0)
             time.sleep(2)
             b.send_signal(signal.SIGTERM)
             self.assertEqual(b.wait(timeout=120), 0)
