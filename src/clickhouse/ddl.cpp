@@ -80,9 +80,82 @@ std::string CreateDatabaseSql(std::string_view database, const DdlContext& ctx) 
   return "CREATE DATABASE IF NOT EXISTS " + QuoteIdent(database) + OnCluster(ctx);
 }
 
+namespace {
+
+/// The column a sorting-key item names when it is just a column name (bare, `quoted` or
+/// "quoted"), else -1.
+int ItemColumn(const TableSchema& schema, std::string_view item) {
+  while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+  while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+  if (item.size() >= 2 && (item.front() == '`' || item.front() == '"') && item.back() == item.front()) {
+    const std::string_view name = item.substr(1, item.size() - 2);
+    if (name.find(item.front()) != std::string_view::npos || name.find('\\') != std::string_view::npos) return -1;
+    return schema.FindColumn(name);
+  }
+  for (char c : item) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return -1;
+  }
+  return item.empty() ? -1 : schema.FindColumn(item);
+}
+
+/// `order.by` as written, except that on servers that cannot sort by Nullable (before 20.x) a
+/// nullable column named on its own becomes (isNull(c), assumeNotNull(c)), as for a primary key;
+/// expressions are left to the user.
+std::string UserOrderBy(const TableSchema& schema, const std::string& e, const DdlContext& ctx) {
+  if (ctx.features.nullable_key) return e;
+  std::string_view body(e);
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front()))) body.remove_prefix(1);
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.remove_suffix(1);
+  const bool parens = body.size() >= 2 && body.front() == '(' && body.back() == ')';
+  if (parens) body = body.substr(1, body.size() - 2);
+  // Top-level items: commas outside parentheses and quotes.
+  std::vector<std::string_view> items;
+  int depth = 0;
+  char quote = 0;
+  size_t from = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (quote) {
+      if (c == '\\') ++i;
+      else if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      quote = c;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (depth == 0) return e;  // "(a), (b)" or unbalanced: not a plain list
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      items.push_back(body.substr(from, i - from));
+      from = i + 1;
+    }
+  }
+  if (quote || depth) return e;
+  items.push_back(body.substr(from));
+  bool changed = false;
+  std::string out = "(";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    const int col = ItemColumn(schema, items[i]);
+    if (col >= 0 && schema.columns[static_cast<size_t>(col)].nullable) {
+      const std::string q = QuoteIdent(schema.columns[static_cast<size_t>(col)].name);
+      out += "isNull(" + q + "), assumeNotNull(" + q + ")";
+      changed = true;
+    } else {
+      std::string_view item = items[i];
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+      out += item;
+    }
+  }
+  return changed ? out + ")" : e;
+}
+
+}  // namespace
+
 std::string OrderByExpression(const TableSchema& schema, const TableOverride& ov, const DdlContext& ctx,
                               std::string_view config_key) {
-  if (!ov.order_by.empty()) return ov.order_by;
+  if (!ov.order_by.empty()) return UserOrderBy(schema, ov.order_by, ctx);
   if (schema.primary_key.empty()) {
     Throw(ErrorKind::kConfig,
           "table {} has no primary key, so Sluice cannot tell which ClickHouse rows are versions of the "

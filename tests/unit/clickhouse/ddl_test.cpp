@@ -104,6 +104,31 @@ TEST(DdlTest, NullableKeyColumn) {
   EXPECT_NE(Create(s, {"", kNew}).find("SETTINGS allow_nullable_key = 1"), std::string::npos);
 }
 
+TEST(DdlTest, NullableColumnsInOrderByOfATableWithoutPrimaryKey) {
+  // A table without a primary key and its order.by naming nullable columns ("total" and "created"
+  // are nullable in Orders()): 18.16 refuses a Nullable sorting key, so a column named on its own
+  // is sorted by (isNull(c), assumeNotNull(c)); expressions and non-nullable columns stay as written.
+  TableSchema s = Orders();
+  s.primary_key.clear();
+  TableOverride ov;
+  ov.order_by = " ( id, `total` ,\"created\", toDate(created) ) ";
+  std::string sql = Create(s, {"", kOld}, ov);
+  EXPECT_NE(sql.find("ORDER BY (id, isNull(`total`), assumeNotNull(`total`), isNull(`created`), "
+                     "assumeNotNull(`created`), toDate(created))"),
+            std::string::npos)
+      << sql;
+  EXPECT_EQ(KeyColumns(s, ov), (std::vector<int>{0, 2, 3}));
+  ov.order_by = "total";  // no parentheses
+  sql = Create(s, {"", kOld}, ov);
+  EXPECT_NE(sql.find("ORDER BY (isNull(`total`), assumeNotNull(`total`))"), std::string::npos) << sql;
+  ov.order_by = "(id, region)";  // nothing nullable: as written
+  EXPECT_NE(Create(s, {"", kOld}, ov).find("ORDER BY (id, region)"), std::string::npos);
+  ov.order_by = "(id, total)";  // servers with allow_nullable_key: as written
+  EXPECT_NE(Create(s, {"", kNew}, ov).find("ORDER BY (id, total)"), std::string::npos);
+  ov.order_by = "(id, 'total')";  // a string literal is not the column
+  EXPECT_NE(Create(s, {"", kOld}, ov).find("ORDER BY (id, 'total')"), std::string::npos);
+}
+
 TableSchema WithColumns(std::vector<ColumnSchema> cols) {
   TableSchema s;
   s.database = "shop";
