@@ -31,7 +31,10 @@ std::string Lower(std::string s) {
   return s;
 }
 
-std::string SourceName(const TableSchema& t) { return Lower(t.database + "." + t.table); }
+/// How the binder names a source table in a view's scans (sql::Catalog::Find: found->source):
+/// exactly as MySQL spells it — MySQL table names are case-sensitive, and a table such as
+/// `Orders` must reach the views that read it.
+std::string SourceName(const TableSchema& t) { return t.QualifiedName(); }
 
 /// Views a snapshot-phase transaction's outputs sit below the snapshot's version: they order among
 /// themselves by a per-view counter and stay below every streamed change after the snapshot.

@@ -361,6 +361,40 @@ class Views(unittest.TestCase):
         self.assertEqual(ch(f"SELECT count() FROM {p.ch_db}.batch_lines FINAL WHERE _is_deleted = 0 "
                             "AND _key_batches_id IN (9001, 9002, 9003)").strip(), "2")
 
+    def test_views_over_mixed_case_and_quoted_table_names(self):
+        """MySQL table names are case-sensitive: tables such as `Customers` and `Order Items` feed the
+        views that name them (quoted, as PostgreSQL wants mixed case), in the snapshot and streaming."""
+        p = Pipeline("views_case", views="""
+CREATE MATERIALIZED VIEW "customer totals" AS
+SELECT c."Name" AS name, count(*) AS n, sum(o."Amount") AS total
+FROM "Customers" c JOIN "Order Items" o ON o."CustomerId" = c."Id" GROUP BY c."Name";
+CREATE MATERIALIZED VIEW big_items AS SELECT "Id" AS id, "Amount" AS amount FROM "Order Items" WHERE "Amount" > 10;
+""")
+        p.reset()
+        mysql("CREATE TABLE Customers (Id INT PRIMARY KEY, Name VARCHAR(20));"
+              "CREATE TABLE `Order Items` (Id INT PRIMARY KEY, CustomerId INT, Amount DECIMAL(10,2));"
+              "INSERT INTO Customers VALUES (1, 'Ann'), (2, 'Bob'), (3, 'Cy');"
+              "INSERT INTO `Order Items` VALUES (1, 1, 5.50), (2, 1, 20.00), (3, 2, 7.25), (4, 3, 11.00)", db=p.db)
+
+        def compare():
+            for view, cols, sql in [
+                    ("`customer totals`", "name, n, total",
+                     "SELECT c.Name, count(*), sum(o.Amount) FROM Customers c JOIN `Order Items` o "
+                     "ON o.CustomerId = c.Id GROUP BY c.Name"),
+                    ("big_items", "id, amount", "SELECT Id, Amount FROM `Order Items` WHERE Amount > 10")]:
+                want = sorted(([norm(v) for v in r] for r in mysql(sql, db=p.db)), key=sort_key)
+                got = sorted(([norm(v) for v in r] for r in ch_rows(
+                    f"SELECT {cols} FROM {p.ch_db}.{view} FINAL WHERE _is_deleted = 0")), key=sort_key)
+                self.assertTrue(want)
+                self.assertEqual(want, got, view)
+
+        p.catch_up()  # the snapshot
+        compare()
+        mysql("UPDATE `Order Items` SET Amount = Amount * 3 WHERE Id IN (1, 3); DELETE FROM `Order Items` WHERE Id = 4;"
+              "UPDATE Customers SET Name = 'Bo' WHERE Id = 2; INSERT INTO `Order Items` VALUES (5, 3, 50.00)", db=p.db)
+        p.catch_up()  # streamed changes
+        compare()
+
     def test_source_column_added_and_view_state_survives(self):
         p = Pipeline("views_ddl", views="""
 CREATE MATERIALIZED VIEW per_facility AS
