@@ -258,6 +258,24 @@ std::vector<std::pair<std::string, std::string>> ClickHouseSink::ReadColumns(con
   return cols;
 }
 
+namespace {
+std::string SourceLabel(const TableSchema& s) { return s.database.empty() ? "view " + s.table : s.QualifiedName(); }
+}  // namespace
+
+void ClickHouseSink::ClaimTarget(const TableSchema& schema, const std::string& db, const std::string& name) {
+  const bool mapped = !options_.OverrideFor(schema).table.empty();
+  auto [it, fresh] = targets_.try_emplace({db, name}, SourceLabel(schema), mapped);
+  if (fresh || it->second.first == SourceLabel(schema)) return;
+  if (it->second.second && mapped) return;  // both sent to this table by the config: merged on purpose
+  const std::string other = it->second.first;
+  const std::string suggest = schema.database.empty() ? schema.table + "_view" : schema.database + "_" + schema.table;
+  Throw(ErrorKind::kConfig,
+        "{} and {} would both be written to ClickHouse table {}.{} (a captured table or view keeps its name in "
+        "sink.database, without its source database), where their rows would overwrite each other: give one its own "
+        "table, e.g. sink.tables.\"{}\".table: {} (to merge them on purpose, set sink.tables.<t>.table for both)",
+        other, SourceLabel(schema), db, name, schema.database.empty() ? schema.table : schema.QualifiedName(), suggest);
+}
+
 void ClickHouseSink::EnsureTable(const TableSchema& schema) {
   Connect();
   auto existing = tables_.find(schema.QualifiedName());
@@ -267,6 +285,7 @@ void ClickHouseSink::EnsureTable(const TableSchema& schema) {
   const std::string key = SinkOptions::OverrideKey(schema);
   auto t = std::make_unique<Table>();
   std::tie(t->db, t->name) = TargetOf(schema);
+  ClaimTarget(schema, t->db, t->name);
   if (t->db != options_.database) EnsureDatabase(t->db);
   t->schema = std::make_shared<const TableSchema>(schema);
   for (const auto& c : schema.columns) t->types.push_back(MapColumnType(c, ctx_.features));
@@ -415,6 +434,8 @@ void ClickHouseSink::RenameTable(const TableSchema& old_schema, const TableSchem
   }
   const auto [odb, oname] = TargetOf(old_schema);
   const auto [ndb, nname] = TargetOf(new_schema);
+  auto owner = targets_.find({odb, oname});
+  if (owner != targets_.end() && owner->second.first == SourceLabel(old_schema)) targets_.erase(owner);
   if (!ReadColumns(odb, oname).empty() && ReadColumns(ndb, nname).empty()) {
     EnsureDatabase(ndb);
     const std::string sql = "RENAME TABLE " + QuoteIdent(odb) + "." + QuoteIdent(oname) + " TO " + QuoteIdent(ndb) +

@@ -109,6 +109,11 @@ class ClickHouseSink {
   bool connected_ = false;
   const std::atomic<bool>* cancel_ = nullptr;
   std::map<std::string, std::unique_ptr<Table>> tables_;  // by source "db.table"
+  /// The source table or view each ClickHouse table ("db.table") is written from, and whether
+  /// its name was chosen in the config (sink.tables.<t>.table): two sources may share a table
+  /// only when both were mapped to it on purpose (ClaimTarget).
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, bool>> targets_;
+  void ClaimTarget(const TableSchema& schema, const std::string& db, const std::string& name);
   std::vector<std::string> created_databases_;
   struct DeadLetter {
     std::string source_table, target_table, error, row;

@@ -474,6 +474,33 @@ class EndToEnd(unittest.TestCase):
         out = r.run("capture", r.config, "--output", "jsonl")
         self.assertEqual(out.stdout, "")
 
+    def test_same_table_name_in_two_databases(self):
+        """Two captured databases with a table of the same name: by default both would land in one
+        ClickHouse table (a table keeps its name in sink.database) and overwrite each other's rows, so
+        the run stops before writing with an error naming both and the fix; mapped, both arrive."""
+        p = Pipeline("e2e_twodb")
+        p.reset()
+        other = "e2e_twodb_b"
+        mysql(f"DROP DATABASE IF EXISTS {other}; CREATE DATABASE {other};"
+              f"CREATE TABLE {p.db}.t (id INT PRIMARY KEY, v INT); CREATE TABLE {other}.t (id INT PRIMARY KEY, v INT);"
+              f"INSERT INTO {p.db}.t VALUES (1, 10), (2, 20); INSERT INTO {other}.t VALUES (1, 100), (3, 300)")
+        with open(p.config) as f:
+            cfg = f.read().replace(f"database.include.list: {p.db}", f"database.include.list: {p.db},{other}")
+        with open(p.config, "w") as f:
+            f.write(cfg)
+        out = p.run("run", p.config, "--exit-when-caught-up", check=False)
+        self.assertEqual(out.returncode, 2, out.stderr[-2000:])  # a configuration error
+        self.assertIn(f"would both be written to ClickHouse table {p.ch_db}.t", out.stderr)
+        self.assertIn(f'sink.tables."{other}.t".table: {other}_t', out.stderr)
+        with open(p.config, "w") as f:
+            f.write(cfg.replace("  batch.max.delay.ms: 200\n",
+                                f"  batch.max.delay.ms: 200\n  tables:\n    {other}.t:\n      table: {other}_t\n"))
+        mysql(f"UPDATE {other}.t SET v = v + 1; DELETE FROM {p.db}.t WHERE id = 2")
+        p.catch_up()
+        compare_table(self, p.db, p.ch_db, "t", [("v", "", "int")])
+        self.assertEqual(ch_rows(f"SELECT id, v FROM {p.ch_db}.{other}_t FINAL WHERE _is_deleted = 0 ORDER BY id"),
+                         [["1", "101"], ["3", "301"]])
+
     def test_replicated_cluster_converges(self):
         from helpers import setting
         if int(setting("SLUICE_CH_REPLICAS", "1")) < 2:
