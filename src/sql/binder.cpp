@@ -1884,6 +1884,34 @@ class Binder {
     if (name == "left" || name == "right") { nargs(2, 2); return make(name, kStringType, {text_arg(0), int_arg(1)}); }
     if (name == "strpos" || name == "position") { nargs(2, 2); return make("strpos", kIntType, {text_arg(0), text_arg(1)}); }
     if (name == "mod") { nargs(2, 2); return Arith('%', args[0], args[1], loc); }
+    if (name == "split_part") {
+      nargs(3, 3);
+      return make("split_part", kStringType, {text_arg(0), text_arg(1), int_arg(2)});
+    }
+    if (name == "power" || name == "pow" || name == "sqrt" || name == "cbrt" || name == "exp" || name == "ln" ||
+        name == "log10" || (name == "log" && args.size() == 1)) {
+      // PostgreSQL computes these in double precision for integer and float arguments; for numeric
+      // ones it computes exact-ish numeric results we do not reproduce, so those are refused.
+      const bool two = name == "power" || name == "pow";
+      nargs(two ? 2 : 1, two ? 2 : 1);
+      std::vector<ExprPtr> a;
+      // With a double argument, numeric ones are cast to double (PostgreSQL's implicit cast picks
+      // the double precision function); numeric ones without would pick the numeric function.
+      const bool any_double = std::any_of(args.begin(), args.end(), [](const ExprPtr& x) {
+        return x->type.id == TypeId::kDouble || x->type.id == TypeId::kFloat;
+      });
+      for (auto& x : args) {
+        if (x->type.id == TypeId::kDecimal && !any_double) {
+          Fail(loc, "unsupported: {} of a numeric value (PostgreSQL computes it in numeric); cast the argument to "
+               "double precision, e.g. {}(x::float8)", name, name);
+        }
+        if (!IsNumeric(x->type.id) && x->type.id != TypeId::kNull) {
+          Fail(loc, "function {}({}) does not exist", name, TypeToString(x->type));
+        }
+        a.push_back(Coerce(x, SqlType{TypeId::kDouble}, loc));
+      }
+      return make(two ? "power" : name == "log" ? "log10" : name, SqlType{TypeId::kDouble}, a);
+    }
     if (name == "trunc") {
       nargs(1, 2);
       ExprPtr x = args[0];

@@ -235,6 +235,51 @@ Value EvalFunc(const Expr& e, const Row& row) {
     return Value::Int(static_cast<int64_t>(Utf8Length(std::string_view(a[0].s).substr(0, hit))) + 1);
   }
   if (f == "octet_length") return Value::Int(static_cast<int64_t>(a[0].s.size()));
+  if (f == "split_part") {  // PostgreSQL 14+: a negative n counts from the end
+    const std::string& str = a[0].s;
+    const std::string& sep = a[1].s;
+    const int64_t n = a[2].i;
+    if (n == 0) Throw(ErrorKind::kData, "field position must not be zero");
+    std::vector<std::string_view> parts;
+    if (sep.empty()) {
+      if (!str.empty()) parts.emplace_back(str);
+    } else {
+      size_t pos = 0;
+      for (size_t hit; (hit = str.find(sep, pos)) != std::string::npos; pos = hit + sep.size()) {
+        parts.emplace_back(std::string_view(str).substr(pos, hit - pos));
+      }
+      parts.emplace_back(std::string_view(str).substr(pos));
+    }
+    const int64_t count = static_cast<int64_t>(parts.size());
+    const int64_t idx = n > 0 ? n - 1 : count + n;
+    if (idx < 0 || idx >= count) return Value::String("");
+    return Value::String(std::string(parts[static_cast<size_t>(idx)]));
+  }
+  if (f == "power") {
+    const double x = a[0].d, y = a[1].d;
+    if (x == 0 && y < 0) Throw(ErrorKind::kData, "zero raised to a negative power is undefined");
+    if (x < 0 && std::floor(y) != y) Throw(ErrorKind::kData, "a negative number raised to a non-integer power yields a complex result");
+    const double r = std::pow(x, y);
+    if (std::isinf(r) && std::isfinite(x) && std::isfinite(y)) Throw(ErrorKind::kData, "value out of range: overflow");
+    if (r == 0 && x != 0 && std::isfinite(x) && std::isfinite(y)) Throw(ErrorKind::kData, "value out of range: underflow");
+    return Value::Double(r);
+  }
+  if (f == "sqrt") {
+    if (a[0].d < 0) Throw(ErrorKind::kData, "cannot take square root of a negative number");
+    return Value::Double(std::sqrt(a[0].d));
+  }
+  if (f == "cbrt") return Value::Double(std::cbrt(a[0].d));
+  if (f == "exp") {
+    const double r = std::exp(a[0].d);
+    if (std::isinf(r) && std::isfinite(a[0].d)) Throw(ErrorKind::kData, "value out of range: overflow");
+    if (r == 0 && std::isfinite(a[0].d)) Throw(ErrorKind::kData, "value out of range: underflow");
+    return Value::Double(r);
+  }
+  if (f == "ln" || f == "log10") {
+    if (a[0].d == 0) Throw(ErrorKind::kData, "cannot take logarithm of zero");
+    if (a[0].d < 0) Throw(ErrorKind::kData, "cannot take logarithm of a negative number");
+    return Value::Double(f == "ln" ? std::log(a[0].d) : std::log10(a[0].d));
+  }
   if (f == "substring") {
     int64_t start = a[1].i;
     int64_t end = INT64_MAX;

@@ -389,6 +389,35 @@ TEST(SqlExpr, StringsAndDates) {
   EXPECT_EQ(EvalConst("mod(-7, 3)"), "-1");
   EXPECT_EQ(EvalConst("trunc(-2.789, 1)"), "-2.7");
   EXPECT_EQ(EvalConst("trunc(2.789)"), "2");
+  // split_part as PostgreSQL 14+ documents it (a negative field counts from the end).
+  EXPECT_EQ(EvalConst("split_part('abc~@~def~@~ghi', '~@~', 2)"), "def");
+  EXPECT_EQ(EvalConst("split_part('abc,def,ghi,jkl', ',', -2)"), "ghi");
+  EXPECT_EQ(EvalConst("split_part('a,b', ',', 5)"), "");
+  EXPECT_EQ(EvalConst("split_part('a,b', ',', -3)"), "");
+  EXPECT_EQ(EvalConst("split_part('', ',', 1)"), "");
+  EXPECT_EQ(EvalConst("split_part('abc', '', 1)"), "abc");
+  EXPECT_EQ(EvalConst("split_part('abc', '', 2)"), "");
+  EXPECT_EQ(EvalConst("split_part(NULL, ',', 1)"), "NULL");
+  EXPECT_THROW(EvalConst("split_part('a,b', ',', 0)"), Error);
+}
+
+TEST(SqlExpr, DoublePrecisionMath) {
+  EXPECT_EQ(EvalConst("power(2, 10)"), "1024");
+  EXPECT_EQ(EvalConst("pow(9.0::float8, 0.5)"), "3");
+  EXPECT_EQ(EvalConst("power(-2, 3)"), "-8");
+  EXPECT_EQ(EvalConst("sqrt(16)"), "4");
+  EXPECT_EQ(EvalConst("cbrt(27) BETWEEN 2.999999 AND 3.000001"), "t");  // libm: not always exact
+  EXPECT_EQ(EvalConst("exp(0)"), "1");
+  EXPECT_EQ(EvalConst("ln(1)"), "0");
+  EXPECT_EQ(EvalConst("log(1000)"), "3");
+  EXPECT_EQ(EvalConst("log10(0.01::float8)"), "-2");
+  EXPECT_EQ(EvalConst("sqrt(NULL::float8)"), "NULL");
+  EXPECT_THROW(EvalConst("sqrt(2.0)"), Error);  // numeric: PostgreSQL's numeric sqrt, not reproduced
+  // PostgreSQL's errors for the undefined cases.
+  for (const char* bad : {"sqrt(-1)", "ln(0)", "ln(-1)", "power(0, -1)", "power(-8, 0.5::float8)", "exp(1000)",
+                          "power(10, 400)"}) {
+    EXPECT_THROW(EvalConst(bad), Error) << bad;
+  }
 }
 
 }  // namespace
