@@ -1670,6 +1670,26 @@ class Binder {
         std::const_pointer_cast<Expr>(e)->func = "||";
         return e;
       }
+      if (op == "->" || op == "->>") {
+        // json -> key/index (json), json ->> key/index (text). MySQL JSON columns are json here.
+        const bool literal = a->kind == ExprKind::kConst && a->type.id == TypeId::kString;
+        if (a->type.id != TypeId::kJson && !literal && a->type.id != TypeId::kNull) {
+          Fail(loc, "operator does not exist: {} {} {} (it takes json: a JSON column, or cast with ::json)",
+               TypeToString(a->type), op, TypeToString(b->type));
+        }
+        ExprPtr sel;
+        if (IsIntegral(b->type.id)) {
+          sel = Coerce(b, kIntType, loc);
+        } else if (IsStringLike(b->type.id) || b->type.id == TypeId::kNull) {
+          sel = Coerce(b, kStringType, loc);
+        } else {
+          Fail(loc, "operator does not exist: json {} {}", op, TypeToString(b->type));
+        }
+        auto e = MakeNode(ExprKind::kFunc, op == "->" ? SqlType{TypeId::kJson} : kStringType,
+                          {Coerce(a, SqlType{TypeId::kJson}, loc), sel});
+        std::const_pointer_cast<Expr>(e)->func = op == "->" ? "json_get" : "json_get_text";
+        return e;
+      }
       Fail(loc, "unsupported: operator {}", op);
     }
     if (kind == "AEXPR_IN") {

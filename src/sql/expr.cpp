@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include <simdjson.h>
+
 #include "common/error.h"
 
 namespace sluice::sql {
@@ -168,6 +170,85 @@ Value Extract(std::string field, int64_t us, bool is_time, const SqlType& out) {
 
 int64_t AsMicros(const Value& v, TypeId t) { return t == TypeId::kDate ? v.i * kMicrosPerDay : v.i; }
 
+/// PostgreSQL's json -> (as_text false) and ->> (true): the member `key` of an object (the last
+/// one of that name, as json does with duplicates) or the element `index` of an array (negative:
+/// from the end); SQL NULL when there is none, and for ->> of a JSON null. Objects and arrays come
+/// back as their JSON text as written (MySQL writes JSON as PostgreSQL's jsonb prints it).
+Value JsonGet(const std::string& json, const Value& sel, bool by_index, bool as_text) {
+  namespace od = simdjson::ondemand;
+  thread_local od::parser parser;
+  const simdjson::padded_string padded(json);
+  auto fail = [&](simdjson::error_code code) {
+    Throw(ErrorKind::kData, "invalid input syntax for type json: {} ({})",
+          json.size() > 60 ? json.substr(0, 60) + "..." : json, simdjson::error_message(code));
+  };
+  // A value's raw JSON text (objects and arrays whole; scalars as their token).
+  auto raw_of = [&](od::value& v) -> std::string_view {
+    od::json_type t;
+    if (auto err = v.type().get(t)) fail(err);
+    std::string_view r;
+    simdjson::error_code err;
+    if (t == od::json_type::object) {
+      od::object o;
+      if ((err = v.get_object().get(o)) || (err = o.raw_json().get(r))) fail(err);
+    } else if (t == od::json_type::array) {
+      od::array a;
+      if ((err = v.get_array().get(a)) || (err = a.raw_json().get(r))) fail(err);
+    } else {
+      r = v.raw_json_token();
+    }
+    return r;
+  };
+  od::document doc;
+  if (auto err = parser.iterate(padded).get(doc)) fail(err);
+  od::json_type top;
+  if (auto err = doc.type().get(top)) fail(err);
+  // The selected value's raw JSON text.
+  std::optional<std::string_view> raw;
+  if (!by_index) {
+    if (top != od::json_type::object) return Value::Null();
+    od::object obj;
+    if (auto err = doc.get_object().get(obj)) fail(err);
+    for (auto field : obj) {
+      std::string_view k;
+      if (auto err = field.unescaped_key().get(k)) fail(err);
+      od::value v;
+      if (auto err = field.value().get(v)) fail(err);
+      const std::string_view r = raw_of(v);
+      if (k == sel.s) raw = r;
+    }
+  } else {
+    if (top != od::json_type::array) return Value::Null();
+    od::array arr;
+    if (auto err = doc.get_array().get(arr)) fail(err);
+    std::vector<std::string_view> items;
+    for (auto item : arr) {
+      od::value v;
+      if (auto err = item.get(v)) fail(err);
+      items.push_back(raw_of(v));
+    }
+    const int64_t n = static_cast<int64_t>(items.size());
+    const int64_t i = sel.i < 0 ? n + sel.i : sel.i;
+    if (i < 0 || i >= n) return Value::Null();
+    raw = items[static_cast<size_t>(i)];
+  }
+  if (!raw) return Value::Null();
+  std::string_view r = *raw;
+  while (!r.empty() && (r.back() == ' ' || r.back() == '\n' || r.back() == '\t' || r.back() == '\r')) r.remove_suffix(1);
+  if (!as_text) return Value::String(std::string(r));
+  if (r == "null") return Value::Null();
+  if (!r.empty() && r.front() == '"') {
+    // The string's value, unescaped: parse the token on its own.
+    const simdjson::padded_string one(r);
+    od::document d;
+    std::string_view str;
+    if (auto err = parser.iterate(one).get(d)) fail(err);
+    if (auto err = d.get_string().get(str)) fail(err);
+    return Value::String(std::string(str));
+  }
+  return Value::String(std::string(r));
+}
+
 Value EvalFunc(const Expr& e, const Row& row) {
   std::vector<Value> a;
   a.reserve(e.args.size());
@@ -202,6 +283,9 @@ Value EvalFunc(const Expr& e, const Row& row) {
   }
   for (const auto& v : a) if (v.null) return Value::Null();
   if (f == "||") return Value::String(a[0].s + a[1].s);
+  if (f == "json_get" || f == "json_get_text") {
+    return JsonGet(a[0].s, a[1], e.args[1]->type.id == TypeId::kInt, f == "json_get_text");
+  }
   if (f == "lower" || f == "upper") {
     std::string s = a[0].s;
     for (auto& c : s) {

@@ -401,6 +401,37 @@ TEST(SqlExpr, StringsAndDates) {
   EXPECT_THROW(EvalConst("split_part('a,b', ',', 0)"), Error);
 }
 
+TEST(SqlExpr, JsonMemberAndElement) {
+  // PostgreSQL: -> gives json, ->> gives text; a missing key or index is NULL, ->> of null too.
+  const char* doc = "'{\"a\": {\"b\": [10, \"x\\\"y\", null, 1.50, true]}, \"s\": \"h\\u00e9\"}'::json";
+  auto q = [&](const std::string& path) { return EvalConst(std::string(doc) + path); };
+  EXPECT_EQ(q("->'a'->'b'"), "[10, \"x\\\"y\", null, 1.50, true]");
+  EXPECT_EQ(q("->'a'->'b'->>0"), "10");
+  EXPECT_EQ(q("->'a'->'b'->>1"), "x\"y");
+  EXPECT_EQ(q("->'a'->'b'->1"), "\"x\\\"y\"");
+  EXPECT_EQ(q("->'a'->'b'->>2"), "NULL");
+  EXPECT_EQ(q("->'a'->'b'->2"), "null");
+  EXPECT_EQ(q("->'a'->'b'->>-2"), "1.50");
+  EXPECT_EQ(q("->'a'->'b'->>-1"), "true");
+  EXPECT_EQ(q("->'a'->'b'->>5"), "NULL");
+  EXPECT_EQ(q("->'a'->'b'->>-6"), "NULL");
+  EXPECT_EQ(q("->>'s'"), "hé");
+  EXPECT_EQ(q("->>'missing'"), "NULL");
+  EXPECT_EQ(q("->>0"), "NULL");          // an index into an object
+  EXPECT_EQ(q("->'a'->>'zz'"), "NULL");
+  EXPECT_EQ(q("->'a'->'b'->>'k'"), "NULL");  // a key into an array
+  EXPECT_EQ(EvalConst("'{\"k\": 1, \"k\": 2}'::json->>'k'"), "2");  // json: the last duplicate
+  EXPECT_EQ(EvalConst("NULL::json->>'k'"), "NULL");
+  EXPECT_THROW(EvalConst("'{\"k\": '::json->>'k'"), Error);
+  // Not on text: PostgreSQL has no text -> operator.
+  try {
+    EvalConst("status->>'k'");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("operator does not exist"), std::string::npos) << e.what();
+  }
+}
+
 TEST(SqlExpr, DoublePrecisionMath) {
   EXPECT_EQ(EvalConst("power(2, 10)"), "1024");
   EXPECT_EQ(EvalConst("pow(9.0::float8, 0.5)"), "3");
