@@ -40,6 +40,7 @@
 #include "clickhouse/row_binary.h"
 #include "clickhouse/server_info.h"
 #include "clickhouse/type_mapping.h"
+#include "common/allocator.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "event/debezium_json.h"
@@ -258,6 +259,7 @@ void BM_StreamDecode(benchmark::State& state) {
   if (!cfg || !*cfg || !dir || !*dir) {
     return state.SkipWithError("SLUICE_BENCH_STREAM_CONFIG / SLUICE_BENCH_STREAM_STATE are not set");
   }
+  TuneAllocator();  // as sluice's main() does
   InitLogging(std::getenv("SLUICE_BENCH_LOG") ? std::getenv("SLUICE_BENCH_LOG") : "warn");  // on stderr, as sluice logs: stdout is the benchmark's JSON
   const Config config = Config::LoadFile(cfg);
   auto options = mysql::CaptureOptions::FromConfig(config);

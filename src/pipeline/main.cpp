@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/allocator.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "pipeline/commands.h"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    sluice::TuneAllocator();
     sluice::InitLogging(log_level, log_format);
     sluice::pipeline::InstallSignalHandlers();
     if (*run) return sluice::pipeline::Run(flags);
