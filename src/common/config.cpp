@@ -50,6 +50,7 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"source", "bigint.unsigned.handling.mode", T::kEnum, "long", "long|precise", "BIGINT UNSIGNED in JSON events"},
   {"source", "binary.handling.mode", T::kEnum, "bytes", "bytes|base64|base64-url-safe|hex", "binary columns in JSON events"},
   {"source", "tombstones.on.delete", T::kBool, "true", nullptr, "emit a tombstone (null value) after each delete event"},
+  {"source", "skipped.operations", T::kList, "t", nullptr, "streamed operations to leave out, comma-separated: c (inserts), u (updates), d (deletes), t (truncates), or none (Debezium's meaning; snapshot reads are never skipped). Leaving out c/u/d applies to every output, `run` and views included. TRUNCATE: `run` empties the ClickHouse table (and rebuilds the views reading it) unless t is listed explicitly; `capture` never emits truncate events"},
   {"source", "schemas.enable", T::kBool, "false", nullptr, "wrap JSON events in Kafka Connect's {schema, payload}"},
   {"source", "include.query", T::kBool, "false", nullptr, "fill source.query with the statement (needs binlog_annotate_row_events / binlog_rows_query_log_events)"},
   {"source", "provide.transaction.metadata", T::kBool, "false", nullptr, "Debezium's transaction metadata: BEGIN/END events on <topic.prefix>.<topic.transaction> and a transaction block (id, total_order, data_collection_order) in every streamed event (capture to Kafka and --output jsonl)"},

@@ -231,6 +231,18 @@ CaptureOptions CaptureOptions::FromConfig(const Config& config) {
   o.heartbeat_action_query = config.GetString("source", "heartbeat.action.query");
   o.gtid_filter = GtidSourceFilter(config);
   o.gtid_filter_dml = config.GetBool("source", "gtid.source.filter.dml.events");
+  const auto ops = config.GetList("source", "skipped.operations");
+  for (const auto& op : ops) {
+    if (op == "c") o.skip_inserts = true;
+    else if (op == "u") o.skip_updates = true;
+    else if (op == "d") o.skip_deletes = true;
+    else if (op == "t") o.skip_truncates = config.Has("source", "skipped.operations");
+    else if (op == "none" && ops.size() == 1) continue;
+    else {
+      Throw(ErrorKind::kConfig, "{}: source.skipped.operations: '{}' is not an operation; list c, u, d, t "
+            "(comma-separated), or write none", config.Where("source", "skipped.operations"), op);
+    }
+  }
   return o;
 }
 
@@ -1157,7 +1169,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         if (own_txn) flush();
         DdlOutcome ddl = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, meta_conn());
         for (const auto& t : ddl.truncated) {
-          if (filter_.IncludeTable(t->database, t->table)) consumer.OnTruncate(Emitted(t));
+          if (filter_.IncludeTable(t->database, t->table) && !options_.skip_truncates) consumer.OnTruncate(Emitted(t));
         }
         for (auto& [before, after, renames] : ddl.changes) {
           bool in_before = before && filter_.IncludeTable(before->database, before->table);
@@ -1192,6 +1204,12 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         const TableMap& map = *re->table;
         if (!filter_.IncludeTable(map.database, map.table)) continue;
         if (!txn_gtid_kept && options_.gtid_filter_dml) continue;  // gtid.source.filter.dml.events
+        // skipped.operations
+        if (re->kind == RowsKind::kWrite ? options_.skip_inserts
+            : re->kind == RowsKind::kDelete ? options_.skip_deletes
+                                            : options_.skip_updates) {
+          continue;
+        }
         TableSchemaPtr full = history_->Get(map.database, map.table);
         if (!full) {
           // Created before our history started (e.g. filter widened): learn it now.

@@ -77,6 +77,10 @@ struct CaptureOptions {
   std::string heartbeat_action_query;  ///< run on the source every heartbeat_ms when set
   GtidSourceFilter gtid_filter;        ///< gtid.source.includes / gtid.source.excludes
   bool gtid_filter_dml = true;         ///< gtid.source.filter.dml.events
+  /// skipped.operations: streamed inserts (c), updates (u), deletes (d) left out; truncates (t)
+  /// not passed on — only when t is listed explicitly (the default "t" is about events, which
+  /// `capture` never emits for a TRUNCATE; `run` applies it).
+  bool skip_inserts = false, skip_updates = false, skip_deletes = false, skip_truncates = false;
   static CaptureOptions FromConfig(const Config& config);
 };
 

@@ -474,6 +474,40 @@ class EndToEnd(unittest.TestCase):
         out = r.run("capture", r.config, "--output", "jsonl")
         self.assertEqual(out.stdout, "")
 
+    def test_skipped_operations(self):
+        """Debezium's skipped.operations: streamed deletes (d) and updates (u) left out — of the jsonl
+        events and of ClickHouse alike (e.g. to keep deleted rows); snapshot reads never; t listed
+        explicitly keeps a TRUNCATE from emptying the ClickHouse table; a bad value is a config error."""
+        import json
+        p = Pipeline("e2e_skipops", source_extra="  skipped.operations: d,t")
+        p.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)", db=p.db)
+        p.catch_up()
+        mysql("DELETE FROM t WHERE id = 1; UPDATE t SET v = 20 WHERE id = 2; INSERT INTO t VALUES (4, 4)", db=p.db)
+        p.catch_up()
+        self.assertEqual(ch_rows(f"SELECT id, v FROM {p.ch_db}.t FINAL WHERE _is_deleted = 0 ORDER BY id"),
+                         [["1", "1"], ["2", "20"], ["3", "3"], ["4", "4"]])
+        mysql("TRUNCATE TABLE t; INSERT INTO t VALUES (5, 5)", db=p.db)
+        p.catch_up()
+        self.assertEqual(ch_rows(f"SELECT id FROM {p.ch_db}.t FINAL WHERE _is_deleted = 0 ORDER BY id"),
+                         [["1"], ["2"], ["3"], ["4"], ["5"]])
+
+        q = Pipeline("e2e_skipops_cap", source_extra="  skipped.operations: u, c", database=p.db)
+        out = q.run("capture", q.config, "--output", "jsonl", "--exit-when-caught-up")
+        self.assertEqual([json.loads(l)["value"]["op"] for l in out.stdout.splitlines()], ["r"])  # row 5
+        mysql("INSERT INTO t VALUES (6, 6); UPDATE t SET v = 50 WHERE id = 5; DELETE FROM t WHERE id = 6", db=p.db)
+        out = q.run("capture", q.config, "--output", "jsonl", "--exit-when-caught-up")
+        events = [json.loads(l) for l in out.stdout.splitlines()]
+        self.assertEqual([e["value"]["op"] if e["value"] else None for e in events], ["d", None])  # + tombstone
+
+        with open(q.config) as f:
+            cfg = f.read()
+        with open(q.config, "w") as f:
+            f.write(cfg.replace("skipped.operations: u, c", "skipped.operations: x"))
+        out = q.run("capture", q.config, "--output", "jsonl", "--exit-when-caught-up", check=False)
+        self.assertEqual(out.returncode, 2, out.stderr[-2000:])
+        self.assertIn("source.skipped.operations: 'x' is not an operation", out.stderr)
+
     def test_same_table_name_in_two_databases(self):
         """Two captured databases with a table of the same name: by default both would land in one
         ClickHouse table (a table keeps its name in sink.database) and overwrite each other's rows, so
