@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <cstdlib>
@@ -69,6 +70,20 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"source", "schema.history.internal.kafka.topic", T::kPassthrough, nullptr, nullptr, "ignored: schema history is kept in state.dir"},
   {"source", "key.converter", T::kPassthrough, nullptr, nullptr, "ignored: events are JSON"},
   {"source", "value.converter", T::kPassthrough, nullptr, nullptr, "ignored: events are JSON"},
+  {"source", "key.converter.schemas.enable", T::kPassthrough, nullptr, nullptr, "ignored: source.schemas.enable (or value.converter.schemas.enable) applies to keys and values"},
+  {"source", "database.connectionTimeZone", T::kPassthrough, nullptr, nullptr, "ignored: sluice reads TIMESTAMP values in UTC whatever the server's time zone"},
+  {"source", "database.allowPublicKeyRetrieval", T::kPassthrough, nullptr, nullptr, "ignored (a JDBC driver option)"},
+  {"source", "snapshot.locking.mode", T::kPassthrough, nullptr, nullptr, "ignored: the snapshot holds a global read lock only while it opens its consistent transactions (as minimal), or none without RELOAD"},
+  {"source", "max.batch.size", T::kPassthrough, nullptr, nullptr, "ignored: chunks are bounded by rows and bytes; bus.queue.max.bytes bounds the queue"},
+  {"source", "max.queue.size", T::kPassthrough, nullptr, nullptr, "ignored: bus.queue.max.bytes bounds the queue"},
+  {"source", "max.queue.size.in.bytes", T::kPassthrough, nullptr, nullptr, "ignored: bus.queue.max.bytes bounds the queue"},
+  {"source", "poll.interval.ms", T::kPassthrough, nullptr, nullptr, "ignored: changes are passed on as they are decoded"},
+  {"source", "event.processing.failure.handling.mode", T::kPassthrough, nullptr, nullptr, "ignored: an event that cannot be decoded stops the capture without moving the offset (Debezium's fail)"},
+  {"source", "inconsistent.schema.handling.mode", T::kPassthrough, nullptr, nullptr, "ignored: a table missing from the schema history is read from the server (Debezium's warn)"},
+  {"source", "signal.data.collection", T::kPassthrough, nullptr, nullptr, "ignored: Debezium signals are not read"},
+  {"source", "snapshot.new.tables", T::kPassthrough, nullptr, nullptr, "ignored"},
+  {"source", "errors.tolerance", T::kPassthrough, nullptr, nullptr, "ignored (Kafka Connect): the capture stops on an error it cannot retry"},
+  {"source", "transforms", T::kPassthrough, nullptr, nullptr, "ignored: Kafka Connect SMTs are not applied; events keep Debezium's envelope, which sluice sink and transform read as it is"},
   // ---- bus ------------------------------------------------------------------------------------
   {"bus", "type", T::kEnum, "embedded", "embedded|kafka", "embedded: capture and sink in one process, no Kafka; kafka: `sluice capture` and `sluice sink` talk through Kafka topics"},
   {"bus", "queue.max.bytes", T::kInt, "67108864", nullptr, "memory bound of the in-process queue between stages"},
@@ -127,9 +142,38 @@ const std::vector<ConfigKeySpec> kSpec = {
 const std::set<std::string> kSections = {"source", "bus", "transform", "sink", "state", "metrics"};
 const std::set<std::string> kMapSubKeys = {"database", "table", "order.by", "partition.by", "settings"};
 
+// Families of Kafka Connect / Debezium keys with no meaning for sluice: <prefix>* is ignored.
+const std::vector<ConfigKeySpec> kPassthroughPrefixes = {
+  {"source", "transforms.", T::kPassthrough, nullptr, nullptr, "ignored: Kafka Connect SMTs are not applied; events keep Debezium's envelope, which sluice sink and transform read as it is"},
+  {"source", "predicates.", T::kPassthrough, nullptr, nullptr, "ignored: Kafka Connect SMTs are not applied"},
+  {"source", "schema.history.internal.", T::kPassthrough, nullptr, nullptr, "ignored: schema history is kept in state.dir"},
+  {"source", "database.history.", T::kPassthrough, nullptr, nullptr, "ignored: schema history is kept in state.dir"},
+};
+
+// Older names (Debezium 1.x, Kafka Connect's converter prefix) read as the current key.
+const std::vector<std::array<const char*, 3>> kAliases = {
+  {"source", "database.server.name", "topic.prefix"},
+  {"source", "database.whitelist", "database.include.list"},
+  {"source", "database.blacklist", "database.exclude.list"},
+  {"source", "table.whitelist", "table.include.list"},
+  {"source", "table.blacklist", "table.exclude.list"},
+  {"source", "column.blacklist", "column.exclude.list"},
+  {"source", "value.converter.schemas.enable", "schemas.enable"},
+};
+
+const char* AliasOf(std::string_view section, std::string_view key) {
+  for (const auto& a : kAliases) {
+    if (section == a[0] && key == a[1]) return a[2];
+  }
+  return nullptr;
+}
+
 const ConfigKeySpec* FindSpec(std::string_view section, std::string_view key) {
   for (const auto& s : kSpec) {
     if (section == s.section && key == s.key) return &s;
+  }
+  for (const auto& s : kPassthroughPrefixes) {
+    if (section == s.section && key.starts_with(s.key)) return &s;
   }
   return nullptr;
 }
@@ -222,6 +266,11 @@ class Loader {
         continue;
       }
       std::string key = prefix.empty() ? k : prefix + "." + k;
+      if (const char* alias = AliasOf(section, key)) {
+        warnings_.push_back(fmt::format("{}:{}: {}.{} is read as {}.{} (its current name)", name_, line, section, key,
+                                        section, alias));
+        key = alias;
+      }
       const ConfigKeySpec* spec = FindSpec(section, key);
       const YAML::Node v = it->second;  // a copy: the iterator hands out a temporary
       if (v.IsMap() && !(spec && spec->type == T::kMap)) {

@@ -522,10 +522,10 @@ int Check(const CommonFlags& flags) {
   // A config for `sluice sink` alone (Kafka, no database connection, no views) needs no `source`
   // connection settings; every other one does. Either load throws with every problem listed.
   // So does one for `sluice transform` alone: it reads the tables' columns from their topics.
-  Config config = LoadConfig(flags, /*source_connection=*/false);
+  Config config = Config::LoadFile(flags.config_path, /*source_connection=*/false);
   const bool no_source = config.GetString("bus", "type") == "kafka" && !config.Has("source", "database.hostname");
   const bool sink_only = no_source && config.GetList("transform", "sql").empty();
-  if (!no_source) config = LoadConfig(flags);
+  config = LoadConfig(flags, !no_source);  // its warnings logged once
   std::printf("config %s: ok\n", flags.config_path.c_str());
   if (sink_only) {
     std::printf("source: none (no source.database.hostname: a config for `sluice sink` alone)\n");

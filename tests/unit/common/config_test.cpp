@@ -156,6 +156,31 @@ TEST(ConfigTest, KafkaConnectKeysAreIgnoredWithWarning) {
   EXPECT_NE(c.warnings()[0].find("p.yaml:2: source.connector.class: ignored"), std::string::npos);
 }
 
+TEST(ConfigTest, DebeziumOneXNamesAndConnectFamiliesCarryOver) {
+  // A Debezium 1.x connector config: old names are read as the current ones; SMTs, history and
+  // tuning keys are ignored with a warning each.
+  Config c = Config::LoadString(
+      "source:\n  database.hostname: h\n  database.user: u\n  database.server.id: 7\n"
+      "  database.server.name: shop\n  table.whitelist: a\\.t1,a\\.t2\n  value.converter.schemas.enable: true\n"
+      "  transforms: unwrap\n  transforms.unwrap.type: io.debezium.transforms.ExtractNewRecordState\n"
+      "  database.history.kafka.topic: h\n  max.batch.size: 2048\n  snapshot.locking.mode: none\n",
+      "p.yaml");
+  EXPECT_EQ(c.GetString("source", "topic.prefix"), "shop");
+  EXPECT_EQ(c.GetList("source", "table.include.list"), (std::vector<std::string>{"a\\.t1", "a\\.t2"}));
+  EXPECT_TRUE(c.GetBool("source", "schemas.enable"));
+  std::string all;
+  for (const auto& w : c.warnings()) all += w + "\n";
+  EXPECT_EQ(c.warnings().size(), 8u) << all;
+  EXPECT_NE(all.find("p.yaml:5: source.database.server.name is read as source.topic.prefix"), std::string::npos) << all;
+  EXPECT_NE(all.find("p.yaml:9: source.transforms.unwrap.type: ignored: Kafka Connect SMTs"), std::string::npos) << all;
+  EXPECT_NE(all.find("p.yaml:10: source.database.history.kafka.topic: ignored"), std::string::npos) << all;
+  // The old and the new name of one key together: set twice.
+  std::string err = LoadError(
+      "source:\n  database.hostname: h\n  database.user: u\n  database.server.id: 7\n  topic.prefix: p\n"
+      "  database.server.name: q\n");
+  EXPECT_NE(err.find("p.yaml:6: source.topic.prefix: set twice (first on line 5)"), std::string::npos) << err;
+}
+
 TEST(ConfigTest, DuplicateKeyAndBadTableOverride) {
   std::string err = LoadError(
       "source:\n  database.hostname: h\n  database:\n    hostname: h2\n  database.user: u\n"
