@@ -130,6 +130,26 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"sink", "topics.regex", T::kString, "", nullptr, "regex of topics to read, instead of topics"},
   {"sink", "group.id", T::kString, "sluice-sink", nullptr, "Kafka consumer group: sink processes of one group share the partitions"},
   {"sink", "errors.deadletterqueue.topic.name", T::kString, "", nullptr, "topic for messages that are not Debezium events (with errors.tolerance all; unset: log and skip)"},
+  // ClickHouse Kafka Connect sink keys with no meaning for sluice: accepted so existing connector
+  // configs carry over, and reported as ignored.
+  {"sink", "connector.class", T::kPassthrough, nullptr, nullptr, "ignored (Kafka Connect)"},
+  {"sink", "name", T::kPassthrough, nullptr, nullptr, "ignored (Kafka Connect)"},
+  {"sink", "tasks.max", T::kPassthrough, nullptr, nullptr, "ignored (Kafka Connect): run more `sluice sink` processes in one group.id to share partitions"},
+  {"sink", "key.converter", T::kPassthrough, nullptr, nullptr, "ignored: sluice sink reads Debezium JSON"},
+  {"sink", "value.converter", T::kPassthrough, nullptr, nullptr, "ignored: sluice sink reads Debezium JSON"},
+  {"sink", "key.converter.schemas.enable", T::kPassthrough, nullptr, nullptr, "ignored: events are read with or without a schema block"},
+  {"sink", "value.converter.schemas.enable", T::kPassthrough, nullptr, nullptr, "ignored: events are read with or without a schema block"},
+  {"sink", "schemas.enable", T::kPassthrough, nullptr, nullptr, "ignored: events are read with or without a schema block"},
+  {"sink", "exactlyOnce", T::kPassthrough, nullptr, nullptr, "ignored: a replayed row has the same _version (ReplacingMergeTree keeps one) and offsets are committed after ClickHouse acknowledged, so every replay is idempotent without KeeperMap state"},
+  {"sink", "keeperOnCluster", T::kPassthrough, nullptr, nullptr, "ignored (exactlyOnce state is not used)"},
+  {"sink", "errors.retry.timeout", T::kPassthrough, nullptr, nullptr, "ignored: use sink.retry.max.ms (milliseconds)"},
+  {"sink", "clickhouseSettings", T::kPassthrough, nullptr, nullptr, "ignored: settings are not added to INSERTs; table settings go in sink.tables.<t>.settings"},
+  {"sink", "tableRefreshInterval", T::kPassthrough, nullptr, nullptr, "ignored: tables are created and altered from the source schema"},
+  {"sink", "bypassRowBinary", T::kPassthrough, nullptr, nullptr, "ignored: see sink.insert.format"},
+  {"sink", "jdbcConnectionProperties", T::kPassthrough, nullptr, nullptr, "ignored: sluice talks HTTP to ClickHouse"},
+  {"sink", "ignorePartitionsWhenBatching", T::kPassthrough, nullptr, nullptr, "ignored: batches span partitions"},
+  {"sink", "dateTimeFormats", T::kPassthrough, nullptr, nullptr, "ignored: Debezium's temporal representations are read as such"},
+  {"sink", "transforms", T::kPassthrough, nullptr, nullptr, "ignored: Kafka Connect SMTs are not applied; sluice sink reads Debezium's envelope itself"},
   // ---- metrics: Prometheus /metrics, /api/pipeline and the pipeline page -------------------------
   {"metrics", "port", T::kInt, nullptr, nullptr, "HTTP port of /metrics (Prometheus), /api/pipeline and the page at / (0: any free port)", true},
   {"metrics", "bind.address", T::kString, "127.0.0.1", nullptr, "address the metrics endpoint listens on (0.0.0.0: every interface)"},
@@ -148,6 +168,9 @@ const std::vector<ConfigKeySpec> kPassthroughPrefixes = {
   {"source", "predicates.", T::kPassthrough, nullptr, nullptr, "ignored: Kafka Connect SMTs are not applied"},
   {"source", "schema.history.internal.", T::kPassthrough, nullptr, nullptr, "ignored: schema history is kept in state.dir"},
   {"source", "database.history.", T::kPassthrough, nullptr, nullptr, "ignored: schema history is kept in state.dir"},
+  {"sink", "transforms.", T::kPassthrough, nullptr, nullptr, "ignored: Kafka Connect SMTs are not applied; sluice sink reads Debezium's envelope itself"},
+  {"sink", "predicates.", T::kPassthrough, nullptr, nullptr, "ignored: Kafka Connect SMTs are not applied"},
+  {"sink", "consumer.override.", T::kPassthrough, nullptr, nullptr, "ignored: Kafka consumer (librdkafka) properties go in the bus section"},
 };
 
 // Older names (Debezium 1.x, Kafka Connect's converter prefix) read as the current key.
