@@ -77,8 +77,19 @@ clickhouse::SinkOptions SinkFromConfig(const Config& c) {
     if (std::string(spec.key) == "buffer.max.bytes" || IsKafkaSinkKey(spec.key)) continue;
     if (!c.Has("sink", spec.key)) n[spec.key] = spec.default_value;
   }
-  for (const auto& [table, settings] : c.GetMap("sink", "tables")) {
+  const auto configured = c.GetMap("sink", "tables");
+  for (const auto& [table, settings] : configured) {
     for (const auto& [k, v] : settings) n["tables"][table][k] = v;
+  }
+  // RisingWave's CREATE SINK ... FROM view WITH (connector = 'clickhouse', clickhouse.table = t,
+  // clickhouse.database = d) in transform.sql names the view's table; sink.tables, when it names
+  // the view too, wins.
+  for (const auto& d : DeclaredSinks(c)) {
+    if (d.options.count("connector") == 0 || d.options.at("connector") != "clickhouse") continue;
+    if (configured.count(d.from)) continue;
+    for (const auto& [opt, key] : {std::pair{"clickhouse.table", "table"}, {"clickhouse.database", "database"}}) {
+      if (d.options.count(opt) && !d.options.at(opt).empty()) n["tables"][d.from][key] = d.options.at(opt);
+    }
   }
   return clickhouse::SinkOptions::FromYaml(n);
 }

@@ -156,6 +156,18 @@ struct ViewStage::View {
   metrics::Counter* rows_out = nullptr;  ///< upsert rows emitted (sluice_view_output_rows_total)
 };
 
+std::vector<sql::DeclaredSink> DeclaredSinks(const Config& config) {
+  std::vector<sql::DeclaredSink> sinks;
+  const std::filesystem::path base = std::filesystem::path(config.file()).parent_path();
+  for (const auto& f : config.GetList("transform", "sql")) {
+    std::filesystem::path p(f);
+    if (p.is_relative()) p = base / p;
+    std::vector<sql::DeclaredSource> ignored;
+    sql::ExtractSourceTables(f, ReadFile(p.lexically_normal().string(), f), &ignored, &sinks);
+  }
+  return sinks;
+}
+
 ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables) {
   const std::vector<std::string> files = config.GetList("transform", "sql");
   if (files.empty()) return;
@@ -166,13 +178,15 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
   }
   const std::filesystem::path base = std::filesystem::path(config.file()).parent_path();
   std::map<std::string, std::string> fingerprints;
+  std::vector<sql::DeclaredSink> declared_sinks;
   for (const auto& f : files) {
     std::filesystem::path p(f);
     if (p.is_relative()) p = base / p;
     // RisingWave's source DDL (CREATE TABLE ... WITH (connector = 'kafka', topic = ...) FORMAT
     // DEBEZIUM ENCODE JSON) names a captured table by its topic; the rest are the views.
     std::vector<sql::DeclaredSource> declared;
-    const std::string text = sql::ExtractSourceTables(f, ReadFile(p.lexically_normal().string(), f), &declared);
+    const std::string text =
+        sql::ExtractSourceTables(f, ReadFile(p.lexically_normal().string(), f), &declared, &declared_sinks);
     for (const auto& d : declared) BindDeclaredTable(config, tables, d, catalog);
     for (auto& def : sql::CompileViews(f, text, catalog)) {
       auto v = std::make_unique<View>();
@@ -229,6 +243,22 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
                                   {"view", v->def.name}, v->rows_in, nullptr});
       }
       views_.push_back(std::move(v));
+    }
+  }
+  for (const auto& d : declared_sinks) {
+    const auto v = std::find_if(views_.begin(), views_.end(), [&](const auto& x) { return x->name == Lower(d.from); });
+    if (v == views_.end()) {
+      Throw(ErrorKind::kSql, "{}:{}:{}: CREATE SINK {} FROM {}: no materialized view of that name (a sink writes a view)",
+            d.location.file, d.location.line, d.location.column, d.name, d.from);
+    }
+    const auto opt = [&](const char* k) { return d.options.count(k) ? d.options.at(k) : std::string(); };
+    if (opt("connector") == "clickhouse") {
+      SLOG_INFO("sink {} (connector clickhouse): view {} goes to ClickHouse table {} through the sink section's "
+                "connection{}", d.name, (*v)->def.name, opt("clickhouse.table").empty() ? (*v)->def.name : opt("clickhouse.table"),
+                opt("clickhouse.url").empty() ? "" : " (its clickhouse.url and credentials are not used)");
+    } else {
+      SLOG_INFO("sink {} (connector kafka): with bus.type kafka, `sluice transform` produces view {} to its own topic "
+                "(docs/ARCHITECTURE.md); the statement's topic and format are not used", d.name, (*v)->def.name);
     }
   }
   for (const auto& v : views_) {

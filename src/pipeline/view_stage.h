@@ -22,6 +22,7 @@
 #include "mysql/capture.h"
 #include "sql/operators.h"
 #include "sql/plan.h"
+#include "sql/source_ddl.h"
 #include "sql/view_state.h"
 
 namespace sluice {
@@ -30,6 +31,12 @@ class StateStore;
 }  // namespace sluice
 
 namespace sluice::pipeline {
+
+/// The `CREATE SINK name FROM view WITH (...)` statements of the config's `transform.sql` files
+/// (RisingWave's; sql/source_ddl.h), read without compiling the views: the ClickHouse sink takes
+/// the table names they give (SinkFromConfig). Throws as ViewStage does for an unreadable file or
+/// a malformed statement.
+std::vector<sql::DeclaredSink> DeclaredSinks(const Config& config);
 
 class ViewStage {
  public:

@@ -240,7 +240,8 @@ size_t ParseOptions(const Scanner& s, const std::vector<Token>& t, size_t i, siz
 
 }  // namespace
 
-std::string ExtractSourceTables(std::string_view file_name, std::string_view text, std::vector<DeclaredSource>* out) {
+std::string ExtractSourceTables(std::string_view file_name, std::string_view text, std::vector<DeclaredSource>* out,
+                                std::vector<DeclaredSink>* sinks) {
   Scanner s(file_name, text);
   const std::vector<Token> t = s.Tokens();
   std::string rest(text);
@@ -256,6 +257,48 @@ std::string ExtractSourceTables(std::string_view file_name, std::string_view tex
       if (k + 1 < e && IsWord(t[k], "OR") && IsWord(t[k + 1], "REPLACE")) k += 2;
       const bool is_table = k < e && IsWord(t[k], "TABLE");
       const bool is_source = k < e && IsWord(t[k], "SOURCE");
+      if (k < e && IsWord(t[k], "SINK")) {
+        DeclaredSink d;
+        d.location = s.Locate(t[i].begin);
+        ++k;
+        if (k + 2 < e && IsWord(t[k], "IF") && IsWord(t[k + 1], "NOT") && IsWord(t[k + 2], "EXISTS")) k += 3;
+        if (k >= e) s.Fail(t[i].begin, "CREATE SINK without a name");
+        d.name = IdentName(s, t[k]);
+        ++k;
+        if (k < e && IsWord(t[k], "AS")) {
+          s.Fail(t[k].begin,
+                 "unsupported: CREATE SINK {} AS SELECT ...; write the query as CREATE MATERIALIZED VIEW {} AS SELECT "
+                 "... (every view is written to ClickHouse)",
+                 d.name, d.name);
+        }
+        if (k >= e || !IsWord(t[k], "FROM")) s.Fail(k < e ? t[k].begin : t[i].begin, "expected FROM <view> after CREATE SINK {}", d.name);
+        ++k;
+        if (k >= e) s.Fail(t[i].begin, "CREATE SINK {}: FROM without a view", d.name);
+        d.from = IdentName(s, t[k]);
+        ++k;
+        while (k + 1 < e && IsPunct(t[k], '.')) {  // schema.view
+          d.from = IdentName(s, t[k + 1]);
+          k += 2;
+        }
+        if (k < e && IsWord(t[k], "WITH")) {
+          if (k + 1 >= e || !IsPunct(t[k + 1], '(')) s.Fail(t[k].begin, "expected '(' after WITH");
+          k = ParseOptions(s, t, k + 2, e, &d.options);
+        }
+        // FORMAT UPSERT/PLAIN/DEBEZIUM ENCODE JSON (...): how RisingWave encodes for Kafka; sluice's
+        // view topics have their own format (docs/ARCHITECTURE.md).
+        while (k < e) ++k;
+        const std::string connector = d.options.count("connector") ? d.options["connector"] : "";
+        if (connector != "clickhouse" && connector != "kafka") {
+          s.Fail(t[i].begin, "CREATE SINK {}: connector '{}' is not supported (sluice writes every view to ClickHouse, "
+                 "and with bus.type kafka to its topic: connector = 'clickhouse' or 'kafka')", d.name, connector);
+        }
+        for (size_t p = t[i].begin; p < stmt_end; ++p) {
+          if (rest[p] != '\n') rest[p] = ' ';
+        }
+        if (sinks) sinks->push_back(std::move(d));
+        i = e + 1;
+        continue;
+      }
       if (is_source) {
         s.Fail(t[i].begin,
                "unsupported: CREATE SOURCE (an append-only stream); declare the topic's table with CREATE TABLE name "

@@ -31,11 +31,24 @@ struct DeclaredSource {
   std::string encode;                          ///< ENCODE ..., upper-case ("JSON")
 };
 
+/// RisingWave's `CREATE SINK name FROM view WITH (connector = 'clickhouse' | 'kafka', ...)
+/// [FORMAT ... ENCODE ...]`. Sluice writes every view to ClickHouse (and, with Kafka, to its topic)
+/// by itself, so a sink statement only says where: `clickhouse.table` (and `clickhouse.database`)
+/// name the view's ClickHouse table; the connection options are the `sink` section's.
+struct DeclaredSink {
+  std::string name;                            ///< the sink's name
+  std::string from;                            ///< the view it writes
+  SourceLocation location;                     ///< of the CREATE SINK statement
+  std::map<std::string, std::string> options;  ///< WITH (...) options, keys lower-case
+};
+
 /// Finds every `CREATE TABLE ... WITH (...) FORMAT ... ENCODE ...` and `CREATE SOURCE ...` in `text`
 /// (the contents of `file_name`), appends each to `out` and returns the text with those statements
-/// replaced by blanks (newlines kept). Throws Error(kSql) "file:line:column: ..." on a malformed
-/// declaration, a connector other than kafka, a FORMAT/ENCODE other than DEBEZIUM JSON, or a
-/// missing topic or primary key.
-std::string ExtractSourceTables(std::string_view file_name, std::string_view text, std::vector<DeclaredSource>* out);
+/// replaced by blanks (newlines kept). `CREATE SINK ... FROM view WITH (...)` statements are taken
+/// out the same way and appended to `sinks` when given. Throws Error(kSql) "file:line:column: ..."
+/// on a malformed declaration, a connector other than kafka (clickhouse or kafka for a sink), a
+/// FORMAT/ENCODE other than DEBEZIUM JSON, a missing topic or primary key, or a sink AS SELECT.
+std::string ExtractSourceTables(std::string_view file_name, std::string_view text, std::vector<DeclaredSource>* out,
+                                std::vector<DeclaredSink>* sinks = nullptr);
 
 }  // namespace sluice::sql

@@ -369,6 +369,9 @@ CREATE MATERIALIZED VIEW "customer totals" AS
 SELECT c."Name" AS name, count(*) AS n, sum(o."Amount") AS total
 FROM "Customers" c JOIN "Order Items" o ON o."CustomerId" = c."Id" GROUP BY c."Name";
 CREATE MATERIALIZED VIEW big_items AS SELECT "Id" AS id, "Amount" AS amount FROM "Order Items" WHERE "Amount" > 10;
+-- RisingWave's sink statement names the view's ClickHouse table (its connection options are the sink section's).
+CREATE SINK big_items_ch FROM big_items WITH (connector = 'clickhouse', type = 'upsert',
+  clickhouse.url = 'http://elsewhere:8123', clickhouse.table = 'items_over_10', primary_key = 'id');
 """)
         p.reset()
         mysql("CREATE TABLE Customers (Id INT PRIMARY KEY, Name VARCHAR(20));"
@@ -381,7 +384,7 @@ CREATE MATERIALIZED VIEW big_items AS SELECT "Id" AS id, "Amount" AS amount FROM
                     ("`customer totals`", "name, n, total",
                      "SELECT c.Name, count(*), sum(o.Amount) FROM Customers c JOIN `Order Items` o "
                      "ON o.CustomerId = c.Id GROUP BY c.Name"),
-                    ("big_items", "id, amount", "SELECT Id, Amount FROM `Order Items` WHERE Amount > 10")]:
+                    ("items_over_10", "id, amount", "SELECT Id, Amount FROM `Order Items` WHERE Amount > 10")]:
                 want = sorted(([norm(v) for v in r] for r in mysql(sql, db=p.db)), key=sort_key)
                 got = sorted(([norm(v) for v in r] for r in ch_rows(
                     f"SELECT {cols} FROM {p.ch_db}.{view} FINAL WHERE _is_deleted = 0")), key=sort_key)

@@ -87,6 +87,43 @@ TEST(SourceDdl, BadDeclarationsSayWhatAndWhere) {
             std::string::npos);
 }
 
+TEST(SourceDdl, RisingWaveSinksAreTakenOut) {
+  const std::string text =
+      "CREATE MATERIALIZED VIEW v AS SELECT 1 AS a;\n"
+      "CREATE SINK IF NOT EXISTS s1 FROM public.\"V\" WITH (\n"
+      "  connector = 'clickhouse', type = 'upsert', clickhouse.url = 'http://ch:8123', clickhouse.table = 'v_out',\n"
+      "  primary_key = 'a');\n"
+      "CREATE SINK s2 FROM v WITH (connector = 'kafka', topic = 't') FORMAT UPSERT ENCODE JSON (force_append_only = 'true');\n"
+      "CREATE MATERIALIZED VIEW w AS SELECT 2 AS b;\n";
+  std::vector<DeclaredSource> tables;
+  std::vector<DeclaredSink> sinks;
+  const std::string rest = ExtractSourceTables("f.sql", text, &tables, &sinks);
+  EXPECT_TRUE(tables.empty());
+  ASSERT_EQ(sinks.size(), 2u);
+  EXPECT_EQ(sinks[0].name, "s1");
+  EXPECT_EQ(sinks[0].from, "V");  // quoted: as written
+  EXPECT_EQ(sinks[0].location.line, 2);
+  EXPECT_EQ(sinks[0].options.at("connector"), "clickhouse");
+  EXPECT_EQ(sinks[0].options.at("clickhouse.table"), "v_out");
+  EXPECT_EQ(sinks[1].from, "v");
+  EXPECT_EQ(sinks[1].options.at("connector"), "kafka");
+  // Both blanked, lines kept: the second view stays on line 6.
+  ASSERT_EQ(rest.size(), text.size());
+  EXPECT_EQ(rest.find("SINK"), std::string::npos);
+  EXPECT_EQ(rest.find("CREATE MATERIALIZED VIEW w"), text.find("CREATE MATERIALIZED VIEW w"));
+  // Without a sink list they are still taken out (the views compile around them).
+  std::vector<DeclaredSource> t2;
+  EXPECT_EQ(ExtractSourceTables("f.sql", text, &t2), rest);
+  EXPECT_NE(ErrorOf("CREATE SINK s AS SELECT 1 AS a WITH (connector = 'clickhouse');")
+                .find("f.sql:1:15: unsupported: CREATE SINK s AS SELECT"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("CREATE SINK s FROM v WITH (connector = 'iceberg');")
+                .find("f.sql:1:1: CREATE SINK s: connector 'iceberg' is not supported"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("CREATE SINK s WITH (connector = 'kafka');").find("expected FROM <view> after CREATE SINK s"),
+            std::string::npos);
+}
+
 TEST(SourceDdl, TextWithoutDeclarationsIsUnchanged) {
   const std::string text = "CREATE MATERIALIZED VIEW v AS SELECT 1 AS a; /* CREATE TABLE x (a int) */";
   std::vector<DeclaredSource> out;
