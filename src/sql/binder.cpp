@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "sql/plan.h"
 
 namespace sluice::sql {
@@ -2008,6 +2009,18 @@ std::vector<ViewDefinition> CompileViews(std::string_view file_name, std::string
   if (parser.parse(json).get(doc)) throw Error(ErrorKind::kInternal, "libpg_query returned unreadable JSON");
   std::vector<ViewDefinition> views;
   for (dom::element stmt : List(doc, "stmts")) {
+    dom::element inner;
+    if (!stmt["stmt"].get(inner) && !inner["VariableSetStmt"].error()) {
+      // SET streaming_parallelism = ... and the like in a RisingWave script: session settings of
+      // RisingWave with no meaning here.
+      const int64_t at = Int(stmt, "stmt_location", 0);
+      int64_t p = at;
+      while (static_cast<size_t>(p) < text.size() && std::isspace(static_cast<unsigned char>(text[static_cast<size_t>(p)]))) ++p;
+      const SourceLocation loc = LocateIn(file_name, text, p);
+      SLOG_WARN("{}:{}:{}: SET statement ignored (RisingWave session settings have no meaning for sluice)",
+                loc.file, loc.line, loc.column);
+      continue;
+    }
     views.push_back(binder.BindStatement(stmt, Int(stmt, "stmt_location", 0)));
   }
   return views;

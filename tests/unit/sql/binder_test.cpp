@@ -401,6 +401,17 @@ TEST(SqlExpr, StringsAndDates) {
   EXPECT_THROW(EvalConst("split_part('a,b', ',', 0)"), Error);
 }
 
+TEST(SqlBinder, SetStatementsOfARisingWaveScriptAreSkipped) {
+  Catalog c = MakeCatalog();
+  auto views = CompileViews("x.sql",
+                            "SET streaming_parallelism = 2;\nCREATE MATERIALIZED VIEW v AS SELECT id FROM orders;\n"
+                            "SET rw_implicit_flush TO true;",
+                            c);
+  ASSERT_EQ(views.size(), 1u);
+  EXPECT_EQ(views[0].name, "v");
+  EXPECT_EQ(views[0].location.line, 2);
+}
+
 TEST(SqlExpr, JsonMemberAndElement) {
   // PostgreSQL: -> gives json, ->> gives text; a missing key or index is NULL, ->> of null too.
   const char* doc = "'{\"a\": {\"b\": [10, \"x\\\"y\", null, 1.50, true]}, \"s\": \"h\\u00e9\"}'::json";
