@@ -228,6 +228,13 @@ class Transform(unittest.TestCase):
             w.run(200)
             s.run("capture")
             time.sleep(3)  # the active one works through the new changes
+            # ... and has committed view records (which the successor's sweep must delete).
+            deadline = time.time() + 60
+            while time.time() < deadline and not subprocess.run(
+                    ["kcat", "-b", BOOTSTRAP, "-X", "isolation.level=read_committed", "-C", "-t",
+                     f"{s.prefix}.stock_balance", "-e", "-q", "-f", "%k\n", "-c", "1"],
+                    capture_output=True, text=True, timeout=60).stdout.strip():
+                time.sleep(0.5)
             a.send_signal(signal.SIGKILL)
             a.wait()
             w.run(200)
