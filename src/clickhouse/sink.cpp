@@ -268,12 +268,17 @@ void ClickHouseSink::ClaimTarget(const TableSchema& schema, const std::string& d
   if (fresh || it->second.first == SourceLabel(schema)) return;
   if (it->second.second && mapped) return;  // both sent to this table by the config: merged on purpose
   const std::string other = it->second.first;
-  const std::string suggest = schema.database.empty() ? schema.table + "_view" : schema.database + "_" + schema.table;
+  // The suggestion maps a captured table ("db.table", never a view: sink.tables."<name>" would
+  // also match a captured table of that name), this one unless this one is a view.
+  const std::string table = schema.database.empty() ? other : schema.QualifiedName();
+  std::string suggest = table;
+  std::replace(suggest.begin(), suggest.end(), '.', '_');
   Throw(ErrorKind::kConfig,
         "{} and {} would both be written to ClickHouse table {}.{} (a captured table or view keeps its name in "
         "sink.database, without its source database), where their rows would overwrite each other: give one its own "
-        "table, e.g. sink.tables.\"{}\".table: {} (to merge them on purpose, set sink.tables.<t>.table for both)",
-        other, SourceLabel(schema), db, name, schema.database.empty() ? schema.table : schema.QualifiedName(), suggest);
+        "table, e.g. sink.tables.\"{}\".table: {}{} (to merge tables on purpose, set sink.tables.<t>.table for each)",
+        other, SourceLabel(schema), db, name, table, suggest,
+        schema.database.empty() || other.starts_with("view ") ? ", or rename the view" : "");
 }
 
 void ClickHouseSink::EnsureTable(const TableSchema& schema) {
