@@ -1269,7 +1269,10 @@ class Binder {
         case TypeId::kNull: break;
         case TypeId::kDouble: case TypeId::kFloat: any_double = true; break;
         case TypeId::kDecimal: any_decimal = true; scale = std::max(scale, a->type.scale); break;
-        case TypeId::kInt: case TypeId::kUInt: case TypeId::kBit: any_int = true; break;
+        // BIGINT UNSIGNED reaches 2^64-1: it computes as numeric(20,0), as Debezium's precise mode
+        // and RisingWave's decimal carry it (not as bigint, which would overflow above 2^63-1).
+        case TypeId::kUInt: any_decimal = true; break;
+        case TypeId::kInt: case TypeId::kBit: any_int = true; break;
         case TypeId::kString: if (!literal) any_string = true; break;
         case TypeId::kBytes: case TypeId::kJson: any_string = true; break;
         case TypeId::kBool: any_bool = true; break;
@@ -1795,7 +1798,11 @@ class Binder {
       } else if (name == "sum" || name == "avg") {
         if (call.arg->kind == ExprKind::kConst && at == TypeId::kString) Fail(loc, "function {}(unknown) is not unique; add a cast", name);
         if (!IsNumeric(at)) Fail(loc, "function {}({}) does not exist", name, TypeToString(call.arg->type));
-        if (IsIntegral(at)) call.arg = Coerce(call.arg, kIntType, loc);
+        if (at == TypeId::kUInt) {
+          call.arg = Coerce(call.arg, SqlType{TypeId::kDecimal, 0, 38}, loc);  // as numeric(20,0): see CommonType
+        } else if (IsIntegral(at)) {
+          call.arg = Coerce(call.arg, kIntType, loc);
+        }
         if (at == TypeId::kFloat) call.arg = Coerce(call.arg, SqlType{TypeId::kDouble}, loc);
         const SqlType& t = call.arg->type;
         call.func = name == "sum" ? AggFunc::kSum : AggFunc::kAvg;

@@ -527,6 +527,16 @@ Value CastValue(const Value& v, const SqlType& from, const SqlType& to) {
       break;
     }
     case TypeId::kUInt: {
+      if (IsStringLike(f)) {  // up to 2^64-1 (kept as the bit pattern in Value::i)
+        std::string s = trimmed();
+        uint64_t x;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+        if (ec == std::errc::result_out_of_range) Overflow("bigint unsigned");
+        if (ec != std::errc() || p != s.data() + s.size()) {
+          Throw(ErrorKind::kData, "invalid input syntax for type bigint unsigned: \"{}\"", v.s);
+        }
+        return Value::Int(static_cast<int64_t>(x));
+      }
       Value i = CastValue(v, from, SqlType{TypeId::kInt});
       if (i.i < 0) Overflow("bigint unsigned");
       return i;
