@@ -1303,6 +1303,14 @@ class Binder {
       for (auto& a : args) any_literal = any_literal || a->type.id == TypeId::kString;
       t = any_literal || any_string ? kStringType : SqlType{TypeId::kNull};
     }
+    // BIGINT UNSIGNED stays itself when every typed argument is (UNION ALL, COALESCE, CASE of
+    // unsigned columns); mixed with other numbers it is numeric.
+    if (t.id == TypeId::kDecimal && !any_double && scale == 0 &&
+        std::all_of(args.begin(), args.end(), [](const ExprPtr& a) {
+          return a->type.id == TypeId::kUInt || a->type.id == TypeId::kNull;
+        })) {
+      t = SqlType{TypeId::kUInt};
+    }
     // Keep kBytes/kJson when every typed argument has it.
     if (any_string) {
       TypeId first = TypeId::kNull;
@@ -1606,6 +1614,7 @@ class Binder {
     }
     std::vector<ExprPtr> args{a, b};
     SqlType ct = CommonType(args, loc, "arithmetic on");
+    if (ct.id == TypeId::kUInt) ct = SqlType{TypeId::kDecimal, 0, 38};  // unsigned arithmetic: numeric(20,0)
     if (ct.id == TypeId::kDecimal) {
       SqlType at = a->type.id == TypeId::kDecimal ? a->type : SqlType{TypeId::kDecimal, 0, 38};
       SqlType bt = b->type.id == TypeId::kDecimal ? b->type : SqlType{TypeId::kDecimal, 0, 38};
