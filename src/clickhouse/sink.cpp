@@ -291,6 +291,25 @@ void ClickHouseSink::EnsureTable(const TableSchema& schema) {
   auto t = std::make_unique<Table>();
   std::tie(t->db, t->name) = TargetOf(schema);
   ClaimTarget(schema, t->db, t->name);
+  for (const auto& c : schema.columns) {
+    if (c.name != "_version" && c.name != "_is_deleted") continue;
+    auto escape = [](const std::string& s) {
+      std::string r;
+      for (char ch : s) {
+        if (std::strchr(".\\^$|()[]{}*+?", ch)) r += '\\';
+        r += ch;
+      }
+      return r;
+    };
+    Throw(ErrorKind::kConfig,
+          "{} has a column named {}, which sluice adds to every ClickHouse table (the row version and delete marker "
+          "of ReplacingMergeTree): {}",
+          SourceLabel(schema), c.name,
+          schema.database.empty()
+              ? fmt::format("name the view's column differently (AS another_name)")
+              : fmt::format("leave it out with source.column.exclude.list: {}\\.{}\\.{}", escape(schema.database),
+                            escape(schema.table), escape(c.name)));
+  }
   if (t->db != options_.database) EnsureDatabase(t->db);
   t->schema = std::make_shared<const TableSchema>(schema);
   for (const auto& c : schema.columns) t->types.push_back(MapColumnType(c, ctx_.features));

@@ -508,6 +508,25 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(out.returncode, 2, out.stderr[-2000:])
         self.assertIn("source.skipped.operations: 'x' is not an operation", out.stderr)
 
+    def test_source_column_named_like_a_metadata_column(self):
+        """A source column named _version (sluice adds _version and _is_deleted to every table): a
+        clear error naming the column and the column.exclude.list entry that fixes it, which works."""
+        p = Pipeline("e2e_metacol")
+        p.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, `_version` INT, v INT); INSERT INTO t VALUES (1, 7, 1)", db=p.db)
+        out = p.run("run", p.config, "--exit-when-caught-up", check=False)
+        self.assertEqual(out.returncode, 2, out.stderr[-2000:])
+        fix = f"source.column.exclude.list: {p.db}\\.t\\._version"
+        self.assertIn(f"{p.db}.t has a column named _version", out.stderr)
+        self.assertIn(fix, out.stderr)
+        with open(p.config) as f:
+            cfg = f.read()
+        with open(p.config, "w") as f:
+            f.write(cfg.replace(f"  database.include.list: {p.db}\n",
+                                f"  database.include.list: {p.db}\n  column.exclude.list: {p.db}\\.t\\._version\n"))
+        p.catch_up()
+        self.assertEqual(ch_rows(f"SELECT id, v FROM {p.ch_db}.t FINAL WHERE _is_deleted = 0"), [["1", "1"]])
+
     def test_same_table_name_in_two_databases(self):
         """Two captured databases with a table of the same name: by default both would land in one
         ClickHouse table (a table keeps its name in sink.database) and overwrite each other's rows, so
