@@ -346,9 +346,11 @@ class EndToEnd(unittest.TestCase):
 
     def test_parallel_snapshot_ranges_resume_after_kill9(self):
         """Three connections read key ranges of a 400k-row table (sparse, composite key) and a second table
-        in one consistent snapshot, with writes going on and two kill -9 mid-snapshot: ClickHouse ends
-        equal to MariaDB."""
-        p = Pipeline("e2e_psnap", source_extra="  snapshot.fetch.size: 3000\n  snapshot.max.threads: 3")
+        in one consistent snapshot, with writes going on, a kill -9 mid-snapshot and another soon after
+        it resumed: ClickHouse ends equal to MariaDB."""
+        # Small chunks keep the snapshot (~1.5M rows/s with big ones) running for a few seconds, so the
+        # kills below land mid-snapshot, after some chunks are stored.
+        p = Pipeline("e2e_psnap", source_extra="  snapshot.fetch.size: 250\n  snapshot.max.threads: 3")
         p.reset()
         mysql("CREATE TABLE big (id BIGINT, sub VARCHAR(4), v BIGINT, pad CHAR(60), PRIMARY KEY (id, sub));"
               "CREATE TABLE other (id INT PRIMARY KEY, v INT)", db=p.db)
@@ -381,7 +383,12 @@ class EndToEnd(unittest.TestCase):
         try:
             p.start()
             self.assertTrue(wait_log("on 3 connection(s)", 0))
-            time.sleep(0.4)
+            # Killed once ClickHouse has taken some snapshot rows (their chunks' progress is stored
+            # right after), long before the last chunk.
+            end = time.time() + 60
+            while time.time() < end and (ch(f"SELECT count() FROM {p.ch_db}.big", check=False) or "0").strip() == "0":
+                time.sleep(0.05)
+            time.sleep(0.1)
             p.kill9()
             p.start()
             resumed = wait_log("resuming the snapshot on 3 connection(s)", 0)
@@ -391,6 +398,10 @@ class EndToEnd(unittest.TestCase):
             stop.set()
             t.join()
         self.assertTrue(resumed, "the first run finished its snapshot before the kill")
+        with open(os.path.join(p.dir, "run.log")) as f:
+            so_far = re.search(r"resuming the snapshot on 3 connection\(s\): .*\((\d+) rows so far\)", f.read())
+        self.assertIsNotNone(so_far)
+        self.assertGreater(int(so_far.group(1)), 0, "the first run stored no chunk before the kill")
         p.catch_up()
         mrows = mysql("SELECT id, sub, v, pad FROM big ORDER BY id, sub", db=p.db)
         crows = ch_rows(f"SELECT toString(id), sub, toString(v), pad FROM {p.ch_db}.big FINAL WHERE _is_deleted = 0 "
