@@ -612,8 +612,24 @@ void ClickHouseSink::InsertRange(Table& t, size_t lo, size_t hi) {
                           fmt::format("sluice-{}-{:016x}-{}", t.name, StableHash64(body), hi - lo));
   }
   const auto started = Clock::now();
-  WithRetry(fmt::format("insert {} rows into {}.{}", hi - lo, t.db, t.name),
-            [&] { client_->Insert(t.db, t.name, t.insert_columns, t.native ? "Native" : "RowBinary", body, settings); });
+  WithRetry(fmt::format("insert {} rows into {}.{}", hi - lo, t.db, t.name), [&] {
+    try {
+      client_->Insert(t.db, t.name, t.insert_columns, t.native ? "Native" : "RowBinary", body, settings);
+    } catch (const Error& e) {
+      // UNKNOWN_TABLE / UNKNOWN_DATABASE: a server shutting down answers so while it detaches its
+      // tables (seen on 18.16), and a table dropped by hand is gone for good. Create it again (IF NOT
+      // EXISTS: a no-op when it is there) and insert; a server on its way down fails that with a
+      // retryable error, and the retry finds the table again once it is back.
+      const int code = ParseExceptionCode(e.what());
+      if (e.retryable() || (code != 60 && code != 81)) throw;
+      SLOG_WARN("clickhouse: {}.{} is missing (dropped, or the server is shutting down); creating it again: {}", t.db,
+                t.name, e.what());
+      const TableOverride& ov = options_.OverrideFor(*t.schema);
+      client_->Query(CreateDatabaseSql(t.db, ctx_));
+      client_->Query(CreateTableSql(*t.schema, t.types, t.db, t.name, ov, ctx_, SinkOptions::OverrideKey(*t.schema)));
+      client_->Insert(t.db, t.name, t.insert_columns, t.native ? "Native" : "RowBinary", body, settings);
+    }
+  });
   stats_.rows_inserted += hi - lo;
   stats_.bytes_inserted += body.size();
   ++stats_.inserts;

@@ -538,6 +538,29 @@ class EndToEnd(unittest.TestCase):
         p.catch_up()
         self.assertEqual(ch_rows(f"SELECT id, v FROM {p.ch_db}.t FINAL WHERE _is_deleted = 0"), [["1", "1"]])
 
+    def test_clickhouse_table_dropped_under_a_running_pipeline(self):
+        """The ClickHouse table disappears under a running `sluice run` (dropped by hand; a server
+        shutting down answers the same way): the sink creates it again and goes on, not exits."""
+        p = Pipeline("e2e_chdrop")
+        p.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1)", db=p.db)
+        p.start()
+        try:
+            end = time.time() + 30
+            while time.time() < end and (ch(f"SELECT count() FROM {p.ch_db}.t", check=False) or "0").strip() == "0":
+                time.sleep(0.1)
+            ch(f"DROP TABLE {p.ch_db}.t")
+            mysql("INSERT INTO t VALUES (2, 2)", db=p.db)
+            end = time.time() + 30
+            while time.time() < end and (ch(f"SELECT count() FROM {p.ch_db}.t", check=False) or "0").strip() == "0":
+                time.sleep(0.1)
+            self.assertIsNone(p.proc.poll(), "sluice exited when its ClickHouse table was dropped")
+        finally:
+            self.assertEqual(p.stop(), 0)
+        self.assertEqual(ch_rows(f"SELECT id, v FROM {p.ch_db}.t FINAL WHERE _is_deleted = 0"), [["2", "2"]])
+        with open(os.path.join(p.dir, "run.log")) as f:
+            self.assertIn("is missing (dropped, or the server is shutting down); creating it again", f.read())
+
     def test_same_table_name_in_two_databases(self):
         """Two captured databases with a table of the same name: by default both would land in one
         ClickHouse table (a table keeps its name in sink.database) and overwrite each other's rows, so
