@@ -331,7 +331,10 @@ int Run(const CommonFlags& flags) {
     sink = sink_owner.get();
     delay = std::chrono::milliseconds(next->GetInt("sink", "batch.max.delay.ms"));
     buffer_budget = static_cast<size_t>(next->GetInt("sink", "buffer.max.bytes"));
-    views.reset();  // its state was committed by the checkpoint before
+    // Its state goes with the offset the checkpoint before stored (written now if that
+    // checkpoint, in a running snapshot, left it out).
+    if (views && views->StateVolatile()) views->CommitState({});
+    views.reset();
     views = std::move(next_views);
     std::vector<std::string> rebuild;
     if (views) {
@@ -377,9 +380,11 @@ int Run(const CommonFlags& flags) {
       // The views' state goes with the offset it corresponds to, in one atomic write.
       std::vector<std::pair<std::string, std::string>> puts{{offset_key, pending.Serialize()}};
       SLUICE_CRASH_POINT("checkpoint.before_offset_write");
-      if (views) {
+      if (views && !(pending.snapshot_running && views->StateVolatile())) {
         views->CommitState(std::move(puts));
       } else {
+        // Views fed by a snapshot that is still running: a crash rebuilds them all (Restore), so
+        // their state is written once, with the first offset past the snapshot.
         state->Write(puts);
       }
       SLUICE_CRASH_POINT("checkpoint.after_offset_write");

@@ -353,6 +353,7 @@ std::vector<std::string> ViewStage::Restore(StateStore& state, const std::string
       manager_->DropView(v->def.output->table);
       v->pipeline = MakePipeline(v->def);
     }
+    MarkAllVolatile();
     return {};
   }
   std::set<std::string> rebuild;
@@ -577,6 +578,12 @@ void ViewStage::Reset(const std::function<void(const TableSchema&)>& reset_table
     v->txn_out.clear();
     reset_table(*v->def.output);
   }
+  MarkAllVolatile();
+}
+
+void ViewStage::MarkAllVolatile() {
+  for (auto& v : views_) manager_->SetVolatile(v->def.output->table, true);
+  volatile_ = true;
 }
 
 void ViewStage::CommitState(std::vector<std::pair<std::string, std::string>> puts) {
@@ -589,6 +596,9 @@ void ViewStage::CommitState(std::vector<std::pair<std::string, std::string>> put
   if (monotonic_) puts.emplace_back(prefix_ + "last_version", std::to_string(last_version_));
   manager_->Commit(puts, deletes_);
   deletes_.clear();
+  // The views' state is complete and committed: later writes need undo records again.
+  manager_->ClearVolatile();
+  volatile_ = false;
 }
 
 size_t ViewStage::MemoryUsed() const { return manager_ ? manager_->MemoryUsed() : 0; }
@@ -634,12 +644,16 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
       v->skip_below = 0;
       v->snap_counter = 0;
       v->txn_out.clear();
+      // Rebuilt from scratch after a crash (it is unregistered below): no undo records, no commits
+      // until the caller's CommitState after the backfill.
+      manager_->SetVolatile(v->def.output->table, true);
       members.push_back({v.get(), nullptr, v->pipeline.get(), true, {}});
     } else if (upstream.count(v->name)) {
       // Its state goes to the store like any view's (it may be large), under a private name.
       auto copy = std::make_shared<TableSchema>(*v->def.output);
       copy->table = "__backfill_" + v->def.output->table;
       manager_->DropView(copy->table);
+      manager_->SetVolatile(copy->table, true);
       auto own = MakePipeline(v->def, copy);
       sql::ViewPipeline* p = own.get();
       members.push_back({v.get(), std::move(own), p, false, {}});
@@ -692,7 +706,6 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
   SLOG_INFO("backfilling view(s) {} from {} table(s) read at {}:{}", view_list, base_tables.size(), at.file, at.pos);
 
   uint64_t rows_read = 0;
-  size_t chunks = 0;
   auto commit = [&](const SourceInfo& src) {
     for (auto& m : members) {
       std::vector<ChangeChunk> produced;
@@ -721,9 +734,8 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
     }
     txn_version_ = 0;
     txn_snapshot_ = false;
-    // The state written so far is committed now and then (no registration, no offset): the
-    // store, not memory or the undo log, holds a large backfill.
-    if (++chunks % 32 == 0) manager_->Commit({});
+    // No Commit until the backfill is done: the members' state is volatile (evictions write it
+    // without undo records), so neither memory nor an undo log grows with a large backfill.
   };
   for (const auto& name : base_tables) {
     const TableSchemaPtr& t = tables_.at(name);
@@ -766,6 +778,7 @@ void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::Cap
     const std::string name = "__backfill_" + m.view->def.output->table;
     m.own.reset();
     manager_->DropView(name);
+    manager_->SetVolatile(name, false);
   }
   SLOG_INFO("backfilled view(s) {}: {} source rows read", view_list, rows_read);
 }

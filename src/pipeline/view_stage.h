@@ -94,6 +94,12 @@ class ViewStage {
   /// Stores every view's state changed since the last call together with `puts` (the offset it
   /// corresponds to) in one atomic, durable write. Call after Commit, at a transaction boundary.
   void CommitState(std::vector<std::pair<std::string, std::string>> puts);
+  /// True while every view's state is being derived from scratch by a snapshot (first start, or the
+  /// source snapshotted again) and has not been committed since: a crash before the snapshot
+  /// completes rebuilds every view (ViewStage::Restore), so until then the caller may store its
+  /// offset without CommitState — the state is written once, when it is complete, and evictions
+  /// write it without undo records.
+  bool StateVolatile() const { return volatile_; }
   /// Bytes of view state held in memory (bounded by the budget given to Restore).
   size_t MemoryUsed() const;
   /// One line on the view state's memory use and traffic to the store (logged at stop).
@@ -106,6 +112,7 @@ class ViewStage {
   void PushTo(View& v, const std::string& source, const ChangeChunk& chunk);
   ChangeChunk Consolidate(View& v);
   std::vector<std::string> WithReaders(std::set<std::string> names) const;
+  void MarkAllVolatile();
   std::unique_ptr<sql::ViewPipeline> MakePipeline(const sql::ViewDefinition& def, TableSchemaPtr output = nullptr);
 
   std::unique_ptr<sql::ViewStateManager> manager_;      ///< set by Restore; before views_ (destroyed after)
@@ -120,6 +127,7 @@ class ViewStage {
   bool txn_any_ = false;
   SourceInfo txn_source_;
   bool monotonic_ = false;
+  bool volatile_ = false;      ///< see StateVolatile
   uint64_t last_version_ = 0;  ///< monotonic mode: the last commit's version (stored with the state)
 };
 

@@ -164,9 +164,19 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
   // Old values are needed for undo records (every key) and for counter adds: read with one
   // MultiGet per group of kResolveGroup writes (bounded memory however big `w` is).
   constexpr size_t kResolveGroup = 1024;
+  const bool any_volatile = undo && !volatile_.empty();
+  // An undo record for this write? Not for a volatile view's key (rebuilt after a crash anyway).
+  auto wants_undo = [&](std::string_view key) {
+    if (!undo) return false;
+    if (!any_volatile) return true;
+    for (const auto& p : volatile_) {
+      if (key.substr(0, p.size()) == p) return false;
+    }
+    return true;
+  };
   // Keys written more than once in `w` (rare; found by hash, 8 bytes a write): later writes see the
   // value the earlier left (`current`), not the store's.
-  auto tracked = [&](const StateWrites::Op& op) { return undo || op.kind == StateWrites::Kind::kAdd; };
+  auto tracked = [&](const StateWrites::Op& op) { return op.kind == StateWrites::Kind::kAdd || wants_undo(op.key); };
   std::vector<uint64_t> hashes, repeated;
   w.ForEach([&](const StateWrites::Op& op) {
     if (tracked(op)) hashes.push_back(std::hash<std::string_view>()(op.key));
@@ -183,8 +193,9 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
   // A kPutNew key is absent from the store: no read for its undo record, unless `w` writes it
   // more than once (then the earlier write's value is the old one: read and track it as usual).
   auto needs_read = [&](const StateWrites::Op& op) {
-    if (op.kind == StateWrites::Kind::kPutNew) return undo && is_repeated(op);
-    return undo || op.kind == StateWrites::Kind::kAdd;
+    if (op.kind == StateWrites::Kind::kAdd) return true;
+    if (!wants_undo(op.key)) return false;
+    return op.kind != StateWrites::Kind::kPutNew || is_repeated(op);
   };
   std::unordered_map<std::string_view, std::optional<std::string>> current;  // of the repeated keys
   // The writes go into the batch sorted by key (undo records, sequential, first): RocksDB's
@@ -261,7 +272,7 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, rocksdb::WriteBa
           break;
         }
       }
-      if (undo) {
+      if (wants_undo(op.key)) {
         // Undo record: u32 key length, key, u8 had-value, old value.
         undo_key.assign(prefix_);
         undo_key.append("u/");
@@ -413,6 +424,12 @@ void ViewStateManager::Recover() {
   recovered_ = true;
 }
 
+void ViewStateManager::SetVolatile(const std::string& name, bool is_volatile) {
+  const std::string p = prefix_ + "d/" + name + "/";
+  volatile_.erase(std::remove(volatile_.begin(), volatile_.end(), p), volatile_.end());
+  if (is_volatile) volatile_.push_back(p);
+}
+
 void ViewStateManager::DropView(const std::string& name) {
   for (StateCache* c : caches_) {
     SLUICE_CHECK(c->view() != name, "DropView of a view whose pipeline still exists");
@@ -422,6 +439,13 @@ void ViewStateManager::DropView(const std::string& name) {
   pending_drops_.emplace_back(begin, PrefixEnd(begin));
   generations_[name] = gen + 1;
   pending_generations_[name] = gen + 1;
+  // The new generation was never committed, but a run that crashed before committing it may have
+  // left writes there (a volatile view's spills carry no undo records): clear it now, before this
+  // run writes to it (the WAL keeps this delete ahead of those writes).
+  const std::string next = prefix_ + "d/" + name + "/" + std::to_string(gen + 1) + "/";
+  iter_.reset();
+  CheckStatus(store_->db()->DeleteRange(rocksdb::WriteOptions(), store_->db()->DefaultColumnFamily(), next, PrefixEnd(next)),
+              store_, "clearing view state");
 }
 
 }  // namespace sluice::sql

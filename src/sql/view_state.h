@@ -168,6 +168,14 @@ class ViewStateManager {
   /// Removes all state of view `name` (durable with the next Commit; a crash before it keeps the
   /// old state). Destroy the view's pipeline first; a pipeline built afterwards starts empty.
   void DropView(const std::string& name);
+  /// Marks the state of view `name` volatile (or not): the caller rebuilds it from scratch after a
+  /// crash before it was committed (a view being backfilled, every view while the initial snapshot
+  /// runs), so its spilled writes carry no undo records (no read of the old value, nothing for
+  /// Recover) and the caller may skip Commits until the view's state is complete. Takes effect for
+  /// writes from now on; clear it only right after a Commit of the view's complete state.
+  void SetVolatile(const std::string& name, bool is_volatile);
+  void ClearVolatile() { volatile_.clear(); }
+  bool AnyVolatile() const { return !volatile_.empty(); }
   /// Bytes held by caches + uncommitted dirty data in memory.
   size_t MemoryUsed() const { return used_; }
   size_t memory_budget() const { return budget_; }
@@ -240,11 +248,12 @@ class ViewStateManager {
   std::map<std::string, uint64_t> generations_;            ///< view -> generation (cached)
   std::map<std::string, uint64_t> pending_generations_;    ///< written at the next Commit
   std::vector<std::pair<std::string, std::string>> pending_drops_;  ///< key ranges to delete at Commit
+  std::vector<std::string> volatile_;  ///< key prefixes (every generation) of volatile views
   Stats stats_;
   std::function<void(std::string_view)> hook_;
   std::unique_ptr<rocksdb::Iterator> iter_;  ///< reused by Scan until the next write
   /// Appends `w` to `batch`, resolving counter adds against the stored values (and, when `undo`,
-  /// writing an undo record per key first).
+  /// writing an undo record per key first, except for keys of volatile views).
   void Resolve(const StateWrites& w, bool undo, rocksdb::WriteBatch& batch);
 };
 

@@ -115,6 +115,36 @@ TEST(ViewState, UncommittedSpillsAreUndone) {
   }
 }
 
+/// Views whose state is volatile (being derived by a snapshot or a backfill, rebuilt after a crash)
+/// spill without undo records; their first Commit makes them complete and later spills are
+/// undo-logged again, so a crash after it rolls back to that commit.
+TEST(ViewState, VolatileViewsSpillWithoutUndoRecords) {
+  ViewHarness h("db");
+  SetUpViews(h, 2 << 10, 1000);  // never commits by itself
+  for (const char* v : {"j", "fj", "agg", "total", "jagg", "over_view", "minmax"}) h.state_manager()->SetVolatile(v, true);
+  RandomChanges changes(23);
+  auto undo_records = [&] {
+    size_t n = 0;
+    for (const auto& [k, v] : h.StoredState()) n += k.find("/u/") != std::string::npos;
+    return n;
+  };
+  for (int b = 0; b < 30; ++b) {
+    changes.Batch(h);
+    ASSERT_EQ(h.Commit(), "");
+  }
+  ASSERT_GT(h.state_manager()->stats().spilled_keys, 100u) << "the budget is meant to force spills";
+  EXPECT_EQ(undo_records(), 0u);
+  // Not volatile any more: the next spills are undo-logged and a crash goes back to nothing.
+  h.state_manager()->ClearVolatile();
+  const uint64_t before = h.state_manager()->stats().spilled_keys;
+  for (int b = 0; b < 30; ++b) {
+    changes.Batch(h);
+    ASSERT_EQ(h.Commit(), "");
+  }
+  ASSERT_GT(h.state_manager()->stats().spilled_keys, before + 100);
+  EXPECT_GT(undo_records(), 100u);
+}
+
 /// A crash inside Commit, after part of the dirty state was written (the test hook throws there),
 /// leaves the previous commit.
 TEST(ViewState, CrashInsideCommitLeavesThePreviousCommit) {
@@ -284,6 +314,33 @@ TEST(ViewState, DropViewIsDurableWithTheNextCommitOnly) {
   }
   EXPECT_TRUE(store->Scan("v/d/j/0/").empty());
   EXPECT_EQ(store->Get("offset").value_or(""), "2");
+  m.reset();
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
+/// A volatile view's spills carry no undo records: after a crash before its first Commit they are
+/// still in the store, under a generation that was never committed. The rebuild's DropView hands
+/// out that generation again and must find it empty.
+TEST(ViewState, DropViewClearsWhatACrashedVolatileViewLeft) {
+  const std::string dir = (std::filesystem::temp_directory_path() / "sluice-view-state-volatile").string();
+  std::filesystem::remove_all(dir);
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<ViewStateManager> m;
+  Reopen(dir, store, m);
+  m->DropView("j");  // a first start: generation 1, not committed
+  m->SetVolatile("j", true);
+  const std::string ns = m->Namespace("j", 0);
+  EXPECT_EQ(ns, "v/d/j/1/0/");
+  StateWrites w;
+  w.Put(ns + "row", "left by the crashed run");
+  m->Spill(w);
+  EXPECT_EQ(store->Scan("v/u/").size(), 0u) << "a volatile view's spill writes no undo record";
+  Reopen(dir, store, m);  // crash
+  EXPECT_EQ(store->Scan("v/d/j/1/").size(), 1u) << "nothing undoes a volatile spill";
+  m->DropView("j");
+  EXPECT_EQ(m->Namespace("j", 0), ns);
+  EXPECT_TRUE(store->Scan("v/d/j/1/").empty());
   m.reset();
   store.reset();
   std::filesystem::remove_all(dir);
