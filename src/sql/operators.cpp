@@ -195,20 +195,29 @@ struct IntrusiveList {
 class PersistedJoinState final : public StateCache {
  public:
   using RowMap = std::unordered_map<std::string, int64_t>;  ///< partial: row encoding -> delta
-  struct Bucket {
-    int side = 0;
-    const std::string* key = nullptr;
-    int64_t size = 0;  ///< rows with multiplicity (when size_known)
-    bool size_known = true;
-    bool complete = true;
-    std::string packed;  ///< complete: the rows (layout above); rows at multiplicity 0 until written
-    size_t entries = 0;  ///< rows in `packed`
+  /// What only some buckets need, out of line (most buckets hold a row or two: every byte of a
+  /// Bucket counts against the budget).
+  struct Extra {
     /// complete with kIndexMin+ rows: open-addressing hash index of `packed` (offset + 1; 0 free)
     std::vector<uint32_t> index;
-    RowMap deltas;       ///< partial: unwritten changes
+    RowMap deltas;  ///< partial: unwritten changes
+  };
+  struct Bucket {
+    uint8_t side = 0;
+    bool size_known = true;
+    bool complete = true;
+    bool in_dirty = false;
+    uint32_t entries = 0;  ///< rows in `packed`
+    const std::string* key = nullptr;
+    int64_t size = 0;  ///< rows with multiplicity (when size_known)
+    std::string packed;  ///< complete: the rows (layout above); rows at multiplicity 0 until written
+    std::unique_ptr<Extra> extra;
     size_t bytes = 0;
     uint64_t tick = 0;
-    bool in_dirty = false;
+    Extra& Extras() {
+      if (!extra) extra = std::make_unique<Extra>();
+      return *extra;
+    }
     Bucket* lru_prev = nullptr;
     Bucket* lru_next = nullptr;
     Bucket* dirty_prev = nullptr;
@@ -230,7 +239,7 @@ class PersistedJoinState final : public StateCache {
     auto [it, inserted] = buckets_[side].try_emplace(key);
     Bucket& b = it->second;
     if (inserted) {
-      b.side = side;
+      b.side = static_cast<uint8_t>(side);
       b.key = &it->first;
       SetBytes(b, BaseBytes(b));
       if (known_[side]) {
@@ -303,9 +312,10 @@ class PersistedJoinState final : public StateCache {
       }
       SetBytes(b, CompleteBytes(b));
     } else {
-      auto [it, inserted] = b.deltas.try_emplace(enc, 0);
+      const bool had_extra = b.extra != nullptr;
+      auto [it, inserted] = b.Extras().deltas.try_emplace(enc, 0);
       it->second += delta;
-      if (inserted) SetBytes(b, b.bytes + DeltaBytes(it->first));
+      if (inserted) SetBytes(b, b.bytes + DeltaBytes(it->first) + (had_extra ? 0 : kExtraBytes));
     }
     if (b.bytes > manager_->max_cached_bucket_bytes()) {
       // Too big to hold whole, or too many unwritten deltas: write them, keep only later changes.
@@ -313,7 +323,7 @@ class PersistedJoinState final : public StateCache {
       if (b.complete) {
         b.complete = false;
         std::string().swap(b.packed);
-        std::vector<uint32_t>().swap(b.index);
+        b.extra.reset();  // WriteNow left no deltas; a partial bucket has no index
         b.entries = 0;
         SetBytes(b, BaseBytes(b));
       }
@@ -374,9 +384,9 @@ class PersistedJoinState final : public StateCache {
     const uint32_t n = static_cast<uint32_t>(enc.size());
     SLUICE_CHECK(pos < UINT32_MAX - n - 64, "join bucket over 4 GiB");
     const size_t need = pos + sizeof n + n + sizeof mult + 1;
-    if (need > b.packed.capacity()) {  // grow by 25%, not std::string's 100%
+    if (need > b.packed.capacity()) {  // grow by 25%, not std::string's 100% (a first row: exactly)
       std::string grown;
-      grown.reserve(std::max(need, pos + pos / 4 + 64));
+      grown.reserve(pos == 0 ? need : std::max(need, pos + pos / 4 + 64));
       grown.append(b.packed);
       b.packed.swap(grown);
     }
@@ -385,8 +395,8 @@ class PersistedJoinState final : public StateCache {
     b.packed.append(reinterpret_cast<const char*>(&mult), sizeof mult);
     b.packed.push_back(flags);
     ++b.entries;
-    if (!b.index.empty() && b.entries * 4 <= b.index.size() * 3) {
-      IndexInsert(b.index, enc, pos);
+    if (b.extra && !b.extra->index.empty() && b.entries * 4 <= b.extra->index.size() * 3) {
+      IndexInsert(b.extra->index, enc, pos);
     } else if (b.entries >= kIndexMin) {
       Reindex(b);
     }
@@ -404,14 +414,18 @@ class PersistedJoinState final : public StateCache {
 
   /// Rebuilds the index of `b` (none below kIndexMin rows).
   static void Reindex(Bucket& b) {
-    std::vector<uint32_t>().swap(b.index);
-    if (b.entries < kIndexMin) return;
+    if (b.extra) std::vector<uint32_t>().swap(b.extra->index);
+    if (b.entries < kIndexMin) {
+      if (b.extra && b.extra->deltas.empty()) b.extra.reset();
+      return;
+    }
     size_t n = 128;
-    while (n * 2 < b.entries * 3) n *= 2;  // load factor 1/3..3/4
-    b.index.assign(n, 0);
+    while (n * 2 < size_t{b.entries} * 3) n *= 2;  // load factor 1/3..3/4
+    std::vector<uint32_t>& index = b.Extras().index;
+    index.assign(n, 0);
     for (size_t pos = 0; pos < b.packed.size();) {
       const Packed e = At(b.packed, pos);
-      IndexInsert(b.index, e.enc, pos);
+      IndexInsert(index, e.enc, pos);
       pos = e.next;
     }
   }
@@ -423,26 +437,29 @@ class PersistedJoinState final : public StateCache {
       std::memcpy(&n, b.packed.data() + pos, sizeof n);
       return n == enc.size() && std::memcmp(b.packed.data() + pos + sizeof n, enc.data(), n) == 0;
     };
-    if (b.index.empty()) {
+    if (!b.extra || b.extra->index.empty()) {
       for (size_t pos = 0; pos < b.packed.size(); pos = At(b.packed, pos).next) {
         if (same(pos)) return pos;
       }
       return b.packed.size();
     }
-    const size_t mask = b.index.size() - 1;
+    const std::vector<uint32_t>& index = b.extra->index;
+    const size_t mask = index.size() - 1;
     for (size_t i = std::hash<std::string_view>()(enc) & mask;; i = (i + 1) & mask) {
-      if (b.index[i] == 0) return b.packed.size();
-      if (same(b.index[i] - 1)) return b.index[i] - 1;
+      if (index[i] == 0) return b.packed.size();
+      if (same(index[i] - 1)) return index[i] - 1;
     }
   }
 
   static size_t CompleteBytes(const Bucket& b) {
-    return BaseBytes(b) + b.packed.capacity() + b.index.capacity() * sizeof(uint32_t);
+    return BaseBytes(b) + b.packed.capacity() + (b.extra ? b.extra->index.capacity() * sizeof(uint32_t) : 0);
   }
 
   static size_t BaseBytes(const Bucket& b) {
-    return kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(*b.key) + b.deltas.bucket_count() * sizeof(void*);
+    return kNodeBytes + sizeof(std::string) + sizeof(Bucket) + HeapBytes(*b.key) +
+           (b.extra ? kExtraBytes + b.extra->deltas.bucket_count() * sizeof(void*) : 0);
   }
+  static constexpr size_t kExtraBytes = sizeof(Extra) + 16;  ///< with its malloc header
   static size_t DeltaBytes(const std::string& enc) { return kNodeBytes + sizeof(RowMap::value_type) + HeapBytes(enc); }
 
   std::string BucketPrefix(int side, const std::string& key) const {
@@ -537,10 +554,12 @@ class PersistedJoinState final : public StateCache {
       Reindex(b);
       SetBytes(b, CompleteBytes(b));
     } else {
-      for (const auto& [enc, delta] : b.deltas) {
-        if (delta != 0) w.Add(prefix, enc, delta);
+      if (b.extra) {
+        for (const auto& [enc, delta] : b.extra->deltas) {
+          if (delta != 0) w.Add(prefix, enc, delta);
+        }
       }
-      RowMap().swap(b.deltas);
+      b.extra.reset();  // a partial bucket has no index
       SetBytes(b, BaseBytes(b));
     }
     b.in_dirty = false;
