@@ -607,9 +607,9 @@ std::string ViewStage::StateSummary() const {
   if (!manager_) return "no view state";
   const auto& st = manager_->stats();
   return fmt::format("view state: {} bytes in memory (budget {}), {} loads from the store, {} evictions, {} keys "
-                     "spilled before their commit, {} commits",
+                     "spilled before their commit, {} commits, {} keys of snapshot/backfill state ingested as table files",
                      manager_->MemoryUsed(), manager_->memory_budget(), st.loads, st.evictions, st.spilled_keys,
-                     st.commits);
+                     st.commits, st.ingested_keys);
 }
 
 void ViewStage::Backfill(const std::vector<std::string>& names, const mysql::CaptureOptions& options,

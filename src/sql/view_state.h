@@ -147,6 +147,7 @@ class ViewStateManager {
     uint64_t compactions = 0;    ///< entries compacted in memory (aggregate groups kept as their record) instead
     uint64_t spilled_keys = 0;   ///< keys written before their Commit (each with an undo record)
     uint64_t commits = 0;
+    uint64_t ingested_keys = 0;  ///< keys of volatile views written as ingested table files
     uint64_t recovered_undo = 0; ///< undo records applied by Recover
   };
 
@@ -254,7 +255,15 @@ class ViewStateManager {
   std::unique_ptr<rocksdb::Iterator> iter_;  ///< reused by Scan until the next write
   /// Appends `w` to `batch`, resolving counter adds against the stored values (and, when `undo`,
   /// writing an undo record per key first, except for keys of volatile views).
-  void Resolve(const StateWrites& w, bool undo, rocksdb::WriteBatch& batch);
+  /// `Out` has Put(Slice key, Slice value) and Delete(Slice key): a rocksdb::WriteBatch, or the
+  /// SST writer of IngestVolatile.
+  template <typename Out>
+  void Resolve(const StateWrites& w, bool undo, Out& out);
+  /// Writes `w` (writes of volatile views only) as a sorted table file ingested into the store:
+  /// no WAL, no memtable. Clears `w`.
+  void IngestVolatile(StateWrites& w);
+  bool IsVolatileNamespace(const std::string& ns) const;
+  uint64_t bulk_files_ = 0;
 };
 
 }  // namespace sluice::sql

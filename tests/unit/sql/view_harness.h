@@ -33,6 +33,7 @@ class ViewHarness {
     multiset_keep_ = window_keep;
   }
   ViewStateManager* state_manager() { return manager_.get(); }
+  void set_commit_every(int n) { commit_every_ = n; }
   StateStore* state_store() { return store_.get(); }
   /// Simulates kill -9: drops the pipelines, the manager and the store without committing,
   /// reopens the store, runs Recover, rebuilds the pipelines and rolls the source tables and view
