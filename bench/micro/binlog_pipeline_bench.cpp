@@ -248,7 +248,7 @@ class CountingConsumer : public mysql::ChangeConsumer {
  public:
   void OnRows(ChangeChunk&& chunk) override { changes += chunk.size(); }
   void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&, const std::map<std::string, std::string>&) override {}
-  void OnTruncate(const TableSchemaPtr&) override {}
+  void OnTruncate(const TableSchemaPtr&, const SourceInfo&) override {}
   void OnCommit(const mysql::SourceOffset&) override {}
   size_t changes = 0;  ///< rows of the chunks (an UPDATE is two: before and after)
 };

@@ -67,7 +67,7 @@ void KafkaProducer::ThrowIfFailed() {
 }
 
 uint64_t KafkaProducer::Produce(std::string_view topic, const std::string_view* key, const std::string_view* value,
-                                const std::vector<Header>& headers) {
+                                const std::vector<Header>& headers, int32_t partition) {
   const uint64_t seq = next_seq_;
   rd_kafka_headers_t* hdrs = nullptr;
   if (!headers.empty()) {
@@ -83,7 +83,7 @@ uint64_t KafkaProducer::Produce(std::string_view topic, const std::string_view* 
         rk_, RD_KAFKA_V_TOPIC(std::string(topic).c_str()),
         RD_KAFKA_V_KEY(key ? const_cast<char*>(key->data()) : nullptr, key ? key->size() : 0),
         RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(seq))),
+        RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(seq))),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -38,8 +38,9 @@ class KafkaProducer {
   /// Queues one record (null key / null value when the optional is empty). While librdkafka's
   /// queue is full it serves delivery reports and retries (backpressure). Returns its sequence.
   /// Throws Error(kBus) on a failed delivery reported meanwhile or a fatal client error.
+  /// `partition` -1: the partitioner picks it (by key).
   uint64_t Produce(std::string_view topic, const std::string_view* key, const std::string_view* value,
-                   const std::vector<Header>& headers);
+                   const std::vector<Header>& headers, int32_t partition = -1);
 
   /// Serves delivery reports for up to `timeout_ms`; throws Error(kBus) if a delivery failed.
   void Poll(int timeout_ms);

@@ -438,6 +438,39 @@ void ClickHouseSink::Truncate(const TableSchema& schema) {
   SLOG_INFO("clickhouse: truncated {}.{} (TRUNCATE TABLE {} in the source)", db, name, schema.QualifiedName());
 }
 
+void ClickHouseSink::TruncateBelow(const TableSchema& schema, uint64_t version) {
+  Connect();
+  auto it = tables_.find(schema.QualifiedName());
+  if (it != tables_.end()) FlushTable(*it->second);
+  const auto [db, name] = TargetOf(schema);
+  const auto cols = ReadColumns(db, name);
+  if (cols.empty()) return;
+  std::string list;
+  bool versioned = false, deletable = false;
+  for (const auto& [c, type] : cols) {
+    if (c == "_version") {
+      versioned = true;
+    } else if (c == "_is_deleted") {
+      deletable = true;
+    } else {
+      list += (list.empty() ? "" : ", ") + QuoteIdent(c);
+    }
+  }
+  const std::string table = QuoteIdent(db) + "." + QuoteIdent(name);
+  if (!versioned || !deletable) {
+    SLOG_WARN("clickhouse: TRUNCATE of {} not applied to {}.{}: the table has no _version/_is_deleted columns",
+              schema.QualifiedName(), db, name);
+    return;
+  }
+  const std::string v = std::to_string(version);
+  const std::string sql = "INSERT INTO " + table + " (" + list + ", _version, _is_deleted) SELECT " + list +
+                          ", toUInt64(" + v + "), toUInt8(1) FROM " + table + " FINAL WHERE _version < " + v +
+                          " AND _is_deleted = 0";
+  WithRetry("truncate " + db + "." + name, [&] { client_->Query(sql); });
+  SLOG_INFO("clickhouse: truncated {}.{} below version {} (TRUNCATE TABLE {} in the source)", db, name, version,
+            schema.QualifiedName());
+}
+
 void ClickHouseSink::ResetTable(const TableSchema& schema) {
   Connect();
   tables_.erase(schema.QualifiedName());

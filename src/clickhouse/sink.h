@@ -57,6 +57,11 @@ class ClickHouseSink {
   /// Applies a source TRUNCATE TABLE: inserts the table's buffered rows, then empties the
   /// ClickHouse table (rows written after this call are kept). Idempotent on replay.
   void Truncate(const TableSchema& schema);
+  /// A TRUNCATE at `version` read from Kafka, where rows of the table after it may already be
+  /// written (partitions are not ordered): writes the table's buffered rows, then a delete marker
+  /// at `version` for every live row below it (INSERT ... SELECT ... FINAL inside ClickHouse);
+  /// rows above it stay. Idempotent; nothing when the table does not exist.
+  void TruncateBelow(const TableSchema& schema, uint64_t version);
 
   /// Drops the ClickHouse table of `schema` (a view being rebuilt: its rows and maybe its columns
   /// change) with its buffered rows, and creates it again empty.

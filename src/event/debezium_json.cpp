@@ -1816,6 +1816,35 @@ bool DebeziumEncoder::KeyChanged(const TablePlan& plan, const ChangeChunk& chunk
   return false;
 }
 
+DebeziumRecord DebeziumEncoder::EncodeTruncate(const TableSchemaPtr& schema, const SourceInfo& at) {
+  const TablePlan& plan = PlanFor(schema);
+  writer_.Clear();
+  num_records_ = 0;
+  num_pending_ = 0;
+  JsonWriter& w = writer_;
+  if (options_.schemas_enable) {
+    w.Raw("{\"schema\":");
+    w.Raw(plan.value_schema_json);
+    w.Raw(",\"payload\":");
+  }
+  w.Raw("{\"before\":null,\"after\":null,\"source\":");
+  WriteSource(plan, at, 0);
+  const int64_t now_ns = fixed_now_ns_ != 0 ? fixed_now_ns_ : NowNs();
+  w.Raw(",\"transaction\":null,\"op\":\"t\",\"ts_ms\":");
+  w.Int(FloorDiv(now_ns, 1000000));
+  w.Raw(",\"ts_us\":");
+  w.Int(FloorDiv(now_ns, 1000));
+  w.Raw(",\"ts_ns\":");
+  w.Int(now_ns);
+  w.Char('}');
+  if (options_.schemas_enable) w.Char('}');
+  DebeziumRecord r;
+  r.topic = plan.topic;
+  r.key_is_null = true;
+  r.value = w.view(0, w.size());
+  return r;
+}
+
 size_t DebeziumEncoder::Encode(const ChangeChunk& chunk, size_t row) {
   SLUICE_CHECK(row < chunk.size(), "Encode past the end of the chunk");
   const TablePlan& plan = PlanFor(chunk.schema());

@@ -114,6 +114,11 @@ class DebeziumEncoder {
     }
   }
 
+  /// Debezium's truncate event for `schema` (`op` "t", no before/after, `source` at the TRUNCATE
+  /// statement, key null), as the MySQL connector writes it when `skipped.operations` lets
+  /// truncates through. Valid until the next call of an Encode* method.
+  DebeziumRecord EncodeTruncate(const TableSchemaPtr& schema, const SourceInfo& at);
+
   /// Topic `<topic.prefix>.<db>.<table>` (`<topic.prefix>.<table>` when the schema has no
   /// database, as for a view's output), characters Kafka does not allow replaced by '_'.
   std::string_view Topic(const TableSchemaPtr& schema);

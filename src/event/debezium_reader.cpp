@@ -922,8 +922,8 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
     if (!envelope["status"].get(status) && (status == "BEGIN" || status == "END") && !envelope["id"].error()) return 0;
     Throw(ErrorKind::kData, "no \"op\": not a Debezium change event");
   }
-  if (op == "t" || op == "m") return 0;
-  if (op != "c" && op != "r" && op != "u" && op != "d") Throw(ErrorKind::kData, "unknown op \"{}\"", op);
+  if (op == "m") return 0;
+  if (op != "c" && op != "r" && op != "u" && op != "d" && op != "t") Throw(ErrorKind::kData, "unknown op \"{}\"", op);
   dom::object source;
   if (envelope["source"].get(source)) Throw(ErrorKind::kData, "no \"source\" block: not a Debezium change event");
   std::string_view db, table, file, snapshot = "false";
@@ -944,6 +944,11 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
         if (!se.get(sb)) snapshot = sb ? "true" : "false";
       }
     }
+  }
+  if (op == "t") {
+    truncate_ = Truncate{std::string(db), std::string(table),
+                         MakeVersion(m.options.file_sequence(file), static_cast<uint64_t>(pos), 0)};
+    return 0;
   }
   dom::element before_el, after_el;
   const bool has_before = !envelope["before"].get(before_el) && !before_el.is_null();

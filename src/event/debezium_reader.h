@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,15 @@ class DebeziumDecoder {
   size_t Decode(std::string_view topic, std::optional<std::string_view> key, std::optional<std::string_view> value,
                 std::optional<std::string_view> schema_header);
 
+  /// A truncate event (op "t") of source table `database`.`table`: every change of the table
+  /// below `version` (the TRUNCATE's binlog position) is gone.
+  struct Truncate {
+    std::string database, table;
+    uint64_t version = 0;
+  };
+  /// The truncate event the last Decode call read, if it read one (appending no rows).
+  std::optional<Truncate> TakeTruncate() { return std::exchange(truncate_, std::nullopt); }
+
   /// Column renames (old -> new) that came with `schema` in its header, or null.
   const std::map<std::string, std::string>* RenamesOf(const TableSchema* schema) const;
 
@@ -80,6 +90,7 @@ class DebeziumDecoder {
   std::unique_ptr<Impl> impl_;
   size_t pending_rows_ = 0;
   size_t pending_bytes_ = 0;
+  std::optional<Truncate> truncate_;
 };
 
 }  // namespace sluice

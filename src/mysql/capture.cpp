@@ -1169,7 +1169,16 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         if (own_txn) flush();
         DdlOutcome ddl = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, meta_conn());
         for (const auto& t : ddl.truncated) {
-          if (filter_.IncludeTable(t->database, t->table) && !options_.skip_truncates) consumer.OnTruncate(Emitted(t));
+          if (!filter_.IncludeTable(t->database, t->table) || options_.skip_truncates) continue;
+          SourceInfo at;
+          at.ts_ms = static_cast<int64_t>(h.timestamp) * 1000;
+          at.file = file;
+          at.pos = h.position();
+          at.gtid = txn_gtid;
+          at.server_id = h.server_id;
+          at.thread = q->thread_id;
+          at.query = sql;
+          consumer.OnTruncate(Emitted(t), at);
         }
         for (auto& [before, after, renames] : ddl.changes) {
           bool in_before = before && filter_.IncludeTable(before->database, before->table);

@@ -46,7 +46,9 @@ class ChangeConsumer {
   virtual void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after,
                         const std::map<std::string, std::string>& renames = {}) = 0;
   /// TRUNCATE TABLE in the source (its rows are not in the binlog): downstream empties the table.
-  virtual void OnTruncate(const TableSchemaPtr& table) = 0;
+  /// `at`: the statement's place in the binlog (every row change before it has a lower version
+  /// than MakeVersion(file, at.pos, 0), every one after it a higher one).
+  virtual void OnTruncate(const TableSchemaPtr& table, const SourceInfo& at) = 0;
   /// A transaction boundary: a restart from `offset` re-delivers nothing before it.
   virtual void OnCommit(const SourceOffset& offset) = 0;
   /// A new snapshot starts at `offset` (snapshot_running, nothing read yet). It must be stored
@@ -78,8 +80,8 @@ struct CaptureOptions {
   GtidSourceFilter gtid_filter;        ///< gtid.source.includes / gtid.source.excludes
   bool gtid_filter_dml = true;         ///< gtid.source.filter.dml.events
   /// skipped.operations: streamed inserts (c), updates (u), deletes (d) left out; truncates (t)
-  /// not passed on — only when t is listed explicitly (the default "t" is about events, which
-  /// `capture` never emits for a TRUNCATE; `run` applies it).
+  /// not passed on — only when t is listed explicitly (by default `run` applies a TRUNCATE and
+  /// `capture` emits its truncate event, so capture -> sink equals run).
   bool skip_inserts = false, skip_updates = false, skip_deletes = false, skip_truncates = false;
   static CaptureOptions FromConfig(const Config& config);
 };

@@ -17,6 +17,7 @@ struct SchemaMsg {  ///< OnSchema
 };
 struct TruncateMsg {  ///< OnTruncate
   TableSchemaPtr table;
+  SourceInfo at;
 };
 struct CommitMsg {  ///< OnCommit
   mysql::SourceOffset offset;

@@ -129,8 +129,8 @@ class QueueConsumer : public mysql::ChangeConsumer {
                 const std::map<std::string, std::string>& renames) override {
     if (!q_.Push(Item(SchemaMsg{before, after, renames}), 256)) Interrupted();
   }
-  void OnTruncate(const TableSchemaPtr& table) override {
-    if (!q_.Push(Item(TruncateMsg{table}), 256)) Interrupted();
+  void OnTruncate(const TableSchemaPtr& table, const SourceInfo& at) override {
+    if (!q_.Push(Item(TruncateMsg{table, at}), 256)) Interrupted();
   }
   void OnCommit(const mysql::SourceOffset& offset) override {
     if (!q_.Push(Item(CommitMsg{offset}), 256)) Interrupted();
@@ -161,7 +161,10 @@ class JsonlConsumer : public mysql::ChangeConsumer {
     });
   }
   void OnSchema(const TableSchemaPtr&, const TableSchemaPtr&, const std::map<std::string, std::string>&) override {}
-  void OnTruncate(const TableSchemaPtr&) override {}  // Debezium skips truncate events by default
+  /// Debezium's truncate event (op "t"): written unless skipped.operations lists t explicitly.
+  void OnTruncate(const TableSchemaPtr& table, const SourceInfo& at) override {
+    AppendJsonLine(encoder_.EncodeTruncate(table, at), &buf_);
+  }
   void OnCommit(const mysql::SourceOffset& offset) override {
     if (encoder_.in_transaction()) AppendJsonLine(encoder_.TransactionRecord(false, txn_ts_ms_), &buf_);
     pending_ = offset;

@@ -104,10 +104,22 @@ class KafkaCaptureConsumer : public mysql::ChangeConsumer {
     std::erase_if(chain, [](const auto& kv) { return kv.first == kv.second; });
     InfoFor(after, chain);  // the topic exists from the start, also for an empty table
   }
-  void OnTruncate(const TableSchemaPtr& table) override {
-    SLOG_WARN("TRUNCATE of {} is not carried over Kafka (Debezium skips truncate events by default); empty the "
-              "ClickHouse table by hand",
-              table->QualifiedName());
+  /// Debezium's truncate event (op "t", key null), once to every partition of the table's topic:
+  /// each partition holds some of the table's earlier rows, and a sink reading it must know that
+  /// its rows before the truncate are gone (partitions are not ordered among themselves).
+  void OnTruncate(const TableSchemaPtr& table, const SourceInfo& at) override {
+    const TableInfo& info = InfoFor(table);
+    const DebeziumRecord r = encoder_.EncodeTruncate(table, at);
+    const std::string topic(r.topic);
+    int partitions = 1;
+    for (const auto& [name, n] : kafka::ListTopics(producer_.handle())) {
+      if (name == topic) partitions = std::max(n, 1);
+    }
+    headers_.clear();
+    headers_.push_back({kSchemaHeader, info.header});
+    for (int p = 0; p < partitions; ++p) producer_.Produce(topic, nullptr, &r.value, headers_, p);
+    SLOG_INFO("TRUNCATE of {}: truncate event sent to the {} partition(s) of {}", table->QualifiedName(), partitions,
+              topic);
   }
   void OnCommit(const mysql::SourceOffset& offset) override {
     if (encoder_.in_transaction()) ProduceTransactionRecord(false);
@@ -378,6 +390,15 @@ class SinkLoop : public kafka::RebalanceListener {
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kData) throw;
       BadRecord(m, e.what());
+    }
+    if (auto t = decoder_.TakeTruncate()) {
+      // The rows read before it go first; the truncate event is on every partition of the topic,
+      // so once each partition's copy is applied every earlier row of the table is gone.
+      PushChunks();
+      TableSchema target;
+      target.database = t->database;
+      target.table = t->table;
+      sink_.TruncateBelow(target, t->version);
     }
     if (decoder_.pending_rows() >= 65536) PushChunks();
   }

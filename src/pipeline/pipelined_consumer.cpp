@@ -80,7 +80,7 @@ void PipelinedConsumer::Deliver(Item& item) {
         } else if constexpr (std::is_same_v<T, SchemaMsg>) {
           downstream_.OnSchema(v.before, v.after, v.renames);
         } else if constexpr (std::is_same_v<T, TruncateMsg>) {
-          downstream_.OnTruncate(v.table);
+          downstream_.OnTruncate(v.table, v.at);
         } else if constexpr (std::is_same_v<T, CommitMsg>) {
           downstream_.OnCommit(v.offset);
         } else if constexpr (std::is_same_v<T, SnapshotStartMsg>) {
@@ -151,7 +151,9 @@ void PipelinedConsumer::OnSchema(const TableSchemaPtr& before, const TableSchema
   Push(Item(SchemaMsg{before, after, renames}), 256);
 }
 
-void PipelinedConsumer::OnTruncate(const TableSchemaPtr& table) { Push(Item(TruncateMsg{table}), 256); }
+void PipelinedConsumer::OnTruncate(const TableSchemaPtr& table, const SourceInfo& at) {
+  Push(Item(TruncateMsg{table, at}), 256);
+}
 
 void PipelinedConsumer::OnCommit(const mysql::SourceOffset& offset) { Push(Item(CommitMsg{offset}), 256); }
 

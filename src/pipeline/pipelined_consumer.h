@@ -34,7 +34,7 @@ class PipelinedConsumer : public mysql::ChangeConsumer {
   void OnRows(ChangeChunk&& chunk) override;
   void OnSchema(const TableSchemaPtr& before, const TableSchemaPtr& after,
                 const std::map<std::string, std::string>& renames) override;
-  void OnTruncate(const TableSchemaPtr& table) override;
+  void OnTruncate(const TableSchemaPtr& table, const SourceInfo& at) override;
   void OnCommit(const mysql::SourceOffset& offset) override;
   void OnSnapshotStart(const mysql::SourceOffset& offset) override;
   void OnCaughtUp() override;

@@ -424,7 +424,17 @@ class TransformLoop : public kafka::RebalanceListener {
       if (e.kind() != ErrorKind::kData) throw;
       Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", topic, partition, offset, e.what());
     }
+    if (auto t = decoder_.TakeTruncate()) {
+      // Once per TRUNCATE (its event is on every partition of the topic).
+      if (warned_truncates_.insert({t->database + "." + t->table, t->version}).second) {
+        SLOG_WARN("TRUNCATE of {}.{} read from {}: the views reading it still count its earlier rows (a view's "
+                  "input rows are not kept to retract them, and the topics still hold them for a rebuild); "
+                  "`sluice run` rebuilds such views from the source",
+                  t->database, t->table, topic);
+      }
+    }
   }
+  std::set<std::pair<std::string, uint64_t>> warned_truncates_;
   void Decode(std::string_view topic, int32_t partition, int64_t offset, const std::optional<std::string>& key,
               const std::optional<std::string>& value, const std::optional<std::string>& header) {
     auto view = [](const std::optional<std::string>& s) {

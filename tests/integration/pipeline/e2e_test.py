@@ -510,6 +510,12 @@ class EndToEnd(unittest.TestCase):
         out = q.run("capture", q.config, "--output", "jsonl", "--exit-when-caught-up")
         events = [json.loads(l) for l in out.stdout.splitlines()]
         self.assertEqual([e["value"]["op"] if e["value"] else None for e in events], ["d", None])  # + tombstone
+        # t not listed: Debezium's truncate event (key null, no before/after).
+        mysql("TRUNCATE TABLE t", db=p.db)
+        out = q.run("capture", q.config, "--output", "jsonl", "--exit-when-caught-up")
+        events = [json.loads(l) for l in out.stdout.splitlines()]
+        self.assertEqual([(e["key"], e["value"]["op"], e["value"]["before"], e["value"]["after"]) for e in events],
+                         [(None, "t", None, None)])
 
         with open(q.config) as f:
             cfg = f.read()

@@ -288,6 +288,45 @@ class Kafka(unittest.TestCase):
         self.assertEqual(total[0][0], total[0][1])
         compare_table(self, s.db, s.ch_kafka, "acc", [("bal", "", "int"), ("note", "", "hex")])
 
+    def test_truncate_over_kafka(self):
+        """TRUNCATE in the source: `capture` sends Debezium's truncate event (op "t", key null) to
+        every partition of the table's topic, and `sink` deletes the rows written before it while
+        keeping those after it (also rows re-inserted under the same keys, read in the same batch
+        or from other partitions first): ClickHouse equals MariaDB and `sluice run`."""
+        s = Setup("kfk_trunc")
+        s.reset()
+        mysql("CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);"
+              "CREATE TABLE u (id INT PRIMARY KEY, v INT NOT NULL);"
+              "INSERT INTO t SELECT seq, seq FROM seq_1_to_3000;"
+              "INSERT INTO u SELECT seq, seq FROM seq_1_to_500;", db=s.db)
+        s.capture()
+        s.sink()
+        self.assertEqual(ch_rows(f"SELECT count() FROM {s.ch_kafka}.t FINAL WHERE _is_deleted = 0"), [['3000']])
+        # t: already in ClickHouse when the truncate comes; u: rows, truncate and new rows under
+        # the same keys all read by one sink run.
+        mysql("UPDATE t SET v = -v WHERE id % 3 = 0; TRUNCATE TABLE t;"
+              "INSERT INTO t SELECT seq, seq * 10 FROM seq_2500_to_3500;"
+              "INSERT INTO u SELECT seq, seq FROM seq_501_to_900; TRUNCATE TABLE u;"
+              "INSERT INTO u SELECT seq, -seq FROM seq_100_to_200; DELETE FROM u WHERE id = 150", db=s.db)
+        s.capture()
+        for table in ("t", "u"):
+            recs = [r for r in read_topic(f"{s.prefix}.{s.db}.{table}")
+                    if r.value() and json.loads(r.value()).get("op") == "t"]
+            self.assertEqual(sorted(r.partition() for r in recs), [0, 1, 2], f"truncate events of {table}")
+            self.assertTrue(all(r.key() is None for r in recs))
+            ev = json.loads(recs[0].value())
+            self.assertIsNone(ev["before"])
+            self.assertEqual(ev["source"]["table"], table)
+        s.sink()
+        s.run()
+        for table in ("t", "u"):
+            compare_table(self, s.db, s.ch_kafka, table, [("v", "", "int")])
+            compare_table(self, s.db, s.ch_run, table, [("v", "", "int")])
+        # A replay (offsets reset) applies the same truncates again: same result.
+        s.sink("--reset-offsets", "earliest")
+        for table in ("t", "u"):
+            compare_table(self, s.db, s.ch_kafka, table, [("v", "", "int")])
+
     def test_kill9_capture_loses_nothing(self):
         """kill -9 of `sluice capture` while MariaDB is written: the offset is stored only after the
         brokers acknowledged, so a restart re-sends (same _version) and nothing is lost."""

@@ -63,9 +63,9 @@ class Recorder : public mysql::ChangeConsumer {
     Note();
     log.push_back("schema " + after->table);
   }
-  void OnTruncate(const TableSchemaPtr& t) override {
+  void OnTruncate(const TableSchemaPtr& t, const SourceInfo& at) override {
     Note();
-    log.push_back("truncate " + t->table);
+    log.push_back(fmt::format("truncate {} at {}", t->table, at.pos));
   }
   void OnCommit(const mysql::SourceOffset& o) override {
     Note();
@@ -125,8 +125,10 @@ TEST(PipelinedConsumer, EveryCallArrivesInOrderBigChunksOnAnotherThread) {
         want.push_back("idle");
       }
     }
-    p.OnTruncate(t);
-    want.push_back("truncate t");
+    SourceInfo at;
+    at.pos = 4242;
+    p.OnTruncate(t, at);
+    want.push_back("truncate t at 4242");
     p.OnCaughtUp();
     want.push_back("caught up");
     p.Finish();
