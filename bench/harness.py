@@ -1977,10 +1977,17 @@ def stage_views(args):
         parts = [x for x in bname.split("/") if x != "real_time"]
         if len(parts) < 2 or parts[1] not in meta["views"]:
             continue
-        view, persisted = parts[1], any(x.startswith("rocksdb") for x in parts[2:])
-        mid_ = f"views.{view}.sluice" + ("_rocksdb" if persisted else "")
-        tool = ("sluice RocksDB 16MiB: ViewPipeline, state in RocksDB with a 16 MiB cache" if persisted
-                else "sluice in-memory: ViewPipeline, state in memory")
+        view = parts[1]
+        budget = next((int(x[len("rocksdb_"):-3]) for x in parts[2:] if x.startswith("rocksdb_")), 0)
+        persisted = {0: False, 16: True}.get(budget, budget)  # key: False, True (16 MiB) or the MiB
+        mid_ = f"views.{view}.sluice" + {False: "", True: "_rocksdb"}.get(persisted, f"_rocksdb_{budget}")
+        if not budget:
+            tool = "sluice in-memory: ViewPipeline, state in memory"
+        elif budget == 16:
+            tool = "sluice RocksDB 16MiB: ViewPipeline, state in RocksDB with a 16 MiB cache"
+        else:
+            tool = (f"sluice RocksDB {budget}MiB: ViewPipeline, state in RocksDB with a {budget} MiB cache "
+                    "(the default transform.memory.max.bytes)")
         m = Measure(mid_, "views", view, tool, "sluice", unit="changes",
                     note="bench/micro/view_bench: whole changelog per iteration, flush per transaction")
         for r in runs:
@@ -2097,7 +2104,7 @@ def stage_views(args):
                 RESULTS["notes"].append(f"views {v}: row-count check failed: {str(e)[:300]}")
     for v in views:
         ids = [sluice_ids.get((v, False)), sluice_ids.get((v, True))]
-        for mid_ in ids:
+        for mid_ in ids + [sluice_ids.get((v, 256))]:
             if not mid_:
                 continue
             for peer in (m_my[v], m_ch[v]):
@@ -2107,7 +2114,7 @@ def stage_views(args):
         if ids[0] and ids[1]:
             compare("views", v, ids[1], ids[0], None, "RocksDB state over its budget vs in-memory state")
     for v in views:
-        for mm in [RESULTS["measurements"].get(sluice_ids.get((v, p), "")) for p in (False, True)]:
+        for mm in [RESULTS["measurements"].get(sluice_ids.get((v, p), "")) for p in (False, True, 256)]:
             if mm:
                 log(f"= {mm['id']}: {report.fmt_rate(mm['summary']['rate']['median'])} changes/s")
         m_my[v].printable()

@@ -547,10 +547,11 @@ def render(res, json_rel, svg_rel):
         for name in (vw["views"] if vw else []):
             a(f"### `{name}`")
             a("")
-            a(measure_table(res, [f"views.{name}.sluice", f"views.{name}.sluice_rocksdb",
-                                  f"views.{name}.mariadb_recompute", f"views.{name}.clickhouse_recompute"]))
+            a(measure_table(res, [f"views.{name}.sluice", f"views.{name}.sluice_rocksdb_256",
+                                  f"views.{name}.sluice_rocksdb", f"views.{name}.mariadb_recompute",
+                                  f"views.{name}.clickhouse_recompute"]))
             a("")
-            for mid in (f"views.{name}.sluice", f"views.{name}.sluice_rocksdb"):
+            for mid in (f"views.{name}.sluice", f"views.{name}.sluice_rocksdb_256", f"views.{name}.sluice_rocksdb"):
                 mm = res["measurements"].get(mid)
                 if mm and mm.get("summary") and mm["summary"]["cpu_s"]["median"]:
                     per_cpu = statistics.median(r["count"] / (r["cpu_user_s"] + r["cpu_sys_s"]) for r in mm["runs"]

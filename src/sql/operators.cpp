@@ -667,7 +667,8 @@ class PersistedAggregateState final : public StateCache {
       std::string t(1, static_cast<char>(a));
       EncodeKey(t, v, aggs_[a].arg->type);
       AddPending(gr, std::move(t), sign);
-      if (gr.pending.size() >= kMaxPending) {
+      if (gr.pending.size() >= kMaxPending &&
+          gr.pending.size() * (kPendingNodeBytes + 16) > manager_->max_cached_bucket_bytes()) {
         // A hot group gathering many changes (or a multiset just moved to keys): write them now
         // (spilled, undone unless committed) so they do not crowd the cache out.
         StateWrites w;
