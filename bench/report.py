@@ -524,8 +524,9 @@ def render(res, json_rel, svg_rel):
               f"Rate = changes / wall time; an iteration stops after {p.get('views_time_cap', 20):g} s (then its "
               f"label below says STOPPED and the rate is over a prefix of the changelog). The RocksDB variants keep join and aggregate "
               f"state in a `ViewStateManager` on disk (a fresh directory under /tmp, not tmpfs) with a "
-              f"{vw['budget_mib']} MiB cache budget, smaller than the state (see the evictions), and "
-              f"`Commit` every {vw['commit_every_txns']} transactions (`sluice run` checkpoints at sink flushes, "
+              f"{vw['budget_mib']} MiB cache budget, smaller than the state (see the evictions), or with "
+              "the default `transform.memory.max.bytes` (256 MiB, the working set fits: the cost of "
+              "persisting alone), and `Commit` every {vw['commit_every_txns']} transactions (`sluice run` checkpoints at sink flushes, "
               "less often at these rates). The filter view has no state, so no RocksDB variant. Not included: "
               "`ViewStage`'s consolidation of a transaction's view changes into one upsert chunk, and the sink.")
             a(f"- Peers: the tables as of transaction {vw['windows_from_txn']} (the middle of the changelog, so "

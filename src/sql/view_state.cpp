@@ -28,8 +28,6 @@ constexpr size_t kCommitChunkBytes = 4 << 20;
 constexpr size_t kEvictTargetSixteenths = 14;
 /// Undo records applied per batch by Recover.
 constexpr size_t kRecoverBatch = 4096;
-/// Largest batch of a volatile view's writes put into one ingested table file by Commit.
-constexpr size_t kBulkChunkBytes = 64 << 20;
 /// Name prefix of the table files Commit writes for ingestion (in the state directory).
 constexpr const char* kBulkFilePrefix = "sluice-bulk-";
 
@@ -448,8 +446,10 @@ void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::stri
     // scratch anyway (their generation is not committed and is cleared when handed out again).
     for (StateCache* c : caches_) {
       if (!IsVolatileNamespace(c->ns())) continue;
-      while (!c->CollectDirty(w, kBulkChunkBytes)) IngestVolatile(w);
-      IngestVolatile(w);  // a file per cache: its keys share the namespace
+      // At most commit_chunk_bytes_ at once (memory stays bounded), a file per cache at least (its
+      // keys share the namespace).
+      while (!c->CollectDirty(w, commit_chunk_bytes_)) IngestVolatile(w);
+      IngestVolatile(w);
     }
     Hook("commit:ingested");
     SLUICE_CRASH_POINT("view_state.after_ingest");
