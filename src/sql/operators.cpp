@@ -35,6 +35,22 @@ void ChunkBuilder::Add(RowOp op, uint64_t version, const Row& row) {
   for (size_t c = 0; c < types_.size(); ++c) AppendValue(chunk_.column(c), row[c], types_[c]);
 }
 
+void ChunkBuilder::AddJoined(RowOp op, uint64_t version, const Row* a, size_t a_size, const Row* b,
+                             const Value* extra) {
+  if (chunk_.sources().empty()) chunk_.AddSource(SourceInfo{});
+  chunk_.BeginRow(op, version, 0, static_cast<uint32_t>(chunk_.size()));
+  const size_t end = types_.size() - (extra ? 1 : 0);
+  for (size_t c = 0; c < end; ++c) {
+    const Row* part = c < a_size ? a : b;
+    if (part) {
+      AppendValue(chunk_.column(c), (*part)[c < a_size ? c : c - a_size], types_[c]);
+    } else {
+      chunk_.column(c).AppendNull();
+    }
+  }
+  if (extra) AppendValue(chunk_.column(end), *extra, types_[end]);
+}
+
 void ChunkBuilder::FlushTo(std::vector<ChangeChunk>& out) {
   if (chunk_.empty()) return;
   out.push_back(std::move(chunk_));
@@ -1568,33 +1584,17 @@ template <typename Store>
 void JoinOperator::PushRows(Store& store, int input, const ChangeChunk& chunk, std::vector<ChangeChunk>& out) {
   const int s = input, o = 1 - input;
   ChunkBuilder b(schema_, types_);
-  auto combine = [&](const Row& mine, const Row* other) {
-    Row r;
-    r.reserve(types_.size());
-    const Row* parts[2];
-    parts[s] = &mine;
-    parts[o] = other;
-    for (int side = 0; side < 2; ++side) {
-      if (parts[side]) {
-        r.insert(r.end(), parts[side]->begin(), parts[side]->end());
-      } else {
-        r.resize(r.size() + in_types_[side].size());
-      }
-    }
-    if (side_column_) r.push_back(Value::Int((parts[0] ? 1 : 0) | (parts[1] ? 2 : 0)));
-    return r;
+  // Output rows go straight into the chunk from their two parts (no combined Row is built).
+  Value side_value;
+  auto add = [&](RowOp op, uint64_t version, const Row* left, const Row* right) {
+    if (side_column_) side_value = Value::Int((left ? 1 : 0) | (right ? 2 : 0));
+    b.AddJoined(op, version, left, in_types_[0].size(), right, side_column_ ? &side_value : nullptr);
   };
-  auto combine_other = [&](const Row& other) {  // other side's row padded with NULLs for side s
-    Row r;
-    if (o == 0) {
-      r = other;
-      r.resize(in_types_[0].size() + in_types_[1].size());
-    } else {
-      r.resize(in_types_[0].size());
-      r.insert(r.end(), other.begin(), other.end());
-    }
-    if (side_column_) r.push_back(Value::Int(o == 0 ? 1 : 2));
-    return r;
+  auto combine = [&](RowOp op, uint64_t version, const Row& mine, const Row* other) {
+    if (s == 0) add(op, version, &mine, other); else add(op, version, other, &mine);
+  };
+  auto combine_other = [&](RowOp op, uint64_t version, const Row& other) {  // padded with NULLs for side s
+    if (o == 0) add(op, version, &other, nullptr); else add(op, version, nullptr, &other);
   };
   std::string key, encoded;
   for (size_t i = 0; i < chunk.size(); ++i) {
@@ -1611,7 +1611,7 @@ void JoinOperator::PushRows(Store& store, int input, const ChangeChunk& chunk, s
       EncodeKey(key, v, key_types_[k]);
     }
     if (null_key) {  // never matches
-      if (outer_[s]) b.Add(op, version, combine(r, nullptr));
+      if (outer_[s]) combine(op, version, r, nullptr);
       continue;
     }
     auto matches = store.Find(o, key);
@@ -1623,21 +1623,21 @@ void JoinOperator::PushRows(Store& store, int input, const ChangeChunk& chunk, s
     encoded.clear();
     for (size_t c = 0; c < r.size(); ++c) EncodeKey(encoded, r[c], in_types_[s][c]);
     if (add) {
-      if (outer_[o] && Store::Size(mine) == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kDelete, version, combine_other(m)); });
+      if (outer_[o] && Store::Size(mine) == 0) for_each_match([&](const Row& m) { combine_other(RowOp::kDelete, version, m); });
       if (!has_matches) {
-        if (outer_[s]) b.Add(op, version, combine(r, nullptr));
+        if (outer_[s]) combine(op, version, r, nullptr);
       } else {
-        for_each_match([&](const Row& m) { b.Add(op, version, combine(r, &m)); });
+        for_each_match([&](const Row& m) { combine(op, version, r, &m); });
       }
       store.Add(mine, encoded, std::move(r));
     } else {
       store.Remove(mine, encoded);
       if (!has_matches) {
-        if (outer_[s]) b.Add(op, version, combine(r, nullptr));
+        if (outer_[s]) combine(op, version, r, nullptr);
       } else {
-        for_each_match([&](const Row& m) { b.Add(op, version, combine(r, &m)); });
+        for_each_match([&](const Row& m) { combine(op, version, r, &m); });
       }
-      if (outer_[o] && Store::Size(mine) == 0) for_each_match([&](const Row& m) { b.Add(RowOp::kInsert, version, combine_other(m)); });
+      if (outer_[o] && Store::Size(mine) == 0) for_each_match([&](const Row& m) { combine_other(RowOp::kInsert, version, m); });
       store.Release(mine, s, key);
     }
   }

@@ -59,6 +59,9 @@ class ChunkBuilder {
  public:
   ChunkBuilder(TableSchemaPtr schema, const std::vector<SqlType>& types);
   void Add(RowOp op, uint64_t version, const Row& row);
+  /// Adds the row whose columns are `a` then `b` (a null part: NULLs; the parts' sizes together
+  /// with `extra` make the row), then `extra` when not null — a join's output row without building it.
+  void AddJoined(RowOp op, uint64_t version, const Row* a, size_t a_size, const Row* b, const Value* extra);
   bool empty() const { return chunk_.empty(); }
   /// Moves the chunk built so far into `out` (when not empty) and starts a new one.
   void FlushTo(std::vector<ChangeChunk>& out);
