@@ -66,6 +66,16 @@ int64_t FloorDiv(int64_t a, int64_t b) {
   return q;
 }
 
+/// `"ts_ms":..,"ts_us":..,"ts_ns":..` of an envelope (the slow path; WriteEnvelope has a faster one).
+void WriteTimestamps(JsonWriter& w, int64_t now_ns) {
+  w.Raw("\"ts_ms\":");
+  w.Int(FloorDiv(now_ns, 1000000));
+  w.Raw(",\"ts_us\":");
+  w.Int(FloorDiv(now_ns, 1000));
+  w.Raw(",\"ts_ns\":");
+  w.Int(now_ns);
+}
+
 /// Kafka topic names allow [a-zA-Z0-9._-]; Debezium's topic naming strategy replaces every other
 /// character with '_' (one per UTF-16 unit, so two for a supplementary code point).
 std::string SanitizeTopic(std::string_view s) {
@@ -1745,12 +1755,8 @@ void DebeziumEncoder::WriteEnvelope(const TablePlan& plan, const ChangeChunk& ch
     w.Advance(static_cast<size_t>(p - start));
     return;
   }
-  w.Raw("\",\"ts_ms\":");
-  w.Int(FloorDiv(now_ns, 1000000));
-  w.Raw(",\"ts_us\":");
-  w.Int(FloorDiv(now_ns, 1000));
-  w.Raw(",\"ts_ns\":");
-  w.Int(now_ns);
+  w.Raw("\",");
+  WriteTimestamps(w, now_ns);
   w.Char('}');
 }
 
@@ -1830,12 +1836,8 @@ DebeziumRecord DebeziumEncoder::EncodeTruncate(const TableSchemaPtr& schema, con
   w.Raw("{\"before\":null,\"after\":null,\"source\":");
   WriteSource(plan, at, 0);
   const int64_t now_ns = fixed_now_ns_ != 0 ? fixed_now_ns_ : NowNs();
-  w.Raw(",\"transaction\":null,\"op\":\"t\",\"ts_ms\":");
-  w.Int(FloorDiv(now_ns, 1000000));
-  w.Raw(",\"ts_us\":");
-  w.Int(FloorDiv(now_ns, 1000));
-  w.Raw(",\"ts_ns\":");
-  w.Int(now_ns);
+  w.Raw(",\"transaction\":null,\"op\":\"t\",");
+  WriteTimestamps(w, now_ns);
   w.Char('}');
   if (options_.schemas_enable) w.Char('}');
   DebeziumRecord r;

@@ -796,7 +796,7 @@ struct DebeziumDecoder::Impl {
       case Dec::kTimeMillis:
       case Dec::kDateTimeMillis:
         if (!as_int(&i64)) Bad(c, "expected milliseconds");
-        out->fixed = i64 * 1000;
+        if (__builtin_mul_overflow(i64, int64_t{1000}, &out->fixed)) Bad(c, "milliseconds out of range");
         return;
       case Dec::kTimeNanos:
       case Dec::kDateTimeNanos:

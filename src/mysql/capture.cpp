@@ -960,6 +960,18 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
   uint32_t txn_server = 0;
   uint64_t txn_seq = 0;
   bool txn_gtid_kept = true;  // the transaction's GTID source passes gtid.source.*
+  // Debezium's `source` of an event of the current transaction.
+  auto source_at = [&](const EventHeader& h, uint64_t thread_id, std::string_view statement) {
+    SourceInfo s;
+    s.ts_ms = static_cast<int64_t>(h.timestamp) * 1000;
+    s.file = file;
+    s.pos = h.position();
+    s.gtid = txn_gtid;
+    s.server_id = h.server_id;
+    s.thread = thread_id;
+    s.query = std::string(statement);
+    return s;
+  };
   uint64_t thread = 0;
   std::string query;
   ChangeChunk chunk;
@@ -1170,15 +1182,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
         DdlOutcome ddl = history_->ApplyDdl(std::string(q->database), sql, file_seq, h.log_pos, meta_conn());
         for (const auto& t : ddl.truncated) {
           if (!filter_.IncludeTable(t->database, t->table) || options_.skip_truncates) continue;
-          SourceInfo at;
-          at.ts_ms = static_cast<int64_t>(h.timestamp) * 1000;
-          at.file = file;
-          at.pos = h.position();
-          at.gtid = txn_gtid;
-          at.server_id = h.server_id;
-          at.thread = q->thread_id;
-          at.query = sql;
-          consumer.OnTruncate(Emitted(t), at);
+          consumer.OnTruncate(Emitted(t), source_at(h, q->thread_id, sql));
         }
         for (auto& [before, after, renames] : ddl.changes) {
           bool in_before = before && filter_.IncludeTable(before->database, before->table);
@@ -1234,15 +1238,7 @@ void MySqlCapture::StreamOnce(ChangeConsumer& consumer, SourceOffset& offset, co
           chunk_full = full;
           log_table = full->QualifiedName();
         }
-        SourceInfo src;
-        src.ts_ms = static_cast<int64_t>(h.timestamp) * 1000;
-        src.file = file;
-        src.pos = h.position();
-        src.gtid = txn_gtid;
-        src.server_id = h.server_id;
-        src.thread = thread;
-        src.query = query;
-        uint32_t si = chunk.AddSource(std::move(src));
+        uint32_t si = chunk.AddSource(source_at(h, thread, query));
         const uint64_t event_pos = h.position();
         RowsDecodeResult r = rows.Decode(*re, map, full, chunk, si, [&](uint32_t row) {
           return MakeVersion(file_seq, event_pos, row);
