@@ -26,6 +26,19 @@ namespace {
 
 [[noreturn]] void Overflow(const char* what) { Throw(ErrorKind::kData, "{} out of range", what); }
 
+/// Text cast to an integer type `type_name` (int64_t: bigint, uint64_t: bigint unsigned), with
+/// PostgreSQL's errors. `s` is already trimmed; `original` is shown in the syntax error.
+template <typename T>
+T ParseIntegral(const std::string& s, const std::string& original, const char* type_name) {
+  T x;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+  if (ec == std::errc::result_out_of_range) Overflow(type_name);
+  if (ec != std::errc() || p != s.data() + s.size()) {
+    Throw(ErrorKind::kData, "invalid input syntax for type {}: \"{}\"", type_name, original);
+  }
+  return x;
+}
+
 int64_t ToInt64Checked(Int128 v) {
   if (v > INT64_MAX || v < INT64_MIN) Overflow("bigint");
   return static_cast<int64_t>(v);
@@ -514,28 +527,12 @@ Value CastValue(const Value& v, const SqlType& from, const SqlType& to) {
         if (!(r >= -9223372036854775808.0 && r < 9223372036854775808.0)) Overflow("bigint");
         return Value::Int(static_cast<int64_t>(r));
       }
-      if (IsStringLike(f)) {
-        std::string s = trimmed();
-        int64_t x;
-        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
-        if (ec == std::errc::result_out_of_range) Overflow("bigint");
-        if (ec != std::errc() || p != s.data() + s.size()) {
-          Throw(ErrorKind::kData, "invalid input syntax for type bigint: \"{}\"", v.s);
-        }
-        return Value::Int(x);
-      }
+      if (IsStringLike(f)) return Value::Int(ParseIntegral<int64_t>(trimmed(), v.s, "bigint"));
       break;
     }
     case TypeId::kUInt: {
       if (IsStringLike(f)) {  // up to 2^64-1 (kept as the bit pattern in Value::i)
-        std::string s = trimmed();
-        uint64_t x;
-        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
-        if (ec == std::errc::result_out_of_range) Overflow("bigint unsigned");
-        if (ec != std::errc() || p != s.data() + s.size()) {
-          Throw(ErrorKind::kData, "invalid input syntax for type bigint unsigned: \"{}\"", v.s);
-        }
-        return Value::Int(static_cast<int64_t>(x));
+        return Value::Int(static_cast<int64_t>(ParseIntegral<uint64_t>(trimmed(), v.s, "bigint unsigned")));
       }
       Value i = CastValue(v, from, SqlType{TypeId::kInt});
       if (i.i < 0) Overflow("bigint unsigned");

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/error.h"
+#include "sql/expr.h"
 #include "sql/operators.h"
 #include "view_harness.h"
 
@@ -196,6 +197,27 @@ TEST_F(PipelineTest, SnapshotRestoreContinuesIdentically) {
   EXPECT_GT(compared, 100u);
   ViewPipeline wrong(CompileViews("w.sql", "CREATE MATERIALIZED VIEW w AS SELECT id FROM t", catalog_)[0].plan);
   EXPECT_THROW(wrong.Restore(a.Snapshot()), Error);
+}
+
+// Text cast to bigint / bigint unsigned: PostgreSQL's errors (syntax, range), spaces trimmed.
+TEST(CastValue, TextToIntegersSaysWhatIsWrong) {
+  const SqlType text{TypeId::kString};
+  auto message = [&](const char* in, TypeId to) {
+    try {
+      CastValue(Value::String(in), text, SqlType{to});
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kData);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(CastValue(Value::String(" -42 "), text, SqlType{TypeId::kInt}).i, -42);
+  EXPECT_EQ(static_cast<uint64_t>(CastValue(Value::String("18446744073709551615"), text, SqlType{TypeId::kUInt}).i),
+            UINT64_MAX);
+  EXPECT_NE(message("12x", TypeId::kInt).find("invalid input syntax for type bigint: \"12x\""), std::string::npos);
+  EXPECT_NE(message("9223372036854775808", TypeId::kInt).find("bigint out of range"), std::string::npos);
+  EXPECT_NE(message("-1", TypeId::kUInt).find("invalid input syntax for type bigint unsigned"), std::string::npos);
+  EXPECT_NE(message("18446744073709551616", TypeId::kUInt).find("bigint unsigned out of range"), std::string::npos);
 }
 
 }  // namespace
