@@ -208,16 +208,8 @@ void ViewStateManager::Resolve(const StateWrites& w, bool undo, Out& batch) {
   // Old values are needed for undo records (every key) and for counter adds: read with one
   // MultiGet per group of kResolveGroup writes (bounded memory however big `w` is).
   constexpr size_t kResolveGroup = 1024;
-  const bool any_volatile = undo && !volatile_.empty();
   // An undo record for this write? Not for a volatile view's key (rebuilt after a crash anyway).
-  auto wants_undo = [&](std::string_view key) {
-    if (!undo) return false;
-    if (!any_volatile) return true;
-    for (const auto& p : volatile_) {
-      if (key.substr(0, p.size()) == p) return false;
-    }
-    return true;
-  };
+  auto wants_undo = [&](std::string_view key) { return undo && !IsVolatileKey(key); };
   // Keys written more than once in `w` (rare; found by hash, 8 bytes a write): later writes see the
   // value the earlier left (`current`), not the store's.
   auto tracked = [&](const StateWrites::Op& op) { return op.kind == StateWrites::Kind::kAdd || wants_undo(op.key); };
@@ -401,9 +393,9 @@ void ViewStateManager::Evict() {
   Spill(w);
 }
 
-bool ViewStateManager::IsVolatileNamespace(const std::string& ns) const {
+bool ViewStateManager::IsVolatileKey(std::string_view key) const {
   for (const auto& p : volatile_) {
-    if (ns.compare(0, p.size(), p) == 0) return true;
+    if (key.substr(0, p.size()) == p) return true;
   }
   return false;
 }
@@ -445,7 +437,7 @@ void ViewStateManager::Commit(const std::vector<std::pair<std::string, std::stri
     // files, outside the synced batch below: a crash before that batch rebuilds those views from
     // scratch anyway (their generation is not committed and is cleared when handed out again).
     for (StateCache* c : caches_) {
-      if (!IsVolatileNamespace(c->ns())) continue;
+      if (!IsVolatileKey(c->ns())) continue;
       // At most commit_chunk_bytes_ at once (memory stays bounded), a file per cache at least (its
       // keys share the namespace).
       while (!c->CollectDirty(w, commit_chunk_bytes_)) IngestVolatile(w);

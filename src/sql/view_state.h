@@ -262,7 +262,8 @@ class ViewStateManager {
   /// Writes `w` (writes of volatile views only) as a sorted table file ingested into the store:
   /// no WAL, no memtable. Clears `w`.
   void IngestVolatile(StateWrites& w);
-  bool IsVolatileNamespace(const std::string& ns) const;
+  /// Whether `key` (or a cache's namespace) lies under a volatile view.
+  bool IsVolatileKey(std::string_view key) const;
   uint64_t bulk_files_ = 0;
 };
 
