@@ -10,21 +10,6 @@
 namespace sluice::clickhouse {
 namespace {
 
-// MYSQL_TYPE_* numbers (include/field_types.h in the MySQL server).
-constexpr uint8_t kMyTiny = 1, kMyShort = 2, kMyLong = 3, kMyLongLong = 8, kMyInt24 = 9, kMyYear = 13;
-
-bool StartsWithWord(std::string_view s, std::string_view word) {
-  if (s.size() < word.size()) return false;
-  for (size_t i = 0; i < word.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != word[i]) return false;
-  }
-  return s.size() == word.size() || !std::isalpha(static_cast<unsigned char>(s[word.size()]));
-}
-
-bool IsYear(const ColumnSchema& c) {
-  return c.mysql_type == kMyYear || (c.mysql_type == 0 && StartsWithWord(c.column_type, "year"));
-}
-
 ColumnType IntType(int bits, bool is_unsigned) {
   ColumnType t;
   switch (bits) {
@@ -65,24 +50,6 @@ bool SameWireType(const std::string& expected, const std::string& actual) {
 
 }  // namespace
 
-int SourceIntegerBits(const ColumnSchema& c) {
-  switch (c.mysql_type) {
-    case kMyTiny: return 8;
-    case kMyShort: return 16;
-    case kMyInt24: return 24;
-    case kMyLong: return 32;
-    case kMyLongLong: return 64;
-    default: break;
-  }
-  const std::string_view ct = c.column_type;
-  if (StartsWithWord(ct, "tinyint")) return 8;
-  if (StartsWithWord(ct, "smallint")) return 16;
-  if (StartsWithWord(ct, "mediumint")) return 24;
-  if (StartsWithWord(ct, "int") || StartsWithWord(ct, "integer")) return 32;
-  if (StartsWithWord(ct, "bigint")) return 64;
-  return 0;
-}
-
 int DecimalWidth(Encoding e) {
   switch (e) {
     case Encoding::kDecimal32: return 4;
@@ -97,7 +64,7 @@ ColumnType MapColumnType(const ColumnSchema& c, const ServerFeatures& f) {
   ColumnType t;
   switch (c.kind) {
     case ValueKind::kInt:
-      if (IsYear(c)) {
+      if (IsYearColumn(c)) {
         t.base = "UInt16";
         t.encoding = Encoding::kUInt16;
       } else {

@@ -44,10 +44,6 @@ struct ColumnType {
 /// Returns the ClickHouse type for `column` on a server with `features`.
 ColumnType MapColumnType(const ColumnSchema& column, const ServerFeatures& features);
 
-/// Returns the integer width in bits (8/16/24/32/64) of an integer source column; 24 is MEDIUMINT,
-/// 0 when the source says nothing (views) and 64 should be assumed.
-int SourceIntegerBits(const ColumnSchema& column);
-
 /// Adapts `expected` to a column that already exists in ClickHouse with type `actual` when the
 /// bytes written stay valid: LowCardinality(T) for T, Nullable(T) for a NOT NULL source.
 /// Returns false when the types are incompatible (a schema mismatch).

@@ -7,6 +7,40 @@
 
 namespace sluice {
 
+namespace {
+
+bool StartsWithWord(std::string_view s, std::string_view word) {
+  if (s.size() < word.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != word[i]) return false;
+  }
+  return s.size() == word.size() || !std::isalpha(static_cast<unsigned char>(s[word.size()]));
+}
+
+}  // namespace
+
+int SourceIntegerBits(const ColumnSchema& c) {
+  switch (c.mysql_type) {
+    case mysql_type::kTiny: return 8;
+    case mysql_type::kShort: return 16;
+    case mysql_type::kInt24: return 24;
+    case mysql_type::kLong: return 32;
+    case mysql_type::kLongLong: return 64;
+    default: break;
+  }
+  const std::string_view ct = c.column_type;
+  if (StartsWithWord(ct, "tinyint")) return 8;
+  if (StartsWithWord(ct, "smallint")) return 16;
+  if (StartsWithWord(ct, "mediumint")) return 24;
+  if (StartsWithWord(ct, "int") || StartsWithWord(ct, "integer")) return 32;
+  if (StartsWithWord(ct, "bigint")) return 64;
+  return 0;
+}
+
+bool IsYearColumn(const ColumnSchema& c) {
+  return c.mysql_type == mysql_type::kYear || (c.mysql_type == 0 && StartsWithWord(c.column_type, "year"));
+}
+
 const char* ValueKindName(ValueKind k) {
   switch (k) {
     case ValueKind::kInt: return "int";

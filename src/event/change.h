@@ -42,6 +42,18 @@ constexpr bool IsVarKind(ValueKind k) {
 
 const char* ValueKindName(ValueKind k);
 
+/// MYSQL_TYPE_* numbers of ColumnSchema::mysql_type (include/field_types.h in the MySQL server).
+namespace mysql_type {
+constexpr uint8_t kTiny = 1, kShort = 2, kLong = 3, kLongLong = 8, kInt24 = 9, kYear = 13;
+}  // namespace mysql_type
+
+struct ColumnSchema;
+/// The integer width in bits (8/16/24/32/64) of an integer source column (24 is MEDIUMINT), from
+/// its MySQL type or else its COLUMN_TYPE; 0 when neither says (a view's column): assume 64.
+int SourceIntegerBits(const ColumnSchema& column);
+/// Whether an integer column is MySQL's YEAR.
+bool IsYearColumn(const ColumnSchema& column);
+
 /// One column of a captured table (or of a view's output).
 /// Plain value type; copied freely.
 struct ColumnSchema {

@@ -226,6 +226,7 @@ ExprPtr MakeNode(ExprKind k, SqlType t, std::vector<ExprPtr> args, char op = 0) 
 
 const SqlType kBoolType{TypeId::kBool};
 const SqlType kIntType{TypeId::kInt};
+const SqlType kInt4Type{TypeId::kInt, 0, 38, 4};  ///< PostgreSQL's integer
 const SqlType kStringType{TypeId::kString};
 
 class Binder {
@@ -1261,7 +1262,7 @@ class Binder {
     // Typed (non-literal-string) arguments decide; string literals then adapt (PostgreSQL's unknown).
     bool any_double = false, any_decimal = false, any_int = false, any_string = false, any_bool = false;
     bool any_dt = false, any_date = false, any_time = false, any_ts = false, any_other = false;
-    int scale = 0;
+    int scale = 0, int_bytes = 2;
     TypeId other = TypeId::kNull;
     for (auto& a : args) {
       bool literal = a->kind == ExprKind::kConst && a->type.id == TypeId::kString;
@@ -1272,7 +1273,8 @@ class Binder {
         // BIGINT UNSIGNED reaches 2^64-1: it computes as numeric(20,0), as Debezium's precise mode
         // and RisingWave's decimal carry it (not as bigint, which would overflow above 2^63-1).
         case TypeId::kUInt: any_decimal = true; break;
-        case TypeId::kInt: case TypeId::kBit: any_int = true; break;
+        case TypeId::kInt: any_int = true; int_bytes = std::max(int_bytes, a->type.int_bytes); break;
+        case TypeId::kBit: any_int = true; int_bytes = 8; break;
         case TypeId::kString: if (!literal) any_string = true; break;
         case TypeId::kBytes: case TypeId::kJson: any_string = true; break;
         case TypeId::kBool: any_bool = true; break;
@@ -1291,7 +1293,7 @@ class Binder {
     }
     if (any_double) t = SqlType{TypeId::kDouble};
     else if (any_decimal) t = SqlType{TypeId::kDecimal, scale, 38};
-    else if (any_int) t = kIntType;
+    else if (any_int) t = SqlType{TypeId::kInt, 0, 38, int_bytes};
     else if (any_bool) t = kBoolType;
     else if (any_ts) t = SqlType{TypeId::kTimestamp};
     else if (any_dt) t = SqlType{TypeId::kDateTime};
@@ -1326,6 +1328,12 @@ class Binder {
 
   ExprPtr Coerce(ExprPtr e, const SqlType& t, int64_t loc) {
     if (e->type == t || t.id == TypeId::kNull) return e;
+    if (e->type.id == TypeId::kInt && t.id == TypeId::kInt) {
+      // integer <-> bigint: the value is the same int64; only the static type changes.
+      auto r = std::make_shared<Expr>(*e);
+      r->type = t;
+      return r;
+    }
     if (e->kind == ExprKind::kConst) {
       try {
         return MakeConst(CastValue(e->constant, e->type, t), t);
@@ -1492,7 +1500,8 @@ class Binder {
         for (; i < text_.size() && std::isdigit(static_cast<unsigned char>(text_[i])); ++i) lit += text_[i];
         x = std::strtoll(lit.c_str(), nullptr, 10);
       }
-      return MakeConst(Value::Int(x), kIntType);
+      // integer when it fits, as PostgreSQL types an integer literal (sum(1) is bigint)
+      return MakeConst(Value::Int(x), x >= INT32_MIN && x <= INT32_MAX ? kInt4Type : kIntType);
     }
     if (auto v = Get(body, "boolval")) return MakeConst(Value::Bool(Bool(*v, "boolval")), kBoolType);
     if (auto v = Get(body, "sval")) return MakeConst(Value::String(std::string(Str(*v, "sval"))), kStringType);
@@ -1606,7 +1615,7 @@ class Binder {
     if (b->kind == ExprKind::kConst && tb == TypeId::kString && ta != TypeId::kString) { b = Coerce(b, a->type, loc); tb = ta; }
     if (ta == TypeId::kDate && (op == '+' || op == '-') && (is_int(tb) || tb == TypeId::kDate)) {
       if (tb == TypeId::kDate && op == '+') Fail(loc, "operator does not exist: date + date");
-      return MakeNode(ExprKind::kArith, tb == TypeId::kDate ? kIntType : SqlType{TypeId::kDate}, {a, Coerce(b, tb == TypeId::kDate ? b->type : kIntType, loc)}, op);
+      return MakeNode(ExprKind::kArith, tb == TypeId::kDate ? kInt4Type : SqlType{TypeId::kDate}, {a, Coerce(b, tb == TypeId::kDate ? b->type : kIntType, loc)}, op);
     }
     if (tb == TypeId::kDate && op == '+' && is_int(ta)) return MakeNode(ExprKind::kArith, SqlType{TypeId::kDate}, {Coerce(a, kIntType, loc), b}, op);
     if (!IsNumeric(ta) || !IsNumeric(tb)) {
@@ -1648,7 +1657,7 @@ class Binder {
         if (op == "-") {
           if (a->kind == ExprKind::kConst && a->type.id == TypeId::kString) a = Coerce(a, SqlType{TypeId::kDecimal, 0, 38}, loc);
           if (!IsNumeric(a->type.id)) Fail(loc, "operator does not exist: - {}", TypeToString(a->type));
-          SqlType t = IsIntegral(a->type.id) ? kIntType : a->type;
+          SqlType t = a->type.id == TypeId::kInt ? a->type : IsIntegral(a->type.id) ? kIntType : a->type;
           if (a->kind == ExprKind::kConst) {
             Value v = CastValue(a->constant, a->type, t);
             if (!v.null) {
@@ -1757,7 +1766,9 @@ class Binder {
       auto [t, b] = Node(mods[i]);
       return Int(*Get(b, "ival"), "ival", 0);
     };
-    if (n == "int2" || n == "int4" || n == "int8" || n == "smallint" || n == "integer" || n == "bigint" || n == "int") return kIntType;
+    if (n == "int2" || n == "smallint") return SqlType{TypeId::kInt, 0, 38, 2};
+    if (n == "int4" || n == "integer" || n == "int") return kInt4Type;
+    if (n == "int8" || n == "bigint") return kIntType;
     if (n == "numeric" || n == "decimal") {
       if (mods.empty()) {
         if (from.id == TypeId::kDecimal) return SqlType{TypeId::kDecimal, from.scale, 38};
@@ -1807,6 +1818,8 @@ class Binder {
       } else if (name == "sum" || name == "avg") {
         if (call.arg->kind == ExprKind::kConst && at == TypeId::kString) Fail(loc, "function {}(unknown) is not unique; add a cast", name);
         if (!IsNumeric(at)) Fail(loc, "function {}({}) does not exist", name, TypeToString(call.arg->type));
+        // PostgreSQL's sum(smallint/integer) is bigint, sum(bigint) numeric (it cannot overflow).
+        const bool narrow = at == TypeId::kInt && call.arg->type.int_bytes < 8;
         if (at == TypeId::kUInt) {
           call.arg = Coerce(call.arg, SqlType{TypeId::kDecimal, 0, 38}, loc);  // as numeric(20,0): see CommonType
         } else if (IsIntegral(at)) {
@@ -1816,8 +1829,9 @@ class Binder {
         const SqlType& t = call.arg->type;
         call.func = name == "sum" ? AggFunc::kSum : AggFunc::kAvg;
         if (call.func == AggFunc::kSum) {
-          call.type = t;  // bigint stays bigint (overflow is an error), numeric keeps its scale
+          call.type = t;  // bigint over smallint/integer (overflow is an error), numeric keeps its scale
           if (t.id == TypeId::kDecimal) call.type = SqlType{TypeId::kDecimal, t.scale, 38};
+          if (t.id == TypeId::kInt && !narrow) call.type = SqlType{TypeId::kDecimal, 0, 38};
         } else {
           call.type = t.id == TypeId::kDouble ? t : SqlType{TypeId::kDecimal, std::max(6, t.scale), 38};
         }
@@ -1869,8 +1883,8 @@ class Binder {
       return Coerce(args[i], kIntType, loc);
     };
     if (name == "lower" || name == "upper") { nargs(1, 1); return make(name, kStringType, {text_arg(0)}); }
-    if (name == "length" || name == "char_length" || name == "character_length") { nargs(1, 1); return make("length", kIntType, {text_arg(0)}); }
-    if (name == "octet_length") { nargs(1, 1); return make(name, kIntType, {text_arg(0)}); }
+    if (name == "length" || name == "char_length" || name == "character_length") { nargs(1, 1); return make("length", kInt4Type, {text_arg(0)}); }
+    if (name == "octet_length") { nargs(1, 1); return make(name, kInt4Type, {text_arg(0)}); }
     if (name == "concat") {
       for (auto& a : args) a = Coerce(a, kStringType, loc);
       return make("concat", kStringType, args);
@@ -1919,7 +1933,7 @@ class Binder {
     }
     if (name == "replace") { nargs(3, 3); return make("replace", kStringType, {text_arg(0), text_arg(1), text_arg(2)}); }
     if (name == "left" || name == "right") { nargs(2, 2); return make(name, kStringType, {text_arg(0), int_arg(1)}); }
-    if (name == "strpos" || name == "position") { nargs(2, 2); return make("strpos", kIntType, {text_arg(0), text_arg(1)}); }
+    if (name == "strpos" || name == "position") { nargs(2, 2); return make("strpos", kInt4Type, {text_arg(0), text_arg(1)}); }
     if (name == "mod") { nargs(2, 2); return Arith('%', args[0], args[1], loc); }
     if (name == "split_part") {
       nargs(3, 3);

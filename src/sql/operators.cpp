@@ -1263,7 +1263,7 @@ Value FinalizeAgg(const AggAccumulator& acc, const AggCall& call) {
   if (n == 0) return Value::Null();
   if (call.func == AggFunc::kSum) {
     if (t.id == TypeId::kDouble) return Value::Double(dsum);
-    if (t.id == TypeId::kDecimal) return Value::Decimal(sum);
+    if (t.id == TypeId::kDecimal || call.type.id == TypeId::kDecimal) return Value::Decimal(sum);  // sum(bigint): numeric(38,0)
     if (sum > INT64_MAX || sum < INT64_MIN) Throw(ErrorKind::kData, "bigint out of range in sum()");
     return Value::Int(static_cast<int64_t>(sum));
   }

@@ -35,13 +35,24 @@ const char* TypeName(TypeId t) {
 
 std::string TypeToString(const SqlType& t) {
   if (t.id == TypeId::kDecimal) return fmt::format("numeric({},{})", t.precision, t.scale);
+  if (t.id == TypeId::kInt && t.int_bytes != 8) return t.int_bytes == 2 ? "smallint" : "integer";
   return TypeName(t.id);
 }
 
 SqlType TypeOfColumn(const ColumnSchema& c) {
   SqlType t;
   switch (c.kind) {
-    case ValueKind::kInt: t.id = TypeId::kInt; break;
+    case ValueKind::kInt: {
+      // As Debezium types MySQL's integers (INT16 / INT32 / INT64) and RisingWave then its tables'
+      // columns; a view's column says it in `length` (see ColumnOfType).
+      t.id = TypeId::kInt;
+      const int bits = SourceIntegerBits(c);
+      if (IsYearColumn(c)) t.int_bytes = 4;
+      else if (bits == 8 || bits == 16) t.int_bytes = 2;
+      else if (bits == 24 || bits == 32) t.int_bytes = 4;
+      else if (bits == 0 && c.mysql_type == 0 && (c.length == 2 || c.length == 4)) t.int_bytes = c.length;
+      break;
+    }
     case ValueKind::kUInt: t.id = TypeId::kUInt; break;
     case ValueKind::kFloat: t.id = TypeId::kFloat; break;
     case ValueKind::kDouble: t.id = TypeId::kDouble; break;
@@ -96,6 +107,8 @@ ColumnSchema ColumnOfType(std::string name, const SqlType& t) {
     c.column_type = fmt::format("decimal({},{})", t.precision, t.scale);
   } else if (t.id == TypeId::kBool) {
     c.column_type = "tinyint(1)";
+  } else if (t.id == TypeId::kInt && t.int_bytes != 8) {
+    c.length = t.int_bytes;  // read back by TypeOfColumn; the column is Int64 in ClickHouse all the same
   }
   if (t.id == TypeId::kDateTime || t.id == TypeId::kTimestamp || t.id == TypeId::kTime) c.fsp = 6;
   c.is_unsigned = t.id == TypeId::kUInt;

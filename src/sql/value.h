@@ -27,6 +27,10 @@ struct SqlType {
   TypeId id = TypeId::kNull;
   int scale = 0;       ///< kDecimal only
   int precision = 38;  ///< kDecimal only
+  /// kInt only: 2, 4 or 8 — PostgreSQL's smallint, integer or bigint, which decides what sum()
+  /// returns (bigint over smallint/integer, numeric over bigint). Values are int64 whatever it
+  /// says: arithmetic overflows only past bigint's range.
+  int int_bytes = 8;
   bool operator==(const SqlType&) const = default;
 };
 

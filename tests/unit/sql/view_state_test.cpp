@@ -375,7 +375,7 @@ void RunSharedMultiset(size_t inline_values, size_t expect_keys) {
   catalog.AddTable(a);
   auto defs = CompileViews("shared.sql",
                            "CREATE MATERIALIZED VIEW mm AS SELECT count(*) AS n, min(k) AS lo, max(k) AS hi, "
-                           "count(DISTINCT k) AS dk, sum(k) AS sk FROM a GROUP BY id % 2",
+                           "count(DISTINCT k) AS dk, sum(k::integer) AS sk FROM a GROUP BY id % 2",
                            catalog);
   PlanPtr agg = defs[0].plan;
   while (agg->kind != PlanKind::kAggregate) agg = agg->inputs.at(0);
