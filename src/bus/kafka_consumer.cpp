@@ -272,6 +272,43 @@ std::map<TopicPartition, int64_t> KafkaConsumer::Committed(const std::vector<Top
   return out;
 }
 
+void KafkaConsumer::Rewind(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+  std::string failure;
+  // Unassigning stops their fetchers and purges what they fetched; assigning again starts them at
+  // the log start. (A seek would need each fetcher started first.)
+  if (std::string_view(rd_kafka_rebalance_protocol(rk_)) == "COOPERATIVE") {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, list)) {
+      failure = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+    }
+    for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (failure.empty()) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, list)) {
+        failure = rd_kafka_error_string(e);
+        rd_kafka_error_destroy(e);
+      }
+    }
+  } else {
+    rd_kafka_topic_partition_list_t* all = nullptr;
+    rd_kafka_assignment(rk_, &all);
+    for (int i = 0; i < all->cnt; ++i) {
+      auto& p = all->elems[i];
+      p.offset = RD_KAFKA_OFFSET_INVALID;  // where it is
+      if (rd_kafka_topic_partition_list_find(list, p.topic, p.partition)) p.offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_, nullptr)) failure = rd_kafka_err2str(err);
+    if (failure.empty()) {
+      if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_, all)) failure = rd_kafka_err2str(err);
+    }
+    rd_kafka_topic_partition_list_destroy(all);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (!failure.empty()) Throw(ErrorKind::kBus, "cannot read Kafka partitions again from their start: {}", failure);
+}
+
 void KafkaConsumer::AssignMore(const std::map<TopicPartition, int64_t>& partitions) {
   if (partitions.empty()) return;
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));

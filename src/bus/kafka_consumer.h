@@ -95,6 +95,9 @@ class KafkaConsumer {
   /// Also reads `partitions` from now on, each from its offset (-2: the log start), besides the
   /// current assignment (the group's assignment stays what it was).
   void AssignMore(const std::map<TopicPartition, int64_t>& partitions);
+  /// Reads `partitions` (assigned now, by the group or AssignMore) again from their log start:
+  /// records fetched but not yet returned by Poll are dropped.
+  void Rewind(const std::vector<TopicPartition>& partitions);
   /// Leaves the group (revoking partitions through the listener).
   void Close();
 

@@ -894,6 +894,11 @@ DebeziumDecoder::DebeziumDecoder(DebeziumDecoderOptions options) : impl_(std::ma
 }
 DebeziumDecoder::~DebeziumDecoder() = default;
 
+void DebeziumDecoder::DropBelow(const std::string& database, const std::string& table, uint64_t version) {
+  uint64_t& at = drop_below_[database + std::string(1, '\0') + table];
+  at = std::max(at, version);
+}
+
 size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string_view> key,
                                std::optional<std::string_view> value, std::optional<std::string_view> schema_header) {
   Impl& m = *impl_;
@@ -994,6 +999,13 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
     version = MakeVersion(seq, static_cast<uint64_t>(pos), 0) - 1;
   } else {
     version = MakeVersion(seq, static_cast<uint64_t>(pos), static_cast<uint32_t>(row));
+  }
+  if (!drop_below_.empty()) {
+    std::string name(db);
+    name.push_back('\0');
+    name.append(table);
+    auto it = drop_below_.find(name);
+    if (it != drop_below_.end() && version < it->second) return 0;  // truncated since
   }
   Impl::Pending& p = m.PendingFor(shape);
   // One SourceInfo per distinct (file, pos, ts): snapshot rows and the rows of one event share it.

@@ -75,6 +75,10 @@ class DebeziumDecoder {
   /// The truncate event the last Decode call read, if it read one (appending no rows).
   std::optional<Truncate> TakeTruncate() { return std::exchange(truncate_, std::nullopt); }
 
+  /// From now on the changes of `database`.`table` below `version` (a TRUNCATE's) are skipped:
+  /// Decode appends nothing for them. A higher version for the same table replaces a lower one.
+  void DropBelow(const std::string& database, const std::string& table, uint64_t version);
+
   /// Column renames (old -> new) that came with `schema` in its header, or null.
   const std::map<std::string, std::string>* RenamesOf(const TableSchema* schema) const;
 
@@ -91,6 +95,7 @@ class DebeziumDecoder {
   size_t pending_rows_ = 0;
   size_t pending_bytes_ = 0;
   std::optional<Truncate> truncate_;
+  std::map<std::string, uint64_t> drop_below_;  ///< "database\0table" -> version (DropBelow)
 };
 
 }  // namespace sluice

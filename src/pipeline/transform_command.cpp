@@ -246,6 +246,17 @@ class TransformLoop : public kafka::RebalanceListener {
         if (auto held = state.Get(kHeldKey)) gate_->Load(*held);
       }
     }
+    if (!next_.empty()) {
+      // The TRUNCATEs applied so far: their tables' earlier changes are skipped when read again.
+      if (auto v = state.Get(kTruncatedKey)) {
+        std::istringstream in(*v);
+        std::string db, table, version;
+        while (std::getline(in, db, '\t') && std::getline(in, table, '\t') && std::getline(in, version)) {
+          truncated_[{db, table}] = std::stoull(version);
+          decoder_.DropBelow(db, table, std::stoull(version));
+        }
+      }
+    }
     std::string group = config.GetString("transform", "group.id");
     for (char& ch : group) {
       if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
@@ -324,6 +335,10 @@ class TransformLoop : public kafka::RebalanceListener {
                     "arrives", gate_->released_incomplete() - warned_incomplete_);
           warned_incomplete_ = gate_->released_incomplete();
         }
+      }
+      if (rebuild_) {
+        RebuildAfterTruncate();
+        continue;
       }
       const auto now = Clock::now();
       if (decoder_.pending_rows() >= 16384 || (!m && decoder_.pending_rows() > 0) ||
@@ -415,6 +430,7 @@ class TransformLoop : public kafka::RebalanceListener {
 
  private:
   static constexpr const char* kHeldKey = "transform/held";
+  static constexpr const char* kTruncatedKey = "transform/truncated";
 
   void Decode(std::string_view topic, int32_t partition, int64_t offset, const std::optional<std::string_view>& key,
               const std::optional<std::string_view>& value, const std::optional<std::string_view>& header) {
@@ -425,16 +441,18 @@ class TransformLoop : public kafka::RebalanceListener {
       Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", topic, partition, offset, e.what());
     }
     if (auto t = decoder_.TakeTruncate()) {
-      // Once per TRUNCATE (its event is on every partition of the topic).
-      if (warned_truncates_.insert({t->database + "." + t->table, t->version}).second) {
-        SLOG_WARN("TRUNCATE of {}.{} read from {}: the views reading it still count its earlier rows (a view's "
-                  "input rows are not kept to retract them, and the topics still hold them for a rebuild); "
-                  "`sluice run` rebuilds such views from the source",
-                  t->database, t->table, topic);
+      // Once per TRUNCATE (sluice's capture puts its event on every partition of the topic; a
+      // replay reads it again): the views keep no input rows to retract, so they are rebuilt.
+      uint64_t& at = truncated_[{t->database, t->table}];
+      if (t->version > at) {
+        at = t->version;
+        decoder_.DropBelow(t->database, t->table, t->version);
+        rebuild_ = true;
+        SLOG_WARN("transform: TRUNCATE of {}.{} read from {}[{}]@{}: every view is rebuilt from the input topics, "
+                  "without the table's changes before it", t->database, t->table, topic, partition, offset);
       }
     }
   }
-  std::set<std::pair<std::string, uint64_t>> warned_truncates_;
   void Decode(std::string_view topic, int32_t partition, int64_t offset, const std::optional<std::string>& key,
               const std::optional<std::string>& value, const std::optional<std::string>& header) {
     auto view = [](const std::optional<std::string>& s) {
@@ -534,33 +552,73 @@ class TransformLoop : public kafka::RebalanceListener {
       SLOG_WARN("transform: taking over the views from member {} of the group: this state directory is not the "
                 "last one that maintained them, so every view is rebuilt from the topics (their versions above {})",
                 last_owner, last_version);
-      // What this directory stored but may not have produced is superseded by the rebuild (its
-      // pieces in the state are overwritten or deleted with the next outbox).
-      if (auto c = state_.Get(Outbox::kCount)) stored_pieces_ = std::stoull(*c);
       Process();
-      views_.Reset([](const TableSchema&) {});
-      next_.clear();
-      if (gate_) gate_->Clear();
-      // Every key the view topics hold is deleted first (above the last owner's versions), as the
-      // rebuild need not derive again a key the last owner produced from its own interleaving of
-      // the partitions; then the rebuild's changes (above those) fill the views again.
-      Sweep(last_version + 1);
-      views_.RaiseVersionFloor(last_version + 1);
-      std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
-      if (gate_) puts.emplace_back(kHeldKey, gate_->Serialize());
-      if (!outbox_.empty()) {
-        outbox_.AppendPuts(puts, stored_pieces_);
-        stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
-      }
-      // Stored before the lease names this directory: a crash in between takes over again.
-      views_.CommitState(std::move(puts));
-      WriteLease();
-      ProduceOutbox();
+      RebuildFromTopics(last_version + 1);
       return;
     }
     SLOG_INFO("transform: holding the lease; resuming from this state directory's checkpoint");
+    // Later versions exceed the lease's: also the deletes of a rebuild that crashed before storing.
+    views_.RaiseVersionFloor(last_version);
     WriteLease();
     ProduceStoredOutbox();
+  }
+
+  /// Resets every view and deletes every key their topics hold (at `version`, above every version
+  /// produced so far), then stores the empty state with offsets that read every input from its
+  /// start: the rebuild's changes (above `version`) fill the views again. The rebuild need not
+  /// derive again a key produced before (by another member, from its own interleaving of the
+  /// partitions; or before a TRUNCATE), hence the deletes.
+  void RebuildFromTopics(uint64_t version) {
+    // What this directory stored but may not have produced is superseded by the rebuild (its
+    // pieces in the state are overwritten or deleted with the next outbox).
+    if (auto c = state_.Get(Outbox::kCount)) stored_pieces_ = std::stoull(*c);
+    views_.Reset([](const TableSchema&) {});
+    next_.clear();
+    if (gate_) gate_->Clear();
+    Sweep(version);
+    SLUICE_CRASH_POINT("transform.after_sweep");
+    views_.RaiseVersionFloor(version);
+    auto puts = StatePuts();
+    if (!outbox_.empty()) {
+      outbox_.AppendPuts(puts, stored_pieces_);
+      stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
+    }
+    // Stored before the lease names this directory: a crash in between takes over again.
+    views_.CommitState(std::move(puts));
+    WriteLease();
+    ProduceOutbox();
+  }
+
+  /// A TRUNCATE of an input table was read: the views keep no input rows to retract, so every view
+  /// is rebuilt from the input topics (RebuildFromTopics), its table's earlier changes skipped.
+  void RebuildAfterTruncate() {
+    rebuild_ = false;
+    // What was read or derived since the last checkpoint is dropped, not produced: the rebuild
+    // derives it again, and a record produced after the sweep below would stay (a key new since
+    // the checkpoint is not in the topics for the sweep to delete). A crash before the rebuild is
+    // stored resumes from that checkpoint and reads the TRUNCATE again.
+    decoder_.TakeChunks();
+    outbox_.Clear();
+    const uint64_t version = views_.last_version() + 1;
+    // The lease names the deletes' version before they are produced: should this process crash
+    // before storing the rebuild, its restart (TakeOver) produces above them.
+    views_.RaiseVersionFloor(version);
+    WriteLease();
+    RebuildFromTopics(version);
+    consumer_->Rewind(std::vector<kafka::TopicPartition>(assigned_.begin(), assigned_.end()));
+    ExpectSnapshotRows(assigned_);
+  }
+
+  /// The state stored with every checkpoint besides the views' own: input offsets, changes of
+  /// unfinished source transactions, TRUNCATEs applied.
+  std::vector<std::pair<std::string, std::string>> StatePuts() const {
+    std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
+    // Changes of unfinished transactions: read (the offsets are past them) but not applied yet.
+    if (gate_) puts.emplace_back(kHeldKey, gate_->Serialize());
+    std::string t;
+    for (const auto& [name, version] : truncated_) t += fmt::format("{}\t{}\t{}\n", name.first, name.second, version);
+    puts.emplace_back(kTruncatedKey, std::move(t));
+    return puts;
   }
 
   /// Produces a delete (at `version`) of every key the views' topics hold alive. Records written
@@ -763,9 +821,7 @@ class TransformLoop : public kafka::RebalanceListener {
   void Checkpoint() {
     if (consumer_ && !active_) return;  // standing by: nothing read, nothing to store
     Process();
-    std::vector<std::pair<std::string, std::string>> puts{{"transform/offsets", SerializeOffsets(next_)}};
-    // Changes of unfinished transactions: read (the offsets are past them) but not applied yet.
-    if (gate_) puts.emplace_back(kHeldKey, gate_->Serialize());
+    auto puts = StatePuts();
     if (!outbox_.empty()) {
       // The lease record first: should another member take over before this outbox is produced
       // (after a crash, at the restart), its versions still exceed every one in it.
@@ -833,6 +889,8 @@ class TransformLoop : public kafka::RebalanceListener {
   std::string owner_;  ///< this state directory's name in lease records
   bool active_ = false;
   bool closing_ = false;
+  std::map<std::pair<std::string, std::string>, uint64_t> truncated_;  ///< (db, table) -> its last TRUNCATE's version
+  bool rebuild_ = false;  ///< a TRUNCATE was read: rebuild before reading on
   std::set<kafka::TopicPartition> assigned_;
   Clock::time_point last_group_check_{};
   Outbox outbox_;

@@ -181,6 +181,56 @@ class Transform(unittest.TestCase):
         finally:
             views_test.EXPECTED["big_batches"] = saved
 
+    def test_truncate_rebuilds_the_views(self):
+        """TRUNCATE of input tables (the fact table and a joined reference table; changes before and
+        after it read by one transform run): the views keep no input rows to retract, so transform
+        rebuilds them from the topics without the table's earlier changes — view tables equal
+        MariaDB's queries; the truncate events on the other partitions and a replay from earliest
+        (which reads the truncates again) change nothing."""
+        s = Setup("kafka_trunc_views")
+        s.reset()
+        w = Workload(s.db, 9)
+        w.setup(batches=300)
+        w.run(100)
+        s.run("capture")
+        s.run("transform")
+        s.run("sink")
+        compare_views(self, s)
+        w.run(60)
+        mysql("TRUNCATE TABLE batches;"
+              "INSERT INTO batches SELECT seq, 1 + seq % 19, 1 + seq % 30, seq % 300, 1.50, "
+              "ELT(1 + seq % 3, 'EUR', 'USD', 'GBP'), '2026-01-01', NULL, NULL FROM seq_1_to_400;"
+              "UPDATE batches SET qty = qty + 7 WHERE id % 5 = 0; DELETE FROM batches WHERE id % 11 = 0;", db=s.db)
+        w.next_batch = 401
+        w.run(60)
+        s.run("capture")
+        # kill -9 once the view topics' rows are deleted, before the rebuild is stored: the restart
+        # resumes from the last checkpoint, reads the TRUNCATE again and rebuilds, producing above
+        # those deletes (the lease names their version).
+        out = subprocess.run([SLUICE, "transform", s.configs["transform"], "--exit-when-caught-up"],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, SLUICE_CRASH_AT="transform.after_sweep:1"))
+        self.assertEqual(out.returncode, -signal.SIGKILL, out.stderr[-3000:])
+        self.assertIn("deleted the", out.stderr)
+        out = s.run("transform")
+        self.assertEqual(out.stderr.count("every view is rebuilt from the input topics"), 1, out.stderr[-3000:])
+        s.run("sink")
+        compare_views(self, s)
+        # A reference table the fact table joins, truncated and refilled, in the next run.
+        mysql("TRUNCATE TABLE rates; INSERT INTO rates VALUES ('EUR', 1.000000), ('GBP', 1.170000);", db=s.db)
+        w.run(40)
+        s.run("capture")
+        s.run("transform")
+        s.run("sink")
+        compare_views(self, s)
+        # Nothing new: no rebuild. A replay from earliest meets both truncates again.
+        out = s.run("transform")
+        self.assertNotIn("rebuilt", out.stderr)
+        out = s.run("transform", "--reset-offsets", "earliest")
+        self.assertEqual(out.stderr.count("every view is rebuilt from the input topics"), 2, out.stderr[-3000:])
+        s.run("sink")
+        compare_views(self, s)
+
     def test_kill9_between_checkpoint_and_produce_loses_no_view_change(self):
         """The views' output waits in an outbox stored with the checkpoint and is produced after it:
         killed right after the store, a restart produces the stored outbox (else those changes were lost:
