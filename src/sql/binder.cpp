@@ -1260,7 +1260,7 @@ class Binder {
   SqlType CommonType(std::vector<ExprPtr>& args, int64_t loc, const char* what) {
     SqlType t{TypeId::kNull};
     // Typed (non-literal-string) arguments decide; string literals then adapt (PostgreSQL's unknown).
-    bool any_double = false, any_decimal = false, any_int = false, any_string = false, any_bool = false;
+    bool any_double = false, any_decimal = false, any_int = false, any_string = false, any_bool = false, any_wide = false;
     bool any_dt = false, any_date = false, any_time = false, any_ts = false, any_other = false;
     int scale = 0, int_bytes = 2;
     TypeId other = TypeId::kNull;
@@ -1270,6 +1270,7 @@ class Binder {
         case TypeId::kNull: break;
         case TypeId::kDouble: case TypeId::kFloat: any_double = true; break;
         case TypeId::kDecimal: any_decimal = true; scale = std::max(scale, a->type.scale); break;
+        case TypeId::kWideDecimal: any_wide = true; scale = std::max(scale, a->type.scale); break;
         // BIGINT UNSIGNED reaches 2^64-1: it computes as numeric(20,0), as Debezium's precise mode
         // and RisingWave's decimal carry it (not as bigint, which would overflow above 2^63-1).
         case TypeId::kUInt: any_decimal = true; break;
@@ -1285,13 +1286,14 @@ class Binder {
         default: any_other = true; other = a->type.id; break;
       }
     }
-    int classes = (any_double || any_decimal || any_int) + any_string + any_bool + (any_dt || any_date || any_ts) + any_time + any_other;
+    int classes = (any_double || any_decimal || any_int || any_wide) + any_string + any_bool + (any_dt || any_date || any_ts) + any_time + any_other;
     if (classes > 1) {
       std::string list;
       for (auto& a : args) list += (list.empty() ? "" : ", ") + TypeToString(a->type);
       Fail(loc, "{} types {} cannot be matched", what, list);
     }
     if (any_double) t = SqlType{TypeId::kDouble};
+    else if (any_wide) t = SqlType{TypeId::kWideDecimal, scale, 65};  // numbers beside it compare as it
     else if (any_decimal) t = SqlType{TypeId::kDecimal, scale, 38};
     else if (any_int) t = SqlType{TypeId::kInt, 0, 38, int_bytes};
     else if (any_bool) t = kBoolType;
@@ -1602,7 +1604,15 @@ class Binder {
     return e;
   }
 
+  /// A numeric beyond 38 digits computes as numeric(38, s) (an error when a value does not fit).
+  ExprPtr Narrow(ExprPtr e, int64_t loc) {
+    if (e->type.id != TypeId::kWideDecimal) return e;
+    return Coerce(e, SqlType{TypeId::kDecimal, e->type.scale, 38}, loc);
+  }
+
   ExprPtr Arith(char op, ExprPtr a, ExprPtr b, int64_t loc) {
+    a = Narrow(a, loc);
+    b = Narrow(b, loc);
     TypeId ta = a->type.id, tb = b->type.id;
     if (ta == TypeId::kInterval || tb == TypeId::kInterval) return IntervalArith(op, a, b, loc);
     if (ta == TypeId::kNull || tb == TypeId::kNull) {
@@ -1656,6 +1666,7 @@ class Binder {
         if (a->type.id == TypeId::kInterval) Fail(loc, "unsupported: prefix operator {} on an interval", op);
         if (op == "-") {
           if (a->kind == ExprKind::kConst && a->type.id == TypeId::kString) a = Coerce(a, SqlType{TypeId::kDecimal, 0, 38}, loc);
+          a = Narrow(a, loc);
           if (!IsNumeric(a->type.id)) Fail(loc, "operator does not exist: - {}", TypeToString(a->type));
           SqlType t = a->type.id == TypeId::kInt ? a->type : IsIntegral(a->type.id) ? kIntType : a->type;
           if (a->kind == ExprKind::kConst) {
@@ -1772,12 +1783,15 @@ class Binder {
     if (n == "numeric" || n == "decimal") {
       if (mods.empty()) {
         if (from.id == TypeId::kDecimal) return SqlType{TypeId::kDecimal, from.scale, 38};
+        if (from.id == TypeId::kWideDecimal) return from;
         if (IsIntegral(from.id)) return SqlType{TypeId::kDecimal, 0, 38};
         return SqlType{TypeId::kDecimal, 6, 38};
       }
       int p = static_cast<int>(mod(0)), s = mods.size() > 1 ? static_cast<int>(mod(1)) : 0;
-      if (p < 1 || p > 38 || s < 0 || s > p) Fail(loc, "unsupported: numeric({},{}) (precision 1..38, 0 <= scale <= precision)", p, s);
-      return SqlType{TypeId::kDecimal, s, p};
+      if (p < 1 || p > 65 || s < 0 || s > p || s > 30) {
+        Fail(loc, "unsupported: numeric({},{}) (precision 1..65, 0 <= scale <= 30 and <= precision)", p, s);
+      }
+      return SqlType{p > 38 ? TypeId::kWideDecimal : TypeId::kDecimal, s, p};
     }
     // Types whose PostgreSQL cast would round or truncate differently from ours are refused.
     if (n == "float4" || n == "real") Fail(loc, "unsupported: CAST to real (single precision); use double precision");
@@ -1811,6 +1825,7 @@ class Binder {
       if (args.size() != 1) Fail(loc, "{} takes exactly one argument", name);
       if (ContainsAgg(args[0])) Fail(Loc(args[0], loc), "aggregate function calls cannot be nested");
       call.arg = BindExpr(args[0], *ctx.input, nullptr);
+      if (name == "sum" || name == "avg") call.arg = Narrow(call.arg, loc);
       TypeId at = call.arg->type.id;
       if (name == "count") {
         call.func = AggFunc::kCount;
@@ -1952,6 +1967,7 @@ class Binder {
         return x->type.id == TypeId::kDouble || x->type.id == TypeId::kFloat;
       });
       for (auto& x : args) {
+        x = Narrow(x, loc);
         if (x->type.id == TypeId::kDecimal && !any_double) {
           Fail(loc, "unsupported: {} of a numeric value (PostgreSQL computes it in numeric); cast the argument to "
                "double precision, e.g. {}(x::float8)", name, name);
@@ -1965,7 +1981,7 @@ class Binder {
     }
     if (name == "trunc") {
       nargs(1, 2);
-      ExprPtr x = args[0];
+      ExprPtr x = Narrow(args[0], loc);
       if (!IsNumeric(x->type.id)) Fail(loc, "function trunc({}) does not exist", TypeToString(x->type));
       if (IsIntegral(x->type.id)) x = Coerce(x, kIntType, loc);
       if (x->type.id == TypeId::kFloat) x = Coerce(x, SqlType{TypeId::kDouble}, loc);
@@ -1983,7 +1999,7 @@ class Binder {
     }
     if (name == "abs" || name == "round" || name == "floor" || name == "ceil" || name == "ceiling") {
       nargs(1, name == "round" ? 2 : 1);
-      ExprPtr x = args[0];
+      ExprPtr x = Narrow(args[0], loc);
       if (!IsNumeric(x->type.id)) Fail(loc, "function {}({}) does not exist", name, TypeToString(x->type));
       if (IsIntegral(x->type.id)) x = Coerce(x, kIntType, loc);
       if (x->type.id == TypeId::kFloat) x = Coerce(x, SqlType{TypeId::kDouble}, loc);

@@ -503,7 +503,46 @@ Value CastValue(const Value& v, const SqlType& from, const SqlType& to) {
     return FormatValue(v, from);
   };
   auto trimmed = [&]() { return Trim(v.s, " \t\n", true, true); };
+  if (f == TypeId::kWideDecimal && to.id != TypeId::kWideDecimal && !IsStringLike(to.id)) {
+    // Numbers, booleans: through numeric(38, s), which this value must fit.
+    Int128 d;
+    try {
+      d = ParseDecimal(v.s, from.scale);
+    } catch (const Error&) {
+      Throw(ErrorKind::kData, "numeric value {} (a {} column) does not fit the 38 digits arithmetic, sum, avg "
+            "and casts to other types compute with; use the column as it is, or round it first",
+            v.s, TypeToString(from));
+    }
+    return CastValue(Value::Decimal(d), SqlType{TypeId::kDecimal, from.scale, 38}, to);
+  }
   switch (to.id) {
+    case TypeId::kWideDecimal: {
+      std::string text;
+      if (f == TypeId::kWideDecimal) {
+        text = v.s;
+      } else if (f == TypeId::kDecimal) {
+        text = FormatDecimal(v.dec, from.scale);
+      } else if (f == TypeId::kInt || f == TypeId::kBool) {
+        text = std::to_string(v.i);
+      } else if (f == TypeId::kUInt || f == TypeId::kBit) {
+        text = std::to_string(static_cast<uint64_t>(v.i));
+      } else if (f == TypeId::kDouble || f == TypeId::kFloat) {
+        if (!std::isfinite(v.d)) Throw(ErrorKind::kData, "cannot convert {} to numeric", v.d);
+        text = fmt::format("{:.{}f}", v.d, to.scale);
+      } else if (IsStringLike(f)) {
+        text = trimmed();
+      } else {
+        break;
+      }
+      std::string r = NormalizeDecimal(text, to.scale);
+      const size_t sign = r[0] == '-' ? 1 : 0;
+      const size_t int_digits = std::min(r.find('.'), r.size()) - sign;
+      if (int_digits > static_cast<size_t>(std::max(to.precision - to.scale, 1)) ||
+          (to.precision == to.scale && r[sign] != '0')) {
+        Throw(ErrorKind::kData, "numeric field overflow: value does not fit numeric({},{})", to.precision, to.scale);
+      }
+      return Value::String(std::move(r));
+    }
     case TypeId::kBool: {
       if (IsIntegral(f) || f == TypeId::kBool) return Value::Bool(v.i != 0);
       if (IsStringLike(f)) {

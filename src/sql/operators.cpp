@@ -1766,7 +1766,7 @@ void ViewPipeline::CheckSchema(Scan& scan, const ChangeChunk& chunk) {
          (s == nullptr || i >= s->columns.size() || (s->columns[i].name.size() == p.names[i].size() &&
           std::equal(p.names[i].begin(), p.names[i].end(), s->columns[i].name.begin(),
                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })));
-    if (ok && s && i < s->columns.size() && p.types[i].id == TypeId::kDecimal) ok = s->columns[i].scale == p.types[i].scale;
+    if (ok && s && i < s->columns.size() && (p.types[i].id == TypeId::kDecimal || p.types[i].id == TypeId::kWideDecimal)) ok = s->columns[i].scale == p.types[i].scale;
   }
   if (!ok) {
     Throw(ErrorKind::kSql, "the columns of {} changed since the view was created ({} columns now, {} then); re-create the view",

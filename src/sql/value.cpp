@@ -29,12 +29,13 @@ const char* TypeName(TypeId t) {
     case TypeId::kBit: return "bit";
     case TypeId::kGeometry: return "geometry";
     case TypeId::kInterval: return "interval";
+    case TypeId::kWideDecimal: return "numeric";
   }
   return "?";
 }
 
 std::string TypeToString(const SqlType& t) {
-  if (t.id == TypeId::kDecimal) return fmt::format("numeric({},{})", t.precision, t.scale);
+  if (t.id == TypeId::kDecimal || t.id == TypeId::kWideDecimal) return fmt::format("numeric({},{})", t.precision, t.scale);
   if (t.id == TypeId::kInt && t.int_bytes != 8) return t.int_bytes == 2 ? "smallint" : "integer";
   return TypeName(t.id);
 }
@@ -57,7 +58,7 @@ SqlType TypeOfColumn(const ColumnSchema& c) {
     case ValueKind::kFloat: t.id = TypeId::kFloat; break;
     case ValueKind::kDouble: t.id = TypeId::kDouble; break;
     case ValueKind::kDecimal:
-      t.id = TypeId::kDecimal;
+      t.id = c.precision > 38 ? TypeId::kWideDecimal : TypeId::kDecimal;
       t.scale = c.scale;
       t.precision = c.precision > 0 ? c.precision : 38;
       break;
@@ -82,7 +83,8 @@ ValueKind KindOfType(TypeId t) {
     case TypeId::kUInt: return ValueKind::kUInt;
     case TypeId::kFloat: return ValueKind::kFloat;
     case TypeId::kDouble: return ValueKind::kDouble;
-    case TypeId::kDecimal: return ValueKind::kDecimal;
+    case TypeId::kDecimal:
+    case TypeId::kWideDecimal: return ValueKind::kDecimal;
     case TypeId::kString: return ValueKind::kString;
     case TypeId::kBytes: return ValueKind::kBytes;
     case TypeId::kDate: return ValueKind::kDate;
@@ -101,7 +103,7 @@ ColumnSchema ColumnOfType(std::string name, const SqlType& t) {
   ColumnSchema c;
   c.name = std::move(name);
   c.kind = KindOfType(t.id);
-  if (t.id == TypeId::kDecimal) {
+  if (t.id == TypeId::kDecimal || t.id == TypeId::kWideDecimal) {
     c.precision = t.precision;
     c.scale = t.scale;
     c.column_type = fmt::format("decimal({},{})", t.precision, t.scale);
@@ -117,7 +119,7 @@ ColumnSchema ColumnOfType(std::string name, const SqlType& t) {
 
 bool IsNumeric(TypeId t) {
   return t == TypeId::kInt || t == TypeId::kUInt || t == TypeId::kFloat || t == TypeId::kDouble ||
-         t == TypeId::kDecimal || t == TypeId::kBit;
+         t == TypeId::kDecimal || t == TypeId::kBit || t == TypeId::kWideDecimal;
 }
 bool IsIntegral(TypeId t) { return t == TypeId::kInt || t == TypeId::kUInt || t == TypeId::kBit; }
 bool IsStringLike(TypeId t) {
@@ -129,7 +131,7 @@ bool IsTemporal(TypeId t) {
 
 static bool IsVarType(TypeId t) {
   return t == TypeId::kDecimal || t == TypeId::kString || t == TypeId::kBytes || t == TypeId::kJson ||
-         t == TypeId::kGeometry || t == TypeId::kNull;
+         t == TypeId::kGeometry || t == TypeId::kNull || t == TypeId::kWideDecimal;
 }
 
 Value ReadValue(const ColumnVector& col, size_t row, const SqlType& t) {
@@ -140,6 +142,7 @@ Value ReadValue(const ColumnVector& col, size_t row, const SqlType& t) {
     case TypeId::kFloat:
     case TypeId::kDouble: v.d = col.GetDouble(row); break;
     case TypeId::kDecimal: v.dec = ParseDecimal(col.GetBytes(row), t.scale); break;
+    case TypeId::kWideDecimal: v.s = NormalizeDecimal(col.GetBytes(row), t.scale); break;
     case TypeId::kNull: v.null = true; break;
     default:
       if (IsVarType(t.id)) {
@@ -175,6 +178,7 @@ int CompareValues(const Value& a, const Value& b, const SqlType& t) {
     case TypeId::kFloat:
     case TypeId::kDouble: return a.d < b.d ? -1 : (a.d > b.d ? 1 : 0);
     case TypeId::kDecimal: return a.dec < b.dec ? -1 : (a.dec > b.dec ? 1 : 0);
+    case TypeId::kWideDecimal: return CompareDecimalText(a.s, b.s);
     case TypeId::kUInt:
     case TypeId::kBit: {
       uint64_t x = static_cast<uint64_t>(a.i), y = static_cast<uint64_t>(b.i);
@@ -395,6 +399,65 @@ std::string FormatDecimal(Int128 v, int scale) {
     if (scale > 0 && k == static_cast<size_t>(scale)) out.push_back('.');
   }
   return out;
+}
+
+std::string NormalizeDecimal(std::string_view text, int scale) {
+  size_t i = 0;
+  while (i < text.size() && text[i] == ' ') ++i;
+  size_t end = text.size();
+  while (end > i && text[end - 1] == ' ') --end;
+  bool neg = false;
+  if (i < end && (text[i] == '-' || text[i] == '+')) neg = text[i++] == '-';
+  std::string digits;  // integer digits, then `scale` fraction digits
+  int frac = -1;       // fraction digits read; -1 before the dot
+  bool round_up = false, any = false;
+  for (; i < end; ++i) {
+    const char c = text[i];
+    if (c == '.' && frac < 0) {
+      frac = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') Throw(ErrorKind::kData, "invalid input syntax for type numeric: \"{}\"", text);
+    any = true;
+    if (frac >= scale) {
+      if (frac == scale) round_up = c >= '5';
+      ++frac;
+      continue;
+    }
+    if (frac >= 0) ++frac;
+    digits.push_back(c);
+  }
+  if (!any) Throw(ErrorKind::kData, "invalid input syntax for type numeric: \"{}\"", text);
+  for (int k = std::max(frac, 0); k < scale; ++k) digits.push_back('0');
+  if (round_up) {
+    size_t k = digits.size();
+    while (k > 0 && digits[k - 1] == '9') digits[--k] = '0';
+    if (k == 0) digits.insert(digits.begin(), '1'); else ++digits[k - 1];
+  }
+  const size_t int_len = digits.size() - static_cast<size_t>(scale);
+  size_t lead = 0;
+  while (lead + 1 < int_len && digits[lead] == '0') ++lead;
+  std::string out;
+  if (neg && digits.find_first_not_of('0') != std::string::npos) out.push_back('-');
+  if (int_len == 0) out.push_back('0');
+  out.append(digits, lead, int_len - lead);
+  if (scale > 0) {
+    out.push_back('.');
+    out.append(digits, int_len, std::string::npos);
+  }
+  return out;
+}
+
+int CompareDecimalText(std::string_view a, std::string_view b) {
+  const bool na = !a.empty() && a[0] == '-', nb = !b.empty() && b[0] == '-';
+  if (na != nb) return na ? -1 : 1;
+  if (na) {
+    a.remove_prefix(1);
+    b.remove_prefix(1);
+  }
+  const size_t ia = std::min(a.find('.'), a.size()), ib = std::min(b.find('.'), b.size());
+  int c = ia != ib ? (ia < ib ? -1 : 1) : a.compare(b) < 0 ? -1 : (a.compare(b) > 0 ? 1 : 0);
+  return na ? -c : c;
 }
 
 // ---- dates (Howard Hinnant's civil algorithms) ----

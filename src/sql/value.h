@@ -20,13 +20,18 @@ enum class TypeId : uint8_t {
   kNull, kBool, kInt, kUInt, kFloat, kDouble, kDecimal, kString, kBytes, kDate, kTime, kDateTime,
   kTimestamp, kJson, kBit, kGeometry,
   kInterval,  ///< only a bound constant operand of date/timestamp/time +/-; never in a row or a column
+  /// numeric beyond 38 digits (MySQL DECIMAL(39..65, s)): its canonical text in `Value::s`
+  /// (NormalizeDecimal), compared by value; it is projected, compared, grouped, joined and
+  /// min/max'ed as is, while arithmetic, sum and avg compute through numeric(38, s) (an error
+  /// naming the value when one does not fit).
+  kWideDecimal,
 };
 
 /// A type with its decimal scale/precision. Plain value.
 struct SqlType {
   TypeId id = TypeId::kNull;
-  int scale = 0;       ///< kDecimal only
-  int precision = 38;  ///< kDecimal only
+  int scale = 0;       ///< kDecimal, kWideDecimal only
+  int precision = 38;  ///< kDecimal (at most 38), kWideDecimal (39..65) only
   /// kInt only: 2, 4 or 8 — PostgreSQL's smallint, integer or bigint, which decides what sum()
   /// returns (bigint over smallint/integer, numeric over bigint). Values are int64 whatever it
   /// says: arithmetic overflows only past bigint's range.
@@ -93,6 +98,12 @@ bool RowsEqual(const Row& a, const Row& b, const std::vector<SqlType>& types);
 Int128 Pow10(int n);
 Int128 ParseDecimal(std::string_view text, int scale);  ///< rounds half away from zero
 std::string FormatDecimal(Int128 v, int scale);
+/// The canonical text of a decimal of any length at `scale`: no leading zeros, exactly `scale`
+/// fraction digits (rounded half away from zero), no sign on zero. Throws Error(kData) when
+/// `text` is not a plain decimal number.
+std::string NormalizeDecimal(std::string_view text, int scale);
+/// Orders two NormalizeDecimal texts of the same scale by value (-1, 0, 1).
+int CompareDecimalText(std::string_view a, std::string_view b);
 Int128 RescaleDecimal(Int128 v, int from, int to);      ///< rounds half away from zero
 Int128 CheckedMul128(Int128 a, Int128 b);
 Int128 CheckedAdd128(Int128 a, Int128 b);

@@ -220,5 +220,45 @@ TEST(CastValue, TextToIntegersSaysWhatIsWrong) {
   EXPECT_NE(message("18446744073709551616", TypeId::kUInt).find("bigint unsigned out of range"), std::string::npos);
 }
 
+TEST(WideDecimal, CanonicalTextOrdersByValue) {
+  EXPECT_EQ(NormalizeDecimal("007", 2), "7.00");
+  EXPECT_EQ(NormalizeDecimal(" +.5 ", 3), "0.500");
+  EXPECT_EQ(NormalizeDecimal("9.995", 2), "10.00");    // carry through every digit
+  EXPECT_EQ(NormalizeDecimal("-9.994", 2), "-9.99");
+  EXPECT_EQ(NormalizeDecimal("-0.004", 2), "0.00");    // no negative zero
+  EXPECT_EQ(NormalizeDecimal("-0.005", 2), "-0.01");   // half away from zero
+  EXPECT_EQ(NormalizeDecimal("99999999999999999999999999999999999.9999999999999999999999999999995", 30),
+            "100000000000000000000000000000000000.000000000000000000000000000000");
+  EXPECT_EQ(NormalizeDecimal("12.5", 0), "13");
+  EXPECT_EQ(NormalizeDecimal("0", 0), "0");
+  for (const char* bad : {"", "-", ".", "1e5", "1.2.3", "12x", "--1"}) {
+    EXPECT_THROW(NormalizeDecimal(bad, 2), Error) << bad;
+  }
+  const std::vector<std::string> ascending = {"-100.00", "-99.99", "-1.50", "-0.01", "0.00", "0.01", "9.99", "10.00",
+                                              "123456789012345678901234567890123456789012.00"};
+  for (size_t i = 0; i < ascending.size(); ++i) {
+    for (size_t j = 0; j < ascending.size(); ++j) {
+      EXPECT_EQ(CompareDecimalText(ascending[i], ascending[j]), i < j ? -1 : (i > j ? 1 : 0))
+          << ascending[i] << " vs " << ascending[j];
+    }
+  }
+  // Casts in and out: exact in, through numeric(38, s) out, an error naming a value too long.
+  const SqlType wide{TypeId::kWideDecimal, 30, 65};
+  EXPECT_EQ(CastValue(Value::Int(-5), SqlType{TypeId::kInt}, wide).s, "-5.000000000000000000000000000000");
+  EXPECT_EQ(CastValue(Value::Decimal(1234), SqlType{TypeId::kDecimal, 2, 10}, wide).s,
+            "12.340000000000000000000000000000");
+  EXPECT_EQ(CastValue(Value::String("2.5"), wide, SqlType{TypeId::kDecimal, 1, 38}).dec, 25);
+  EXPECT_EQ(CastValue(Value::String("2.5"), wide, SqlType{TypeId::kInt}).i, 3);
+  try {
+    CastValue(Value::String("123456789.000000000000000000000000000000"), wide, SqlType{TypeId::kDouble});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("numeric value 123456789.000000000000000000000000000000 (a numeric(65,30) "
+                                         "column) does not fit the 38 digits"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(CastValue(Value::String("1234"), SqlType{TypeId::kString}, SqlType{TypeId::kWideDecimal, 2, 40 - 37}),
+               Error);  // numeric(3,2) holds one integer digit
+}
+
 }  // namespace
 }  // namespace sluice::sql
