@@ -1,5 +1,8 @@
 #include "sql/expr.h"
 
+#include <locale.h>
+#include <wctype.h>
+
 #include <charconv>
 #include <cmath>
 
@@ -99,6 +102,55 @@ Value ArithDouble(char op, double a, double b) {
       return Value::Double(std::fmod(a, b));
     default: CheckFailed(__FILE__, __LINE__, "unreachable", "bad double op");
   }
+}
+
+/// lower()/upper() of UTF-8 text: every letter with a one-to-one case mapping in Unicode (as
+/// glibc's C.UTF-8 locale has them: é/É, ω/Ω; not ß -> SS), as PostgreSQL in a UTF-8 locale and
+/// RisingWave map them. Bytes that are not valid UTF-8 stay as they are.
+std::string MapCase(std::string_view s, bool upper) {
+  static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(upper ? std::toupper(c) : std::tolower(c)));
+      ++i;
+      continue;
+    }
+    const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    uint32_t cp = n == 4 ? c & 0x07u : n == 3 ? c & 0x0Fu : c & 0x1Fu;
+    bool valid = n > 1 && i + n <= s.size() && c < 0xF8;
+    for (size_t k = 1; valid && k < n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      valid = (b & 0xC0) == 0x80;
+      cp = (cp << 6) | (b & 0x3Fu);
+    }
+    if (!valid || utf8 == static_cast<locale_t>(nullptr)) {
+      out.push_back(s[i]);
+      ++i;
+      continue;
+    }
+    const auto m = static_cast<uint32_t>(upper ? towupper_l(static_cast<wint_t>(cp), utf8)
+                                               : towlower_l(static_cast<wint_t>(cp), utf8));
+    if (m < 0x80) {
+      out.push_back(static_cast<char>(m));
+    } else if (m < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (m >> 6)));
+      out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
+    } else if (m < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (m >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((m >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (m >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((m >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((m >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
+    }
+    i += n;
+  }
+  return out;
 }
 
 size_t Utf8Length(std::string_view s) {
@@ -299,14 +351,7 @@ Value EvalFunc(const Expr& e, const Row& row) {
   if (f == "json_get" || f == "json_get_text") {
     return JsonGet(a[0].s, a[1], e.args[1]->type.id == TypeId::kInt, f == "json_get_text");
   }
-  if (f == "lower" || f == "upper") {
-    std::string s = a[0].s;
-    for (auto& c : s) {
-      unsigned char u = static_cast<unsigned char>(c);
-      if (u < 0x80) c = static_cast<char>(f == "lower" ? std::tolower(u) : std::toupper(u));
-    }
-    return Value::String(std::move(s));
-  }
+  if (f == "lower" || f == "upper") return Value::String(MapCase(a[0].s, f == "upper"));
   if (f == "length") return Value::Int(static_cast<int64_t>(Utf8Length(a[0].s)));
   if (f == "replace") {
     if (a[1].s.empty()) return a[0];

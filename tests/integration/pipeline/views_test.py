@@ -454,7 +454,7 @@ FROM items GROUP BY kind;
 CREATE MATERIALIZED VIEW by_big AS SELECT big, count(*) AS n FROM items GROUP BY big;
 CREATE MATERIALIZED VIEW labelled AS SELECT i.id, l.label, i.big FROM items i JOIN labels l ON l.big = i.big;
 CREATE MATERIALIZED VIEW details AS
-SELECT id, doc->>'s' AS s, (doc->>'k')::int AS k, name || '!' AS name1, length(name) AS lname,
+SELECT id, doc->>'s' AS s, (doc->>'k')::int AS k, name || '!' AS name1, upper(name) AS uname, length(name) AS lname,
        extract(year FROM dt) AS y, yr, flags, si + 1 AS si1, money * 2 AS money2, big
 FROM items WHERE kind <> 'b' AND (big IS NULL OR big > -1);
 """)
@@ -482,8 +482,8 @@ INSERT INTO items VALUES
                      "DATE_FORMAT(max(dt), '%Y-%m-%d %H:%i:%s.%f'), count(DISTINCT tags) FROM items GROUP BY kind"),
                     ("by_big", "big, n", "SELECT big, count(*) FROM items GROUP BY big"),
                     ("labelled", "id, label, big", "SELECT i.id, l.label, i.big FROM items i JOIN labels l ON l.big = i.big"),
-                    ("details", "id, s, k, name1, lname, y, yr, flags, si1, money2, big",
-                     "SELECT id, JSON_VALUE(doc, '$.s'), CAST(JSON_VALUE(doc, '$.k') AS SIGNED), concat(name, '!'), "
+                    ("details", "id, s, k, name1, uname, lname, y, yr, flags, si1, money2, big",
+                     "SELECT id, JSON_VALUE(doc, '$.s'), CAST(JSON_VALUE(doc, '$.k') AS SIGNED), concat(name, '!'), upper(name), "
                      "char_length(name), "
                      "year(dt), yr, flags + 0, si + 1, money * 2, big FROM items "
                      "WHERE kind <> 'b' AND (big IS NULL OR big > -1)")]:
