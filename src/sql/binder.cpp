@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "sql/plan.h"
+#include "sql/scalar_functions.h"
 
 namespace sluice::sql {
 
@@ -1723,6 +1724,25 @@ class Binder {
         std::const_pointer_cast<Expr>(e)->func = op == "->" ? "json_get" : "json_get_text";
         return e;
       }
+      if (op == "~" || op == "~*" || op == "!~" || op == "!~*") {  // POSIX regular expression match
+        if (!IsStringLike(a->type.id) && a->type.id != TypeId::kNull) {
+          Fail(loc, "operator does not exist: {} {} {}", TypeToString(a->type), op, TypeToString(b->type));
+        }
+        if (b->kind != ExprKind::kConst || b->type.id != TypeId::kString) {
+          Fail(loc, "unsupported: {} with a pattern that is not a constant", op);
+        }
+        const bool icase = op.find('*') != std::string::npos;
+        try {
+          CheckRegexp(b->constant.s, icase ? "i" : "");
+        } catch (const Error& err) {
+          Fail(loc, "{}", err.what());
+        }
+        auto e = MakeNode(ExprKind::kFunc, kBoolType,
+                          {Coerce(a, kStringType, loc), b, MakeConst(Value::Bool(icase), kBoolType),
+                           MakeConst(Value::Bool(op[0] == '!'), kBoolType)});
+        std::const_pointer_cast<Expr>(e)->func = "regexp_like";
+        return e;
+      }
       Fail(loc, "unsupported: operator {}", op);
     }
     if (kind == "AEXPR_IN") {
@@ -1936,10 +1956,97 @@ class Binder {
       if (x->kind == ExprKind::kConst && x->type.id == TypeId::kString) x = Coerce(x, SqlType{TypeId::kDateTime}, loc);
       if (!IsTemporal(x->type.id)) Fail(loc, "function {}(text, {}) does not exist", name, TypeToString(x->type));
       std::string field = Lower(args[0]->constant.s);
-      SqlType rt = field == "second" || field == "epoch" ? SqlType{TypeId::kDecimal, 6, 38} : kIntType;
+      SqlType rt = field == "second" || field == "epoch" ? SqlType{TypeId::kDecimal, 6, 38}
+                   : field == "milliseconds"                 ? SqlType{TypeId::kDecimal, 3, 38}
+                                                             : kIntType;
       auto e = make("extract", rt, {args[0], x});
       CheckConstFunc(e, loc);
       return e;
+    }
+    if (name == "now" || name == "clock_timestamp" || name == "statement_timestamp" ||
+        name == "transaction_timestamp" || name == "timeofday" || name == "random") {
+      // A view's rows follow from the source rows alone; RisingWave's temporal filters
+      // (WHERE t > now() - interval ...) would need rows to leave the view as time passes.
+      Fail(loc, "unsupported: {}() in a view (CURRENT_DATE/NOW and other time-dependent values)", name);
+    }
+    if (name == "json_extract_path_text" || name == "jsonb_extract_path_text" || name == "json_extract_path" ||
+        name == "jsonb_extract_path") {
+      if (args.size() < 2) Fail(loc, "function {} needs a json value and at least one key", name);
+      const bool text = name.find("_text") != std::string::npos;
+      ExprPtr j = args[0];
+      if (j->type.id != TypeId::kJson && j->type.id != TypeId::kNull &&
+          !(j->kind == ExprKind::kConst && j->type.id == TypeId::kString)) {
+        Fail(loc, "function {}({}, ...) does not exist", name, TypeToString(j->type));
+      }
+      j = Coerce(j, SqlType{TypeId::kJson}, loc);
+      for (size_t i = 1; i < args.size(); ++i) {
+        const bool last = i + 1 == args.size();
+        j = make(last && text ? "json_get_text" : "json_get", last && text ? kStringType : SqlType{TypeId::kJson},
+                 {j, text_arg(i)});
+      }
+      return j;
+    }
+    if (name == "initcap" || name == "reverse") { nargs(1, 1); return make(name, kStringType, {text_arg(0)}); }
+    if (name == "lpad" || name == "rpad") {
+      nargs(2, 3);
+      std::vector<ExprPtr> a{text_arg(0), int_arg(1)};
+      if (args.size() == 3) a.push_back(text_arg(2));
+      return make(name, kStringType, a);
+    }
+    if (name == "repeat") { nargs(2, 2); return make(name, kStringType, {text_arg(0), int_arg(1)}); }
+    if (name == "starts_with") { nargs(2, 2); return make(name, kBoolType, {text_arg(0), text_arg(1)}); }
+    if (name == "regexp_replace") {
+      nargs(3, 4);
+      for (size_t i = 1; i < args.size(); i += 2) {
+        if (args[i]->kind != ExprKind::kConst || args[i]->type.id != TypeId::kString) {
+          Fail(loc, "unsupported: regexp_replace with a {} that is not a constant", i == 1 ? "pattern" : "flags");
+        }
+      }
+      try {
+        CheckRegexp(args[1]->constant.s, args.size() == 4 ? args[3]->constant.s : "");
+      } catch (const Error& err) {
+        Fail(loc, "{}", err.what());
+      }
+      std::vector<ExprPtr> a{text_arg(0), text_arg(1), text_arg(2)};
+      if (args.size() == 4) a.push_back(text_arg(3));
+      return make(name, kStringType, a);
+    }
+    if (name == "to_char") {
+      nargs(2, 2);
+      ExprPtr x = args[0];
+      if (IsNumeric(x->type.id)) {
+        Fail(loc, "unsupported: to_char of a number; format it with round(x, n)::text, lpad or concat");
+      }
+      if (x->type.id != TypeId::kDate && x->type.id != TypeId::kDateTime && x->type.id != TypeId::kTimestamp) {
+        Fail(loc, "function to_char({}, text) does not exist", TypeToString(x->type));
+      }
+      if (args[1]->kind != ExprKind::kConst || args[1]->type.id != TypeId::kString) {
+        Fail(loc, "unsupported: to_char with a format that is not a constant");
+      }
+      try {
+        CheckToCharFormat(args[1]->constant.s);
+      } catch (const Error& err) {
+        Fail(loc, "{}", err.what());
+      }
+      return make(name, kStringType, {x, text_arg(1)});
+    }
+    if (name == "make_date") { nargs(3, 3); return make(name, SqlType{TypeId::kDate}, {int_arg(0), int_arg(1), int_arg(2)}); }
+    if (name == "to_timestamp") {
+      if (args.size() == 2) Fail(loc, "unsupported: to_timestamp(text, format); cast the text, e.g. x::timestamp");
+      nargs(1, 1);
+      ExprPtr x = Narrow(args[0], loc);
+      if (!IsNumeric(x->type.id) && x->type.id != TypeId::kNull) {
+        Fail(loc, "function to_timestamp({}) does not exist", TypeToString(x->type));
+      }
+      return make(name, SqlType{TypeId::kTimestamp}, {Coerce(x, SqlType{TypeId::kDouble}, loc)});
+    }
+    if (name == "sign") {
+      nargs(1, 1);
+      ExprPtr x = Narrow(args[0], loc);
+      if (!IsNumeric(x->type.id)) Fail(loc, "function sign({}) does not exist", TypeToString(x->type));
+      // PostgreSQL: sign(numeric) is numeric, integers and floats take sign(double precision).
+      if (x->type.id == TypeId::kDecimal) return make(name, SqlType{TypeId::kDecimal, 0, 38}, {x});
+      return make(name, SqlType{TypeId::kDouble}, {Coerce(x, SqlType{TypeId::kDouble}, loc)});
     }
     if (name == "concat_ws") {
       if (args.size() < 2) Fail(loc, "function concat_ws needs a separator and at least one value");

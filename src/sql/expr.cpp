@@ -1,14 +1,12 @@
 #include "sql/expr.h"
 
-#include <locale.h>
-#include <wctype.h>
-
 #include <charconv>
 #include <cmath>
 
 #include <simdjson.h>
 
 #include "common/error.h"
+#include "sql/scalar_functions.h"
 
 namespace sluice::sql {
 
@@ -104,55 +102,6 @@ Value ArithDouble(char op, double a, double b) {
   }
 }
 
-/// lower()/upper() of UTF-8 text: every letter with a one-to-one case mapping in Unicode (as
-/// glibc's C.UTF-8 locale has them: é/É, ω/Ω; not ß -> SS), as PostgreSQL in a UTF-8 locale and
-/// RisingWave map them. Bytes that are not valid UTF-8 stay as they are.
-std::string MapCase(std::string_view s, bool upper) {
-  static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(upper ? std::toupper(c) : std::tolower(c)));
-      ++i;
-      continue;
-    }
-    const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    uint32_t cp = n == 4 ? c & 0x07u : n == 3 ? c & 0x0Fu : c & 0x1Fu;
-    bool valid = n > 1 && i + n <= s.size() && c < 0xF8;
-    for (size_t k = 1; valid && k < n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      valid = (b & 0xC0) == 0x80;
-      cp = (cp << 6) | (b & 0x3Fu);
-    }
-    if (!valid || utf8 == static_cast<locale_t>(nullptr)) {
-      out.push_back(s[i]);
-      ++i;
-      continue;
-    }
-    const auto m = static_cast<uint32_t>(upper ? towupper_l(static_cast<wint_t>(cp), utf8)
-                                               : towlower_l(static_cast<wint_t>(cp), utf8));
-    if (m < 0x80) {
-      out.push_back(static_cast<char>(m));
-    } else if (m < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (m >> 6)));
-      out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
-    } else if (m < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (m >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((m >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (m >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((m >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((m >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
-    }
-    i += n;
-  }
-  return out;
-}
-
 size_t Utf8Length(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
@@ -220,6 +169,8 @@ Value Extract(std::string field, int64_t us, bool is_time, const SqlType& out) {
   if (field == "epoch") return Value::Decimal(us);
   if (field == "minute") return result(rem / 60000000 % 60);
   if (field == "hour") return result(rem / 3600000000LL);
+  if (field == "milliseconds") return Value::Decimal(rem % 60000000);  // numeric(38,3): seconds * 1000
+  if (field == "microseconds") return result(rem % 60000000);
   if (is_time) Throw(ErrorKind::kData, "extract: field \"{}\" not supported for time", field);
   if (field == "day") return result(d);
   if (field == "month") return result(m);
@@ -228,6 +179,14 @@ Value Extract(std::string field, int64_t us, bool is_time, const SqlType& out) {
   if (field == "dow") return result(((days % 7) + 7 + 4) % 7);  // Sunday = 0
   if (field == "isodow") return result(((days % 7) + 7 + 3) % 7 + 1);
   if (field == "doy") return result(days - DaysFromCivil(y, 1, 1) + 1);
+  if (field == "week" || field == "isoyear") {  // ISO 8601: weeks start on Monday, week 1 holds January 4
+    const int64_t thursday = days + 3 - (((days % 7) + 7 + 3) % 7);
+    int64_t iy;
+    unsigned im, id;
+    CivilFromDays(thursday, iy, im, id);
+    return result(field == "isoyear" ? iy : (thursday - DaysFromCivil(iy, 1, 1)) / 7 + 1);
+  }
+  if (field == "millennium") return result(y > 0 ? (y + 999) / 1000 : -((999 - y) / 1000));
   if (field == "decade") return result(FloorDiv(y, 10));
   if (field == "century") return result(y > 0 ? (y + 99) / 100 : -((99 - y) / 100));
   Throw(ErrorKind::kData, "extract: field \"{}\" not recognized", field);
@@ -353,6 +312,32 @@ Value EvalFunc(const Expr& e, const Row& row) {
   }
   if (f == "lower" || f == "upper") return Value::String(MapCase(a[0].s, f == "upper"));
   if (f == "length") return Value::Int(static_cast<int64_t>(Utf8Length(a[0].s)));
+  if (f == "initcap") return Value::String(InitCap(a[0].s));
+  if (f == "reverse") return Value::String(ReverseChars(a[0].s));
+  if (f == "lpad" || f == "rpad") return Value::String(Pad(a[0].s, a[1].i, a.size() > 2 ? a[2].s : " ", f == "lpad"));
+  if (f == "repeat") return Value::String(Repeat(a[0].s, a[1].i));
+  if (f == "starts_with") return Value::Bool(a[0].s.compare(0, a[1].s.size(), a[1].s) == 0);
+  if (f == "regexp_replace") return Value::String(RegexpReplace(a[0].s, a[1].s, a[2].s, a.size() > 3 ? a[3].s : ""));
+  if (f == "regexp_like") return Value::Bool(RegexpMatches(a[0].s, a[1].s, a[2].i != 0) != (a[3].i != 0));
+  if (f == "make_date") {
+    if (a[1].i < 1 || a[1].i > 12 || a[2].i < 1 || a[2].i > 31 || a[0].i == 0 || a[0].i < -4713 || a[0].i > 294276) {
+      Throw(ErrorKind::kData, "date field value out of range: {}-{:02}-{:02}", a[0].i, a[1].i, a[2].i);
+    }
+    const int64_t y = a[0].i < 0 ? a[0].i + 1 : a[0].i;  // PostgreSQL's year -1 is 1 BC (year 0)
+    const int64_t days = DaysFromCivil(y, static_cast<unsigned>(a[1].i), static_cast<unsigned>(a[2].i));
+    int64_t cy;
+    unsigned cm, cd;
+    CivilFromDays(days, cy, cm, cd);
+    if (cd != static_cast<unsigned>(a[2].i)) {
+      Throw(ErrorKind::kData, "date field value out of range: {}-{:02}-{:02}", a[0].i, a[1].i, a[2].i);
+    }
+    return Value::Int(days);
+  }
+  if (f == "to_timestamp") {
+    const double us = a[0].d * 1e6;
+    if (!std::isfinite(us) || std::fabs(us) >= 9.2e18) Throw(ErrorKind::kData, "timestamp out of range: {}", a[0].d);
+    return Value::Int(std::llround(us));
+  }
   if (f == "replace") {
     if (a[1].s.empty()) return a[0];
     std::string out;
@@ -460,6 +445,11 @@ Value EvalFunc(const Expr& e, const Row& row) {
     return Extract(a[0].s, AsMicros(a[1], t), t == TypeId::kTime, e.type);
   }
   const SqlType& t0 = e.args[0]->type;
+  if (f == "to_char") return Value::String(ToChar(AsMicros(a[0], t0.id), a[1].s));
+  if (f == "sign") {
+    if (t0.id == TypeId::kDecimal) return Value::Decimal(a[0].dec > 0 ? 1 : a[0].dec < 0 ? -1 : 0);
+    return Value::Double(a[0].d > 0 ? 1.0 : a[0].d < 0 ? -1.0 : 0.0);
+  }
   if (f == "abs") {
     switch (t0.id) {
       case TypeId::kInt: if (a[0].i == INT64_MIN) Overflow("bigint"); return Value::Int(std::llabs(a[0].i));

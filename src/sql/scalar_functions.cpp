@@ -1,0 +1,361 @@
+#include "sql/scalar_functions.h"
+
+#include <locale.h>
+#include <wctype.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "event/civil_time.h"
+
+namespace sluice::sql {
+
+namespace {
+
+constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
+
+locale_t Utf8Locale() {
+  static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  return utf8;
+}
+
+/// The code point at s[i] (its length in `n`); a byte that starts no valid sequence: itself, n 1,
+/// valid false.
+uint32_t DecodeUtf8(std::string_view s, size_t i, size_t& n, bool& valid) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    n = 1;
+    valid = true;
+    return c;
+  }
+  n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  uint32_t cp = n == 4 ? c & 0x07u : n == 3 ? c & 0x0Fu : c & 0x1Fu;
+  valid = n > 1 && i + n <= s.size() && c < 0xF8;
+  for (size_t k = 1; valid && k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    valid = (b & 0xC0) == 0x80;
+    cp = (cp << 6) | (b & 0x3Fu);
+  }
+  if (!valid) n = 1;
+  return valid ? cp : c;
+}
+
+void AppendUtf8(std::string& out, uint32_t m) {
+  if (m < 0x80) {
+    out.push_back(static_cast<char>(m));
+  } else if (m < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (m >> 6)));
+    out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
+  } else if (m < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (m >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((m >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (m >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((m >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((m >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (m & 0x3F)));
+  }
+}
+
+/// Appends code point `cp` (from `s` at `i`, `n` bytes, `valid`) case-mapped.
+void AppendMapped(std::string& out, std::string_view s, size_t i, size_t n, bool valid, uint32_t cp, bool upper) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(upper ? std::toupper(static_cast<int>(cp)) : std::tolower(static_cast<int>(cp))));
+  } else if (!valid || Utf8Locale() == static_cast<locale_t>(nullptr)) {
+    out.append(s.substr(i, n));
+  } else {
+    AppendUtf8(out, static_cast<uint32_t>(upper ? towupper_l(static_cast<wint_t>(cp), Utf8Locale())
+                                                : towlower_l(static_cast<wint_t>(cp), Utf8Locale())));
+  }
+}
+
+/// Byte offsets of the characters of `s` (and s.size() at the end).
+std::vector<size_t> CharStarts(std::string_view s) {
+  std::vector<size_t> at;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) at.push_back(i);
+  }
+  at.push_back(s.size());
+  return at;
+}
+
+}  // namespace
+
+std::string MapCase(std::string_view s, bool upper) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0, n = 0; i < s.size(); i += n) {
+    bool valid = false;
+    const uint32_t cp = DecodeUtf8(s, i, n, valid);
+    AppendMapped(out, s, i, n, valid, cp, upper);
+  }
+  return out;
+}
+
+std::string InitCap(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool in_word = false;
+  for (size_t i = 0, n = 0; i < s.size(); i += n) {
+    bool valid = false;
+    const uint32_t cp = DecodeUtf8(s, i, n, valid);
+    const bool alnum = cp < 0x80 ? std::isalnum(static_cast<int>(cp)) != 0
+                                 : valid && Utf8Locale() != static_cast<locale_t>(nullptr) &&
+                                       iswalnum_l(static_cast<wint_t>(cp), Utf8Locale()) != 0;
+    AppendMapped(out, s, i, n, valid, cp, alnum && !in_word);
+    in_word = alnum;
+  }
+  return out;
+}
+
+std::string Pad(std::string_view s, int64_t length, std::string_view fill, bool left) {
+  if (length <= 0) return {};
+  if (length > (256 << 20)) Throw(ErrorKind::kData, "requested length too large");
+  const auto at = CharStarts(s);
+  const size_t have = at.size() - 1, want = static_cast<size_t>(length);
+  if (have >= want) return std::string(s.substr(0, at[want]));  // cut to `length` characters
+  if (fill.empty()) return std::string(s);
+  const auto fat = CharStarts(fill);
+  const size_t fill_chars = fat.size() - 1;
+  std::string pad;
+  for (size_t k = 0; k < want - have; ++k) {
+    const size_t c = k % fill_chars;
+    pad.append(fill.substr(fat[c], fat[c + 1] - fat[c]));
+  }
+  return left ? pad + std::string(s) : std::string(s) + pad;
+}
+
+std::string ReverseChars(std::string_view s) {
+  const auto at = CharStarts(s);
+  std::string out;
+  out.reserve(s.size());
+  for (size_t c = at.size() - 1; c-- > 0;) out.append(s.substr(at[c], at[c + 1] - at[c]));
+  return out;
+}
+
+std::string Repeat(std::string_view s, int64_t n) {
+  if (n <= 0 || s.empty()) return {};
+  if (static_cast<uint64_t>(n) > (uint64_t{256} << 20) / s.size()) Throw(ErrorKind::kData, "requested length too large");
+  std::string out;
+  out.reserve(s.size() * static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) out.append(s);
+  return out;
+}
+
+// ---- regular expressions ----
+
+namespace {
+
+/// Compiled patterns, shared by every view (patterns are constants of the views' text).
+const std::regex& Compiled(const std::string& pattern, bool icase) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, bool>, std::unique_ptr<std::regex>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[{pattern, icase}];
+  if (!slot) {
+    auto flags = std::regex::ECMAScript;
+    if (icase) flags |= std::regex::icase;
+    try {
+      slot = std::make_unique<std::regex>(pattern, flags);
+    } catch (const std::regex_error& e) {
+      Throw(ErrorKind::kData, "invalid regular expression \"{}\": {}", pattern, e.what());
+    }
+  }
+  return *slot;
+}
+
+}  // namespace
+
+void CheckRegexp(const std::string& pattern, std::string_view flags) {
+  for (char f : flags) {
+    if (f != 'g' && f != 'i' && f != 'c') Throw(ErrorKind::kData, "invalid regular expression option: \"{}\"", f);
+  }
+  Compiled(pattern, flags.find('i') != std::string_view::npos);
+}
+
+std::string RegexpReplace(std::string_view s, const std::string& pattern, std::string_view replacement,
+                          std::string_view flags) {
+  const bool global = flags.find('g') != std::string_view::npos;
+  const std::regex& re = Compiled(pattern, flags.find('i') != std::string_view::npos);
+  std::string out;
+  auto begin = s.begin();
+  std::match_results<std::string_view::const_iterator> m;
+  bool first = true;
+  while ((first || global) && begin <= s.end() && std::regex_search(begin, s.end(), m, re,
+                                                                   first ? std::regex_constants::match_default
+                                                                         : std::regex_constants::match_prev_avail)) {
+    first = false;
+    out.append(begin, m[0].first);
+    for (size_t k = 0; k < replacement.size(); ++k) {
+      const char c = replacement[k];
+      if (c == '\\' && k + 1 < replacement.size()) {
+        const char d = replacement[k + 1];
+        if (d >= '1' && d <= '9') {
+          const auto g = static_cast<size_t>(d - '0');
+          if (g < m.size() && m[g].matched) out.append(m[g].first, m[g].second);
+          ++k;
+          continue;
+        }
+        if (d == '&') {
+          out.append(m[0].first, m[0].second);
+          ++k;
+          continue;
+        }
+        if (d == '\\') {
+          out.push_back('\\');
+          ++k;
+          continue;
+        }
+      }
+      out.push_back(c);
+    }
+    if (m[0].first == m[0].second) {  // an empty match: step over one character
+      if (m[0].second == s.end()) {
+        begin = s.end() + 1;
+        break;
+      }
+      out.push_back(*m[0].second);
+      begin = m[0].second + 1;
+    } else {
+      begin = m[0].second;
+    }
+  }
+  if (begin <= s.end()) out.append(begin, s.end());
+  return out;
+}
+
+bool RegexpMatches(std::string_view s, const std::string& pattern, bool icase) {
+  return std::regex_search(s.begin(), s.end(), Compiled(pattern, icase));
+}
+
+// ---- to_char ----
+
+namespace {
+
+constexpr const char* kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
+                                   "July",    "August",   "September", "October", "November", "December"};
+constexpr const char* kDays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+
+/// `name` in the case of the pattern that asked for it (MONTH, Month, month), blank-padded to
+/// `width` unless fill mode.
+std::string Named(std::string_view name, std::string_view pattern, size_t width, bool fm) {
+  std::string s(name);
+  if (std::isupper(static_cast<unsigned char>(pattern[1]))) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  } else if (std::islower(static_cast<unsigned char>(pattern[0]))) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (!fm && s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view p) {
+  if (s.size() < p.size()) return false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (std::toupper(static_cast<unsigned char>(s[i])) != p[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void CheckToCharFormat(std::string_view format) {
+  bool quoted = false;
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] == '\\' && i + 1 < format.size()) {
+      ++i;
+    } else if (format[i] == '"') {
+      quoted = !quoted;
+    }
+  }
+  if (quoted) Throw(ErrorKind::kData, "to_char: unterminated quoted text in format \"{}\"", format);
+}
+
+std::string ToChar(int64_t us, std::string_view f) {
+  const int64_t days = us >= 0 ? us / kMicrosPerDay : -((-us + kMicrosPerDay - 1) / kMicrosPerDay);
+  const int64_t rem = us - days * kMicrosPerDay;
+  int64_t y;
+  unsigned mo, d;
+  CivilFromDays(days, y, mo, d);
+  const int64_t hour = rem / 3600000000LL, minute = rem / 60000000 % 60, second = rem / 1000000 % 60;
+  const int64_t micro = rem % 1000000;
+  const int64_t dow = ((days % 7) + 7 + 4) % 7;  // Sunday = 0
+  const int64_t isodow = dow == 0 ? 7 : dow;
+  const int64_t doy = days - DaysFromCivil(y, 1, 1) + 1;
+  const int64_t thursday = days + (4 - isodow);
+  int64_t iy;
+  unsigned im, id;
+  CivilFromDays(thursday, iy, im, id);
+  const int64_t iw = (thursday - DaysFromCivil(iy, 1, 1)) / 7 + 1;
+  std::string out;
+  auto num = [&](int64_t v, int width, bool fm) {
+    out += fm ? std::to_string(v) : fmt::format("{:0{}}", v, v < 0 ? width + 1 : width);
+  };
+  for (size_t i = 0; i < f.size();) {
+    const std::string_view r = f.substr(i);
+    bool fm = false;
+    std::string_view p = r;
+    if (StartsWithNoCase(p, "FM")) {
+      fm = true;
+      p.remove_prefix(2);
+    }
+    const size_t skip = fm ? 2 : 0;
+    auto take = [&](std::string_view pat) {
+      if (!StartsWithNoCase(p, pat)) return false;
+      i += skip + pat.size();
+      return true;
+    };
+    if (take("HH24")) { num(hour, 2, fm); continue; }
+    if (take("HH12") || take("HH")) { num(hour % 12 == 0 ? 12 : hour % 12, 2, fm); continue; }
+    if (take("MI")) { num(minute, 2, fm); continue; }
+    if (take("SS")) { num(second, 2, fm); continue; }
+    if (take("MS")) { num(micro / 1000, 3, fm); continue; }
+    if (take("US")) { num(micro, 6, fm); continue; }
+    if (p.substr(0, 2) == "AM" || p.substr(0, 2) == "PM") { i += skip + 2; out += hour < 12 ? "AM" : "PM"; continue; }
+    if (p.substr(0, 2) == "am" || p.substr(0, 2) == "pm") { i += skip + 2; out += hour < 12 ? "am" : "pm"; continue; }
+    if (take("IYYY")) { num(iy, 4, fm); continue; }
+    if (take("YYYY")) { num(y, 4, fm); continue; }
+    if (take("YYY")) { num(((y % 1000) + 1000) % 1000, 3, fm); continue; }
+    if (take("YY")) { num(((y % 100) + 100) % 100, 2, fm); continue; }
+    if (take("Y")) { num(((y % 10) + 10) % 10, 1, fm); continue; }
+    if (StartsWithNoCase(p, "MONTH")) { out += Named(kMonths[mo - 1], p, 9, fm); i += skip + 5; continue; }
+    if (StartsWithNoCase(p, "MON")) { out += Named(std::string_view(kMonths[mo - 1]).substr(0, 3), p, 3, fm); i += skip + 3; continue; }
+    if (take("MM")) { num(mo, 2, fm); continue; }
+    if (StartsWithNoCase(p, "DAY")) { out += Named(kDays[dow], p, 9, fm); i += skip + 3; continue; }
+    if (StartsWithNoCase(p, "DY")) { out += Named(std::string_view(kDays[dow]).substr(0, 3), p, 3, fm); i += skip + 2; continue; }
+    if (take("DDD")) { num(doy, 3, fm); continue; }
+    if (take("DD")) { num(d, 2, fm); continue; }
+    if (take("ID")) { num(isodow, 1, fm); continue; }
+    if (take("IW")) { num(iw, 2, fm); continue; }
+    if (take("WW")) { num((doy - 1) / 7 + 1, 2, fm); continue; }
+    if (take("D")) { num(dow + 1, 1, fm); continue; }
+    if (take("Q")) { num((mo - 1) / 3 + 1, 1, fm); continue; }
+    if (r[0] == '"') {  // quoted text, \" inside
+      size_t k = 1;
+      for (; k < r.size() && r[k] != '"'; ++k) {
+        if (r[k] == '\\' && k + 1 < r.size()) ++k;
+        out.push_back(r[k]);
+      }
+      i += std::min(k + 1, r.size());
+      continue;
+    }
+    if (r[0] == '\\' && r.size() > 1) {
+      out.push_back(r[1]);
+      i += 2;
+      continue;
+    }
+    out.push_back(r[0]);
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace sluice::sql
