@@ -16,6 +16,7 @@ pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
 pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)  # binlog event CRC32 (SIMD)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # metrics endpoint and web page
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # regular expressions in views
 find_library(PG_QUERY_LIB pg_query REQUIRED)
 find_path(PG_QUERY_INCLUDE pg_query.h REQUIRED)
 add_library(pg_query::pg_query UNKNOWN IMPORTED)

@@ -1986,7 +1986,7 @@ class Binder {
       }
       return j;
     }
-    if (name == "initcap" || name == "reverse") { nargs(1, 1); return make(name, kStringType, {text_arg(0)}); }
+    if (name == "initcap" || name == "reverse" || name == "md5") { nargs(1, 1); return make(name, kStringType, {text_arg(0)}); }
     if (name == "lpad" || name == "rpad") {
       nargs(2, 3);
       std::vector<ExprPtr> a{text_arg(0), int_arg(1)};

@@ -314,6 +314,7 @@ Value EvalFunc(const Expr& e, const Row& row) {
   if (f == "length") return Value::Int(static_cast<int64_t>(Utf8Length(a[0].s)));
   if (f == "initcap") return Value::String(InitCap(a[0].s));
   if (f == "reverse") return Value::String(ReverseChars(a[0].s));
+  if (f == "md5") return Value::String(Md5Hex(a[0].s));
   if (f == "lpad" || f == "rpad") return Value::String(Pad(a[0].s, a[1].i, a.size() > 2 ? a[2].s : " ", f == "lpad"));
   if (f == "repeat") return Value::String(Repeat(a[0].s, a[1].i));
   if (f == "starts_with") return Value::Bool(a[0].s.compare(0, a[1].s.size(), a[1].s) == 0);

@@ -8,9 +8,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <regex>
+#include <vector>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <fmt/format.h>
+#include <openssl/evp.h>
+#include <pcre2.h>
 
 #include "common/error.h"
 #include "event/civil_time.h"
@@ -150,26 +153,66 @@ std::string Repeat(std::string_view s, int64_t n) {
   return out;
 }
 
-// ---- regular expressions ----
+// ---- regular expressions (PCRE2, which shares PostgreSQL's syntax for what views use) ----
 
 namespace {
 
-/// Compiled patterns, shared by every view (patterns are constants of the views' text).
-const std::regex& Compiled(const std::string& pattern, bool icase) {
+struct CodeFree {
+  void operator()(pcre2_code* c) const { pcre2_code_free(c); }
+};
+struct MatchDataFree {
+  void operator()(pcre2_match_data* m) const { pcre2_match_data_free(m); }
+};
+
+/// Compiled (and JIT-compiled where the platform has it) patterns, shared by every view (patterns
+/// are constants of the views' text).
+const pcre2_code* Compiled(const std::string& pattern, bool icase) {
   static std::mutex mu;
-  static std::map<std::pair<std::string, bool>, std::unique_ptr<std::regex>> cache;
+  static std::map<std::pair<std::string, bool>, std::unique_ptr<pcre2_code, CodeFree>> cache;
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = cache[{pattern, icase}];
   if (!slot) {
-    auto flags = std::regex::ECMAScript;
-    if (icase) flags |= std::regex::icase;
-    try {
-      slot = std::make_unique<std::regex>(pattern, flags);
-    } catch (const std::regex_error& e) {
-      Throw(ErrorKind::kData, "invalid regular expression \"{}\": {}", pattern, e.what());
+    int err = 0;
+    PCRE2_SIZE at = 0;
+    const uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (icase ? PCRE2_CASELESS : 0u);
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &err,
+                                     &at, nullptr);
+    if (!code) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(err, msg, sizeof msg);
+      Throw(ErrorKind::kData, "invalid regular expression \"{}\": {} at offset {}", pattern,
+            reinterpret_cast<const char*>(msg), at);
     }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // no JIT: interpreted, same results
+    slot.reset(code);
   }
-  return *slot;
+  return slot.get();
+}
+
+/// Finds the next match of `code` in `s` from byte `start`; false when there is none. Backtracking
+/// is bounded (PCRE2's match and heap limits): a pattern too costly for a value is an error, not a
+/// stall or a crash.
+bool Search(const pcre2_code* code, std::string_view s, size_t start, pcre2_match_data* md) {
+  // A JIT stack of up to 8 MiB per thread (PCRE2's own default is 32 KiB: long values would fail).
+  struct Context {
+    pcre2_jit_stack* stack = pcre2_jit_stack_create(32 << 10, 8 << 20, nullptr);
+    pcre2_match_context* context = pcre2_match_context_create(nullptr);
+    Context() {
+      if (stack && context) pcre2_jit_stack_assign(context, nullptr, stack);
+    }
+    ~Context() {
+      pcre2_match_context_free(context);
+      pcre2_jit_stack_free(stack);
+    }
+  };
+  static thread_local Context ctx;
+  const int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), start, 0, md, ctx.context);
+  if (rc >= 0) return true;
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  PCRE2_UCHAR msg[256];
+  pcre2_get_error_message(rc, msg, sizeof msg);
+  Throw(ErrorKind::kData, "regular expression match failed on a value of {} bytes: {}", s.size(),
+        reinterpret_cast<const char*>(msg));
 }
 
 }  // namespace
@@ -184,28 +227,23 @@ void CheckRegexp(const std::string& pattern, std::string_view flags) {
 std::string RegexpReplace(std::string_view s, const std::string& pattern, std::string_view replacement,
                           std::string_view flags) {
   const bool global = flags.find('g') != std::string_view::npos;
-  const std::regex& re = Compiled(pattern, flags.find('i') != std::string_view::npos);
+  const pcre2_code* code = Compiled(pattern, flags.find('i') != std::string_view::npos);
+  std::unique_ptr<pcre2_match_data, MatchDataFree> md(pcre2_match_data_create_from_pattern(code, nullptr));
   std::string out;
-  auto begin = s.begin();
-  std::match_results<std::string_view::const_iterator> m;
-  bool first = true;
-  while ((first || global) && begin <= s.end() && std::regex_search(begin, s.end(), m, re,
-                                                                   first ? std::regex_constants::match_default
-                                                                         : std::regex_constants::match_prev_avail)) {
-    first = false;
-    out.append(begin, m[0].first);
+  size_t pos = 0;  // copied up to here
+  size_t from = 0;  // next search from here
+  while (from <= s.size() && Search(code, s, from, md.get())) {
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
+    const uint32_t groups = pcre2_get_ovector_count(md.get());
+    const size_t b = ov[0], e = ov[1];
+    out.append(s.substr(pos, b - pos));
     for (size_t k = 0; k < replacement.size(); ++k) {
       const char c = replacement[k];
       if (c == '\\' && k + 1 < replacement.size()) {
         const char d = replacement[k + 1];
-        if (d >= '1' && d <= '9') {
-          const auto g = static_cast<size_t>(d - '0');
-          if (g < m.size() && m[g].matched) out.append(m[g].first, m[g].second);
-          ++k;
-          continue;
-        }
-        if (d == '&') {
-          out.append(m[0].first, m[0].second);
+        if ((d >= '1' && d <= '9') || d == '&') {
+          const uint32_t g = d == '&' ? 0 : static_cast<uint32_t>(d - '0');
+          if (g < groups && ov[2 * g] != PCRE2_UNSET) out.append(s.substr(ov[2 * g], ov[2 * g + 1] - ov[2 * g]));
           ++k;
           continue;
         }
@@ -217,23 +255,37 @@ std::string RegexpReplace(std::string_view s, const std::string& pattern, std::s
       }
       out.push_back(c);
     }
-    if (m[0].first == m[0].second) {  // an empty match: step over one character
-      if (m[0].second == s.end()) {
-        begin = s.end() + 1;
-        break;
-      }
-      out.push_back(*m[0].second);
-      begin = m[0].second + 1;
+    pos = e;
+    if (!global) break;
+    if (e == b) {  // an empty match: the next search starts one character on
+      if (e >= s.size()) break;
+      size_t n = 1;
+      while (e + n < s.size() && (static_cast<unsigned char>(s[e + n]) & 0xC0) == 0x80) ++n;
+      from = e + n;
     } else {
-      begin = m[0].second;
+      from = e;
     }
   }
-  if (begin <= s.end()) out.append(begin, s.end());
+  out.append(s.substr(std::min(pos, s.size())));
   return out;
 }
 
 bool RegexpMatches(std::string_view s, const std::string& pattern, bool icase) {
-  return std::regex_search(s.begin(), s.end(), Compiled(pattern, icase));
+  const pcre2_code* code = Compiled(pattern, icase);
+  std::unique_ptr<pcre2_match_data, MatchDataFree> md(pcre2_match_data_create_from_pattern(code, nullptr));
+  return Search(code, s, 0, md.get());
+}
+
+std::string Md5Hex(std::string_view s) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(s.data(), s.size(), digest, &n, EVP_md5(), nullptr) != 1) {
+    Throw(ErrorKind::kInternal, "md5: OpenSSL's digest failed");
+  }
+  std::string hex;
+  hex.reserve(2 * n);
+  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
 }
 
 // ---- to_char ----

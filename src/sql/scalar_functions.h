@@ -26,10 +26,12 @@ std::string Repeat(std::string_view s, int64_t n);
 
 /// regexp_replace(s, pattern, replacement, flags): the first match replaced (every one with flag
 /// g; i: case-insensitive); \1..\9 in `replacement` are the groups, \& the match. Patterns are
-/// ECMAScript regular expressions, which share PostgreSQL's for what views use (classes, \d \w \s,
-/// groups, alternation, quantifiers, anchors).
+/// PCRE2's (UTF-8), which share PostgreSQL's syntax for what views use (classes, \d \w \s,
+/// groups, alternation, quantifiers, anchors, lookahead); backtracking is bounded.
 std::string RegexpReplace(std::string_view s, const std::string& pattern, std::string_view replacement,
                           std::string_view flags);
+/// md5(): the lowercase hex MD5 digest of the bytes.
+std::string Md5Hex(std::string_view s);
 /// s ~ pattern (case-insensitive: ~*).
 bool RegexpMatches(std::string_view s, const std::string& pattern, bool icase);
 /// Throws Error(kData) naming what is wrong when `pattern` / `flags` are not valid.

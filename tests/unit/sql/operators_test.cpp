@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "sql/expr.h"
 #include "sql/operators.h"
+#include "sql/scalar_functions.h"
 #include "view_harness.h"
 
 namespace sluice::sql {
@@ -218,6 +219,28 @@ TEST(CastValue, TextToIntegersSaysWhatIsWrong) {
   EXPECT_NE(message("9223372036854775808", TypeId::kInt).find("bigint out of range"), std::string::npos);
   EXPECT_NE(message("-1", TypeId::kUInt).find("invalid input syntax for type bigint unsigned"), std::string::npos);
   EXPECT_NE(message("18446744073709551616", TypeId::kUInt).find("bigint unsigned out of range"), std::string::npos);
+}
+
+TEST(ScalarFunctions, RegularExpressionsOnLongValuesAndMd5) {
+  // Long values match without exhausting the stack (std::regex crashed on 100 kB); a pattern whose
+  // backtracking explodes is an error naming the value's size, not a stall.
+  const std::string long_a(4 << 20, 'a');
+  EXPECT_EQ(RegexpReplace(long_a, "a+", "b", ""), "b");
+  EXPECT_EQ(RegexpReplace(long_a + "x", "a*x$", "<\\&>", "").size(), (4u << 20) + 3);
+  EXPECT_TRUE(RegexpMatches(long_a, "^a*$", false));
+  try {
+    RegexpMatches(std::string(40000, 'a') + "!", "^(a+)+$", false);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find("regular expression match failed on a value of 40001 bytes"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(RegexpReplace("ab ab", "", "-", "g"), "-a-b- -a-b-");  // empty matches step one character
+  EXPECT_EQ(RegexpReplace("été", "t", "T", "g"), "éTé");
+  EXPECT_EQ(RegexpReplace("x\xff\xfey", "y", "z", ""), "x\xff\xfez");  // not UTF-8: still matched
+  EXPECT_EQ(Md5Hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(Md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
 }
 
 TEST(WideDecimal, CanonicalTextOrdersByValue) {
