@@ -488,6 +488,13 @@ Value EvalFunc(const Expr& e, const Row& row) {
 
 }  // namespace
 
+bool IsAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
 bool LikeMatch(std::string_view s, std::string_view p, bool ci) {
   auto eq = [ci](char a, char b) {
     return ci ? std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)) : a == b;
@@ -787,6 +794,9 @@ Value Eval(const Expr& e, const Row& row) {
       if (a.null) return a;
       Value p = Eval(*e.args[1], row);
       if (p.null) return p;
+      if (e.case_insensitive && !IsAscii(a.s)) {  // ILIKE beyond ASCII: both sides lower-cased
+        return Value::Bool(LikeMatch(MapCase(a.s, false), MapCase(p.s, false), false) != e.negated);
+      }
       return Value::Bool(LikeMatch(a.s, p.s, e.case_insensitive) != e.negated);
     }
     case ExprKind::kFunc: return EvalFunc(e, row);
