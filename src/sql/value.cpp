@@ -356,11 +356,12 @@ Int128 ParseDecimal(std::string_view text, int scale) {
   while (i < text.size() && text[i] == ' ') ++i;
   bool neg = false;
   if (i < text.size() && (text[i] == '-' || text[i] == '+')) neg = text[i++] == '-';
-  Int128 v = 0;
-  int frac = 0;
+  // At most 38 significant digits are kept, so the unchecked 128-bit accumulation cannot overflow.
+  unsigned __int128 v = 0;
+  int frac = 0, digits = 0;
   bool dot = false, any = false, round_up = false, rounded = false;
   for (; i < text.size(); ++i) {
-    char c = text[i];
+    const char c = text[i];
     if (c == '.' && !dot) {
       dot = true;
       continue;
@@ -375,30 +376,43 @@ Int128 ParseDecimal(std::string_view text, int scale) {
       }
       ++frac;
     }
-    v = CheckedAdd128(CheckedMul128(v, 10), c - '0');
+    if (v != 0 || c != '0') {
+      if (++digits > kMaxDigits) Throw(ErrorKind::kData, "numeric value out of range (more than 38 digits)");
+    }
+    v = v * 10 + static_cast<unsigned>(c - '0');
   }
   while (i < text.size() && text[i] == ' ') ++i;
   if (!any || i != text.size()) Throw(ErrorKind::kData, "invalid input syntax for type numeric: \"{}\"", text);
-  v = CheckedMul128(v, Pow10(scale - frac));
-  if (round_up) v = CheckedAdd128(v, 1);
-  return neg ? -v : v;
+  Int128 r = static_cast<Int128>(v);
+  if (scale > frac) r = CheckedMul128(r, Pow10(scale - frac));
+  if (round_up) r = CheckedAdd128(r, 1);
+  return neg ? -r : r;
 }
 
 std::string FormatDecimal(Int128 v, int scale) {
-  bool neg = v < 0;
+  const bool neg = v < 0;
   unsigned __int128 u = neg ? static_cast<unsigned __int128>(-(v + 1)) + 1 : static_cast<unsigned __int128>(v);
-  std::string digits;
-  do {
-    digits.push_back(static_cast<char>('0' + static_cast<int>(u % 10)));
+  char buf[48];  // 39 digits, a dot, a sign
+  char* end = buf + sizeof buf;
+  char* p = end;
+  int n = 0;
+  auto digit = [&](unsigned d) {
+    if (scale > 0 && n == scale) *--p = '.';
+    *--p = static_cast<char>('0' + d);
+    ++n;
+  };
+  while (u > UINT64_MAX) {  // 128-bit division only for the digits above 2^64
+    digit(static_cast<unsigned>(u % 10));
     u /= 10;
-  } while (u != 0);
-  while (static_cast<int>(digits.size()) <= scale) digits.push_back('0');
-  std::string out = neg ? "-" : "";
-  for (size_t k = digits.size(); k-- > 0;) {
-    out.push_back(digits[k]);
-    if (scale > 0 && k == static_cast<size_t>(scale)) out.push_back('.');
   }
-  return out;
+  uint64_t w = static_cast<uint64_t>(u);
+  do {
+    digit(static_cast<unsigned>(w % 10));
+    w /= 10;
+  } while (w != 0);
+  while (n <= scale) digit(0);
+  if (neg) *--p = '-';
+  return std::string(p, static_cast<size_t>(end - p));
 }
 
 std::string NormalizeDecimal(std::string_view text, int scale) {
