@@ -399,6 +399,9 @@ class SinkLoop : public kafka::RebalanceListener {
       target.database = t->database;
       target.table = t->table;
       sink_.TruncateBelow(target, t->version);
+      // Rows below it read later (from a partition whose copy has not come yet, or with Debezium's
+      // single truncate event, from any other partition) were truncated too.
+      decoder_.DropBelow(t->database, t->table, t->version);
     }
     if (decoder_.pending_rows() >= 65536) PushChunks();
   }
