@@ -1679,7 +1679,7 @@ def build_micro(name):
     cmd = ["g++", "-O2", "-g", "-DNDEBUG", "-std=c++20", "-DFMT_SHARED", "-DSPDLOG_COMPILED_LIB",
            "-DSPDLOG_FMT_EXTERNAL", "-DSPDLOG_SHARED_LIB", f"-I{ROOT}/src", "-isystem", "/usr/include/mariadb",
            src, *libs, "-lbenchmark", "-lpg_query", "-lsimdjson", "-lspdlog", "-lfmt", "-lyaml-cpp", "-lcurl",
-           "-lrocksdb", "-lrdkafka", "-lmariadb", "-lzstd", "-lisal", "-lz", "-lpthread", "-o", exe]
+           "-lrocksdb", "-lrdkafka", "-lmariadb", "-lzstd", "-lisal", "-lpcre2-8", "-lcrypto", "-lz", "-lpthread", "-o", exe]
     log("  " + " ".join(cmd))
     b = subprocess.run(cmd, capture_output=True, text=True)
     if b.returncode != 0:
