@@ -272,6 +272,18 @@ std::map<TopicPartition, int64_t> KafkaConsumer::Committed(const std::vector<Top
   return out;
 }
 
+namespace {
+
+/// The message of `e` (freed here), or "" when there is no error.
+std::string TakeError(rd_kafka_error_t* e) {
+  if (!e) return {};
+  std::string what = rd_kafka_error_string(e);
+  rd_kafka_error_destroy(e);
+  return what;
+}
+
+}  // namespace
+
 void KafkaConsumer::Rewind(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty()) return;
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
@@ -280,17 +292,9 @@ void KafkaConsumer::Rewind(const std::vector<TopicPartition>& partitions) {
   // Unassigning stops their fetchers and purges what they fetched; assigning again starts them at
   // the log start. (A seek would need each fetcher started first.)
   if (std::string_view(rd_kafka_rebalance_protocol(rk_)) == "COOPERATIVE") {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, list)) {
-      failure = rd_kafka_error_string(e);
-      rd_kafka_error_destroy(e);
-    }
+    failure = TakeError(rd_kafka_incremental_unassign(rk_, list));
     for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-    if (failure.empty()) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, list)) {
-        failure = rd_kafka_error_string(e);
-        rd_kafka_error_destroy(e);
-      }
-    }
+    if (failure.empty()) failure = TakeError(rd_kafka_incremental_assign(rk_, list));
   } else {
     rd_kafka_topic_partition_list_t* all = nullptr;
     rd_kafka_assignment(rk_, &all);
@@ -317,10 +321,7 @@ void KafkaConsumer::AssignMore(const std::map<TopicPartition, int64_t>& partitio
   }
   std::string failure;
   if (std::string_view(rd_kafka_rebalance_protocol(rk_)) == "COOPERATIVE") {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, list)) {
-      failure = rd_kafka_error_string(e);
-      rd_kafka_error_destroy(e);
-    }
+    failure = TakeError(rd_kafka_incremental_assign(rk_, list));
   } else {
     rd_kafka_topic_partition_list_t* all = nullptr;
     rd_kafka_assignment(rk_, &all);

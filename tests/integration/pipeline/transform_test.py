@@ -106,6 +106,14 @@ state:
                 p.kill()
                 p.wait()
 
+    def run_until_crash(self, test, stage, point):
+        """`sluice STAGE --exit-when-caught-up`, killed by SLUICE_CRASH_AT=POINT:1 (asserted); its output."""
+        out = subprocess.run([SLUICE, stage, self.configs[stage], "--exit-when-caught-up"],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, SLUICE_CRASH_AT=f"{point}:1"))
+        test.assertEqual(out.returncode, -signal.SIGKILL, out.stderr[-3000:])
+        return out
+
     def run(self, stage, *extra, check=True, timeout=300):
         out = subprocess.run([SLUICE, stage, self.configs[stage], "--exit-when-caught-up", *extra],
                              capture_output=True, text=True, timeout=timeout)
@@ -207,10 +215,7 @@ class Transform(unittest.TestCase):
         # kill -9 once the view topics' rows are deleted, before the rebuild is stored: the restart
         # resumes from the last checkpoint, reads the TRUNCATE again and rebuilds, producing above
         # those deletes (the lease names their version).
-        out = subprocess.run([SLUICE, "transform", s.configs["transform"], "--exit-when-caught-up"],
-                             capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, SLUICE_CRASH_AT="transform.after_sweep:1"))
-        self.assertEqual(out.returncode, -signal.SIGKILL, out.stderr[-3000:])
+        out = s.run_until_crash(self, "transform", "transform.after_sweep")
         self.assertIn("deleted the", out.stderr)
         out = s.run("transform")
         self.assertEqual(out.stderr.count("every view is rebuilt from the input topics"), 1, out.stderr[-3000:])
@@ -241,10 +246,7 @@ class Transform(unittest.TestCase):
         w.setup(batches=300)
         w.run(300)
         s.run("capture")
-        out = subprocess.run([SLUICE, "transform", s.configs["transform"], "--exit-when-caught-up"],
-                             capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, SLUICE_CRASH_AT="transform.after_checkpoint:1"))
-        self.assertEqual(out.returncode, -signal.SIGKILL, out.stderr[-3000:])
+        s.run_until_crash(self, "transform", "transform.after_checkpoint")
         out = s.run("transform")
         s.run("sink")
         compare_views(self, s)
