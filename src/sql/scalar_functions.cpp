@@ -80,11 +80,12 @@ void AppendMapped(std::string& out, std::string_view s, size_t i, size_t n, bool
   }
 }
 
-/// Byte offsets of the characters of `s` (and s.size() at the end).
+/// Byte offsets of the characters of `s` (and s.size() at the end); stray continuation bytes at
+/// the start count as a character (not UTF-8: still at least one character per non-empty text).
 std::vector<size_t> CharStarts(std::string_view s) {
   std::vector<size_t> at;
   for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) at.push_back(i);
+    if (i == 0 || (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) at.push_back(i);
   }
   at.push_back(s.size());
   return at;

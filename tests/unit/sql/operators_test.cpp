@@ -240,6 +240,11 @@ TEST(ScalarFunctions, RegularExpressionsOnLongValuesAndMd5) {
   EXPECT_EQ(RegexpReplace("été", "t", "T", "g"), "éTé");
   EXPECT_EQ(RegexpReplace("x\xff\xfey", "y", "z", ""), "x\xff\xfez");  // not UTF-8: still matched
   EXPECT_EQ(Md5Hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+  // Text that is not UTF-8 (found by a random-input run under UBSan: a fill of one stray
+  // continuation byte counted as no character and divided by zero).
+  EXPECT_EQ(Pad("ab", 4, "\x80", true), "\x80\x80" "ab");
+  EXPECT_EQ(ReverseChars("\x80\xc3\xa9"), "\xc3\xa9\x80");
+  EXPECT_EQ(Pad("\xc3\xa9t\xc3\xa9", 2, " ", false), "\xc3\xa9t");
   EXPECT_EQ(Md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
 }
 
