@@ -161,7 +161,8 @@ std::string LastName(dom::element e, std::string_view key) {
 }
 
 bool IsAggregateName(std::string_view n) {
-  return n == "count" || n == "sum" || n == "avg" || n == "min" || n == "max";
+  return n == "count" || n == "sum" || n == "avg" || n == "min" || n == "max" || n == "bool_and" ||
+         n == "bool_or" || n == "every";
 }
 
 /// Returns true when the subtree holds an aggregate call.
@@ -1870,6 +1871,12 @@ class Binder {
         } else {
           call.type = t.id == TypeId::kDouble ? t : SqlType{TypeId::kDecimal, std::max(6, t.scale), 38};
         }
+      } else if (name == "bool_and" || name == "every" || name == "bool_or") {
+        if (at != TypeId::kBool && at != TypeId::kNull) {
+          Fail(loc, "function {}({}) does not exist", name, TypeToString(call.arg->type));
+        }
+        call.func = name == "bool_or" ? AggFunc::kBoolOr : AggFunc::kBoolAnd;
+        call.type = kBoolType;
       } else {
         call.func = name == "min" ? AggFunc::kMin : AggFunc::kMax;
         call.type = call.arg->type;

@@ -1224,6 +1224,10 @@ void AccumulateAgg(AggAccumulator& acc, const AggCall& call, const Value& v, int
     if (call.distinct) return;
   }
   acc.count += sign;
+  if (call.func == AggFunc::kBoolAnd || call.func == AggFunc::kBoolOr) {
+    if (v.i != 0) acc.sum += sign;  // trues among the `count` values
+    return;
+  }
   if (call.func == AggFunc::kSum || call.func == AggFunc::kAvg) {
     const SqlType& t = call.arg->type;
     if (t.id == TypeId::kDouble) {
@@ -1243,6 +1247,18 @@ Value FinalizeAgg(const AggAccumulator& acc, const AggCall& call) {
     case AggFunc::kCount: return Value::Int(call.distinct ? static_cast<int64_t>(acc.values.size()) : acc.count);
     case AggFunc::kMin: return acc.values.empty() ? Value::Null() : acc.values.begin()->first;
     case AggFunc::kMax: return acc.values.empty() ? Value::Null() : acc.values.rbegin()->first;
+    case AggFunc::kBoolAnd:
+    case AggFunc::kBoolOr: {
+      int64_t n = acc.count;
+      Int128 trues = acc.sum;
+      if (call.distinct) {
+        n = static_cast<int64_t>(acc.values.size());
+        trues = 0;
+        for (const auto& [v, c] : acc.values) trues += v.i != 0;
+      }
+      if (n == 0) return Value::Null();
+      return Value::Bool(call.func == AggFunc::kBoolAnd ? trues == n : trues > 0);
+    }
     case AggFunc::kSum:
     case AggFunc::kAvg: break;
   }

@@ -14,7 +14,7 @@
 namespace sluice::sql {
 
 enum class PlanKind : uint8_t { kScan, kFilter, kProject, kAggregate, kJoin, kUnionAll };
-enum class AggFunc : uint8_t { kCountStar, kCount, kSum, kAvg, kMin, kMax };
+enum class AggFunc : uint8_t { kCountStar, kCount, kSum, kAvg, kMin, kMax, kBoolAnd, kBoolOr };
 enum class JoinType : uint8_t { kInner, kLeft, kRight, kFull };
 
 /// One aggregate call of a kAggregate node; `arg` is bound against the node's input.
