@@ -390,9 +390,10 @@ Int128 ParseDecimal(std::string_view text, int scale) {
 }
 
 std::string FormatDecimal(Int128 v, int scale) {
+  if (scale < 0 || scale > 60) Throw(ErrorKind::kInternal, "decimal scale {} out of range", scale);
   const bool neg = v < 0;
   unsigned __int128 u = neg ? static_cast<unsigned __int128>(-(v + 1)) + 1 : static_cast<unsigned __int128>(v);
-  char buf[48];  // 39 digits, a dot, a sign
+  char buf[64];  // up to 61 digits (scale 60: "0." and 60 digits), a dot, a sign
   char* end = buf + sizeof buf;
   char* p = end;
   int n = 0;
