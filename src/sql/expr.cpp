@@ -180,11 +180,9 @@ Value Extract(std::string field, int64_t us, bool is_time, const SqlType& out) {
   if (field == "isodow") return result(((days % 7) + 7 + 3) % 7 + 1);
   if (field == "doy") return result(days - DaysFromCivil(y, 1, 1) + 1);
   if (field == "week" || field == "isoyear") {  // ISO 8601: weeks start on Monday, week 1 holds January 4
-    const int64_t thursday = days + 3 - (((days % 7) + 7 + 3) % 7);
-    int64_t iy;
-    unsigned im, id;
-    CivilFromDays(thursday, iy, im, id);
-    return result(field == "isoyear" ? iy : (thursday - DaysFromCivil(iy, 1, 1)) / 7 + 1);
+    int64_t iy, iw;
+    IsoWeek(days, iy, iw);
+    return result(field == "isoyear" ? iy : iw);
   }
   if (field == "millennium") return result(y > 0 ? (y + 999) / 1000 : -((999 - y) / 1000));
   if (field == "decade") return result(FloorDiv(y, 10));

@@ -17,12 +17,11 @@
 
 #include "common/error.h"
 #include "event/civil_time.h"
+#include "sql/value.h"
 
 namespace sluice::sql {
 
 namespace {
-
-constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
 
 locale_t Utf8Locale() {
   static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
@@ -332,6 +331,13 @@ void CheckToCharFormat(std::string_view format) {
   if (quoted) Throw(ErrorKind::kData, "to_char: unterminated quoted text in format \"{}\"", format);
 }
 
+void IsoWeek(int64_t days, int64_t& iso_year, int64_t& week) {
+  const int64_t thursday = days + 3 - (((days % 7) + 7 + 3) % 7);  // of the same Monday-based week
+  unsigned m, d;
+  CivilFromDays(thursday, iso_year, m, d);
+  week = (thursday - DaysFromCivil(iso_year, 1, 1)) / 7 + 1;
+}
+
 std::string ToChar(int64_t us, std::string_view f) {
   const int64_t days = us >= 0 ? us / kMicrosPerDay : -((-us + kMicrosPerDay - 1) / kMicrosPerDay);
   const int64_t rem = us - days * kMicrosPerDay;
@@ -343,11 +349,8 @@ std::string ToChar(int64_t us, std::string_view f) {
   const int64_t dow = ((days % 7) + 7 + 4) % 7;  // Sunday = 0
   const int64_t isodow = dow == 0 ? 7 : dow;
   const int64_t doy = days - DaysFromCivil(y, 1, 1) + 1;
-  const int64_t thursday = days + (4 - isodow);
-  int64_t iy;
-  unsigned im, id;
-  CivilFromDays(thursday, iy, im, id);
-  const int64_t iw = (thursday - DaysFromCivil(iy, 1, 1)) / 7 + 1;
+  int64_t iy, iw;
+  IsoWeek(days, iy, iw);
   std::string out;
   auto num = [&](int64_t v, int width, bool fm) {
     out += fm ? std::to_string(v) : fmt::format("{:0{}}", v, v < 0 ? width + 1 : width);

@@ -37,6 +37,10 @@ bool RegexpMatches(std::string_view s, const std::string& pattern, bool icase);
 /// Throws Error(kData) naming what is wrong when `pattern` / `flags` are not valid.
 void CheckRegexp(const std::string& pattern, std::string_view flags);
 
+/// The ISO 8601 week-numbering year and week (weeks start on Monday; week 1 holds January 4) of
+/// the date `days` days after 1970-01-01; shared by to_char (IYYY, IW) and extract (isoyear, week).
+void IsoWeek(int64_t days, int64_t& iso_year, int64_t& week);
+
 /// to_char(timestamp, format) with PostgreSQL's date/time patterns (YYYY YY MM DD HH24 HH12 HH MI
 /// SS MS US AM PM Mon Month Dy Day D ID DDD IW WW Q, FM fill mode, "quoted text"); `us`:
 /// microseconds since 1970-01-01.
