@@ -203,6 +203,7 @@ class ChangeChunk {
   uint64_t version(size_t row) const { return versions_[row]; }
   uint32_t row_in_event(size_t row) const { return row_in_event_[row]; }
   const SourceInfo& source(size_t row) const { return sources_[source_index_[row]]; }
+  uint32_t source_index(size_t row) const { return source_index_[row]; }
   const std::vector<SourceInfo>& sources() const { return sources_; }
 
   /// Re-tags row `row` with another source (e.g. to mark the last snapshot row).

@@ -154,6 +154,7 @@ struct ViewStage::View {
   std::map<const TableSchema*, Adapter> adapters;
   metrics::Counter* rows_in = nullptr;   ///< input row changes (sluice_view_input_rows_total)
   metrics::Counter* rows_out = nullptr;  ///< upsert rows emitted (sluice_view_output_rows_total)
+  std::optional<sql::ShardKey> shard_key;  ///< ViewSelection with shards > 1: how its rows are routed
 };
 
 std::vector<sql::DeclaredSink> DeclaredSinks(const Config& config) {
@@ -168,9 +169,14 @@ std::vector<sql::DeclaredSink> DeclaredSinks(const Config& config) {
   return sinks;
 }
 
-ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables) {
+ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables, const ViewSelection* selection) {
   const std::vector<std::string> files = config.GetList("transform", "sql");
   if (files.empty()) return;
+  if (selection) {
+    shard_ = selection->shard;
+    shards_ = std::max<uint32_t>(1, selection->shards);
+  }
+  std::set<std::string> left_out;  // views of another task (ViewSelection)
   sql::Catalog catalog(DefaultDatabase(config, tables));
   for (const auto& t : tables) {
     catalog.AddTable(t);
@@ -189,6 +195,10 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
         sql::ExtractSourceTables(f, ReadFile(p.lexically_normal().string(), f), &declared, &declared_sinks);
     for (const auto& d : declared) BindDeclaredTable(config, tables, d, catalog);
     for (auto& def : sql::CompileViews(f, text, catalog)) {
+      if (selection && !selection->views.count(Lower(def.name))) {
+        left_out.insert(Lower(def.name));
+        continue;
+      }
       auto v = std::make_unique<View>();
       v->name = Lower(def.name);
       if (!def.has_key) {
@@ -205,6 +215,10 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
       }
       v->pipeline = std::make_unique<sql::ViewPipeline>(def.plan, def.output);
       v->sources = v->pipeline->Sources();
+      if (shards_ > 1) {
+        v->shard_key = sql::ShardKeyOf(def);
+        SLUICE_CHECK(v->shard_key.has_value(), fmt::format("view {} cannot be split into shards", def.name));
+      }
       // The fingerprint covers what the state depends on: the statement, the columns it was bound
       // to, and the fingerprints of the views it reads. A plan with hidden key columns anywhere
       // adds its shape: those columns (new in an operator's stored rows) came with a later
@@ -246,6 +260,7 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
     }
   }
   for (const auto& d : declared_sinks) {
+    if (left_out.count(Lower(d.from))) continue;
     const auto v = std::find_if(views_.begin(), views_.end(), [&](const auto& x) { return x->name == Lower(d.from); });
     if (v == views_.end()) {
       Throw(ErrorKind::kSql, "{}:{}:{}: CREATE SINK {} FROM {}: no materialized view of that name (a sink writes a view)",
@@ -275,6 +290,20 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
 }
 
 ViewStage::~ViewStage() = default;
+
+std::vector<ViewInfo> ViewStage::Describe() const {
+  std::vector<ViewInfo> out;
+  for (const auto& v : views_) {
+    ViewInfo i;
+    i.name = v->name;
+    for (const auto& s : v->sources) {
+      if (!tables_.count(s)) i.read_views.push_back(s);
+    }
+    i.shardable = sql::ShardKeyOf(v->def).has_value();
+    out.push_back(std::move(i));
+  }
+  return out;
+}
 
 std::vector<TableSchemaPtr> ViewStage::OutputSchemas(const std::vector<std::string>& except) const {
   std::vector<TableSchemaPtr> r;
@@ -452,13 +481,26 @@ void ViewStage::Push(const ChangeChunk& chunk) {
       for (size_t i = 0; a.identity && i < a.keep.size(); ++i) a.identity = a.keep[i] == static_cast<int>(i);
       ad = v->adapters.emplace(chunk.schema().get(), std::move(a)).first;
     }
-    if (ad->second.identity) {
-      PushTo(*v, source, *in);
-    } else {
+    ChangeChunk adapted;
+    if (!ad->second.identity) {
       ChangeChunk copy = *in;
-      ChangeChunk adapted = std::move(copy).Project(bound, ad->second.keep);
-      PushTo(*v, source, adapted);
+      adapted = std::move(copy).Project(bound, ad->second.keep);
+      in = &adapted;
     }
+    ChangeChunk mine;
+    if (v->shard_key) {
+      // This stage maintains one shard of the view: the rows routed to it.
+      auto cols = v->shard_key->source_columns.find(source);
+      SLUICE_CHECK(cols != v->shard_key->source_columns.end(),
+                   fmt::format("view {} has no shard columns for {}", v->def.name, source));
+      bool all = false;
+      mine = sql::KeepShard(*in, cols->second, shard_, shards_, &all);
+      if (!all) {
+        if (mine.empty()) continue;
+        in = &mine;
+      }
+    }
+    PushTo(*v, source, *in);
   }
 }
 

@@ -21,6 +21,7 @@
 #include "event/change.h"
 #include "mysql/capture.h"
 #include "sql/operators.h"
+#include "sql/distribution.h"
 #include "sql/plan.h"
 #include "sql/source_ddl.h"
 #include "sql/view_state.h"
@@ -38,13 +39,31 @@ namespace sluice::pipeline {
 /// a malformed statement.
 std::vector<sql::DeclaredSink> DeclaredSinks(const Config& config);
 
+/// Some of the views, for one task of `sluice transform` with transform.parallelism > 1: only
+/// `views` (lower-case names; the views they read must be among them), and with `shards` > 1 only
+/// the rows of shard `shard` of each (routed by its sql::ShardKey, which each must have).
+struct ViewSelection {
+  std::set<std::string> views;
+  uint32_t shard = 0, shards = 1;
+};
+
+/// What ViewStage::Describe says of one view.
+struct ViewInfo {
+  std::string name;                     ///< lower-case
+  std::vector<std::string> read_views;  ///< the views it reads (lower-case)
+  bool shardable = false;               ///< sql::ShardKeyOf found a shard key
+};
+
 class ViewStage {
  public:
   /// Compiles the views of the config's `transform.sql` files against `tables` (the captured tables'
   /// emitted schemas). Throws Error(kConfig) for an unreadable file, Error(kSql) "file:line:col: ..."
   /// for SQL the engine does not accept, and Error(kSql) for a view without a unique key.
-  ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables);
+  ViewStage(const Config& config, const std::vector<TableSchemaPtr>& tables, const ViewSelection* selection = nullptr);
   ~ViewStage();
+
+  /// The views in creation order: what each reads and whether its work splits by key.
+  std::vector<ViewInfo> Describe() const;
 
   bool empty() const { return views_.empty(); }
   size_t size() const { return views_.size(); }
@@ -129,6 +148,7 @@ class ViewStage {
   bool monotonic_ = false;
   bool volatile_ = false;      ///< see StateVolatile
   uint64_t last_version_ = 0;  ///< monotonic mode: the last commit's version (stored with the state)
+  uint32_t shard_ = 0, shards_ = 1;  ///< ViewSelection: this stage's shard of every view
 };
 
 }  // namespace sluice::pipeline

@@ -7,9 +7,11 @@
 // upsert) and must equal its multiset: two rows never share a key.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sql/distribution.h"
 #include "sql/operators.h"
 #include "sql/reference_eval.h"
 #include "sql/view_state.h"
@@ -34,6 +36,15 @@ class ViewHarness {
   }
   ViewStateManager* state_manager() { return manager_.get(); }
   void set_commit_every(int n) { commit_every_ = n; }
+  /// Maintains only shard `shard` of `shards` of every view (sql/distribution.h: each view must
+  /// have a ShardKey): source rows are routed by KeepShard before they are pushed, every output
+  /// row is checked to route to this shard by the view's output columns, and Commit no longer
+  /// compares a view with the oracle (the test compares the union of the shards). Call before
+  /// CreateViews.
+  void SetShard(uint32_t shard, uint32_t shards) {
+    shard_ = shard;
+    shards_ = shards;
+  }
   StateStore* state_store() { return store_.get(); }
   /// Simulates kill -9: drops the pipelines, the manager and the store without committing,
   /// reopens the store, runs Recover, rebuilds the pipelines and rolls the source tables and view
@@ -49,6 +60,10 @@ class ViewHarness {
   void AddTable(TableSchemaPtr schema);
   /// Compiles views (CREATE MATERIALIZED VIEW statements) and starts their pipelines.
   void CreateViews(const std::string& file, const std::string& sql);
+  /// Compiles views against the tables without starting pipelines.
+  std::vector<ViewDefinition> Compile(const std::string& file, const std::string& sql) {
+    return CompileViews(file, sql, catalog_);
+  }
 
   /// Parses a row written as `1, NULL, 'text', 12.50` into values of `table`'s column types
   /// (`count` values, or all columns when count < 0).
@@ -88,6 +103,7 @@ class ViewHarness {
     /// (formatted visible columns, formatted whole row with the hidden key columns) -> multiplicity
     std::map<std::pair<std::string, std::string>, int64_t> contents;
     std::map<std::string, std::string> upserted;  ///< encoded key -> formatted whole row (has_key)
+    std::optional<ShardKey> shard_key;            ///< SetShard
   };
   const View& FindView(const std::string& name) const;
   /// Applies one batch's output to `v.upserted` as the sink does. Returns "" or what went wrong.
@@ -114,6 +130,7 @@ class ViewHarness {
   size_t multiset_inline_ = 0;  ///< 0: the manager's defaults
   size_t multiset_keep_ = 0;
   int commit_every_ = 1;
+  uint32_t shard_ = 0, shards_ = 1;
   int batches_ = 0;
   int committed_batches_ = 0;
   std::unique_ptr<StateStore> store_;
