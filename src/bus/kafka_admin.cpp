@@ -119,4 +119,59 @@ void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& 
   SLOG_INFO("created Kafka topic {}", topic);
 }
 
+void EnsurePartitions(rd_kafka_t* rk, const std::string& topic, int partitions) {
+  int have = -1;
+  for (const auto& [name, n] : ListTopics(rk)) {
+    if (name == topic) have = n;
+  }
+  if (have < 0) Throw(ErrorKind::kBus, "Kafka topic {} does not exist", topic);
+  if (have >= partitions) return;
+  char err[512];
+  rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(partitions), err, sizeof err);
+  if (!np) Throw(ErrorKind::kBus, "cannot describe new partitions of topic {}: {}", topic, err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
+  rd_kafka_CreatePartitions(rk, &np, 1, opts, q);
+  rd_kafka_event_t* ev = nullptr;
+  while (!ev) {
+    ev = rd_kafka_queue_poll(q, 1000);
+    CheckFatal(rk);
+  }
+  std::string failure;
+  if (rd_kafka_event_error(ev)) {
+    failure = rd_kafka_event_error_string(ev);
+  } else {
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t** tr =
+        rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &cnt);
+    for (size_t i = 0; i < cnt; ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_INVALID_PARTITIONS) {
+        failure = fmt::format("{}: {}", rd_kafka_err2name(e),
+                              rd_kafka_topic_result_error_string(tr[i]) ? rd_kafka_topic_result_error_string(tr[i]) : "");
+      }
+    }
+  }
+  rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewPartitions_destroy(np);
+  rd_kafka_queue_destroy(q);
+  if (!failure.empty()) {
+    Throw(ErrorKind::kBus, "cannot grow Kafka topic {} from {} to {} partitions: {}", topic, have, partitions, failure);
+  }
+  // Wait until the metadata shows them (as EnsureTopic does for a new topic).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool seen = false;
+    for (const auto& [name, n] : ListTopics(rk)) {
+      if (name == topic && n >= partitions) seen = true;
+    }
+    if (seen) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  SLOG_INFO("Kafka topic {} now has {} partitions (was {})", topic, partitions, have);
+}
+
 }  // namespace sluice::kafka

@@ -15,6 +15,10 @@ namespace sluice::kafka {
 /// Error(kBus) when it is missing and may not be created, or the broker refuses the creation.
 void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& settings);
 
+/// Adds partitions to existing `topic` until it has at least `partitions` (a topic never shrinks).
+/// Throws Error(kBus) when the broker refuses.
+void EnsurePartitions(rd_kafka_t* rk, const std::string& topic, int partitions);
+
 struct TopicPartition {
   std::string topic;
   int32_t partition = 0;

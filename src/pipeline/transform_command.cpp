@@ -22,6 +22,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <random>
@@ -218,37 +219,55 @@ class Outbox {
   size_t bytes_ = 0, records_ = 0;
 };
 
-class TransformLoop : public kafka::RebalanceListener {
+/// One task of `sluice transform`: some views (all of them with transform.parallelism 1), or one
+/// shard of one view, maintained between Kafka topics with its own state directory, lease
+/// partition, transactional id and input consumer (TaskSpec). Created when the group gives this
+/// member the task's lease partition (TransformCoordinator), stopped when it is taken away.
+struct TaskSpec {
+  std::string name;              ///< "views" (parallelism 1), else the views and the shard
+  int index = 0;                 ///< the task's partition of the lease topic
+  ViewSelection selection;       ///< with `all_views`, unused
+  bool all_views = true;
+  std::string state_dir;         ///< the task's state directory
+  std::string txn_id;            ///< Kafka transactional.id of its producer
+  std::string commit_group;      ///< consumer group its input offsets are committed to (lag, CaughtUp)
+  std::set<std::string> inputs;  ///< the topics it reads
+};
+
+class TransformLoop {
  public:
-  TransformLoop(const Config& config, const kafka::KafkaSettings& ks, StateStore& state, ViewStage& views,
-                Offsets stored)
-      : config_(config),
+  TransformLoop(const Config& config, const kafka::KafkaSettings& ks, const TaskSpec& spec,
+                std::unique_ptr<StateStore> state, std::unique_ptr<ViewStage> views, Offsets stored)
+      : state_owned_(std::move(state)),
+        views_owned_(std::move(views)),
+        config_(config),
         ks_(ks),
-        state_(state),
-        views_(views),
+        spec_(spec),
+        state_(*state_owned_),
+        views_(*views_owned_),
         encoder_(DebeziumFromConfig(config)),
         decoder_(DebeziumDecoderOptions{DebeziumFromConfig(config),
                                         [](std::string_view f) { return mysql::BinlogFileSequence(std::string(f)); }}),
         producer_(ks),
         next_(std::move(stored)),
         delay_(std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"))) {
-    for (const auto& t : views.SourceTables()) inputs_.insert(std::string(encoder_.Topic(t)));
+    for (const auto& t : views_.SourceTables()) inputs_.insert(std::string(encoder_.Topic(t)));
     if (encoder_.options().provide_transaction_metadata) {
       // Whole source transactions only (TransactionGate): the transaction topic is an input too.
       std::set<std::string> names;
-      for (const auto& t : views.SourceTables()) names.insert(t->database + "." + t->table);
+      for (const auto& t : views_.SourceTables()) names.insert(t->database + "." + t->table);
       gate_ = std::make_unique<TransactionGate>(
           std::move(names), static_cast<size_t>(config.GetInt("transform", "transaction.buffer.max.bytes")),
           std::chrono::milliseconds(config.GetInt("transform", "transaction.wait.ms")));
       txn_topic_ = encoder_.TransactionTopic();
       inputs_.insert(txn_topic_);
       if (!next_.empty()) {
-        if (auto held = state.Get(kHeldKey)) gate_->Load(*held);
+        if (auto held = state_.Get(kHeldKey)) gate_->Load(*held);
       }
     }
     if (!next_.empty()) {
       // The TRUNCATEs applied so far: their tables' earlier changes are skipped when read again.
-      if (auto v = state.Get(kTruncatedKey)) {
+      if (auto v = state_.Get(kTruncatedKey)) {
         std::istringstream in(*v);
         std::string db, table, version;
         while (std::getline(in, db, '\t') && std::getline(in, table, '\t') && std::getline(in, version)) {
@@ -257,19 +276,25 @@ class TransformLoop : public kafka::RebalanceListener {
         }
       }
     }
-    std::string group = config.GetString("transform", "group.id");
-    for (char& ch : group) {
-      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
-    }
-    lease_ = {"sluice-lease." + group, 0};
-    txn_id_ = "sluice-transform." + group;
-    if (auto id = state.Get("transform/owner")) {
+    lease_ = {LeaseTopic(config), spec.index};
+    txn_id_ = spec.txn_id;
+    log_ = spec.all_views ? std::string("transform: ") : fmt::format("transform: task {}: ", spec.name);
+    if (auto id = state_.Get("transform/owner")) {
       owner_ = *id;
     } else {
       std::random_device rd;
       owner_ = fmt::format("{:08x}{:08x}", rd(), rd());
-      state.Put("transform/owner", owner_);
+      state_.Put("transform/owner", owner_);
     }
+  }
+
+  /// The group's lease topic (one partition per task).
+  static std::string LeaseTopic(const Config& config) {
+    std::string group = config.GetString("transform", "group.id");
+    for (char& ch : group) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
+    }
+    return "sluice-lease." + group;
   }
 
   /// Produces the outbox a previous run stored with its last checkpoint (it may have been produced
@@ -278,136 +303,22 @@ class TransformLoop : public kafka::RebalanceListener {
   void ProduceStoredOutbox() {
     outbox_ = Outbox::Load(state_, stored_pieces_);
     if (outbox_.empty()) return;
-    SLOG_INFO("transform: producing the {} view change(s) stored with the last checkpoint again (they may not "
-              "have reached Kafka before the last stop)", outbox_.records());
+    SLOG_INFO("{}producing the {} view change(s) stored with the last checkpoint again (they may not "
+              "have reached Kafka before the last stop)", log_, outbox_.records());
     for (const auto& t : outbox_.topics()) EnsureTopic(t);
     ProduceOutbox();
   }
 
-  int Run(bool exit_when_caught_up) {
-    consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("transform", "group.id"), this,
-                                                       /*sticky=*/true);
-    std::vector<std::string> topics(inputs_.begin(), inputs_.end());
-    if (exit_when_caught_up) {
-      for (const auto& tp : kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return inputs_.count(t) > 0; })) {
-        auto [lo, hi] = consumer_->Watermarks(tp);
-        if (hi > lo) targets_[tp] = hi;
-      }
-    }
-    kafka::TopicSettings lease_settings = ks_.topics;
-    lease_settings.partitions = 1;
-    kafka::EnsureTopic(producer_.handle(), lease_.topic, lease_settings);
-    // The group elects the one member that reads: whoever holds the lease topic's only partition
-    // reads every partition of the input topics (Reassign); the others stand by.
-    consumer_->Subscribe({lease_.topic});
-    SLOG_INFO("transform: {} view(s) over {} in group {} (lease {})", views_.size(), fmt::join(topics, ", "),
-              config_.GetString("transform", "group.id"), lease_.topic);
-    auto last_process = Clock::now(), last_checkpoint = Clock::now(), last_refresh = Clock::now();
-    bool caught_up = false;
-    while (!StopRequested()) {
-      auto m = consumer_->Poll(100);
-      if (m && m->topic == lease_.topic) continue;
-      if (m) {
-        next_[{std::string(m->topic), m->partition}] = m->offset + 1;
-        const auto header = m->Header(std::string(kSchemaHeader).c_str());
-        if (!gate_) {
-          Decode(m->topic, m->partition, m->offset, m->key, m->value, header);
-        } else {
-          Gate(*m, header);
-        }
-        ++records_;
-      }
-      if (gate_) {
-        // Give up on a missing change only once the transaction topic has been quiet for a second
-        // (read to its end): while catching up on a backlog, an END may simply be further on.
-        const auto now = Clock::now();
-        if (!gate_->unsettled().empty() && (!m || now - last_settle_ >= std::chrono::milliseconds(100))) {
-          SettleReadPartitions();
-          last_settle_ = now;
-        }
-        for (const auto& r : gate_->TakeReleased(now, now - last_metadata_ >= std::chrono::seconds(1))) {
-          Decode(r.topic, r.partition, r.offset, r.key, r.value, r.schema_header);
-        }
-        if (gate_->released_incomplete() > warned_incomplete_) {
-          SLOG_WARN("transform: {} source transaction(s) applied before all their changes were read (END read "
-                    "over transform.transaction.wait.ms ago, or over transform.transaction.buffer.max.bytes held; "
-                    "a compacted or deleted topic loses changes): the views may show part of them until the rest "
-                    "arrives", gate_->released_incomplete() - warned_incomplete_);
-          warned_incomplete_ = gate_->released_incomplete();
-        }
-      }
-      if (rebuild_) {
-        RebuildAfterTruncate();
-        continue;
-      }
-      const auto now = Clock::now();
-      if (decoder_.pending_rows() >= 16384 || (!m && decoder_.pending_rows() > 0) ||
-          now - last_process >= std::chrono::milliseconds(100)) {
-        Process();
-        last_process = now;
-      }
-      if (now - last_checkpoint >= delay_ || outbox_.bytes() >= Outbox::kCheckpointBytes) {
-        Checkpoint();
-        last_checkpoint = Clock::now();
-      }
-      if (active_ && now - last_refresh >= std::chrono::seconds(5)) {
-        RefreshInputs();  // input topics created since (a table captured later)
-        last_refresh = now;
-      }
-      if (exit_when_caught_up && !m && CaughtUp()) {
-        if (gate_ && !gate_->unsettled().empty()) {
-          // Every partition was read to its end at start (or was empty then): no snapshot row
-          // of that range is unread. The next round releases what waited for them.
-          gate_->SettleAll();
-          continue;
-        }
-        caught_up = true;
-        break;
-      }
-    }
-    Checkpoint();
-    closing_ = true;
-    consumer_->Close();
-    SLOG_INFO("transform stopped{}: {} records in, {} records out; {}{}", caught_up ? " (caught up)" : "", records_,
-              produced_, views_.StateSummary(),
-              gate_ ? fmt::format("; {} change(s) of unfinished source transactions held (stored with the "
-                                  "checkpoint), {} transaction(s) applied incomplete",
-                                  gate_->held_records(), gate_->released_incomplete())
-                    : std::string());
-    return 0;
-  }
-
-  void OnRevoke(const std::vector<kafka::TopicPartition>&) override {
-    if (!active_) return;
-    try {
-      Checkpoint();
-    } catch (const Error& e) {
-      // The lease was lost (this member was not heard from in time) and its successor fenced
-      // our transactions: what was derived since the last checkpoint is superseded by its rebuild.
-      if (!txn_ || !txn_->fenced()) throw;
-      SLOG_WARN("{}", e.what());
-    }
-    txn_.reset();
-    active_ = false;
-    assigned_.clear();
-    if (!closing_) SLOG_INFO("transform: the group took the lease away (a member joined or left); standing by");
-  }
-
   /// Given the lease: take over (rebuilding the views from the topics unless this state directory
-  /// is the last one that ran them) and read every input partition. Otherwise read nothing.
-  /// (The sticky assignor hands over only what moves: an assignment without the lease changes
-  /// nothing; losing it comes through OnRevoke.)
-  std::optional<std::vector<kafka::TopicPartition>> Reassign(const std::vector<kafka::TopicPartition>& given) override {
-    if (std::find(given.begin(), given.end(), lease_) == given.end()) {
-      if (!active_) {
-        SLOG_INFO("transform: another member of group {} holds the lease; standing by",
-                  config_.GetString("transform", "group.id"));
-      }
-      return std::vector<kafka::TopicPartition>{};
-    }
+  /// is the last one that ran them) and read every input partition. `targets`: the end offsets
+  /// of the input partitions when the process started (--exit-when-caught-up).
+  void Start(const Offsets& targets) {
     active_ = true;
-    assigned_.clear();
-    // Kafka transactions with one id per group: starting them fences an earlier holder that lost
+    consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, spec_.commit_group, nullptr);
+    for (const auto& [tp, hi] : targets) {
+      if (inputs_.count(tp.topic)) targets_[tp] = hi;
+    }
+    // Kafka transactions with one id per task: starting them fences an earlier holder that lost
     // the lease without noticing (paused past the session timeout): its open transaction is
     // aborted and its next write fails, so none of its records reach read_committed readers.
     txn_ = std::make_unique<kafka::KafkaProducer>(
@@ -415,21 +326,119 @@ class TransformLoop : public kafka::RebalanceListener {
                                                                {"transaction.timeout.ms", "60000"},
                                                                {"message.timeout.ms", "60000"}});
     txn_->InitTransactions();
+    SLOG_INFO("{}{} view(s) over {} (lease {}[{}])", log_, views_.size(), fmt::join(inputs_, ", "), lease_.topic,
+              lease_.partition);
     TakeOver();
-    for (const auto& tp : InputPartitions()) assigned_.insert(tp);
+    std::map<kafka::TopicPartition, int64_t> from;
+    for (const auto& tp : InputPartitions()) {
+      assigned_.insert(tp);
+      from[tp] = StartOffset(tp);
+    }
     ExpectSnapshotRows(assigned_);
-    return std::vector<kafka::TopicPartition>(assigned_.begin(), assigned_.end());
+    consumer_->AssignMore(from);
+    last_process_ = last_checkpoint_ = last_refresh_ = Clock::now();
   }
 
-  std::optional<int64_t> OnAssign(const kafka::TopicPartition& tp) override {
+  /// One round: reads a record (waiting up to `poll_ms`), pushes what is due through the views,
+  /// checkpoints when due. Returns whether a record was read.
+  bool Step(int poll_ms) {
+    auto m = consumer_->Poll(poll_ms);
+    if (m) {
+      next_[{std::string(m->topic), m->partition}] = m->offset + 1;
+      const auto header = m->Header(std::string(kSchemaHeader).c_str());
+      if (!gate_) {
+        Decode(m->topic, m->partition, m->offset, m->key, m->value, header);
+      } else {
+        Gate(*m, header);
+      }
+      ++records_;
+    }
+    if (gate_) {
+      // Give up on a missing change only once the transaction topic has been quiet for a second
+      // (read to its end): while catching up on a backlog, an END may simply be further on.
+      const auto now = Clock::now();
+      if (!gate_->unsettled().empty() && (!m || now - last_settle_ >= std::chrono::milliseconds(100))) {
+        SettleReadPartitions();
+        last_settle_ = now;
+      }
+      for (const auto& r : gate_->TakeReleased(now, now - last_metadata_ >= std::chrono::seconds(1))) {
+        Decode(r.topic, r.partition, r.offset, r.key, r.value, r.schema_header);
+      }
+      if (gate_->released_incomplete() > warned_incomplete_) {
+        SLOG_WARN("{}{} source transaction(s) applied before all their changes were read (END read "
+                  "over transform.transaction.wait.ms ago, or over transform.transaction.buffer.max.bytes held; "
+                  "a compacted or deleted topic loses changes): the views may show part of them until the rest "
+                  "arrives", log_, gate_->released_incomplete() - warned_incomplete_);
+        warned_incomplete_ = gate_->released_incomplete();
+      }
+    }
+    if (rebuild_) {
+      RebuildAfterTruncate();
+      return true;
+    }
+    const auto now = Clock::now();
+    if (decoder_.pending_rows() >= 16384 || (!m && decoder_.pending_rows() > 0) ||
+        now - last_process_ >= std::chrono::milliseconds(100)) {
+      Process();
+      last_process_ = now;
+    }
+    if (now - last_checkpoint_ >= delay_ || outbox_.bytes() >= Outbox::kCheckpointBytes) {
+      Checkpoint();
+      last_checkpoint_ = Clock::now();
+    }
+    if (now - last_refresh_ >= std::chrono::seconds(5)) {
+      RefreshInputs();  // input topics created since (a table captured later)
+      last_refresh_ = now;
+    }
+    return m.has_value();
+  }
+
+  /// --exit-when-caught-up: everything up to the end offsets at start was processed (call after a
+  /// Step that read nothing).
+  bool Done() {
+    if (!CaughtUp()) return false;
+    if (gate_ && !gate_->unsettled().empty()) {
+      // Every partition was read to its end at start (or was empty then): no snapshot row of
+      // that range is unread. The next round releases what waited for them.
+      gate_->SettleAll();
+      return false;
+    }
+    return true;
+  }
+
+  /// Stores and produces what was read so far and stops reading. `revoked`: the group took the
+  /// lease away — a successor that already fenced this task's transactions supersedes what it
+  /// derived since its last checkpoint (a warning, not an error).
+  void Stop(bool revoked) {
+    try {
+      Checkpoint();
+    } catch (const Error& e) {
+      if (!revoked || !txn_ || !txn_->fenced()) throw;
+      SLOG_WARN("{}", e.what());
+    }
+    consumer_->Close();
+    txn_.reset();
+    active_ = false;
+    SLOG_INFO("{}stopped: {} records in, {} records out; {}{}", log_, records_, produced_, views_.StateSummary(),
+              gate_ ? fmt::format("; {} change(s) of unfinished source transactions held (stored with the "
+                                  "checkpoint), {} transaction(s) applied incomplete",
+                                  gate_->held_records(), gate_->released_incomplete())
+                    : std::string());
+  }
+
+  uint64_t records() const { return records_; }
+  uint64_t produced() const { return produced_; }
+  const std::string& name() const { return spec_.name; }
+
+ private:
+  static constexpr const char* kHeldKey = "transform/held";
+
+  int64_t StartOffset(const kafka::TopicPartition& tp) const {
     auto it = next_.find(tp);
     if (it != next_.end()) return it->second;  // the offset stored with the view state
     // Views need a table's whole history: never the group's offsets (another member's) or "latest".
     return RD_KAFKA_OFFSET_BEGINNING;
   }
-
- private:
-  static constexpr const char* kHeldKey = "transform/held";
   static constexpr const char* kTruncatedKey = "transform/truncated";
 
   void Decode(std::string_view topic, int32_t partition, int64_t offset, const std::optional<std::string_view>& key,
@@ -448,8 +457,8 @@ class TransformLoop : public kafka::RebalanceListener {
         at = t->version;
         decoder_.DropBelow(t->database, t->table, t->version);
         rebuild_ = true;
-        SLOG_WARN("transform: TRUNCATE of {}.{} read from {}[{}]@{}: every view is rebuilt from the input topics, "
-                  "without the table's changes before it", t->database, t->table, topic, partition, offset);
+        SLOG_WARN("{}TRUNCATE of {}.{} read from {}[{}]@{}: every view is rebuilt from the input topics, "
+                  "without the table's changes before it", log_, t->database, t->table, topic, partition, offset);
       }
     }
   }
@@ -495,7 +504,7 @@ class TransformLoop : public kafka::RebalanceListener {
     std::vector<kafka::TopicPartition> fresh;
     for (const auto& tp : InputPartitions()) {
       if (assigned_.insert(tp).second) {
-        added[tp] = *OnAssign(tp);
+        added[tp] = StartOffset(tp);
         fresh.push_back(tp);
       }
     }
@@ -549,14 +558,14 @@ class TransformLoop : public kafka::RebalanceListener {
       }
     }
     if (!last_owner.empty() && last_owner != owner_) {
-      SLOG_WARN("transform: taking over the views from member {} of the group: this state directory is not the "
+      SLOG_WARN("{}taking over the views from member {} of the group: this state directory is not the "
                 "last one that maintained them, so every view is rebuilt from the topics (their versions above {})",
-                last_owner, last_version);
+                log_, last_owner, last_version);
       Process();
       RebuildFromTopics(last_version + 1);
       return;
     }
-    SLOG_INFO("transform: holding the lease; resuming from this state directory's checkpoint");
+    SLOG_INFO("{}holding the lease; resuming from this state directory's checkpoint", log_);
     // Later versions exceed the lease's: also the deletes of a rebuild that crashed before storing.
     views_.RaiseVersionFloor(last_version);
     WriteLease();
@@ -680,6 +689,7 @@ class TransformLoop : public kafka::RebalanceListener {
         const uint32_t si = del.AddSource(c.source(0));
         for (size_t r = 0; r < c.size(); ++r) {
           if (c.op(r) == RowOp::kDelete || c.op(r) == RowOp::kUpdateBefore) continue;
+          if (!views_.OwnsOutputRow(c, r)) continue;  // another shard's row of the view
           del.BeginRow(RowOp::kDelete, version, si, 0);
           for (size_t col = 0; col < c.num_columns(); ++col) del.column(col).AppendFrom(c.column(col), r);
           ++deletes;
@@ -715,7 +725,7 @@ class TransformLoop : public kafka::RebalanceListener {
     it.reset();
     emit();
     check(db->DeleteRange(wo, db->DefaultColumnFamily(), begin, end), "clearing");
-    SLOG_INFO("transform: read {} record(s) of the view topics; deleted the {} view row(s) they hold{}", records,
+    SLOG_INFO("{}read {} record(s) of the view topics; deleted the {} view row(s) they hold{}", log_, records,
               deletes,
               other_schema ? fmt::format(" ({} written under an earlier definition of their view left alone)",
                                          other_schema)
@@ -726,7 +736,7 @@ class TransformLoop : public kafka::RebalanceListener {
   /// exceeds. Acknowledged before any record it covers is produced.
   void WriteLease() {
     const std::string key = "lease";
-    const std::string value = fmt::format("owner={} version={}", owner_, views_.last_version());
+    const std::string value = fmt::format("owner={} version={} task={}", owner_, views_.last_version(), spec_.name);
     const std::string_view k(key), v(value);
     Transaction([&] { txn_->Produce(lease_.topic, &k, &v, {}); });
   }
@@ -819,7 +829,7 @@ class TransformLoop : public kafka::RebalanceListener {
   /// Everything consumed so far through the views; state, offsets and the views' output since the
   /// last checkpoint stored together; then that output produced.
   void Checkpoint() {
-    if (consumer_ && !active_) return;  // standing by: nothing read, nothing to store
+    if (!active_) return;  // not started: nothing read, nothing to store
     Process();
     auto puts = StatePuts();
     if (!outbox_.empty()) {
@@ -833,31 +843,17 @@ class TransformLoop : public kafka::RebalanceListener {
     // The outbox is stored, not produced (counted only for checkpoints that have one).
     if (!outbox_.empty()) SLUICE_CRASH_POINT("transform.after_checkpoint");
     ProduceOutbox();
-    if (consumer_ && active_ && !next_.empty()) {
+    if (consumer_ && !next_.empty()) {
       try {
         consumer_->Commit(next_);  // for the group's lag; the stored offsets are what counts
       } catch (const Error& e) {
-        SLOG_WARN("transform: committing offsets to the group failed (the state directory has them): {}", e.what());
+        SLOG_WARN("{}committing offsets to the group failed (the state directory has them): {}", log_, e.what());
       }
     }
   }
 
-  /// Everything up to the end offsets at start was processed: by this member (its offsets) or,
-  /// standing by, by the member holding the lease (the group's committed offsets, asked once a second).
+  /// Everything up to the end offsets at start was processed by this task (its offsets).
   bool CaughtUp() {
-    if (!active_) {
-      const auto now = Clock::now();
-      if (now - last_group_check_ < std::chrono::seconds(1)) return false;
-      last_group_check_ = now;
-      std::vector<kafka::TopicPartition> tps;
-      for (const auto& [tp, hi] : targets_) tps.push_back(tp);
-      const auto committed = consumer_->Committed(tps);
-      for (const auto& [tp, hi] : targets_) {
-        auto it = committed.find(tp);
-        if (it == committed.end() || it->second < hi) return false;
-      }
-      return true;
-    }
     for (const auto& [tp, hi] : targets_) {
       auto it = next_.find(tp);
       if (it != next_.end() && it->second >= hi) continue;
@@ -869,8 +865,11 @@ class TransformLoop : public kafka::RebalanceListener {
     return true;
   }
 
+  std::unique_ptr<StateStore> state_owned_;  ///< before the views: their state manager uses it
+  std::unique_ptr<ViewStage> views_owned_;
   const Config& config_;
   const kafka::KafkaSettings& ks_;
+  TaskSpec spec_;
   StateStore& state_;
   ViewStage& views_;
   DebeziumEncoder encoder_;
@@ -888,11 +887,11 @@ class TransformLoop : public kafka::RebalanceListener {
   kafka::TopicPartition lease_;
   std::string owner_;  ///< this state directory's name in lease records
   bool active_ = false;
-  bool closing_ = false;
+  std::string log_;  ///< prefix of its log lines
+  Clock::time_point last_process_{}, last_checkpoint_{}, last_refresh_{};
   std::map<std::pair<std::string, std::string>, uint64_t> truncated_;  ///< (db, table) -> its last TRUNCATE's version
   bool rebuild_ = false;  ///< a TRUNCATE was read: rebuild before reading on
   std::set<kafka::TopicPartition> assigned_;
-  Clock::time_point last_group_check_{};
   Outbox outbox_;
   size_t stored_pieces_ = 0;  ///< outbox pieces the state store may hold (overwritten by the next)
   uint64_t records_ = 0, produced_ = 0;
@@ -901,6 +900,264 @@ class TransformLoop : public kafka::RebalanceListener {
   std::string txn_topic_;
   uint64_t warned_incomplete_ = 0;
   Clock::time_point last_metadata_{};  ///< when the last transaction topic record was read
+};
+
+/// The views split into tasks (TaskSpec). Parallelism 1: one task with every view, in state.dir
+/// (the layout of earlier versions). Otherwise every group of views that read each other is a
+/// task, and a view whose work splits by key (sql::ShardKeyOf) is `parallelism` tasks, one per shard.
+std::vector<TaskSpec> PlanTasks(const Config& config, const std::vector<ViewInfo>& views, int parallelism) {
+  DebeziumEncoder encoder(DebeziumFromConfig(config));
+  const std::string group = config.GetString("transform", "group.id");
+  const std::string state_dir = config.GetPath("state", "dir");
+  auto inputs_of = [&](const std::vector<const ViewInfo*>& vs) {
+    std::set<std::string> topics;
+    for (const ViewInfo* v : vs) {
+      for (const auto& t : v->read_tables) topics.insert(std::string(encoder.Topic(t)));
+    }
+    if (encoder.options().provide_transaction_metadata) topics.insert(encoder.TransactionTopic());
+    return topics;
+  };
+  std::vector<TaskSpec> tasks;
+  if (parallelism <= 1) {
+    TaskSpec t;
+    t.name = "views";
+    t.state_dir = state_dir;
+    t.txn_id = "sluice-transform." + group;
+    t.commit_group = group + ".views";
+    std::vector<const ViewInfo*> all;
+    for (const auto& v : views) all.push_back(&v);
+    t.inputs = inputs_of(all);
+    tasks.push_back(std::move(t));
+    return tasks;
+  }
+  // Groups of views reading each other (a view and the views over it share their pipeline).
+  std::vector<size_t> root(views.size());
+  for (size_t i = 0; i < views.size(); ++i) root[i] = i;
+  std::function<size_t(size_t)> find = [&](size_t i) { return root[i] == i ? i : root[i] = find(root[i]); };
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < views.size(); ++i) index[views[i].name] = i;
+  for (size_t i = 0; i < views.size(); ++i) {
+    for (const auto& r : views[i].read_views) {
+      auto it = index.find(r);
+      if (it != index.end()) root[find(i)] = find(it->second);
+    }
+  }
+  std::map<size_t, std::vector<const ViewInfo*>> units;  // by the unit's first view
+  std::vector<size_t> order;
+  for (size_t i = 0; i < views.size(); ++i) {
+    auto& u = units[find(i)];
+    if (u.empty()) order.push_back(find(i));
+    u.push_back(&views[i]);
+  }
+  auto safe = [](std::string n) {
+    for (char& ch : n) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') ch = '_';
+    }
+    return n;
+  };
+  for (size_t r : order) {
+    const auto& unit = units[r];
+    std::string name;
+    for (const ViewInfo* v : unit) name += (name.empty() ? "" : "+") + safe(v->name);
+    if (name.size() > 80) name = fmt::format("{}+{}-more-{:08x}", safe(unit[0]->name).substr(0, 40), unit.size() - 1,
+                                             static_cast<uint32_t>(std::hash<std::string>()(name)));
+    const uint32_t shards = unit.size() == 1 && unit[0]->shardable ? static_cast<uint32_t>(parallelism) : 1;
+    for (uint32_t sh = 0; sh < shards; ++sh) {
+      TaskSpec t;
+      t.name = shards > 1 ? fmt::format("{}.shard-{}-of-{}", name, sh, shards) : name;
+      t.all_views = false;
+      for (const ViewInfo* v : unit) t.selection.views.insert(v->name);
+      t.selection.shard = sh;
+      t.selection.shards = shards;
+      t.state_dir = (std::filesystem::path(state_dir) / "tasks" / t.name).string();
+      t.txn_id = "sluice-transform." + group + "." + t.name;
+      t.commit_group = group + "." + t.name;
+      t.inputs = inputs_of(unit);
+      tasks.push_back(std::move(t));
+    }
+  }
+  for (size_t i = 0; i < tasks.size(); ++i) tasks[i].index = static_cast<int>(i);
+  return tasks;
+}
+
+/// This process's member of the transform group: the group hands out the lease topic's
+/// partitions, one per task (cooperative-sticky assignor: a member joining moves only what it
+/// takes), and the coordinator runs the tasks whose partitions it holds — round robin on this
+/// thread — starting a task when its partition comes and stopping it when it goes.
+class TransformCoordinator : public kafka::RebalanceListener {
+ public:
+  TransformCoordinator(const Config& config, const kafka::KafkaSettings& ks, std::vector<TableSchemaPtr> tables,
+                       std::vector<TaskSpec> tasks, bool from_earliest, std::string config_path)
+      : config_(config),
+        ks_(ks),
+        tables_(std::move(tables)),
+        tasks_(std::move(tasks)),
+        from_earliest_(from_earliest),
+        config_path_(std::move(config_path)),
+        lease_topic_(TransformLoop::LeaseTopic(config)) {}
+
+  /// Checks every task whose state directory is here: its views must be the ones it last ran
+  /// (else the error that asks for --reset-offsets earliest, before joining the group).
+  void CheckStoredTasks() {
+    if (from_earliest_) return;  // every view is rebuilt anyway
+    for (const auto& t : tasks_) {
+      if (std::filesystem::exists(t.state_dir)) Open(t);
+    }
+  }
+
+  int Run(bool exit_when_caught_up) {
+    group_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("transform", "group.id"), this,
+                                                    /*sticky=*/true);
+    if (exit_when_caught_up) {
+      std::set<std::string> inputs;
+      for (const auto& t : tasks_) inputs.insert(t.inputs.begin(), t.inputs.end());
+      for (const auto& tp : kafka::ListPartitions(group_->handle(), [&](const std::string& t) { return inputs.count(t) > 0; })) {
+        auto [lo, hi] = group_->Watermarks(tp);
+        if (hi > lo) targets_[tp] = hi;
+      }
+    }
+    {
+      kafka::KafkaProducer admin(ks_);
+      kafka::TopicSettings lease_settings = ks_.topics;
+      lease_settings.partitions = static_cast<int>(tasks_.size());
+      kafka::EnsureTopic(admin.handle(), lease_topic_, lease_settings);
+      kafka::EnsurePartitions(admin.handle(), lease_topic_, static_cast<int>(tasks_.size()));
+    }
+    group_->Subscribe({lease_topic_});
+    std::vector<std::string> names;
+    for (const auto& t : tasks_) names.push_back(t.name);
+    SLOG_INFO("transform: {} task(s) in group {} (lease {}, one partition each): {}", tasks_.size(),
+              config_.GetString("transform", "group.id"), lease_topic_, fmt::join(names, ", "));
+    bool caught_up = false;
+    while (!StopRequested()) {
+      bool any = false;
+      const int task_wait = running_.size() == 1 ? 100 : 0;
+      for (auto& [i, t] : running_) any = t->Step(task_wait) || any;
+      // Rebalances (Reassign, OnRevoke) come through the group consumer's poll.
+      group_->Poll(running_.empty() ? 100 : (any || running_.size() == 1 ? 0 : 10));
+      if (exit_when_caught_up && !any && AllDone()) {
+        caught_up = true;
+        break;
+      }
+    }
+    for (auto& [i, t] : running_) StopTask(*t, false);
+    running_.clear();
+    closing_ = true;
+    group_->Close();
+    SLOG_INFO("transform stopped{}: {} records in, {} records out", caught_up ? " (caught up)" : "", records_,
+              produced_);
+    return 0;
+  }
+
+  void OnRevoke(const std::vector<kafka::TopicPartition>& parts) override {
+    for (const auto& tp : parts) {
+      auto it = running_.find(tp.partition);
+      if (tp.topic != lease_topic_ || it == running_.end()) continue;
+      StopTask(*it->second, true);
+      running_.erase(it);
+      if (!closing_) {
+        SLOG_INFO("transform: the group took the lease of task {} away (a member joined or left){}",
+                  tasks_[static_cast<size_t>(tp.partition)].name, running_.empty() ? "; standing by" : "");
+      }
+    }
+  }
+
+  /// Given lease partitions: starts their tasks. The group's partitions themselves are not read.
+  std::optional<std::vector<kafka::TopicPartition>> Reassign(const std::vector<kafka::TopicPartition>& given) override {
+    for (const auto& tp : given) {
+      if (tp.topic != lease_topic_ || tp.partition < 0 || static_cast<size_t>(tp.partition) >= tasks_.size()) continue;
+      if (running_.count(tp.partition)) continue;
+      const TaskSpec& spec = tasks_[static_cast<size_t>(tp.partition)];
+      auto task = Open(spec);
+      reset_done_.insert(spec.index);
+      task->Start(targets_);
+      running_[tp.partition] = std::move(task);
+    }
+    if (running_.empty()) {
+      SLOG_INFO("transform: other members of group {} hold the lease of every task; standing by",
+                config_.GetString("transform", "group.id"));
+    }
+    return std::vector<kafka::TopicPartition>{};
+  }
+
+  std::optional<int64_t> OnAssign(const kafka::TopicPartition&) override { return std::nullopt; }
+
+ private:
+  /// The task's state and views, checked to be the ones it last ran.
+  std::unique_ptr<TransformLoop> Open(const TaskSpec& t) {
+    std::filesystem::create_directories(t.state_dir);
+    auto state = StateStore::Open(t.state_dir, /*read_only=*/false,
+                                  static_cast<uint64_t>(std::max<int64_t>(0, config_.GetInt("state", "min.free.bytes"))));
+    auto views = std::make_unique<ViewStage>(config_, tables_, t.all_views ? nullptr : &t.selection);
+    views->set_monotonic_versions(true);
+    Offsets stored;
+    const bool reset = from_earliest_ && !reset_done_.count(t.index);
+    if (!reset) {
+      if (auto v = state->Get("transform/offsets")) stored = ParseOffsets(*v);
+    }
+    const size_t budget = static_cast<size_t>(config_.GetInt("transform", "memory.max.bytes")) / tasks_.size();
+    const auto rebuild = views->Restore(*state, "transform/", !stored.empty(), false, budget);
+    if (!rebuild.empty()) {
+      Throw(ErrorKind::kConfig,
+            "view(s) {} are new or changed since the last run{}: rebuild the views from the topics with "
+            "`sluice transform {} --reset-offsets earliest` (the source topics must still hold every change: "
+            "retention or cleanup.policy compact)",
+            fmt::join(rebuild, ", "), t.all_views ? std::string() : " of task " + t.name, config_path_);
+    }
+    if (reset) SLOG_INFO("transform: --reset-offsets earliest: task {} rebuilds its views from the topics", t.name);
+    return std::make_unique<TransformLoop>(config_, ks_, t, std::move(state), std::move(views), std::move(stored));
+  }
+
+  void StopTask(TransformLoop& t, bool revoked) {
+    t.Stop(revoked);
+    records_ += t.records();
+    produced_ += t.produced();
+  }
+
+  /// --exit-when-caught-up: every task processed its inputs up to their end offsets at start —
+  /// here (the task's own offsets), or at the member holding it (its commit group's offsets,
+  /// asked at most once a second).
+  bool AllDone() {
+    for (auto& [i, t] : running_) {
+      if (!t->Done()) return false;
+    }
+    if (running_.size() == tasks_.size()) return true;
+    const auto now = Clock::now();
+    if (now - last_group_check_ < std::chrono::seconds(1)) return false;
+    last_group_check_ = now;
+    for (const auto& spec : tasks_) {
+      if (running_.count(spec.index)) continue;
+      std::vector<kafka::TopicPartition> tps;
+      for (const auto& [tp, hi] : targets_) {
+        if (spec.inputs.count(tp.topic)) tps.push_back(tp);
+      }
+      if (tps.empty()) continue;
+      auto& probe = probes_[spec.index];
+      if (!probe) probe = std::make_unique<kafka::KafkaConsumer>(ks_, spec.commit_group, nullptr);
+      const auto committed = probe->Committed(tps);
+      for (const auto& tp : tps) {
+        auto it = committed.find(tp);
+        if (it == committed.end() || it->second < targets_.at(tp)) return false;
+      }
+    }
+    return true;
+  }
+
+  const Config& config_;
+  const kafka::KafkaSettings& ks_;
+  std::vector<TableSchemaPtr> tables_;
+  std::vector<TaskSpec> tasks_;
+  bool from_earliest_;
+  std::string config_path_;
+  std::string lease_topic_;
+  std::unique_ptr<kafka::KafkaConsumer> group_;
+  std::map<int, std::unique_ptr<TransformLoop>> running_;  ///< by lease partition
+  std::map<int, std::unique_ptr<kafka::KafkaConsumer>> probes_;  ///< AllDone: other members' tasks
+  std::set<int> reset_done_;  ///< --reset-offsets earliest applied (once per task and process)
+  Offsets targets_;
+  bool closing_ = false;
+  Clock::time_point last_group_check_{};
+  uint64_t records_ = 0, produced_ = 0;
 };
 
 }  // namespace
@@ -1008,27 +1265,31 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
   const std::vector<TableSchemaPtr> tables =
       from_topics ? SchemasFromTopics(config, ks)
                   : LoadEmittedSchemas(mysql::CaptureOptions::FromConfig(config), mysql::TableFilter(config));
-  // The state store first: the views' state manager uses it until the views are destroyed.
-  auto state = OpenState(config);
-  ViewStage views(config, tables);
-  views.set_monotonic_versions(true);
-  Offsets stored;
   const bool from_earliest = tflags.reset_offsets == "earliest";
-  if (!from_earliest) {
-    if (auto v = state->Get("transform/offsets")) stored = ParseOffsets(*v);
+  const int parallelism = static_cast<int>(config.GetInt("transform", "parallelism"));
+  if (parallelism < 1 || parallelism > 256) {
+    Throw(ErrorKind::kConfig, "{}: transform.parallelism is {}: give the number of shards (1 to 256) each view whose "
+          "work splits by key is divided into", config.file(), parallelism);
   }
-  const auto rebuild = views.Restore(*state, "transform/", !stored.empty(), false,
-                                     static_cast<size_t>(config.GetInt("transform", "memory.max.bytes")));
-  if (!rebuild.empty()) {
-    Throw(ErrorKind::kConfig,
-          "view(s) {} are new or changed since the last run: rebuild the views from the topics with "
-          "`sluice transform {} --reset-offsets earliest` (the source topics must still hold every change: "
-          "retention or cleanup.policy compact)",
-          fmt::join(rebuild, ", "), flags.config_path);
+  // Every view compiled once here: SQL errors stop the process before it joins the group.
+  std::vector<TaskSpec> tasks;
+  {
+    ViewStage all(config, tables);
+    tasks = PlanTasks(config, all.Describe(), parallelism);
+    if (parallelism > 1) {
+      for (const auto& v : all.Describe()) {
+        if (!v.shardable) {
+          SLOG_INFO("transform: view {} runs as one task: its work does not split by key (a GROUP BY over a join on "
+                    "other columns, a join whose key is not the view's, a global aggregate, a view over a view, "
+                    "UNION ALL, FULL JOIN; docs/ARCHITECTURE.md)", v.name);
+        }
+      }
+    }
   }
   if (from_earliest) SLOG_INFO("transform: --reset-offsets earliest: every view is rebuilt from the topics");
-  TransformLoop loop(config, ks, *state, views, std::move(stored));
-  return loop.Run(flags.exit_when_caught_up);
+  TransformCoordinator coordinator(config, ks, tables, std::move(tasks), from_earliest, flags.config_path);
+  coordinator.CheckStoredTasks();
+  return coordinator.Run(flags.exit_when_caught_up);
 }
 
 }  // namespace sluice::pipeline

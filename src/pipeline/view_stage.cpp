@@ -297,7 +297,12 @@ std::vector<ViewInfo> ViewStage::Describe() const {
     ViewInfo i;
     i.name = v->name;
     for (const auto& s : v->sources) {
-      if (!tables_.count(s)) i.read_views.push_back(s);
+      auto t = tables_.find(s);
+      if (t == tables_.end()) {
+        i.read_views.push_back(s);
+      } else {
+        i.read_tables.push_back(t->second);
+      }
     }
     i.shardable = sql::ShardKeyOf(v->def).has_value();
     out.push_back(std::move(i));
@@ -319,6 +324,15 @@ std::vector<TableSchemaPtr> ViewStage::SourceTables() const {
     if (readers_.count(name)) r.push_back(t);
   }
   return r;
+}
+
+bool ViewStage::OwnsOutputRow(const ChangeChunk& chunk, size_t row) const {
+  if (shards_ <= 1 || !chunk.schema()) return true;
+  const std::string name = Lower(chunk.schema()->table);
+  for (const auto& v : views_) {
+    if (v->name == name && v->shard_key) return sql::ShardOf(chunk, row, v->shard_key->output_columns, shards_) == shard_;
+  }
+  return true;
 }
 
 bool ViewStage::Reads(const TableSchema& table) const { return readers_.count(SourceName(table)) > 0; }

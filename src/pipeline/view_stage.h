@@ -51,6 +51,7 @@ struct ViewSelection {
 struct ViewInfo {
   std::string name;                     ///< lower-case
   std::vector<std::string> read_views;  ///< the views it reads (lower-case)
+  std::vector<TableSchemaPtr> read_tables;  ///< the captured tables it reads (bound schemas)
   bool shardable = false;               ///< sql::ShardKeyOf found a shard key
 };
 
@@ -78,6 +79,9 @@ class ViewStage {
   /// Monotonic mode: the last commit's version; RaiseVersionFloor makes every later one exceed `v`.
   uint64_t last_version() const { return last_version_; }
   void RaiseVersionFloor(uint64_t v) { last_version_ = std::max(last_version_, v); }
+  /// Whether row `row` of `chunk` (a record of a view's output, its schema named after the view)
+  /// belongs to this stage's shard of that view (ViewSelection); always true without shards.
+  bool OwnsOutputRow(const ChangeChunk& chunk, size_t row) const;
   /// Whether any view reads captured table `db.table`.
   bool Reads(const TableSchema& table) const;
 

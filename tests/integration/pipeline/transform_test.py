@@ -312,6 +312,59 @@ class Transform(unittest.TestCase):
         s.run("sink")
         compare_views(self, s)
 
+    def test_parallel_transforms_share_the_views_by_shard(self):
+        """transform.parallelism 3, two `transform` processes in one group: views whose work splits by
+        key (GROUP BY keys, a join on the group key, filters) run as three shards each, the others
+        whole, and the group spreads the tasks over both processes — both maintain views. kill -9 of
+        one mid-stream: the other takes over its tasks (rebuilding each shard from the topics, its
+        sweep deleting only that shard's rows), and ClickHouse ends equal to MariaDB."""
+        s = Setup("kafka_par")
+        s.reset()
+        w = Workload(s.db, 19)
+        w.setup(batches=300)
+        w.run(100)
+        s.run("capture")
+        with open(s.configs["transform"]) as f:
+            base = f.read().replace("  memory.max.bytes: 1048576\n", "  memory.max.bytes: 1048576\n  parallelism: 3\n")
+        cfg_a = os.path.join(s.dir, "transform-a.yaml")
+        cfg_b = os.path.join(s.dir, "transform-b.yaml")
+        with open(cfg_a, "w") as g:
+            g.write(base)
+        with open(cfg_b, "w") as g:
+            g.write(base.replace("dir: state-transform", "dir: state-transform-b"))
+        a = s.start_transform(cfg_a, "a.log")
+        try:
+            s.wait_for_log(self, "a.log", "task stock_balance.shard-2-of-3: holding the lease")
+            b = s.start_transform(cfg_b, "b.log")
+            # The group gives B some of A's tasks: A stops them, B rebuilds them from the topics.
+            s.wait_for_log(self, "b.log", "holding the lease", timeout=90)
+            s.wait_for_log(self, "a.log", "away (a member joined or left)")
+            w.run(200)
+            s.run("capture")
+            time.sleep(5)  # both work through the new changes
+            tasks_a = set(re.findall(r"task (\S+): \d+ view\(s\) over", s.log("a.log")))
+            tasks_b = set(re.findall(r"task (\S+): \d+ view\(s\) over", s.log("b.log")))
+            self.assertTrue(any(".shard-" in t for t in tasks_a | tasks_b), tasks_a | tasks_b)
+            self.assertTrue(tasks_b, s.log("b.log")[-3000:])
+            a.send_signal(signal.SIGKILL)
+            a.wait()
+            w.run(200)
+            mysql("UPDATE facilities SET name = CONCAT(name, '*') WHERE id % 3 = 0", db=s.db)
+            s.run("capture")
+            # The group notices the dead member after session.timeout.ms (10 s); B takes its tasks.
+            s.wait_for_log(self, "b.log", "taking over the views from member", timeout=90)
+            time.sleep(5)
+            b.send_signal(signal.SIGTERM)
+            self.assertEqual(b.wait(timeout=120), 0, s.log("b.log")[-3000:])
+        finally:
+            s.kill_started()
+        out = subprocess.run([SLUICE, "transform", cfg_b, "--exit-when-caught-up"], capture_output=True, text=True,
+                             timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        self.assertIn("transform stopped (caught up)", out.stderr)
+        s.run("sink")
+        compare_views(self, s)
+
     def test_a_paused_holder_is_fenced_by_its_successor(self):
         """The lease holder is paused (SIGSTOP) with view changes it has not produced yet, past the
         session timeout: the standby takes over and rebuilds. Resumed, the old holder tries to
