@@ -738,7 +738,7 @@ class TransformLoop {
     const std::string key = "lease";
     const std::string value = fmt::format("owner={} version={} task={}", owner_, views_.last_version(), spec_.name);
     const std::string_view k(key), v(value);
-    Transaction([&] { txn_->Produce(lease_.topic, &k, &v, {}); });
+    Transaction([&] { txn_->Produce(lease_.topic, &k, &v, {}, lease_.partition); });
   }
 
   /// Runs `produce` (calls of txn_->Produce) as one Kafka transaction of the lease holder, again
