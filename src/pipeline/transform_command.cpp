@@ -29,6 +29,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <atomic>
 #include <unordered_map>
 
 #include <librdkafka/rdkafka.h>
@@ -982,8 +983,8 @@ std::vector<TaskSpec> PlanTasks(const Config& config, const std::vector<ViewInfo
 
 /// This process's member of the transform group: the group hands out the lease topic's
 /// partitions, one per task (cooperative-sticky assignor: a member joining moves only what it
-/// takes), and the coordinator runs the tasks whose partitions it holds — round robin on this
-/// thread — starting a task when its partition comes and stopping it when it goes.
+/// takes), and the coordinator runs the tasks whose partitions it holds, each on its own thread,
+/// starting a task when its partition comes and stopping it when it goes.
 class TransformCoordinator : public kafka::RebalanceListener {
  public:
   TransformCoordinator(const Config& config, const kafka::KafkaSettings& ks, std::vector<TableSchemaPtr> tables,
@@ -1028,20 +1029,26 @@ class TransformCoordinator : public kafka::RebalanceListener {
     for (const auto& t : tasks_) names.push_back(t.name);
     SLOG_INFO("transform: {} task(s) in group {} (lease {}, one partition each): {}", tasks_.size(),
               config_.GetString("transform", "group.id"), lease_topic_, fmt::join(names, ", "));
+    exit_when_caught_up_ = exit_when_caught_up;
     bool caught_up = false;
-    while (!StopRequested()) {
-      bool any = false;
-      const int task_wait = running_.size() == 1 ? 100 : 0;
-      for (auto& [i, t] : running_) any = t->Step(task_wait) || any;
-      // Rebalances (Reassign, OnRevoke) come through the group consumer's poll.
-      group_->Poll(running_.empty() ? 100 : (any || running_.size() == 1 ? 0 : 10));
-      if (exit_when_caught_up && !any && AllDone()) {
-        caught_up = true;
-        break;
+    try {
+      while (!StopRequested()) {
+        // Rebalances (Reassign, OnRevoke) come through the group consumer's poll; the tasks run
+        // on their own threads.
+        group_->Poll(100);
+        for (auto& [i, r] : running_) {
+          if (r->finished.load()) StopRunner(*r, false);  // failed: rethrows its error
+        }
+        if (exit_when_caught_up && AllDone()) {
+          caught_up = true;
+          break;
+        }
       }
+    } catch (...) {
+      StopAll();
+      throw;
     }
-    for (auto& [i, t] : running_) StopTask(*t, false);
-    running_.clear();
+    StopAll(/*rethrow=*/true);
     closing_ = true;
     group_->Close();
     SLOG_INFO("transform stopped{}: {} records in, {} records out", caught_up ? " (caught up)" : "", records_,
@@ -1053,8 +1060,9 @@ class TransformCoordinator : public kafka::RebalanceListener {
     for (const auto& tp : parts) {
       auto it = running_.find(tp.partition);
       if (tp.topic != lease_topic_ || it == running_.end()) continue;
-      StopTask(*it->second, true);
+      auto r = std::move(it->second);
       running_.erase(it);
+      StopRunner(*r, true);
       if (!closing_) {
         SLOG_INFO("transform: the group took the lease of task {} away (a member joined or left){}",
                   tasks_[static_cast<size_t>(tp.partition)].name, running_.empty() ? "; standing by" : "");
@@ -1062,16 +1070,19 @@ class TransformCoordinator : public kafka::RebalanceListener {
     }
   }
 
-  /// Given lease partitions: starts their tasks. The group's partitions themselves are not read.
+  /// Given lease partitions: starts their tasks, each on a thread of its own. The group's
+  /// partitions themselves are not read.
   std::optional<std::vector<kafka::TopicPartition>> Reassign(const std::vector<kafka::TopicPartition>& given) override {
     for (const auto& tp : given) {
       if (tp.topic != lease_topic_ || tp.partition < 0 || static_cast<size_t>(tp.partition) >= tasks_.size()) continue;
       if (running_.count(tp.partition)) continue;
       const TaskSpec& spec = tasks_[static_cast<size_t>(tp.partition)];
-      auto task = Open(spec);
+      auto r = std::make_unique<Runner>();
+      r->task = Open(spec);
       reset_done_.insert(spec.index);
-      task->Start(targets_);
-      running_[tp.partition] = std::move(task);
+      Runner* raw = r.get();
+      r->thread = std::thread([this, raw] { RunTask(*raw); });
+      running_[tp.partition] = std::move(r);
     }
     if (running_.empty()) {
       SLOG_INFO("transform: other members of group {} hold the lease of every task; standing by",
@@ -1108,18 +1119,59 @@ class TransformCoordinator : public kafka::RebalanceListener {
     return std::make_unique<TransformLoop>(config_, ks_, t, std::move(state), std::move(views), std::move(stored));
   }
 
-  void StopTask(TransformLoop& t, bool revoked) {
-    t.Stop(revoked);
-    records_ += t.records();
-    produced_ += t.produced();
+  /// A task on its thread: started (taking over or resuming), stepped until told to stop, then
+  /// stopped (its last checkpoint). An error ends the thread; the coordinator rethrows it.
+  struct Runner {
+    std::unique_ptr<TransformLoop> task;
+    std::thread thread;
+    std::atomic<bool> stop{false}, revoked{false}, done{false}, finished{false};
+    std::exception_ptr error;  ///< written by the thread before `finished`
+  };
+
+  void RunTask(Runner& r) {
+    try {
+      r.task->Start(targets_);
+      while (!r.stop.load()) {
+        const bool read = r.task->Step(100);
+        if (exit_when_caught_up_) r.done = !read && r.task->Done();
+      }
+      r.task->Stop(r.revoked.load());
+    } catch (...) {
+      r.error = std::current_exception();
+    }
+    r.finished = true;
+  }
+
+  /// Stops the task (its thread checkpoints and ends); rethrows the error it ended with.
+  void StopRunner(Runner& r, bool revoked) {
+    r.revoked = revoked;
+    r.stop = true;
+    if (r.thread.joinable()) r.thread.join();
+    records_ += r.task->records();
+    produced_ += r.task->produced();
+    if (r.error) std::rethrow_exception(std::exchange(r.error, nullptr));
+  }
+
+  /// Stops every task; with `rethrow`, rethrows the first error once all have stopped.
+  void StopAll(bool rethrow = false) {
+    std::exception_ptr first;
+    for (auto& [i, r] : running_) {
+      try {
+        StopRunner(*r, false);
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+    }
+    running_.clear();
+    if (rethrow && first) std::rethrow_exception(first);
   }
 
   /// --exit-when-caught-up: every task processed its inputs up to their end offsets at start —
   /// here (the task's own offsets), or at the member holding it (its commit group's offsets,
   /// asked at most once a second).
   bool AllDone() {
-    for (auto& [i, t] : running_) {
-      if (!t->Done()) return false;
+    for (auto& [i, r] : running_) {
+      if (!r->done.load()) return false;
     }
     if (running_.size() == tasks_.size()) return true;
     const auto now = Clock::now();
@@ -1151,7 +1203,8 @@ class TransformCoordinator : public kafka::RebalanceListener {
   std::string config_path_;
   std::string lease_topic_;
   std::unique_ptr<kafka::KafkaConsumer> group_;
-  std::map<int, std::unique_ptr<TransformLoop>> running_;  ///< by lease partition
+  std::map<int, std::unique_ptr<Runner>> running_;  ///< by lease partition
+  bool exit_when_caught_up_ = false;
   std::map<int, std::unique_ptr<kafka::KafkaConsumer>> probes_;  ///< AllDone: other members' tasks
   std::set<int> reset_done_;  ///< --reset-offsets earliest applied (once per task and process)
   Offsets targets_;

@@ -12,11 +12,12 @@ using Routes = std::map<std::string, std::vector<int>>;
 /// How a plan node's rows can be split.
 struct Dist {
   bool ok = false;
-  /// Stateless over source scans (scans, filters, projections, UNION ALL): any output columns that
-  /// are column references down to the scans can route its rows (Bind).
+  /// Output columns that are column references down to the scans can route its rows (Bind; it
+  /// may still fail for some): stateless over source scans (scans, filters, projections, UNION
+  /// ALL), or a join of such a side with a dimension that every shard gets whole (broadcast).
   bool any = false;
-  /// Otherwise: the routing the node's state needs, as lists of output columns that hold equal
-  /// values in every row (an inner join's left and right keys), and the routes of its scans.
+  /// Besides or instead: the routing the node's state needs, as lists of output columns that hold
+  /// equal values in every row (an inner join's left and right keys), with the routes of its scans.
   std::vector<std::vector<int>> alts;
   Routes routes;
 };
@@ -40,7 +41,35 @@ bool Merge(Routes& into, const Routes& from) {
   return true;
 }
 
-/// Routes for a stateless subtree (Dist::any) split by its output columns `cols`.
+/// Every scan of `n` broadcast (each shard gets all of the table's rows); nullopt when `n` reads a view.
+std::optional<Routes> Broadcast(const PlanNode& n) {
+  if (n.kind == PlanKind::kScan) {
+    if (n.source.find('.') == std::string::npos) return std::nullopt;
+    return Routes{{n.source, {}}};
+  }
+  Routes all;
+  for (const auto& in : n.inputs) {
+    auto r = Broadcast(*in);
+    if (!r || !Merge(all, *r)) return std::nullopt;
+  }
+  return all;
+}
+
+/// Whether `side` of join `n` is a dimension: its unique key lies within its equality keys, so a
+/// row of the other side matches at most one of its rows (a lookup every shard can hold whole).
+bool IsDimension(const PlanNode& n, bool right) {
+  const PlanNode& side = *n.inputs[right ? 1 : 0];
+  if (!side.unique_key || side.unique_key->empty()) return false;
+  const auto& keys = right ? n.right_keys : n.left_keys;
+  for (int k : *side.unique_key) {
+    bool found = false;
+    for (const auto& e : keys) found = found || (IsColumn(e) && e->column == k);
+    if (!found) return false;
+  }
+  return true;
+}
+
+/// Routes for a subtree with Dist::any split by its output columns `cols`.
 std::optional<Routes> Bind(const PlanNode& n, const std::vector<int>& cols) {
   switch (n.kind) {
     case PlanKind::kScan: {
@@ -66,6 +95,29 @@ std::optional<Routes> Bind(const PlanNode& n, const std::vector<int>& cols) {
       }
       return all;
     }
+    case PlanKind::kJoin: {
+      // One side split by `cols`, the other (a dimension) broadcast: every row of the split side
+      // meets all of its matches in its own shard. An unmatched row of an outer join's split side
+      // is emitted once, where it is; the broadcast side must not be an outer side.
+      const int nl = static_cast<int>(n.inputs[0]->names.size());
+      const bool all_left = std::all_of(cols.begin(), cols.end(), [&](int c) { return c < nl; });
+      const bool all_right = std::all_of(cols.begin(), cols.end(), [&](int c) {
+        return c >= nl && c < nl + static_cast<int>(n.inputs[1]->names.size());
+      });
+      const bool right_broadcast = all_left && IsDimension(n, true) &&
+                                   (n.join_type == JoinType::kInner || n.join_type == JoinType::kLeft);
+      const bool left_broadcast = all_right && IsDimension(n, false) &&
+                                  (n.join_type == JoinType::kInner || n.join_type == JoinType::kRight);
+      if (!right_broadcast && !left_broadcast) return std::nullopt;
+      std::vector<int> in = cols;
+      if (left_broadcast) {
+        for (int& c : in) c -= nl;
+      }
+      auto split = Bind(*n.inputs[left_broadcast ? 1 : 0], in);
+      auto whole = Broadcast(*n.inputs[left_broadcast ? 0 : 1]);
+      if (!split || !whole || !Merge(*split, *whole)) return std::nullopt;
+      return split;
+    }
     default:
       return std::nullopt;
   }
@@ -83,9 +135,10 @@ Dist Analyze(const PlanNode& n) {
       return Analyze(*n.inputs[0]);
     case PlanKind::kProject: {
       Dist in = Analyze(*n.inputs[0]);
-      if (!in.ok || in.any) return in;
+      if (!in.ok || in.alts.empty()) return in;
       Dist d;
       d.ok = true;
+      d.any = in.any;
       d.routes = in.routes;
       for (const auto& alt : in.alts) {
         std::vector<int> out;
@@ -99,13 +152,13 @@ Dist Analyze(const PlanNode& n) {
         }
         if (out.size() == alt.size()) d.alts.push_back(std::move(out));
       }
-      if (d.alts.empty()) return Fail();
+      if (d.alts.empty() && !d.any) return Fail();
       return d;
     }
     case PlanKind::kUnionAll: {
       for (const auto& b : n.inputs) {
         Dist bd = Analyze(*b);
-        if (!bd.ok || !bd.any) return Fail();
+        if (!bd.ok || !bd.any || !bd.alts.empty()) return Fail();
       }
       Dist d;
       d.ok = d.any = true;
@@ -128,15 +181,8 @@ Dist Analyze(const PlanNode& n) {
       if (!in.ok) return Fail();
       Dist d;
       d.ok = true;
-      if (in.any) {
-        auto r = Bind(*n.inputs[0], in_cols);
-        if (!r) return Fail();
-        d.routes = std::move(*r);
-        d.alts.push_back(out_cols);
-        return d;
-      }
-      // The input is already split: a group must lie within one shard, so the input's routing
-      // columns must all be group keys.
+      // A split input (co-partitioned state): a group must lie within one shard, so the input's
+      // routing columns must all be group keys.
       for (const auto& alt : in.alts) {
         std::vector<int> out;
         for (int c : alt) {
@@ -146,9 +192,19 @@ Dist Analyze(const PlanNode& n) {
         }
         if (out.size() == alt.size()) d.alts.push_back(std::move(out));
       }
-      if (d.alts.empty()) return Fail();
-      d.routes = std::move(in.routes);
-      return d;
+      if (!d.alts.empty()) {
+        d.routes = std::move(in.routes);
+        return d;
+      }
+      // Else split the input by the group keys (stateless, or joined to broadcast dimensions).
+      if (in.any) {
+        if (auto r = Bind(*n.inputs[0], in_cols)) {
+          d.routes = std::move(*r);
+          d.alts.push_back(out_cols);
+          return d;
+        }
+      }
+      return Fail();
     }
     case PlanKind::kJoin: {
       if (n.join_type == JoinType::kFull) return Fail();  // a left-only and a right-only row share no key
@@ -163,53 +219,63 @@ Dist Analyze(const PlanNode& n) {
         if (!SameHashDomain(l.types[static_cast<size_t>(lc)], r.types[static_cast<size_t>(rc)])) continue;
         pairs.emplace_back(lc, rc);
       }
-      if (pairs.empty()) return Fail();
       Dist dl = Analyze(l), dr = Analyze(r);
       if (!dl.ok || !dr.ok) return Fail();
-      // Candidate pair lists: all pairs when a side is free, else the pairs matching one of its
-      // routings, in its order.
+      // Broadcast: a dimension on one side (at most one match per row of the other), every shard
+      // holding it whole, the other side split as its parent wants (Bind).
+      Dist broadcast;
+      broadcast.ok = broadcast.any =
+          (dl.any && IsDimension(n, true) && (n.join_type == JoinType::kInner || n.join_type == JoinType::kLeft)) ||
+          (dr.any && IsDimension(n, false) && (n.join_type == JoinType::kInner || n.join_type == JoinType::kRight));
+      // Co-partitioned by the equality columns. Candidates per side: all pairs when the side can be
+      // split by any columns (bind), else the pairs matching one of its routings, in its order.
+      struct Candidate {
+        std::vector<size_t> pairs;
+        bool bind = false;
+      };
       auto candidates = [&](const Dist& side, bool left) {
-        std::vector<std::vector<size_t>> out;
-        if (side.any) {
-          std::vector<size_t> all(pairs.size());
-          for (size_t i = 0; i < pairs.size(); ++i) all[i] = i;
+        std::vector<Candidate> out;
+        if (side.any && !pairs.empty()) {
+          Candidate all;
+          all.bind = true;
+          for (size_t i = 0; i < pairs.size(); ++i) all.pairs.push_back(i);
           out.push_back(std::move(all));
-          return out;
         }
         for (const auto& alt : side.alts) {
-          std::vector<size_t> s;
-          for (int c : alt) {
+          Candidate c;
+          for (int col : alt) {
             for (size_t i = 0; i < pairs.size(); ++i) {
-              if ((left ? pairs[i].first : pairs[i].second) == c) {
-                s.push_back(i);
+              if ((left ? pairs[i].first : pairs[i].second) == col) {
+                c.pairs.push_back(i);
                 break;
               }
             }
           }
-          if (s.size() == alt.size()) out.push_back(std::move(s));
+          if (c.pairs.size() == alt.size()) out.push_back(std::move(c));
         }
         return out;
       };
       const auto cl = candidates(dl, true), cr = candidates(dr, false);
       for (const auto& sl : cl) {
         for (const auto& sr : cr) {
-          // Both sides must route by the same pairs in the same order (a free side takes the other's).
-          const std::vector<size_t>& s = dl.any ? sr : sl;
-          if (!dl.any && !dr.any && sl != sr) continue;
+          // Both sides must route by the same pairs in the same order (a side bound by any
+          // columns takes the other's).
+          if (!sl.bind && !sr.bind && sl.pairs != sr.pairs) continue;
+          const std::vector<size_t>& s = sl.bind ? sr.pairs : sl.pairs;
           std::vector<int> lcols, rcols;
           for (size_t i : s) {
             lcols.push_back(pairs[i].first);
             rcols.push_back(pairs[i].second);
           }
-          Dist d;
+          Dist d = broadcast;
           d.ok = true;
-          if (dl.any) {
+          if (sl.bind) {
             auto b = Bind(l, lcols);
             if (!b || !Merge(d.routes, *b)) continue;
           } else if (!Merge(d.routes, dl.routes)) {
             continue;
           }
-          if (dr.any) {
+          if (sr.bind) {
             auto b = Bind(r, rcols);
             if (!b || !Merge(d.routes, *b)) continue;
           } else if (!Merge(d.routes, dr.routes)) {
@@ -224,6 +290,7 @@ Dist Analyze(const PlanNode& n) {
           return d;
         }
       }
+      if (broadcast.any) return broadcast;
       return Fail();
     }
   }
@@ -237,14 +304,7 @@ std::optional<ShardKey> ShardKeyOf(const ViewDefinition& def) {
   Dist d = Analyze(*def.plan);
   if (!d.ok) return std::nullopt;
   ShardKey key;
-  if (d.any) {
-    // Stateless: route by the key (the source's primary key, which the output carries).
-    auto r = Bind(*def.plan, def.key_columns);
-    if (!r) return std::nullopt;
-    key.source_columns = std::move(*r);
-    key.output_columns = def.key_columns;
-    return key;
-  }
+  // Co-partitioned state first (nothing held twice), else broadcast dimensions.
   auto in_key = [&](int c) {
     return std::find(def.key_columns.begin(), def.key_columns.end(), c) != def.key_columns.end();
   };
@@ -252,6 +312,15 @@ std::optional<ShardKey> ShardKeyOf(const ViewDefinition& def) {
     if (std::all_of(alt.begin(), alt.end(), in_key)) {
       key.source_columns = std::move(d.routes);
       key.output_columns = alt;
+      return key;
+    }
+  }
+  if (d.any) {
+    // Stateless, or joined to broadcast dimensions: route by the key (the split side's primary
+    // key, which the output carries).
+    if (auto r = Bind(*def.plan, def.key_columns)) {
+      key.source_columns = std::move(*r);
+      key.output_columns = def.key_columns;
       return key;
     }
   }
@@ -299,6 +368,10 @@ uint64_t ShardHash(const ChangeChunk& chunk, size_t row, const std::vector<int>&
 ChangeChunk KeepShard(const ChangeChunk& chunk, const std::vector<int>& columns, uint32_t shard, uint32_t shards,
                       bool* all) {
   const size_t n = chunk.size();
+  if (columns.empty()) {
+    *all = true;  // broadcast: every shard gets every row
+    return ChangeChunk();
+  }
   std::vector<uint8_t> mine(n);
   bool every = true;
   for (size_t i = 0; i < n; ++i) {

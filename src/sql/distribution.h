@@ -6,12 +6,15 @@
 /// ShardKeyOf finds, for every source table a view reads, the columns whose hash routes its rows,
 /// such that:
 ///  * every operator's state splits by that hash: an aggregate groups by (a superset of) the
-///    routing columns, a join matches rows whose routing columns are equal (its equality keys);
+///    routing columns, a join matches rows whose routing columns are equal (its equality keys),
+///    or one side of a join is a dimension (its unique key within the join keys: a lookup) that
+///    every shard gets whole (broadcast) while the other side is split;
 ///  * every output row's shard follows from its key (the routing columns are key columns of the
 ///    view's output), so a row's changes all come from one shard, in that shard's version order.
-/// Views that need rows to move between operators by another key (a GROUP BY over a join on other
-/// columns, a FULL JOIN, a global aggregate, views over views, UNION ALL) get no shard key: they
-/// run whole, on one shard (Kafka Streams would put a repartition topic in between).
+/// Views that need rows to move between operators by another key (a GROUP BY over a join on
+/// columns of the dimension other than its key, a FULL JOIN, a global aggregate, views over views,
+/// UNION ALL) get no shard key: they run whole, on one shard (Kafka Streams would put a
+/// repartition topic in between).
 
 #include <cstdint>
 #include <map>
@@ -25,8 +28,8 @@
 namespace sluice::sql {
 
 struct ShardKey {
-  /// Source ("db.table", lower-case as in PlanNode::source) -> the columns (of its bound schema)
-  /// whose values route its rows.
+  /// Source ("db.table" as in PlanNode::source) -> the columns (of its bound schema) whose values
+  /// route its rows; none: every shard gets every row (a dimension broadcast to all shards).
   std::map<std::string, std::vector<int>> source_columns;
   /// Output columns of the view (all key columns) holding the same values for each output row.
   std::vector<int> output_columns;
@@ -46,7 +49,8 @@ inline uint32_t ShardOf(const ChangeChunk& chunk, size_t row, const std::vector<
 
 /// The rows of `chunk` that go to shard `shard` of `shards` by `columns`; an update whose before
 /// and after images go to different shards becomes a delete in one and an insert in the other.
-/// Sets `*all` when every row stays (the result is then empty: use `chunk`).
+/// Sets `*all` when every row stays (the result is then empty: use `chunk`); so do no `columns`
+/// (a broadcast table).
 ChangeChunk KeepShard(const ChangeChunk& chunk, const std::vector<int>& columns, uint32_t shard, uint32_t shards,
                       bool* all);
 
