@@ -233,6 +233,7 @@ struct TaskSpec {
   std::string txn_id;            ///< Kafka transactional.id of its producer
   std::string commit_group;      ///< consumer group its input offsets are committed to (lag, CaughtUp)
   std::set<std::string> inputs;  ///< the topics it reads
+  size_t task_count = 1;         ///< of the group: memory budgets are shared among them
 };
 
 class TransformLoop {
@@ -258,7 +259,8 @@ class TransformLoop {
       std::set<std::string> names;
       for (const auto& t : views_.SourceTables()) names.insert(t->database + "." + t->table);
       gate_ = std::make_unique<TransactionGate>(
-          std::move(names), static_cast<size_t>(config.GetInt("transform", "transaction.buffer.max.bytes")),
+          std::move(names),
+          static_cast<size_t>(config.GetInt("transform", "transaction.buffer.max.bytes")) / std::max<size_t>(1, spec.task_count),
           std::chrono::milliseconds(config.GetInt("transform", "transaction.wait.ms")));
       txn_topic_ = encoder_.TransactionTopic();
       inputs_.insert(txn_topic_);
@@ -977,7 +979,10 @@ std::vector<TaskSpec> PlanTasks(const Config& config, const std::vector<ViewInfo
       tasks.push_back(std::move(t));
     }
   }
-  for (size_t i = 0; i < tasks.size(); ++i) tasks[i].index = static_cast<int>(i);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    tasks[i].index = static_cast<int>(i);
+    tasks[i].task_count = tasks.size();
+  }
   return tasks;
 }
 
