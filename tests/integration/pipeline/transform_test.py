@@ -332,6 +332,9 @@ class Transform(unittest.TestCase):
             g.write(base)
         with open(cfg_b, "w") as g:
             g.write(base.replace("dir: state-transform", "dir: state-transform-b"))
+        chk = subprocess.run([SLUICE, "check", cfg_a], capture_output=True, text=True, timeout=120)
+        self.assertIn("transform.parallelism 3: split into 3 shards: stock_balance, stock_value, big_batches, "
+                      "facility_qty; whole: batch_lines, big_lines, movements, province_batches", chk.stdout)
         a = s.start_transform(cfg_a, "a.log")
         try:
             s.wait_for_log(self, "a.log", "task stock_balance.shard-2-of-3: holding the lease")
