@@ -318,6 +318,7 @@ def copy_state(src, dst):
 
 
 RUN_STOPPED = re.compile(r"stopped \(caught up\): (\d+) rows in (\d+) inserts \((\d+) bytes\)")
+TRANSFORM_STOPPED = re.compile(r"transform stopped \(caught up\): (\d+) records in, (\d+) records out")
 SINK_STOPPED = re.compile(r"sink stopped \(caught up\): (\d+) records, (\d+) rows in (\d+) inserts \((\d+) bytes\)")
 
 
@@ -1630,8 +1631,38 @@ def stage_kafka(args, w):
             c_kcat.add(r, total, tbytes)
         except Exception as e:  # noqa: BLE001
             c_kcat.fail(e)
-    for m in (m_snap, d_snap, p_snap, m_bl, d_bl, p_bl, s_sink, c_perf, c_kcat):
+    # 6. Kafka -> views -> Kafka: `sluice transform` over the same topic, a GROUP BY view whole
+    # (parallelism 1: one task) and in two shards (parallelism 2: two tasks on two threads, each
+    # reading every record and keeping its groups).
+    views_sql = os.path.join(WORK, "kafka-views.sql")
+    with open(views_sql, "w") as f:
+        f.write(f"CREATE MATERIALIZED VIEW k_stats AS\n"
+                f"SELECT k, count(*) AS n, sum(id) AS s, max(c) AS mx FROM {table} GROUP BY k;\n")
+    t_meas = {par: Measure(f"kafka.transform.p{par}", "kafka->views->kafka", "sbtest1 topic",
+                           f"sluice transform --exit-when-caught-up: GROUP BY k view, transform.parallelism {par}",
+                           "sluice", unit="records",
+                           note="records of the input topic per second; view records produced in Kafka transactions")
+              for par in (1, 2)}
+    for rep in range(args.reps):
+        for par, m in t_meas.items():
+            try:
+                cfg = kafka_sluice_config(f"kafka-tf-{par}-{rep}", sl_prefix0, db, table, "initial",
+                                          fresh_dir(os.path.join(WORK, "st-kafka-tf")))
+                with open(cfg, "a") as f:
+                    f.write(f"transform:\n  sql: [{views_sql}]\n  group.id: {run_id}-tf-{par}-{rep}\n"
+                            f"  parallelism: {par}\n")
+                r = run_timed([SLUICE, "transform", cfg, "--exit-when-caught-up"])
+                mm = TRANSFORM_STOPPED.search(r.stderr)
+                if not mm or int(mm.group(1)) != par * total:
+                    raise RuntimeError(f"transform read {mm.group(1) if mm else '?'} records, expected {par} x {total}: "
+                                       + _log_tail(r.stderr))
+                m.add(r, total, tbytes, view_records=int(mm.group(2)), log_tail=_log_tail(r.stderr))
+            except Exception as e:  # noqa: BLE001
+                m.fail(e)
+    for m in (m_snap, d_snap, p_snap, m_bl, d_bl, p_bl, s_sink, c_perf, c_kcat, *t_meas.values()):
         m.printable()
+    compare("kafka->views->kafka", "sbtest1 topic", t_meas[2].d["id"], t_meas[1].d["id"], None,
+            "two shards vs the view whole")
     compare("capture->kafka", "sbtest1 snapshot", m_snap.d["id"], d_snap.d["id"], None,
             "MariaDB snapshot -> Debezium JSON on Kafka, acknowledged")
     compare("capture->kafka", "sbtest1 binlog", m_bl.d["id"], d_bl.d["id"], None,
