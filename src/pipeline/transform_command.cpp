@@ -552,21 +552,45 @@ class TransformLoop {
   void TakeOver() {
     std::string last_owner;
     uint64_t last_version = 0;
-    if (auto v = kafka::ReadLastValue(ks_, lease_)) {
-      std::istringstream in(*v);
+    auto parse = [](const std::string& v, std::string* owner, uint64_t* version) {
+      std::istringstream in(v);
       std::string word;
       while (in >> word) {
-        if (word.rfind("owner=", 0) == 0) last_owner = word.substr(6);
-        if (word.rfind("version=", 0) == 0) last_version = std::stoull(word.substr(8));
+        if (owner && word.rfind("owner=", 0) == 0) *owner = word.substr(6);
+        if (word.rfind("version=", 0) == 0) *version = std::max<uint64_t>(*version, std::stoull(word.substr(8)));
       }
-    }
-    if (!last_owner.empty() && last_owner != owner_) {
-      SLOG_WARN("{}taking over the views from member {} of the group: this state directory is not the "
-                "last one that maintained them, so every view is rebuilt from the topics (their versions above {})",
-                log_, last_owner, last_version);
-      Process();
-      RebuildFromTopics(last_version + 1);
-      return;
+    };
+    if (auto v = kafka::ReadLastValue(ks_, lease_)) parse(*v, &last_owner, &last_version);
+    const bool fresh = next_.empty() && last_owner.empty();
+    if (last_owner != owner_ && (!last_owner.empty() || fresh)) {
+      // The other tasks' leases too: under another layout of the tasks (transform.parallelism or
+      // the views changed) they wrote these view topics, with versions up to theirs.
+      uint64_t all_version = last_version;
+      bool others = false;
+      kafka::ReadAll(
+          ks_, kafka::ListPartitions(consumer_->handle(), [&](const std::string& t) { return t == lease_.topic; }),
+          [&](const kafka::Message& m) {
+            if (!m.value || m.partition == lease_.partition) return;
+            others = true;
+            parse(std::string(*m.value), nullptr, &all_version);
+          },
+          /*tail=*/16);
+      if (!last_owner.empty()) {
+        SLOG_WARN("{}taking over the views from member {} of the group: this state directory is not the "
+                  "last one that maintained them, so every view is rebuilt from the topics (their versions above {})",
+                  log_, last_owner, all_version);
+        Process();
+        RebuildFromTopics(all_version + 1);
+        return;
+      }
+      if (others) {
+        SLOG_WARN("{}holding the lease of a task new to the group (transform.parallelism or the views changed): "
+                  "the rows an earlier layout of the tasks left in its view topics are deleted and its views "
+                  "built from the topics (their versions above {})", log_, all_version);
+        Process();
+        RebuildFromTopics(all_version + 1);
+        return;
+      }
     }
     SLOG_INFO("{}holding the lease; resuming from this state directory's checkpoint", log_);
     // Later versions exceed the lease's: also the deletes of a rebuild that crashed before storing.
