@@ -1,6 +1,7 @@
 #include "pipeline/commands.h"
 
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -612,46 +613,71 @@ int Check(const CommonFlags& flags) {
   return 0;
 }
 
+namespace {
+
+/// Prints the views whose state `state` stores under `cmd`'s prefix (`label` names the section).
+void PrintViewStatus(StateStore& state, const char* cmd, const std::string& label) {
+  const std::string vp = StatePrefix(cmd) + "views/";
+  std::map<std::string, std::map<std::string, std::string>> views;
+  for (auto& [k, v] : state.Scan(vp)) {
+    const std::string rest = k.substr(vp.size());
+    const size_t slash = rest.find('/');
+    if (slash != std::string::npos) views[rest.substr(0, slash)][rest.substr(slash + 1)] = v;
+  }
+  if (views.empty()) return;
+  std::printf("views (%s):\n", label.c_str());
+  for (auto& [name, parts] : views) {
+    unsigned long long skip = 0;
+    std::sscanf(parts["meta"].c_str(), "%llu", &skip);
+    const std::string shown = parts.count("name") ? parts["name"] : name;
+    if (!parts.count("def")) {
+      std::printf("  %s: being rebuilt (an interrupted backfill restarts at the next start)\n", shown.c_str());
+    } else if (skip > 0) {
+      std::printf("  %s: maintained; rebuilt from a consistent read at binlog file #%llu position %llu\n",
+                  shown.c_str(), skip >> 32, (skip & 0xffffffffULL));
+    } else {
+      std::printf("  %s: maintained since the first snapshot\n", shown.c_str());
+    }
+  }
+}
+
+}  // namespace
+
 int Status(const CommonFlags& flags) {
   Config config = LoadConfig(flags, /*source_connection=*/false);  // reads the state directory only
-  auto state = StateStore::Open(config.GetPath("state", "dir"), /*read_only=*/true);
-  for (const char* cmd : {"run", "capture"}) {
-    auto v = state->Get(StatePrefix(cmd) + "offset");
-    if (!v) continue;
-    auto o = mysql::SourceOffset::Parse(*v);
-    std::printf("%s:\n  position: %s:%llu\n  gtid: %s\n  snapshot: %s\n", cmd, o.file.c_str(),
-                static_cast<unsigned long long>(o.pos), o.gtid_set.empty() ? "-" : o.gtid_set.c_str(),
-                o.snapshot_done ? "done"
-                : o.snapshot_running
-                    ? fmt::format("in progress ({} tables done, at {}, {} rows)", o.tables_done.size(),
-                                  o.current_table, o.rows_done)
-                          .c_str()
-                    : "not started");
-    if (o.ts_ms > 0) std::printf("  source commit time: %s\n", metrics::IsoTime(o.ts_ms).c_str());
-  }
-  // Views whose state is stored (by `run` or `transform`), with where a rebuilt view took over.
-  for (const char* cmd : {"run", "transform"}) {
-    const std::string vp = StatePrefix(cmd) + "views/";
-    std::map<std::string, std::map<std::string, std::string>> views;
-    for (auto& [k, v] : state->Scan(vp)) {
-      const std::string rest = k.substr(vp.size());
-      const size_t slash = rest.find('/');
-      if (slash != std::string::npos) views[rest.substr(0, slash)][rest.substr(slash + 1)] = v;
+  const std::string dir = config.GetPath("state", "dir");
+  // `sluice transform` with transform.parallelism > 1 keeps one state directory per task under
+  // tasks/ (and none of its own unless it ran with parallelism 1 before).
+  const std::filesystem::path tasks = std::filesystem::path(dir) / "tasks";
+  const bool has_tasks = std::filesystem::is_directory(tasks);
+  if (!has_tasks || std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
+    auto state = StateStore::Open(dir, /*read_only=*/true);
+    for (const char* cmd : {"run", "capture"}) {
+      auto v = state->Get(StatePrefix(cmd) + "offset");
+      if (!v) continue;
+      auto o = mysql::SourceOffset::Parse(*v);
+      std::printf("%s:\n  position: %s:%llu\n  gtid: %s\n  snapshot: %s\n", cmd, o.file.c_str(),
+                  static_cast<unsigned long long>(o.pos), o.gtid_set.empty() ? "-" : o.gtid_set.c_str(),
+                  o.snapshot_done ? "done"
+                  : o.snapshot_running
+                      ? fmt::format("in progress ({} tables done, at {}, {} rows)", o.tables_done.size(),
+                                    o.current_table, o.rows_done)
+                            .c_str()
+                      : "not started");
+      if (o.ts_ms > 0) std::printf("  source commit time: %s\n", metrics::IsoTime(o.ts_ms).c_str());
     }
-    if (views.empty()) continue;
-    std::printf("views (%s):\n", cmd);
-    for (auto& [name, parts] : views) {
-      unsigned long long skip = 0;
-      std::sscanf(parts["meta"].c_str(), "%llu", &skip);
-      const std::string shown = parts.count("name") ? parts["name"] : name;
-      if (!parts.count("def")) {
-        std::printf("  %s: being rebuilt (an interrupted backfill restarts at the next start)\n", shown.c_str());
-      } else if (skip > 0) {
-        std::printf("  %s: maintained; rebuilt from a consistent read at binlog file #%llu position %llu\n",
-                    shown.c_str(), skip >> 32, (skip & 0xffffffffULL));
-      } else {
-        std::printf("  %s: maintained since the first snapshot\n", shown.c_str());
-      }
+    // Views whose state is stored (by `run` or `transform`), with where a rebuilt view took over.
+    for (const char* cmd : {"run", "transform"}) PrintViewStatus(*state, cmd, cmd);
+  }
+  if (has_tasks) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(tasks)) {
+      if (e.is_directory()) names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+      auto task = StateStore::Open((tasks / n).string(), /*read_only=*/true);
+      PrintViewStatus(*task, "transform", "transform task " + n);
     }
   }
   if (config.GetString("bus", "type") == "kafka") {

@@ -391,6 +391,8 @@ class Transform(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
         self.assertIn("stock_balance.shard-1-of-2", out.stderr)
         self.assertNotIn("resuming from this state directory's checkpoint", out.stderr)
+        st = subprocess.run([SLUICE, "status", cfg_c], capture_output=True, text=True, timeout=120)
+        self.assertIn("views (transform task stock_balance.shard-1-of-2):\n  stock_balance: maintained", st.stdout)
         s.run("sink")
         compare_views(self, s)
 
