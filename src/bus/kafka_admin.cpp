@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "common/error.h"
@@ -51,6 +52,63 @@ std::vector<std::pair<std::string, int>> ListTopics(rd_kafka_t* rk, int give_up_
   return out;
 }
 
+namespace {
+
+/// One admin request on `rk`: `issue(opts, queue)` sends it; waits for its result event and
+/// returns "" or what failed — the request's error, else the first topic result whose error is
+/// not `tolerated` (`topics(ev, &count)` lists the topic results).
+std::string AdminRoundTrip(rd_kafka_t* rk, rd_kafka_admin_op_t op,
+                           const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& issue,
+                           const std::function<const rd_kafka_topic_result_t**(rd_kafka_event_t*, size_t*)>& topics,
+                           rd_kafka_resp_err_t tolerated) {
+  char err[512];
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, op);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
+  issue(opts, q);
+  rd_kafka_event_t* ev = nullptr;
+  while (!ev) {
+    ev = rd_kafka_queue_poll(q, 1000);
+    CheckFatal(rk);
+  }
+  std::string failure;
+  if (rd_kafka_event_error(ev)) {
+    failure = rd_kafka_event_error_string(ev);
+  } else {
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t** tr = topics(ev, &cnt);
+    for (size_t i = 0; i < cnt; ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != tolerated) {
+        const char* what = rd_kafka_topic_result_error_string(tr[i]);
+        failure = fmt::format("{}: {}", rd_kafka_err2name(e), what ? what : "");
+      }
+    }
+  }
+  rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_queue_destroy(q);
+  return failure;
+}
+
+/// Waits (up to 15 s) until `agree` metadata answers in a row show `topic` with at least
+/// `partitions` partitions.
+void AwaitPartitions(rd_kafka_t* rk, const std::string& topic, int partitions, int agree) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  int agreeing = 0;
+  while (agreeing < agree && std::chrono::steady_clock::now() < deadline) {
+    bool seen = false;
+    for (const auto& [name, n] : ListTopics(rk)) {
+      if (name == topic && n >= partitions) seen = true;
+    }
+    agreeing = seen ? agreeing + 1 : 0;
+    if (agreeing < agree) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace
+
 void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& settings) {
   for (const auto& [name, n] : ListTopics(rk)) {
     if (name == topic) return;
@@ -67,35 +125,14 @@ void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& 
   if (!nt) Throw(ErrorKind::kBus, "cannot describe topic {} for creation: {}", topic, err);
   if (!settings.retention_ms.empty()) rd_kafka_NewTopic_set_config(nt, "retention.ms", settings.retention_ms.c_str());
   rd_kafka_NewTopic_set_config(nt, "cleanup.policy", settings.cleanup_policy.c_str());
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
-  rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
-  rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
-  rd_kafka_event_t* ev = nullptr;
-  while (!ev) {
-    ev = rd_kafka_queue_poll(q, 1000);
-    CheckFatal(rk);
-  }
-  std::string failure;
-  if (rd_kafka_event_error(ev)) {
-    failure = rd_kafka_event_error_string(ev);
-  } else {
-    const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
-    size_t cnt = 0;
-    const rd_kafka_topic_result_t** tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
-    for (size_t i = 0; i < cnt; ++i) {
-      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        failure = fmt::format("{}: {}", rd_kafka_err2name(e),
-                              rd_kafka_topic_result_error_string(tr[i]) ? rd_kafka_topic_result_error_string(tr[i]) : "");
-      }
-    }
-  }
-  rd_kafka_event_destroy(ev);
-  rd_kafka_AdminOptions_destroy(opts);
+  const std::string failure = AdminRoundTrip(
+      rk, RD_KAFKA_ADMIN_OP_CREATETOPICS,
+      [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk, &nt, 1, opts, q); },
+      [](rd_kafka_event_t* ev, size_t* cnt) {
+        return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), cnt);
+      },
+      RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
   rd_kafka_NewTopic_destroy(nt);
-  rd_kafka_queue_destroy(q);
   if (!failure.empty()) {
     Throw(ErrorKind::kBus,
           "cannot create Kafka topic {} ({} partitions, replication factor {}): {}. Check bus.topic.partitions / "
@@ -106,16 +143,7 @@ void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& 
   // metadata comes from a broker that does not know it yet sees 0 partitions and fails records
   // already assigned to a partition ("Unknown partition"). Wait until several metadata answers in a
   // row (from whichever broker librdkafka asks) show every partition.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  int agreeing = 0;
-  while (agreeing < 5 && std::chrono::steady_clock::now() < deadline) {
-    bool seen = false;
-    for (const auto& [name, n] : ListTopics(rk)) {
-      if (name == topic && n >= settings.partitions) seen = true;
-    }
-    agreeing = seen ? agreeing + 1 : 0;
-    if (agreeing < 5) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  AwaitPartitions(rk, topic, settings.partitions, 5);
   SLOG_INFO("created Kafka topic {}", topic);
 }
 
@@ -129,48 +157,18 @@ void EnsurePartitions(rd_kafka_t* rk, const std::string& topic, int partitions) 
   char err[512];
   rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(partitions), err, sizeof err);
   if (!np) Throw(ErrorKind::kBus, "cannot describe new partitions of topic {}: {}", topic, err);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
-  rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
-  rd_kafka_CreatePartitions(rk, &np, 1, opts, q);
-  rd_kafka_event_t* ev = nullptr;
-  while (!ev) {
-    ev = rd_kafka_queue_poll(q, 1000);
-    CheckFatal(rk);
-  }
-  std::string failure;
-  if (rd_kafka_event_error(ev)) {
-    failure = rd_kafka_event_error_string(ev);
-  } else {
-    size_t cnt = 0;
-    const rd_kafka_topic_result_t** tr =
-        rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &cnt);
-    for (size_t i = 0; i < cnt; ++i) {
-      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_INVALID_PARTITIONS) {
-        failure = fmt::format("{}: {}", rd_kafka_err2name(e),
-                              rd_kafka_topic_result_error_string(tr[i]) ? rd_kafka_topic_result_error_string(tr[i]) : "");
-      }
-    }
-  }
-  rd_kafka_event_destroy(ev);
-  rd_kafka_AdminOptions_destroy(opts);
+  const std::string failure = AdminRoundTrip(
+      rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS,
+      [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_CreatePartitions(rk, &np, 1, opts, q); },
+      [](rd_kafka_event_t* ev, size_t* cnt) {
+        return rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), cnt);
+      },
+      RD_KAFKA_RESP_ERR_INVALID_PARTITIONS);  // another member grew it first
   rd_kafka_NewPartitions_destroy(np);
-  rd_kafka_queue_destroy(q);
   if (!failure.empty()) {
     Throw(ErrorKind::kBus, "cannot grow Kafka topic {} from {} to {} partitions: {}", topic, have, partitions, failure);
   }
-  // Wait until the metadata shows them (as EnsureTopic does for a new topic).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool seen = false;
-    for (const auto& [name, n] : ListTopics(rk)) {
-      if (name == topic && n >= partitions) seen = true;
-    }
-    if (seen) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  AwaitPartitions(rk, topic, partitions, 1);
   SLOG_INFO("Kafka topic {} now has {} partitions (was {})", topic, partitions, have);
 }
 

@@ -561,8 +561,7 @@ class TransformLoop {
       }
     };
     if (auto v = kafka::ReadLastValue(ks_, lease_)) parse(*v, &last_owner, &last_version);
-    const bool fresh = next_.empty() && last_owner.empty();
-    if (last_owner != owner_ && (!last_owner.empty() || fresh)) {
+    if (last_owner != owner_) {
       // The other tasks' leases too: under another layout of the tasks (transform.parallelism or
       // the views changed) they wrote these view topics, with versions up to theirs.
       uint64_t all_version = last_version;
@@ -584,6 +583,8 @@ class TransformLoop {
         return;
       }
       if (others) {
+        // Even with a checkpoint of its own: under the other layout another member may have taken
+        // this directory's views over since.
         SLOG_WARN("{}holding the lease of a task new to the group (transform.parallelism or the views changed): "
                   "the rows an earlier layout of the tasks left in its view topics are deleted and its views "
                   "built from the topics (their versions above {})", log_, all_version);
@@ -1113,7 +1114,7 @@ class TransformCoordinator : public kafka::RebalanceListener {
       r->thread = std::thread([this, raw] { RunTask(*raw); });
       running_[tp.partition] = std::move(r);
     }
-    if (running_.empty()) {
+    if (running_.empty() && !closing_) {
       SLOG_INFO("transform: other members of group {} hold the lease of every task; standing by",
                 config_.GetString("transform", "group.id"));
     }

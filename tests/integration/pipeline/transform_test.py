@@ -379,20 +379,22 @@ class Transform(unittest.TestCase):
         self.assertIn("transform stopped (caught up)", out.stderr)
         s.run("sink")
         compare_views(self, s)
-        # Another layout (parallelism 2): new tasks in fresh state directories delete what the old
-        # layout's tasks left in their view topics (above every old lease's version) and rebuild.
+        # Another layout (parallelism 4: more tasks, the lease topic grows): new tasks in fresh state
+        # directories delete what the old layout's tasks left in their view topics (above every
+        # old lease's version) and rebuild.
         w.run(100)
         s.run("capture")
         cfg_c = os.path.join(s.dir, "transform-c.yaml")
         with open(cfg_c, "w") as g:
-            g.write(base.replace("  parallelism: 3\n", "  parallelism: 2\n"))
+            g.write(base.replace("  parallelism: 3\n", "  parallelism: 4\n"))
         out = subprocess.run([SLUICE, "transform", cfg_c, "--exit-when-caught-up"], capture_output=True, text=True,
                              timeout=300)
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
-        self.assertIn("stock_balance.shard-1-of-2", out.stderr)
+        self.assertIn("stock_balance.shard-3-of-4", out.stderr)
+        self.assertIn("now has 20 partitions (was 16)", out.stderr)
         self.assertNotIn("resuming from this state directory's checkpoint", out.stderr)
         st = subprocess.run([SLUICE, "status", cfg_c], capture_output=True, text=True, timeout=120)
-        self.assertIn("views (transform task stock_balance.shard-1-of-2):\n  stock_balance: maintained", st.stdout)
+        self.assertIn("views (transform task stock_balance.shard-3-of-4):\n  stock_balance: maintained", st.stdout)
         s.run("sink")
         compare_views(self, s)
 
