@@ -802,6 +802,21 @@ def render_kafka(res, a):
       "that is what running them costs, but for a short run it weighs heavily; their own figures above "
       "leave it out. Debezium's RSS is the Connect worker JVM's peak (heap up to 2 GiB allowed).")
     a("")
+    if res["measurements"].get("kafka.transform.p1"):
+        a("### Kafka → views → Kafka (`sluice transform`)")
+        a("")
+        a(f"Input: the same topic. `sluice transform --exit-when-caught-up` maintains one view, "
+          "`SELECT k, count(*), sum(id), max(c) FROM sbtest1 GROUP BY k`, in a new consumer group and state "
+          "directory each repetition, and produces its changes to the view's topic in Kafka transactions "
+          "(records/s = input records per second; the log's `records in` is checked against the topic). "
+          "`transform.parallelism 1` runs the view as one task; `2` as two shards (two tasks on two threads, "
+          "each reading every input record and keeping the groups whose key hashes to it), what two "
+          "processes on two machines would each do. There is no peer in this run (in the stack sluice "
+          "replaces, RisingWave maintains the views; this harness does not install it). On these 2 cores the broker, the ClickHouse and MariaDB servers share the CPU with "
+          "both shards, and each shard decodes every record, so the second shard adds less than a core.")
+        a("")
+        a(measure_table(res, ["kafka.transform.p1", "kafka.transform.p2"]))
+        a("")
 
 
 def write(json_path, doc_path):
