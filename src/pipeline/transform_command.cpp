@@ -236,6 +236,19 @@ struct TaskSpec {
   size_t task_count = 1;         ///< of the group: memory budgets are shared among them
 };
 
+/// The Kafka settings of one of `tasks` tasks: the consumer's prefetch bound (16 MiB by default)
+/// shared among them, unless bus sets queued.max.messages.kbytes.
+kafka::KafkaSettings TaskSettings(const kafka::KafkaSettings& ks, size_t tasks) {
+  kafka::KafkaSettings out = ks;
+  for (const auto& [k, v] : ks.properties) {
+    if (k == "queued.max.messages.kbytes") return out;
+  }
+  if (tasks > 1) {
+    out.properties.emplace_back("queued.max.messages.kbytes", std::to_string(std::max<size_t>(1024, 16384 / tasks)));
+  }
+  return out;
+}
+
 class TransformLoop {
  public:
   TransformLoop(const Config& config, const kafka::KafkaSettings& ks, const TaskSpec& spec,
@@ -243,8 +256,9 @@ class TransformLoop {
       : state_owned_(std::move(state)),
         views_owned_(std::move(views)),
         config_(config),
-        ks_(ks),
+        ks_(TaskSettings(ks, spec.task_count)),
         spec_(spec),
+        checkpoint_bytes_(std::max<size_t>(1 << 20, Outbox::kCheckpointBytes / std::max<size_t>(1, spec.task_count))),
         state_(*state_owned_),
         views_(*views_owned_),
         encoder_(DebeziumFromConfig(config)),
@@ -385,7 +399,7 @@ class TransformLoop {
       Process();
       last_process_ = now;
     }
-    if (now - last_checkpoint_ >= delay_ || outbox_.bytes() >= Outbox::kCheckpointBytes) {
+    if (now - last_checkpoint_ >= delay_ || outbox_.bytes() >= checkpoint_bytes_) {
       Checkpoint();
       last_checkpoint_ = Clock::now();
     }
@@ -663,7 +677,7 @@ class TransformLoop {
   /// whatever the topics hold: the last record of every key is collected in a scratch range of
   /// the state store (kSweepPrefix, unsynced: a crash before the lease names this member sweeps
   /// again from scratch), then read back in key order and produced in Kafka transactions of at
-  /// most Outbox::kCheckpointBytes.
+  /// most checkpoint_bytes_.
   void Sweep(uint64_t version) {
     std::map<std::string, std::pair<TableSchemaPtr, std::string>> views;  // topic -> (schema, header)
     for (const auto& schema : views_.OutputSchemas()) {
@@ -747,7 +761,7 @@ class TransformLoop {
       }
       decoder.Decode(topic, key.substr(nul + 1), value, header);
       pending_bytes += it->key().size() + it->value().size();
-      if (pending_bytes >= Outbox::kCheckpointBytes) emit();
+      if (pending_bytes >= checkpoint_bytes_) emit();
     }
     check(it->status(), "reading");
     it.reset();
@@ -896,8 +910,9 @@ class TransformLoop {
   std::unique_ptr<StateStore> state_owned_;  ///< before the views: their state manager uses it
   std::unique_ptr<ViewStage> views_owned_;
   const Config& config_;
-  const kafka::KafkaSettings& ks_;
+  kafka::KafkaSettings ks_;  ///< the process's, with this task's share of the consumer prefetch
   TaskSpec spec_;
+  size_t checkpoint_bytes_;  ///< a checkpoint is taken once this many bytes of view records wait
   StateStore& state_;
   ViewStage& views_;
   DebeziumEncoder encoder_;

@@ -241,6 +241,11 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
           fp += "\nview " + s + " {" + fingerprints[s] + "}";
         }
       }
+      if (v->shard_key) {
+        // One shard's state holds the rows routed to it: other routing columns, other state.
+        fp += fmt::format("\nshard {} of {}:", shard_, shards_);
+        for (const auto& [src, cols] : v->shard_key->source_columns) fp += fmt::format(" {}({})", src, fmt::join(cols, ","));
+      }
       v->fingerprint = fp;
       fingerprints[v->name] = fp;
       v->def = std::move(def);
