@@ -353,15 +353,41 @@ ReaderPtr NewReader(const KafkaSettings& settings, bool partition_eof) {
   return ReaderPtr(rk, rd_kafka_destroy);
 }
 
+/// (low, high) watermarks of `tp`, asked again while the broker answers with a transient error
+/// (a leader moving while a broker restarts) until `timeout_ms` has passed. UNKNOWN_TOPIC_OR_PART
+/// is returned as it is (for the caller to decide), every other error after the deadline thrown.
+rd_kafka_resp_err_t QueryWatermarks(rd_kafka_t* rk, const TopicPartition& tp, int64_t* lo, int64_t* hi,
+                                    int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int backoff_ms = 200;
+  while (true) {
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, lo, hi, std::min(timeout_ms, 10000));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return err;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      Throw(ErrorKind::kBus, "cannot read the offsets of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
+    }
+    SLOG_WARN("kafka: cannot read the offsets of {}[{}]: {}; retrying", tp.topic, tp.partition, rd_kafka_err2str(err));
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+    // Ask where the partition's leader is now (it moves while a broker restarts): the request
+    // goes to the leader the client's metadata names.
+    if (rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, tp.topic.c_str(), nullptr)) {
+      const struct rd_kafka_metadata* md = nullptr;
+      if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md) rd_kafka_metadata_destroy(md);
+      rd_kafka_topic_destroy(rkt);
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<std::string> ReadLastValue(const KafkaSettings& settings, const TopicPartition& tp, int timeout_ms) {
   ReaderPtr guard = NewReader(settings, /*partition_eof=*/true);
   rd_kafka_t* rk = guard.get();
   int64_t lo = 0, hi = 0;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &lo, &hi, timeout_ms);
+  rd_kafka_resp_err_t err = QueryWatermarks(rk, tp, &lo, &hi, timeout_ms);
   if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::nullopt;
-  if (err) Throw(ErrorKind::kBus, "cannot read the end offset of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));
   if (hi <= lo) return std::nullopt;
   rd_kafka_poll_set_consumer(rk);
   // The last record is not always at hi - 1: a transaction's commit marker (or an aborted
@@ -408,7 +434,7 @@ void ReadAll(const KafkaSettings& settings, const std::vector<TopicPartition>& p
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
   for (const auto& tp : partitions) {
     int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &lo, &hi, 30000);
+    rd_kafka_resp_err_t err = QueryWatermarks(rk, tp, &lo, &hi, 60000);
     if (err) {
       rd_kafka_topic_partition_list_destroy(list);
       Throw(ErrorKind::kBus, "cannot read the offsets of {}[{}]: {}", tp.topic, tp.partition, rd_kafka_err2str(err));

@@ -236,9 +236,9 @@ struct TaskSpec {
   size_t task_count = 1;         ///< of the group: memory budgets are shared among them
 };
 
-/// The Kafka settings of one of `tasks` tasks: the consumer's prefetch bound (16 MiB by default)
-/// shared among them, unless bus sets queued.max.messages.kbytes.
-kafka::KafkaSettings TaskSettings(const kafka::KafkaSettings& ks, size_t tasks) {
+/// The Kafka settings of the input consumer of one of `tasks` tasks: the prefetch bound (16 MiB by
+/// default) shared among them, unless bus sets queued.max.messages.kbytes.
+kafka::KafkaSettings TaskConsumerSettings(const kafka::KafkaSettings& ks, size_t tasks) {
   kafka::KafkaSettings out = ks;
   for (const auto& [k, v] : ks.properties) {
     if (k == "queued.max.messages.kbytes") return out;
@@ -256,7 +256,7 @@ class TransformLoop {
       : state_owned_(std::move(state)),
         views_owned_(std::move(views)),
         config_(config),
-        ks_(TaskSettings(ks, spec.task_count)),
+        ks_(ks),
         spec_(spec),
         checkpoint_bytes_(std::max<size_t>(1 << 20, Outbox::kCheckpointBytes / std::max<size_t>(1, spec.task_count))),
         state_(*state_owned_),
@@ -331,7 +331,8 @@ class TransformLoop {
   /// of the input partitions when the process started (--exit-when-caught-up).
   void Start(const Offsets& targets) {
     active_ = true;
-    consumer_ = std::make_unique<kafka::KafkaConsumer>(ks_, spec_.commit_group, nullptr);
+    consumer_ = std::make_unique<kafka::KafkaConsumer>(TaskConsumerSettings(ks_, spec_.task_count), spec_.commit_group,
+                                                       nullptr);
     for (const auto& [tp, hi] : targets) {
       if (inputs_.count(tp.topic)) targets_[tp] = hi;
     }
@@ -910,7 +911,7 @@ class TransformLoop {
   std::unique_ptr<StateStore> state_owned_;  ///< before the views: their state manager uses it
   std::unique_ptr<ViewStage> views_owned_;
   const Config& config_;
-  kafka::KafkaSettings ks_;  ///< the process's, with this task's share of the consumer prefetch
+  const kafka::KafkaSettings& ks_;
   TaskSpec spec_;
   size_t checkpoint_bytes_;  ///< a checkpoint is taken once this many bytes of view records wait
   StateStore& state_;
