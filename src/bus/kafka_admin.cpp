@@ -54,13 +54,14 @@ std::vector<std::pair<std::string, int>> ListTopics(rd_kafka_t* rk, int give_up_
 
 namespace {
 
+using IssueFn = std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>;
+using TopicsFn = std::function<const rd_kafka_topic_result_t**(rd_kafka_event_t*, size_t*)>;
+
 /// One admin request on `rk`: `issue(opts, queue)` sends it; waits for its result event and
 /// returns "" or what failed — the request's error, else the last topic result whose error is
 /// not `tolerated` (`topics(ev, &count)` lists the topic results; `code` gets that error).
-std::string AdminRoundTrip(rd_kafka_t* rk, rd_kafka_admin_op_t op,
-                           const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& issue,
-                           const std::function<const rd_kafka_topic_result_t**(rd_kafka_event_t*, size_t*)>& topics,
-                           rd_kafka_resp_err_t tolerated, rd_kafka_resp_err_t* code = nullptr) {
+std::string AdminAttempt(rd_kafka_t* rk, rd_kafka_admin_op_t op, const IssueFn& issue, const TopicsFn& topics,
+                         rd_kafka_resp_err_t tolerated, rd_kafka_resp_err_t* code) {
   char err[512];
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, op);
@@ -73,17 +74,17 @@ std::string AdminRoundTrip(rd_kafka_t* rk, rd_kafka_admin_op_t op,
     CheckFatal(rk);
   }
   std::string failure;
-  if (code) *code = RD_KAFKA_RESP_ERR_NO_ERROR;
+  *code = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (rd_kafka_event_error(ev)) {
     failure = rd_kafka_event_error_string(ev);
-    if (code) *code = rd_kafka_event_error(ev);
+    *code = rd_kafka_event_error(ev);
   } else {
     size_t cnt = 0;
     const rd_kafka_topic_result_t** tr = topics(ev, &cnt);
     for (size_t i = 0; i < cnt; ++i) {
       const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != tolerated) {
-        if (code) *code = e;
+        *code = e;
         const char* what = rd_kafka_topic_result_error_string(tr[i]);
         failure = fmt::format("{}: {}", rd_kafka_err2name(e), what ? what : "");
       }
@@ -110,6 +111,22 @@ bool TransientAdminError(rd_kafka_resp_err_t code) {
       return true;
     default:
       return false;
+  }
+}
+
+/// AdminAttempt, again while it fails transiently (a broker restarting leaves fewer registered
+/// than the replication factor for a while; the controller moves; requests time out), for up to
+/// two minutes with a warning about `what` (then that failure, e.g. a replication factor the
+/// cluster can never reach).
+std::string AdminRoundTrip(rd_kafka_t* rk, rd_kafka_admin_op_t op, const IssueFn& issue, const TopicsFn& topics,
+                           rd_kafka_resp_err_t tolerated, const std::string& what) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (int backoff_ms = 500;; backoff_ms = std::min(backoff_ms * 2, 5000)) {
+    rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
+    std::string failure = AdminAttempt(rk, op, issue, topics, tolerated, &code);
+    if (!TransientAdminError(code) || std::chrono::steady_clock::now() >= deadline) return failure;
+    SLOG_WARN("kafka: cannot {} yet ({}); retrying (up to 120 s)", what, failure);
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
   }
 }
 
@@ -146,24 +163,13 @@ void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& 
   if (!nt) Throw(ErrorKind::kBus, "cannot describe topic {} for creation: {}", topic, err);
   if (!settings.retention_ms.empty()) rd_kafka_NewTopic_set_config(nt, "retention.ms", settings.retention_ms.c_str());
   rd_kafka_NewTopic_set_config(nt, "cleanup.policy", settings.cleanup_policy.c_str());
-  // A broker restarting leaves fewer registered than the replication factor for a while, or the
-  // request times out: try again for two minutes (a factor the cluster can never reach fails
-  // after that, with the same error).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  std::string failure;
-  for (int backoff_ms = 500;; backoff_ms = std::min(backoff_ms * 2, 5000)) {
-    rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
-    failure = AdminRoundTrip(
-        rk, RD_KAFKA_ADMIN_OP_CREATETOPICS,
-        [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk, &nt, 1, opts, q); },
-        [](rd_kafka_event_t* ev, size_t* cnt) {
-          return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), cnt);
-        },
-        RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, &code);
-    if (!TransientAdminError(code) || std::chrono::steady_clock::now() >= deadline) break;
-    SLOG_WARN("kafka: cannot create topic {} yet ({}); retrying (up to 120 s)", topic, failure);
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-  }
+  const std::string failure = AdminRoundTrip(
+      rk, RD_KAFKA_ADMIN_OP_CREATETOPICS,
+      [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk, &nt, 1, opts, q); },
+      [](rd_kafka_event_t* ev, size_t* cnt) {
+        return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), cnt);
+      },
+      RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "create topic " + topic);
   rd_kafka_NewTopic_destroy(nt);
   if (!failure.empty()) {
     Throw(ErrorKind::kBus,
@@ -189,21 +195,13 @@ void EnsurePartitions(rd_kafka_t* rk, const std::string& topic, int partitions) 
   char err[512];
   rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(partitions), err, sizeof err);
   if (!np) Throw(ErrorKind::kBus, "cannot describe new partitions of topic {}: {}", topic, err);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  std::string failure;
-  for (int backoff_ms = 500;; backoff_ms = std::min(backoff_ms * 2, 5000)) {
-    rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
-    failure = AdminRoundTrip(
-        rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS,
-        [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_CreatePartitions(rk, &np, 1, opts, q); },
-        [](rd_kafka_event_t* ev, size_t* cnt) {
-          return rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), cnt);
-        },
-        RD_KAFKA_RESP_ERR_INVALID_PARTITIONS, &code);  // tolerated: another member grew it first
-    if (!TransientAdminError(code) || std::chrono::steady_clock::now() >= deadline) break;
-    SLOG_WARN("kafka: cannot grow topic {} yet ({}); retrying (up to 60 s)", topic, failure);
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-  }
+  const std::string failure = AdminRoundTrip(
+      rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS,
+      [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_CreatePartitions(rk, &np, 1, opts, q); },
+      [](rd_kafka_event_t* ev, size_t* cnt) {
+        return rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), cnt);
+      },
+      RD_KAFKA_RESP_ERR_INVALID_PARTITIONS, "grow topic " + topic);  // tolerated: another member grew it first
   rd_kafka_NewPartitions_destroy(np);
   if (!failure.empty()) {
     Throw(ErrorKind::kBus, "cannot grow Kafka topic {} from {} to {} partitions: {}", topic, have, partitions, failure);

@@ -1358,6 +1358,11 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
   if (!tflags.reset_offsets.empty() && tflags.reset_offsets != "earliest") {
     Throw(ErrorKind::kConfig, "--reset-offsets: only 'earliest' (rebuild every view from the topics) is supported");
   }
+  const int parallelism = static_cast<int>(config.GetInt("transform", "parallelism"));
+  if (parallelism < 1 || parallelism > 256) {
+    Throw(ErrorKind::kConfig, "{}: transform.parallelism is {}: give the number of shards (1 to 256) each view whose "
+          "work splits by key is divided into", config.file(), parallelism);
+  }
   kafka::KafkaSettings ks = kafka::KafkaSettingsFromConfig(config, "transform");
   // The source tables' schemas bind the views: read from the source database, as `run` does, or
   // from the topics.
@@ -1365,11 +1370,6 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
       from_topics ? SchemasFromTopics(config, ks)
                   : LoadEmittedSchemas(mysql::CaptureOptions::FromConfig(config), mysql::TableFilter(config));
   const bool from_earliest = tflags.reset_offsets == "earliest";
-  const int parallelism = static_cast<int>(config.GetInt("transform", "parallelism"));
-  if (parallelism < 1 || parallelism > 256) {
-    Throw(ErrorKind::kConfig, "{}: transform.parallelism is {}: give the number of shards (1 to 256) each view whose "
-          "work splits by key is divided into", config.file(), parallelism);
-  }
   // Every view compiled once here: SQL errors stop the process before it joins the group.
   std::vector<TaskSpec> tasks;
   {
