@@ -27,7 +27,7 @@ try:
 except ImportError:  # a pyenv/venv python without Debian's dist-packages
     sys.path.append("/usr/lib/python3/dist-packages")
     import confluent_kafka  # noqa: F401
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition  # noqa: E402
 
 BOOTSTRAP = setting("SLUICE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 RUN_ID = f"{int(time.time()) % 100000}{random.randint(0, 99)}"
@@ -144,7 +144,16 @@ def read_topic(topic, timeout=20):
     parts = md.topics[topic].partitions
     ends = {}
     for p in parts:
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        for attempt in range(20):
+            try:
+                lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                break
+            except KafkaException as e:
+                # A topic just created: the brokers may not all agree on its leaders yet.
+                err = e.args[0]
+                if attempt == 19 or not (err.retriable() or err.code() == KafkaError.NOT_LEADER_FOR_PARTITION):
+                    raise
+                time.sleep(0.5)
         ends[p] = hi
     c.assign([TopicPartition(topic, p, 0) for p in parts])
     out, seen = [], {p: 0 for p in parts}
