@@ -563,15 +563,11 @@ int Check(const CommonFlags& flags) {
       std::printf("views: ok (%zu view(s) in transform.sql)\n", views.size());
       const int64_t parallelism = config.GetInt("transform", "parallelism");
       if (parallelism > 1) {
-        // As `sluice transform` divides them (docs/OPERATIONS.md): a view alone in its group of
-        // views reading each other, whose work splits by key, runs as `parallelism` shards.
+        // As `sluice transform` divides them (docs/OPERATIONS.md).
         const auto info = views.Describe();
-        std::set<std::string> read;
-        for (const auto& v : info) read.insert(v.read_views.begin(), v.read_views.end());
+        const std::set<std::string> shards = SplitViews(info);
         std::vector<std::string> split, whole;
-        for (const auto& v : info) {
-          (v.shardable && v.read_views.empty() && !read.count(v.name) ? split : whole).push_back(v.name);
-        }
+        for (const auto& v : info) (shards.count(v.name) ? split : whole).push_back(v.name);
         std::printf("transform.parallelism %lld: split into %lld shards: %s; whole: %s\n",
                     static_cast<long long>(parallelism), static_cast<long long>(parallelism),
                     split.empty() ? "none" : fmt::format("{}", fmt::join(split, ", ")).c_str(),

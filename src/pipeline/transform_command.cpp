@@ -999,13 +999,14 @@ std::vector<TaskSpec> PlanTasks(const Config& config, const std::vector<ViewInfo
     }
     return n;
   };
+  const std::set<std::string> split = SplitViews(views);
   for (size_t r : order) {
     const auto& unit = units[r];
     std::string name;
     for (const ViewInfo* v : unit) name += (name.empty() ? "" : "+") + safe(v->name);
     if (name.size() > 80) name = fmt::format("{}+{}-more-{:08x}", safe(unit[0]->name).substr(0, 40), unit.size() - 1,
                                              static_cast<uint32_t>(std::hash<std::string>()(name)));
-    const uint32_t shards = unit.size() == 1 && unit[0]->shardable ? static_cast<uint32_t>(parallelism) : 1;
+    const uint32_t shards = split.count(unit[0]->name) ? static_cast<uint32_t>(parallelism) : 1;
     for (uint32_t sh = 0; sh < shards; ++sh) {
       TaskSpec t;
       t.name = shards > 1 ? fmt::format("{}.shard-{}-of-{}", name, sh, shards) : name;
@@ -1048,7 +1049,7 @@ class TransformCoordinator : public kafka::RebalanceListener {
   void CheckStoredTasks() {
     if (from_earliest_) return;  // every view is rebuilt anyway
     for (const auto& t : tasks_) {
-      if (std::filesystem::exists(t.state_dir)) Open(t);
+      if (std::filesystem::exists(t.state_dir)) OpenState(t);
     }
   }
 
@@ -1140,8 +1141,15 @@ class TransformCoordinator : public kafka::RebalanceListener {
   std::optional<int64_t> OnAssign(const kafka::TopicPartition&) override { return std::nullopt; }
 
  private:
+  /// A task's state directory, views and stored offsets.
+  struct TaskState {
+    std::unique_ptr<StateStore> state;
+    std::unique_ptr<ViewStage> views;
+    Offsets stored;
+  };
+
   /// The task's state and views, checked to be the ones it last ran.
-  std::unique_ptr<TransformLoop> Open(const TaskSpec& t) {
+  TaskState OpenState(const TaskSpec& t) {
     std::filesystem::create_directories(t.state_dir);
     auto state = StateStore::Open(t.state_dir, /*read_only=*/false,
                                   static_cast<uint64_t>(std::max<int64_t>(0, config_.GetInt("state", "min.free.bytes"))));
@@ -1162,7 +1170,13 @@ class TransformCoordinator : public kafka::RebalanceListener {
             fmt::join(rebuild, ", "), t.all_views ? std::string() : " of task " + t.name, config_path_);
     }
     if (reset) SLOG_INFO("transform: --reset-offsets earliest: task {} rebuilds its views from the topics", t.name);
-    return std::make_unique<TransformLoop>(config_, ks_, t, std::move(state), std::move(views), std::move(stored));
+    return TaskState{std::move(state), std::move(views), std::move(stored)};
+  }
+
+  std::unique_ptr<TransformLoop> Open(const TaskSpec& t) {
+    TaskState ts = OpenState(t);
+    return std::make_unique<TransformLoop>(config_, ks_, t, std::move(ts.state), std::move(ts.views),
+                                           std::move(ts.stored));
   }
 
   /// A task on its thread: started (taking over or resuming), stepped until told to stop, then
@@ -1374,10 +1388,12 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
   std::vector<TaskSpec> tasks;
   {
     ViewStage all(config, tables);
-    tasks = PlanTasks(config, all.Describe(), parallelism);
+    const auto info = all.Describe();
+    tasks = PlanTasks(config, info, parallelism);
     if (parallelism > 1) {
-      for (const auto& v : all.Describe()) {
-        if (!v.shardable) {
+      const std::set<std::string> split = SplitViews(info);
+      for (const auto& v : info) {
+        if (!split.count(v.name)) {
           SLOG_INFO("transform: view {} runs as one task: its work does not split by key (a GROUP BY over a join on "
                     "other columns, a join whose key is not the view's, a global aggregate, a view over a view, "
                     "UNION ALL, FULL JOIN; docs/ARCHITECTURE.md)", v.name);

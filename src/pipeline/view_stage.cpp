@@ -296,6 +296,16 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
 
 ViewStage::~ViewStage() = default;
 
+std::set<std::string> SplitViews(const std::vector<ViewInfo>& views) {
+  std::set<std::string> read;
+  for (const auto& v : views) read.insert(v.read_views.begin(), v.read_views.end());
+  std::set<std::string> split;
+  for (const auto& v : views) {
+    if (v.shardable && v.read_views.empty() && !read.count(v.name)) split.insert(v.name);
+  }
+  return split;
+}
+
 std::vector<ViewInfo> ViewStage::Describe() const {
   std::vector<ViewInfo> out;
   for (const auto& v : views_) {

@@ -55,6 +55,11 @@ struct ViewInfo {
   bool shardable = false;               ///< sql::ShardKeyOf found a shard key
 };
 
+/// The views (of `Describe`) that `sluice transform` splits into key shards with
+/// transform.parallelism > 1: those with a shard key that read no view and no view reads (a group
+/// of views reading each other runs whole, as one task).
+std::set<std::string> SplitViews(const std::vector<ViewInfo>& views);
+
 class ViewStage {
  public:
   /// Compiles the views of the config's `transform.sql` files against `tables` (the captured tables'
