@@ -25,6 +25,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -98,6 +100,9 @@ class Outbox {
   static constexpr size_t kCheckpointBytes = 16 << 20;
   static constexpr const char* kCount = "transform/outbox/count";
   static constexpr const char* kTables = "transform/outbox/tables";
+  /// Names the stored outbox; the transaction that produces it also writes it to the lease
+  /// partition (`produced=`), so a restart knows whether it reached Kafka.
+  static constexpr const char* kToken = "transform/outbox/token";
 
   /// `dest` identifies the (topic, header) pair; null key/value: nullptr.
   void Add(const void* dest, std::string_view topic, const std::string& header, const std::string_view* key,
@@ -233,6 +238,8 @@ struct TaskSpec {
   std::string txn_id;            ///< Kafka transactional.id of its producer
   std::string commit_group;      ///< consumer group its input offsets are committed to (lag, CaughtUp)
   std::set<std::string> inputs;  ///< the topics it reads
+  std::string output_topic;            ///< parallelism > 1: the topic of the view it maintains (or a shard of)
+  std::set<std::string> view_inputs;   ///< parallelism > 1: the topics of the views it reads
   size_t task_count = 1;         ///< of the group: memory budgets are shared among them
 };
 
@@ -268,6 +275,12 @@ class TransformLoop {
         next_(std::move(stored)),
         delay_(std::chrono::milliseconds(config.GetInt("sink", "batch.max.delay.ms"))) {
     for (const auto& t : views_.SourceTables()) inputs_.insert(std::string(encoder_.Topic(t)));
+    view_targets_set_ = views_.InputViews().empty();
+    for (const auto& v : views_.InputViews()) {
+      // Another task's view, read from its topic: only records of its current definition.
+      view_inputs_[std::string(encoder_.Topic(v))] = EncodeSchemaHeader(*v);
+      inputs_.insert(std::string(encoder_.Topic(v)));
+    }
     if (encoder_.options().provide_transaction_metadata) {
       // Whole source transactions only (TransactionGate): the transaction topic is an input too.
       std::set<std::string> names;
@@ -320,6 +333,15 @@ class TransformLoop {
   void ProduceStoredOutbox() {
     outbox_ = Outbox::Load(state_, stored_pieces_);
     if (outbox_.empty()) return;
+    outbox_token_ = state_.Get(Outbox::kToken).value_or(std::string());
+    if (!outbox_token_.empty() && outbox_token_ == produced_token_) {
+      // The lease partition says its transaction committed: producing it again would duplicate
+      // every record (readers that do not collapse by `_version`, views reading this view).
+      SLOG_INFO("{}the {} view change(s) stored with the last checkpoint reached Kafka before the last stop",
+                log_, outbox_.records());
+      ForgetOutbox();
+      return;
+    }
     SLOG_INFO("{}producing the {} view change(s) stored with the last checkpoint again (they may not "
               "have reached Kafka before the last stop)", log_, outbox_.records());
     for (const auto& t : outbox_.topics()) EnsureTopic(t);
@@ -364,7 +386,12 @@ class TransformLoop {
     if (m) {
       next_[{std::string(m->topic), m->partition}] = m->offset + 1;
       const auto header = m->Header(std::string(kSchemaHeader).c_str());
-      if (!gate_) {
+      auto view_input = view_inputs_.find(m->topic);
+      if (view_input != view_inputs_.end()) {
+        // A view's changelog: whole transactions already (one Kafka transaction of its task). A
+        // record of an earlier definition of the view is not its current content.
+        if (header && *header == view_input->second) Decode(m->topic, m->partition, m->offset, m->key, m->value, header);
+      } else if (!gate_) {
         Decode(m->topic, m->partition, m->offset, m->key, m->value, header);
       } else {
         Gate(*m, header);
@@ -414,14 +441,28 @@ class TransformLoop {
   /// --exit-when-caught-up: everything up to the end offsets at start was processed (call after a
   /// Step that read nothing).
   bool Done() {
-    if (!CaughtUp()) return false;
+    if (!view_targets_set_ || !CaughtUp()) return false;
     if (gate_ && !gate_->unsettled().empty()) {
       // Every partition was read to its end at start (or was empty then): no snapshot row of
       // that range is unread. The next round releases what waited for them.
       gate_->SettleAll();
       return false;
     }
+    if (records_ != checkpointed_records_) {
+      // In Kafka before it counts as done: the views reading this task's view wait for it.
+      Checkpoint();
+      last_checkpoint_ = Clock::now();
+    }
     return true;
+  }
+
+  /// --exit-when-caught-up: the end offsets of the topics of the views this task reads, once every
+  /// task of those views is done (before, a view's topic has not all it will have).
+  void SetViewTargets(const Offsets& targets) {
+    for (const auto& [tp, hi] : targets) {
+      if (view_inputs_.count(tp.topic)) targets_[tp] = hi;
+    }
+    view_targets_set_ = true;
   }
 
   /// Stores and produces what was read so far and stops reading. `revoked`: the group took the
@@ -537,7 +578,7 @@ class TransformLoop {
     if (!gate_) return;
     std::vector<TransactionGate::Partition> changes;
     for (const auto& tp : tps) {
-      if (tp.topic != txn_topic_) changes.emplace_back(tp.topic, tp.partition);
+      if (tp.topic != txn_topic_ && !view_inputs_.count(tp.topic)) changes.emplace_back(tp.topic, tp.partition);
     }
     gate_->ExpectPartitions(changes);
   }
@@ -567,15 +608,17 @@ class TransformLoop {
   void TakeOver() {
     std::string last_owner;
     uint64_t last_version = 0;
-    auto parse = [](const std::string& v, std::string* owner, uint64_t* version) {
+    std::string produced;
+    auto parse = [](const std::string& v, std::string* owner, uint64_t* version, std::string* produced) {
       std::istringstream in(v);
       std::string word;
       while (in >> word) {
         if (owner && word.rfind("owner=", 0) == 0) *owner = word.substr(6);
+        if (produced && word.rfind("produced=", 0) == 0) *produced = word.substr(9);
         if (word.rfind("version=", 0) == 0) *version = std::max<uint64_t>(*version, std::stoull(word.substr(8)));
       }
     };
-    if (auto v = kafka::ReadLastValue(ks_, lease_)) parse(*v, &last_owner, &last_version);
+    if (auto v = kafka::ReadLastValue(ks_, lease_)) parse(*v, &last_owner, &last_version, &produced);
     if (last_owner != owner_) {
       // The other tasks' leases too: under another layout of the tasks (transform.parallelism or
       // the views changed) they wrote these view topics, with versions up to theirs.
@@ -586,7 +629,7 @@ class TransformLoop {
           [&](const kafka::Message& m) {
             if (!m.value || m.partition == lease_.partition) return;
             others = true;
-            parse(std::string(*m.value), nullptr, &all_version);
+            parse(std::string(*m.value), nullptr, &all_version, nullptr);
           },
           /*tail=*/16);
       if (!last_owner.empty()) {
@@ -609,6 +652,7 @@ class TransformLoop {
       }
     }
     SLOG_INFO("{}holding the lease; resuming from this state directory's checkpoint", log_);
+    produced_token_ = produced;
     // Later versions exceed the lease's: also the deletes of a rebuild that crashed before storing.
     views_.RaiseVersionFloor(last_version);
     WriteLease();
@@ -631,10 +675,7 @@ class TransformLoop {
     SLUICE_CRASH_POINT("transform.after_sweep");
     views_.RaiseVersionFloor(version);
     auto puts = StatePuts();
-    if (!outbox_.empty()) {
-      outbox_.AppendPuts(puts, stored_pieces_);
-      stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
-    }
+    if (!outbox_.empty()) StoreOutbox(puts);
     // Stored before the lease names this directory: a crash in between takes over again.
     views_.CommitState(std::move(puts));
     WriteLease();
@@ -779,7 +820,7 @@ class TransformLoop {
   /// exceeds. Acknowledged before any record it covers is produced.
   void WriteLease() {
     const std::string key = "lease";
-    const std::string value = fmt::format("owner={} version={} task={}", owner_, views_.last_version(), spec_.name);
+    const std::string value = LeaseValue(produced_token_);
     const std::string_view k(key), v(value);
     Transaction([&] { txn_->Produce(lease_.topic, &k, &v, {}, lease_.partition); });
   }
@@ -847,10 +888,29 @@ class TransformLoop {
     if (created_.insert(topic).second) kafka::EnsureTopic(producer_.handle(), topic, ks_.topics);
   }
 
-  /// Produces the outbox and waits until the brokers acknowledged it; then forgets it.
+  /// The lease record: this directory, a version no view record produced so far exceeds, the
+  /// task, and the token of the last stored outbox known to be in Kafka.
+  std::string LeaseValue(const std::string& produced) const {
+    return fmt::format("owner={} version={} task={}{}", owner_, views_.last_version(), spec_.name,
+                       produced.empty() ? std::string() : " produced=" + produced);
+  }
+
+  /// Adds the outbox to the state writes of a checkpoint, under a fresh token.
+  void StoreOutbox(std::vector<std::pair<std::string, std::string>>& puts) {
+    outbox_.AppendPuts(puts, stored_pieces_);
+    stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
+    outbox_token_ = fmt::format("{:016x}", std::uniform_int_distribution<uint64_t>()(rng_));
+    puts.emplace_back(Outbox::kToken, outbox_token_);
+  }
+
+  /// Produces the outbox and waits until the brokers acknowledged it; then forgets it. A stored
+  /// outbox's transaction also writes the lease record naming its token: exactly once in Kafka
+  /// even when a crash comes before the state forgets it.
   void ProduceOutbox() {
     if (outbox_.empty()) return;
     size_t n = 0;
+    const std::string key = "lease";
+    const std::string marker = outbox_token_.empty() ? std::string() : LeaseValue(outbox_token_);
     Transaction([&] {
       n = 0;
       outbox_.ForEach([&](const std::string& topic, const std::string& header, const std::string_view* key,
@@ -858,29 +918,42 @@ class TransformLoop {
         txn_->Produce(topic, key, value, {{kSchemaHeader, header}});
         ++n;
       });
+      if (!marker.empty()) {
+        const std::string_view k(key), v(marker);
+        txn_->Produce(lease_.topic, &k, &v, {}, lease_.partition);
+      }
     });
     produced_ += n;
-    // Not synced: should it be lost, a restart produces these records once more (the sink
-    // collapses them by `_version`).
-    std::vector<std::string> pieces{Outbox::kTables};
+    if (!outbox_token_.empty()) {
+      produced_token_ = outbox_token_;
+      SLUICE_CRASH_POINT("transform.after_produce");  // in Kafka, still in the state directory
+    }
+    ForgetOutbox();
+  }
+
+  /// Drops the outbox from memory and the state directory.
+  void ForgetOutbox() {
+    // Not synced: should it be lost, a restart finds its token in the lease partition.
+    std::vector<std::string> pieces{Outbox::kTables, Outbox::kToken};
     for (size_t i = 0; i < stored_pieces_; ++i) pieces.push_back(Outbox::PieceKey(i));
     state_.Write({{Outbox::kCount, "0"}}, pieces, false);
     stored_pieces_ = 0;
     outbox_.Clear();
+    outbox_token_.clear();
   }
 
   /// Everything consumed so far through the views; state, offsets and the views' output since the
   /// last checkpoint stored together; then that output produced.
   void Checkpoint() {
     if (!active_) return;  // not started: nothing read, nothing to store
+    checkpointed_records_ = records_;
     Process();
     auto puts = StatePuts();
     if (!outbox_.empty()) {
       // The lease record first: should another member take over before this outbox is produced
       // (after a crash, at the restart), its versions still exceed every one in it.
       if (active_) WriteLease();
-      outbox_.AppendPuts(puts, stored_pieces_);
-      stored_pieces_ = std::max(stored_pieces_, outbox_.pieces());
+      StoreOutbox(puts);
     }
     views_.CommitState(std::move(puts));
     // The outbox is stored, not produced (counted only for checkpoints that have one).
@@ -936,9 +1009,15 @@ class TransformLoop {
   std::map<std::pair<std::string, std::string>, uint64_t> truncated_;  ///< (db, table) -> its last TRUNCATE's version
   bool rebuild_ = false;  ///< a TRUNCATE was read: rebuild before reading on
   std::set<kafka::TopicPartition> assigned_;
+  std::map<std::string, std::string, std::less<>> view_inputs_;  ///< topic of a view read -> its schema header
   Outbox outbox_;
+  std::string outbox_token_;    ///< the token of outbox_ when it is stored (StoreOutbox)
+  std::string produced_token_;  ///< the token of the last stored outbox produced (in the lease records)
+  std::mt19937_64 rng_{std::random_device{}()};
   size_t stored_pieces_ = 0;  ///< outbox pieces the state store may hold (overwritten by the next)
   uint64_t records_ = 0, produced_ = 0;
+  uint64_t checkpointed_records_ = 0;  ///< records_ at the last checkpoint
+  bool view_targets_set_ = true;       ///< false until SetViewTargets when views are read
   Clock::time_point last_settle_{};
   std::unique_ptr<TransactionGate> gate_;  ///< provide.transaction.metadata: whole transactions only
   std::string txn_topic_;
@@ -947,16 +1026,21 @@ class TransformLoop {
 };
 
 /// The views split into tasks (TaskSpec). Parallelism 1: one task with every view, in state.dir
-/// (the layout of earlier versions). Otherwise every group of views that read each other is a
-/// task, and a view whose work splits by key (sql::ShardKeyOf) is `parallelism` tasks, one per shard.
+/// (the layout of earlier versions). Otherwise every view is a task, reading the views it reads
+/// from their topics, and a view whose work splits by key (sql::ShardKeyOf) is `parallelism`
+/// tasks, one per shard.
 std::vector<TaskSpec> PlanTasks(const Config& config, const std::vector<ViewInfo>& views, int parallelism) {
   DebeziumEncoder encoder(DebeziumFromConfig(config));
   const std::string group = config.GetString("transform", "group.id");
   const std::string state_dir = config.GetPath("state", "dir");
-  auto inputs_of = [&](const std::vector<const ViewInfo*>& vs) {
+  std::map<std::string, const ViewInfo*> by_name;
+  for (const auto& v : views) by_name[v.name] = &v;
+  auto inputs_of = [&](const std::vector<const ViewInfo*>& vs, bool local_views) {
     std::set<std::string> topics;
     for (const ViewInfo* v : vs) {
       for (const auto& t : v->read_tables) topics.insert(std::string(encoder.Topic(t)));
+      if (local_views) continue;
+      for (const auto& r : v->read_views) topics.insert(std::string(encoder.Topic(by_name.at(r)->output)));
     }
     if (encoder.options().provide_transaction_metadata) topics.insert(encoder.TransactionTopic());
     return topics;
@@ -970,28 +1054,9 @@ std::vector<TaskSpec> PlanTasks(const Config& config, const std::vector<ViewInfo
     t.commit_group = group + ".views";
     std::vector<const ViewInfo*> all;
     for (const auto& v : views) all.push_back(&v);
-    t.inputs = inputs_of(all);
+    t.inputs = inputs_of(all, /*local_views=*/true);
     tasks.push_back(std::move(t));
     return tasks;
-  }
-  // Groups of views reading each other (a view and the views over it share their pipeline).
-  std::vector<size_t> root(views.size());
-  for (size_t i = 0; i < views.size(); ++i) root[i] = i;
-  std::function<size_t(size_t)> find = [&](size_t i) { return root[i] == i ? i : root[i] = find(root[i]); };
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < views.size(); ++i) index[views[i].name] = i;
-  for (size_t i = 0; i < views.size(); ++i) {
-    for (const auto& r : views[i].read_views) {
-      auto it = index.find(r);
-      if (it != index.end()) root[find(i)] = find(it->second);
-    }
-  }
-  std::map<size_t, std::vector<const ViewInfo*>> units;  // by the unit's first view
-  std::vector<size_t> order;
-  for (size_t i = 0; i < views.size(); ++i) {
-    auto& u = units[find(i)];
-    if (u.empty()) order.push_back(find(i));
-    u.push_back(&views[i]);
   }
   auto safe = [](std::string n) {
     for (char& ch : n) {
@@ -1000,24 +1065,22 @@ std::vector<TaskSpec> PlanTasks(const Config& config, const std::vector<ViewInfo
     return n;
   };
   const std::set<std::string> split = SplitViews(views);
-  for (size_t r : order) {
-    const auto& unit = units[r];
-    std::string name;
-    for (const ViewInfo* v : unit) name += (name.empty() ? "" : "+") + safe(v->name);
-    if (name.size() > 80) name = fmt::format("{}+{}-more-{:08x}", safe(unit[0]->name).substr(0, 40), unit.size() - 1,
-                                             static_cast<uint32_t>(std::hash<std::string>()(name)));
-    const uint32_t shards = split.count(unit[0]->name) ? static_cast<uint32_t>(parallelism) : 1;
+  for (const auto& v : views) {
+    const std::string name = safe(v.name);
+    const uint32_t shards = split.count(v.name) ? static_cast<uint32_t>(parallelism) : 1;
     for (uint32_t sh = 0; sh < shards; ++sh) {
       TaskSpec t;
       t.name = shards > 1 ? fmt::format("{}.shard-{}-of-{}", name, sh, shards) : name;
       t.all_views = false;
-      for (const ViewInfo* v : unit) t.selection.views.insert(v->name);
+      t.selection.views.insert(v.name);
       t.selection.shard = sh;
       t.selection.shards = shards;
       t.state_dir = (std::filesystem::path(state_dir) / "tasks" / t.name).string();
       t.txn_id = "sluice-transform." + group + "." + t.name;
       t.commit_group = group + "." + t.name;
-      t.inputs = inputs_of(unit);
+      t.inputs = inputs_of({&v}, /*local_views=*/false);
+      for (const auto& r : v.read_views) t.view_inputs.insert(std::string(encoder.Topic(by_name.at(r)->output)));
+      t.output_topic = std::string(encoder.Topic(v.output));
       tasks.push_back(std::move(t));
     }
   }
@@ -1057,8 +1120,13 @@ class TransformCoordinator : public kafka::RebalanceListener {
     group_ = std::make_unique<kafka::KafkaConsumer>(ks_, config_.GetString("transform", "group.id"), this,
                                                     /*sticky=*/true);
     if (exit_when_caught_up) {
+      // The views' topics get their targets once the tasks writing them are done (AllDone).
       std::set<std::string> inputs;
-      for (const auto& t : tasks_) inputs.insert(t.inputs.begin(), t.inputs.end());
+      for (const auto& t : tasks_) {
+        for (const auto& topic : t.inputs) {
+          if (!t.view_inputs.count(topic)) inputs.insert(topic);
+        }
+      }
       for (const auto& tp : kafka::ListPartitions(group_->handle(), [&](const std::string& t) { return inputs.count(t) > 0; })) {
         auto [lo, hi] = group_->Watermarks(tp);
         if (hi > lo) targets_[tp] = hi;
@@ -1127,6 +1195,7 @@ class TransformCoordinator : public kafka::RebalanceListener {
       auto r = std::make_unique<Runner>();
       r->task = Open(spec);
       reset_done_.insert(spec.index);
+      if (auto vt = view_targets_.find(spec.index); vt != view_targets_.end()) r->view_targets = vt->second;
       Runner* raw = r.get();
       r->thread = std::thread([this, raw] { RunTask(*raw); });
       running_[tp.partition] = std::move(r);
@@ -1186,12 +1255,18 @@ class TransformCoordinator : public kafka::RebalanceListener {
     std::thread thread;
     std::atomic<bool> stop{false}, revoked{false}, done{false}, finished{false};
     std::exception_ptr error;  ///< written by the thread before `finished`
+    std::mutex mutex;          ///< guards view_targets
+    std::optional<Offsets> view_targets;  ///< AllDone -> the thread: TransformLoop::SetViewTargets
   };
 
   void RunTask(Runner& r) {
     try {
       r.task->Start(targets_);
       while (!r.stop.load()) {
+        {
+          std::lock_guard<std::mutex> lock(r.mutex);
+          if (r.view_targets) r.task->SetViewTargets(*std::exchange(r.view_targets, std::nullopt));
+        }
         const bool read = r.task->Step(100);
         if (exit_when_caught_up_) r.done = !read && r.task->Done();
       }
@@ -1228,29 +1303,62 @@ class TransformCoordinator : public kafka::RebalanceListener {
 
   /// --exit-when-caught-up: every task processed its inputs up to their end offsets at start —
   /// here (the task's own offsets), or at the member holding it (its commit group's offsets,
-  /// asked at most once a second).
+  /// asked at most once a second). A view's topic counts up to its end once every task of the
+  /// view is done (tasks come in view creation order: a view's before the views reading it).
   bool AllDone() {
-    for (auto& [i, r] : running_) {
-      if (!r->done.load()) return false;
-    }
-    if (running_.size() == tasks_.size()) return true;
     const auto now = Clock::now();
-    if (now - last_group_check_ < std::chrono::seconds(1)) return false;
-    last_group_check_ = now;
+    const bool ask_group = now - last_group_check_ >= std::chrono::seconds(1);
+    if (ask_group) last_group_check_ = now;
+    std::map<std::string, bool> view_done;  // output topic -> every task of the view done
+    for (const auto& spec : tasks_) view_done.emplace(spec.output_topic, true);
+    bool all = true;
     for (const auto& spec : tasks_) {
-      if (running_.count(spec.index)) continue;
-      std::vector<kafka::TopicPartition> tps;
-      for (const auto& [tp, hi] : targets_) {
-        if (spec.inputs.count(tp.topic)) tps.push_back(tp);
+      const bool done = TaskDone(spec, ask_group, view_done);
+      if (!spec.output_topic.empty() && !done) view_done[spec.output_topic] = false;
+      all = all && done;
+    }
+    return all;
+  }
+
+  bool TaskDone(const TaskSpec& spec, bool ask_group, const std::map<std::string, bool>& view_done) {
+    if (!spec.view_inputs.empty() && !view_targets_.count(spec.index)) {
+      for (const auto& topic : spec.view_inputs) {
+        auto it = view_done.find(topic);
+        if (it != view_done.end() && !it->second) return false;
       }
-      if (tps.empty()) continue;
-      auto& probe = probes_[spec.index];
-      if (!probe) probe = std::make_unique<kafka::KafkaConsumer>(ks_, spec.commit_group, nullptr);
-      const auto committed = probe->Committed(tps);
-      for (const auto& tp : tps) {
-        auto it = committed.find(tp);
-        if (it == committed.end() || it->second < targets_.at(tp)) return false;
+      // What the views it reads produced is in their topics now.
+      Offsets vt;
+      for (const auto& tp : kafka::ListPartitions(group_->handle(), [&](const std::string& t) {
+             return spec.view_inputs.count(t) > 0;
+           })) {
+        auto [lo, hi] = group_->Watermarks(tp);
+        if (hi > lo) vt[tp] = hi;
       }
+      view_targets_[spec.index] = vt;
+      auto r = running_.find(spec.index);
+      if (r != running_.end()) {
+        std::lock_guard<std::mutex> lock(r->second->mutex);
+        r->second->view_targets = vt;
+      }
+      return false;
+    }
+    auto r = running_.find(spec.index);
+    if (r != running_.end()) return r->second->done.load();
+    if (!ask_group) return false;
+    std::map<kafka::TopicPartition, int64_t> want;
+    for (const auto& [tp, hi] : targets_) {
+      if (spec.inputs.count(tp.topic)) want[tp] = hi;
+    }
+    if (auto vt = view_targets_.find(spec.index); vt != view_targets_.end()) want.insert(vt->second.begin(), vt->second.end());
+    if (want.empty()) return true;
+    std::vector<kafka::TopicPartition> tps;
+    for (const auto& [tp, hi] : want) tps.push_back(tp);
+    auto& probe = probes_[spec.index];
+    if (!probe) probe = std::make_unique<kafka::KafkaConsumer>(ks_, spec.commit_group, nullptr);
+    const auto committed = probe->Committed(tps);
+    for (const auto& [tp, hi] : want) {
+      auto it = committed.find(tp);
+      if (it == committed.end() || it->second < hi) return false;
     }
     return true;
   }
@@ -1268,6 +1376,7 @@ class TransformCoordinator : public kafka::RebalanceListener {
   std::map<int, std::unique_ptr<kafka::KafkaConsumer>> probes_;  ///< AllDone: other members' tasks
   std::set<int> reset_done_;  ///< --reset-offsets earliest applied (once per task and process)
   Offsets targets_;
+  std::map<int, Offsets> view_targets_;  ///< AllDone: by task, the end offsets of the views' topics it reads
   bool closing_ = false;
   Clock::time_point last_group_check_{};
   uint64_t records_ = 0, produced_ = 0;
@@ -1395,8 +1504,8 @@ int Transform(const CommonFlags& flags, const TransformFlags& tflags) {
       for (const auto& v : info) {
         if (!split.count(v.name)) {
           SLOG_INFO("transform: view {} runs as one task: its work does not split by key (a GROUP BY over a join on "
-                    "other columns, a join whose key is not the view's, a global aggregate, a view over a view, "
-                    "UNION ALL, FULL JOIN; docs/ARCHITECTURE.md)", v.name);
+                    "other columns — make the join a view of its own and GROUP BY over it —, a join whose key is not "
+                    "the view's, a global aggregate, UNION ALL, FULL JOIN; docs/ARCHITECTURE.md)", v.name);
         }
       }
     }

@@ -34,7 +34,10 @@ std::string Lower(std::string s) {
 /// How the binder names a source table in a view's scans (sql::Catalog::Find: found->source):
 /// exactly as MySQL spells it — MySQL table names are case-sensitive, and a table such as
 /// `Orders` must reach the views that read it.
-std::string SourceName(const TableSchema& t) { return t.QualifiedName(); }
+std::string SourceName(const TableSchema& t) {
+  // A view's output (database ""), read by the views of another task: by its name.
+  return t.database.empty() ? Lower(t.table) : t.QualifiedName();
+}
 
 /// Views a snapshot-phase transaction's outputs sit below the snapshot's version: they order among
 /// themselves by a per-view counter and stay below every streamed change after the snapshot.
@@ -176,7 +179,7 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
     shard_ = selection->shard;
     shards_ = std::max<uint32_t>(1, selection->shards);
   }
-  std::set<std::string> left_out;  // views of another task (ViewSelection)
+  std::map<std::string, TableSchemaPtr> left_out;  // views of another task (ViewSelection): their outputs
   sql::Catalog catalog(DefaultDatabase(config, tables));
   for (const auto& t : tables) {
     catalog.AddTable(t);
@@ -184,6 +187,31 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
   }
   const std::filesystem::path base = std::filesystem::path(config.file()).parent_path();
   std::map<std::string, std::string> fingerprints;
+  // The fingerprint covers what the state depends on: the statement, the columns it was bound
+  // to, and the fingerprints of the views it reads. A plan with hidden key columns anywhere
+  // adds its shape: those columns (new in an operator's stored rows) came with a later
+  // binder, so state stored before them is rebuilt rather than misread.
+  auto fingerprint_of = [&](const sql::ViewDefinition& def, const std::vector<std::string>& sources) {
+    std::string fp = def.sql + "\n--";
+    std::function<bool(const sql::PlanNode&)> hidden = [&](const sql::PlanNode& n) {
+      if (n.hidden_columns > 0) return true;
+      for (const auto& in : n.inputs) {
+        if (hidden(*in)) return true;
+      }
+      return false;
+    };
+    if (hidden(*def.plan)) fp += "\nplan:\n" + def.plan->ToString();
+    for (const auto& s : sources) {
+      auto t = tables_.find(s);
+      if (t != tables_.end()) {
+        fp += "\n" + s + ":";
+        for (const auto& c : t->second->columns) fp += " " + c.name + " " + c.column_type;
+      } else if (fingerprints.count(s)) {
+        fp += "\nview " + s + " {" + fingerprints[s] + "}";
+      }
+    }
+    return fp;
+  };
   std::vector<sql::DeclaredSink> declared_sinks;
   for (const auto& f : files) {
     std::filesystem::path p(f);
@@ -196,7 +224,9 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
     for (const auto& d : declared) BindDeclaredTable(config, tables, d, catalog);
     for (auto& def : sql::CompileViews(f, text, catalog)) {
       if (selection && !selection->views.count(Lower(def.name))) {
-        left_out.insert(Lower(def.name));
+        // Another task's view: a view of this task may read its changes (from its topic).
+        fingerprints[Lower(def.name)] = fingerprint_of(def, sql::ViewPipeline(def.plan, def.output).Sources());
+        left_out[Lower(def.name)] = def.output;
         continue;
       }
       auto v = std::make_unique<View>();
@@ -219,28 +249,7 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
         v->shard_key = sql::ShardKeyOf(def);
         SLUICE_CHECK(v->shard_key.has_value(), fmt::format("view {} cannot be split into shards", def.name));
       }
-      // The fingerprint covers what the state depends on: the statement, the columns it was bound
-      // to, and the fingerprints of the views it reads. A plan with hidden key columns anywhere
-      // adds its shape: those columns (new in an operator's stored rows) came with a later
-      // binder, so state stored before them is rebuilt rather than misread.
-      std::string fp = def.sql + "\n--";
-      std::function<bool(const sql::PlanNode&)> hidden = [&](const sql::PlanNode& n) {
-        if (n.hidden_columns > 0) return true;
-        for (const auto& in : n.inputs) {
-          if (hidden(*in)) return true;
-        }
-        return false;
-      };
-      if (hidden(*def.plan)) fp += "\nplan:\n" + def.plan->ToString();
-      for (const auto& s : v->sources) {
-        auto t = tables_.find(s);
-        if (t != tables_.end()) {
-          fp += "\n" + s + ":";
-          for (const auto& c : t->second->columns) fp += " " + c.name + " " + c.column_type;
-        } else if (fingerprints.count(s)) {
-          fp += "\nview " + s + " {" + fingerprints[s] + "}";
-        }
-      }
+      std::string fp = fingerprint_of(def, v->sources);
       if (v->shard_key) {
         // One shard's state holds the rows routed to it: other routing columns, other state.
         fp += fmt::format("\nshard {} of {}:", shard_, shards_);
@@ -249,7 +258,11 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
       v->fingerprint = fp;
       fingerprints[v->name] = fp;
       v->def = std::move(def);
-      for (const auto& s : v->sources) readers_[s].push_back(v.get());
+      for (const auto& s : v->sources) {
+        readers_[s].push_back(v.get());
+        auto other = left_out.find(s);
+        if (other != left_out.end()) inputs_[s] = other->second;
+      }
       // Metrics and the pipeline graph's edges source table/view -> view.
       auto& reg = metrics::Default();
       const metrics::Labels l = {{"view", v->def.name}};
@@ -297,11 +310,9 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
 ViewStage::~ViewStage() = default;
 
 std::set<std::string> SplitViews(const std::vector<ViewInfo>& views) {
-  std::set<std::string> read;
-  for (const auto& v : views) read.insert(v.read_views.begin(), v.read_views.end());
   std::set<std::string> split;
   for (const auto& v : views) {
-    if (v.shardable && v.read_views.empty() && !read.count(v.name)) split.insert(v.name);
+    if (v.shardable) split.insert(v.name);
   }
   return split;
 }
@@ -311,6 +322,7 @@ std::vector<ViewInfo> ViewStage::Describe() const {
   for (const auto& v : views_) {
     ViewInfo i;
     i.name = v->name;
+    i.output = v->def.output;
     for (const auto& s : v->sources) {
       auto t = tables_.find(s);
       if (t == tables_.end()) {
@@ -338,6 +350,12 @@ std::vector<TableSchemaPtr> ViewStage::SourceTables() const {
   for (const auto& [name, t] : tables_) {
     if (readers_.count(name)) r.push_back(t);
   }
+  return r;
+}
+
+std::vector<TableSchemaPtr> ViewStage::InputViews() const {
+  std::vector<TableSchemaPtr> r;
+  for (const auto& [name, t] : inputs_) r.push_back(t);
   return r;
 }
 
@@ -457,7 +475,8 @@ void ViewStage::Push(const ChangeChunk& chunk) {
   for (size_t i = 0; i < chunk.size(); ++i) txn_version_ = std::max(txn_version_, chunk.version(i));
   txn_snapshot_ = chunk.source(0).snapshot != SourceInfo::Snapshot::kFalse;
   txn_source_ = chunk.source(chunk.size() - 1);
-  const TableSchemaPtr& bound = tables_.at(source);
+  auto input = inputs_.find(source);
+  const TableSchemaPtr& bound = input != inputs_.end() ? input->second : tables_.at(source);
   for (View* v : readers->second) {
     const ChangeChunk* in = &chunk;
     ChangeChunk filtered;
@@ -599,12 +618,15 @@ void ViewStage::Commit(std::vector<ChangeChunk>& out) {
 }
 
 ChangeChunk ViewStage::Consolidate(View& v) {
-  // The net change per key: the last image wins; a key whose last change removed it is deleted.
-  struct Last {
-    size_t chunk, row;
-    bool deleted;
+  // The net change per key, as a changelog a reader can apply without holding the view: the row
+  // the key had before the transaction (the image its first change removed, if that change was a
+  // removal) and the row it has after (its last change's image, if an addition). Both: an update
+  // pair (nothing when the row is unchanged); only before: a delete; only after: an insert.
+  struct Net {
+    size_t first_chunk, first_row, last_chunk, last_row;
+    bool had, has;
   };
-  std::unordered_map<std::string, Last> last;
+  std::unordered_map<std::string, Net> net;
   std::vector<std::string> order;
   std::string key;
   for (size_t ci = 0; ci < v.txn_out.size(); ++ci) {
@@ -613,12 +635,14 @@ ChangeChunk ViewStage::Consolidate(View& v) {
       key.clear();
       for (int k : v.def.key_columns) AppendKeyCell(c.column(static_cast<size_t>(k)), i, key);
       const RowOp op = c.op(i);
-      const bool deleted = op == RowOp::kDelete || op == RowOp::kUpdateBefore;
-      auto [it, fresh] = last.try_emplace(key, Last{ci, i, deleted});
+      const bool removes = op == RowOp::kDelete || op == RowOp::kUpdateBefore;
+      auto [it, fresh] = net.try_emplace(key, Net{ci, i, ci, i, removes, !removes});
       if (fresh) {
         order.push_back(key);
       } else {
-        it->second = Last{ci, i, deleted};
+        it->second.last_chunk = ci;
+        it->second.last_row = i;
+        it->second.has = !removes;
       }
     }
   }
@@ -628,11 +652,30 @@ ChangeChunk ViewStage::Consolidate(View& v) {
   SourceInfo src = txn_source_;
   src.query.clear();
   const uint32_t si = out.AddSource(std::move(src));
+  auto append = [&](RowOp op, size_t chunk, size_t row) {
+    const ChangeChunk& c = v.txn_out[chunk];
+    out.BeginRow(op, version, si, 0);
+    for (size_t col = 0; col < c.num_columns(); ++col) out.column(col).AppendFrom(c.column(col), row);
+  };
+  std::string before, after;
   for (const auto& k : order) {
-    const Last& l = last[k];
-    const ChangeChunk& c = v.txn_out[l.chunk];
-    out.BeginRow(l.deleted ? RowOp::kDelete : RowOp::kInsert, version, si, 0);
-    for (size_t col = 0; col < c.num_columns(); ++col) out.column(col).AppendFrom(c.column(col), l.row);
+    const Net& n = net[k];
+    if (n.had && n.has) {
+      before.clear();
+      after.clear();
+      const ChangeChunk &b = v.txn_out[n.first_chunk], &a = v.txn_out[n.last_chunk];
+      for (size_t col = 0; col < b.num_columns(); ++col) {
+        AppendKeyCell(b.column(col), n.first_row, before);
+        AppendKeyCell(a.column(col), n.last_row, after);
+      }
+      if (before == after) continue;  // removed and added again unchanged
+      append(RowOp::kUpdateBefore, n.first_chunk, n.first_row);
+      append(RowOp::kUpdateAfter, n.last_chunk, n.last_row);
+    } else if (n.had) {
+      append(RowOp::kDelete, n.first_chunk, n.first_row);
+    } else if (n.has) {
+      append(RowOp::kInsert, n.last_chunk, n.last_row);
+    }
   }
   v.txn_out.clear();
   v.rows_out->Inc(out.size());

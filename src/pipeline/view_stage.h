@@ -2,7 +2,8 @@
 /// The views of `transform.sql` between capture and sink (RisingWave's job in the seed). Routes each
 /// captured chunk to the views that read its table (and each view's changes to the views that read
 /// that view), flushes the views at every source commit, and turns a view's changes of one
-/// transaction into one upsert chunk (one row per key, with the transaction's `_version`) for the
+/// transaction into one changelog chunk (one change per key, with the transaction's `_version`:
+/// an insert, a delete of the row it had, or an update pair from that row to the new one) for the
 /// sink — so a view in ClickHouse never shows half a transaction.
 ///
 /// State: each view's operator state is persisted in the state store together with the source
@@ -40,8 +41,10 @@ namespace sluice::pipeline {
 std::vector<sql::DeclaredSink> DeclaredSinks(const Config& config);
 
 /// Some of the views, for one task of `sluice transform` with transform.parallelism > 1: only
-/// `views` (lower-case names; the views they read must be among them), and with `shards` > 1 only
-/// the rows of shard `shard` of each (routed by its sql::ShardKey, which each must have).
+/// `views` (lower-case names), and with `shards` > 1 only the rows of shard `shard` of each
+/// (routed by its sql::ShardKey, which each must have). A view they read that is not among them is
+/// an input (InputViews): its changes come as chunks of its output schema (a changelog with
+/// before images, as Commit emits it), like a captured table's.
 struct ViewSelection {
   std::set<std::string> views;
   uint32_t shard = 0, shards = 1;
@@ -50,14 +53,15 @@ struct ViewSelection {
 /// What ViewStage::Describe says of one view.
 struct ViewInfo {
   std::string name;                     ///< lower-case
+  TableSchemaPtr output;                ///< its output schema (database "", table = the view)
   std::vector<std::string> read_views;  ///< the views it reads (lower-case)
   std::vector<TableSchemaPtr> read_tables;  ///< the captured tables it reads (bound schemas)
   bool shardable = false;               ///< sql::ShardKeyOf found a shard key
 };
 
 /// The views (of `Describe`) that `sluice transform` splits into key shards with
-/// transform.parallelism > 1: those with a shard key that read no view and no view reads (a group
-/// of views reading each other runs whole, as one task).
+/// transform.parallelism > 1: those with a shard key (each view is a task of its own there, reading
+/// the views it reads from their topics).
 std::set<std::string> SplitViews(const std::vector<ViewInfo>& views);
 
 class ViewStage {
@@ -78,6 +82,8 @@ class ViewStage {
   std::vector<TableSchemaPtr> OutputSchemas(const std::vector<std::string>& except = {}) const;
   /// The captured tables the views read (their bound schemas).
   std::vector<TableSchemaPtr> SourceTables() const;
+  /// The views of other tasks these views read (ViewSelection), as their output schemas.
+  std::vector<TableSchemaPtr> InputViews() const;
   /// Kafka mode: inputs from several partitions arrive in no global order, so each commit's
   /// `_version` is max(previous + 1, largest input version) — strictly increasing in processing order.
   void set_monotonic_versions(bool on) { monotonic_ = on; }
@@ -102,7 +108,7 @@ class ViewStage {
 
   /// Feeds a chunk of a captured table.
   void Push(const ChangeChunk& chunk);
-  /// A source transaction ended: appends each changed view's upsert chunk to `out`.
+  /// A source transaction ended: appends each changed view's changelog chunk to `out` (Consolidate).
   void Commit(std::vector<ChangeChunk>& out);
   /// The views reading `table` (and views reading those): a TRUNCATE of `table` needs them rebuilt.
   std::vector<std::string> ReadersOf(const TableSchema& table) const;
@@ -147,6 +153,7 @@ class ViewStage {
   std::vector<std::unique_ptr<View>> views_;            ///< creation order
   std::map<std::string, std::vector<View*>> readers_;   ///< source ("db.table" or view) -> views
   std::map<std::string, TableSchemaPtr> tables_;        ///< "db.table" (lower) -> bound schema
+  std::map<std::string, TableSchemaPtr> inputs_;        ///< InputViews: view (lower) -> output schema
   std::string prefix_;
   std::vector<std::string> deletes_;
   // The transaction being collected.

@@ -41,12 +41,9 @@ bool Merge(Routes& into, const Routes& from) {
   return true;
 }
 
-/// Every scan of `n` broadcast (each shard gets all of the table's rows); nullopt when `n` reads a view.
+/// Every scan of `n` broadcast (each shard gets all of the table's or view's rows).
 std::optional<Routes> Broadcast(const PlanNode& n) {
-  if (n.kind == PlanKind::kScan) {
-    if (n.source.find('.') == std::string::npos) return std::nullopt;
-    return Routes{{n.source, {}}};
-  }
+  if (n.kind == PlanKind::kScan) return Routes{{n.source, {}}};
   Routes all;
   for (const auto& in : n.inputs) {
     auto r = Broadcast(*in);
@@ -72,10 +69,8 @@ bool IsDimension(const PlanNode& n, bool right) {
 /// Routes for a subtree with Dist::any split by its output columns `cols`.
 std::optional<Routes> Bind(const PlanNode& n, const std::vector<int>& cols) {
   switch (n.kind) {
-    case PlanKind::kScan: {
-      if (n.source.find('.') == std::string::npos) return std::nullopt;  // a view's output
+    case PlanKind::kScan:
       return Routes{{n.source, cols}};
-    }
     case PlanKind::kFilter:
       return Bind(*n.inputs[0], cols);
     case PlanKind::kProject: {
@@ -126,7 +121,6 @@ std::optional<Routes> Bind(const PlanNode& n, const std::vector<int>& cols) {
 Dist Analyze(const PlanNode& n) {
   switch (n.kind) {
     case PlanKind::kScan: {
-      if (n.source.find('.') == std::string::npos) return Fail();  // views over views run whole
       Dist d;
       d.ok = d.any = true;
       return d;

@@ -11,10 +11,13 @@
 ///    every shard gets whole (broadcast) while the other side is split;
 ///  * every output row's shard follows from its key (the routing columns are key columns of the
 ///    view's output), so a row's changes all come from one shard, in that shard's version order.
+/// A view read by another is a source like a table: `sluice transform` gives each view its own
+/// task, so a view reads another from that view's topic, a changelog with before images (an
+/// update pair or delete carries the row it replaces) which routes like a table's changes.
 /// Views that need rows to move between operators by another key (a GROUP BY over a join on
-/// columns of the dimension other than its key, a FULL JOIN, a global aggregate, views over views,
-/// UNION ALL) get no shard key: they run whole, on one shard (Kafka Streams would put a
-/// repartition topic in between).
+/// columns of the dimension other than its key, a FULL JOIN, a global aggregate, UNION ALL) get
+/// no shard key: they run whole, on one shard. Written as two views (the join, then the GROUP BY
+/// over it), the first view's topic is the repartition topic Kafka Streams would put in between.
 
 #include <cstdint>
 #include <map>
@@ -28,8 +31,9 @@
 namespace sluice::sql {
 
 struct ShardKey {
-  /// Source ("db.table" as in PlanNode::source) -> the columns (of its bound schema) whose values
-  /// route its rows; none: every shard gets every row (a dimension broadcast to all shards).
+  /// Source ("db.table" as in PlanNode::source, or a view's name) -> the columns (of its bound
+  /// schema) whose values route its rows; none: every shard gets every row (a dimension broadcast
+  /// to all shards).
   std::map<std::string, std::vector<int>> source_columns;
   /// Output columns of the view (all key columns) holding the same values for each output row.
   std::vector<int> output_columns;

@@ -124,6 +124,20 @@ state:
 
 VIEW_NAMES = ["stock_balance", "stock_value", "big_batches"]
 
+CHAINED_VIEWS = """
+CREATE MATERIALIZED VIEW batch_sites AS
+SELECT b.id, b.qty, f.province_id FROM batches b JOIN facilities f ON f.id = b.facility_id;
+CREATE MATERIALIZED VIEW province_stock AS
+SELECT province_id, sum(qty) AS qty, count(*) AS n FROM batch_sites GROUP BY province_id;
+"""
+CHAINED_EXPECTED = {
+    "batch_sites": ("id, qty, province_id",
+                    "SELECT b.id, b.qty, f.province_id FROM batches b JOIN facilities f ON f.id = b.facility_id"),
+    "province_stock": ("province_id, qty, n",
+                       "SELECT f.province_id, sum(b.qty), count(*) FROM batches b "
+                       "JOIN facilities f ON f.id = b.facility_id GROUP BY f.province_id"),
+}
+
 
 def compare_views(test, s):
     for v in VIEW_NAMES:
@@ -324,6 +338,10 @@ class Transform(unittest.TestCase):
         w.setup(batches=300)
         w.run(100)
         s.run("capture")
+        # A view over a join view, grouping by a column of the dimension (the join alone could not
+        # split so): each is a task of its own, the second reading the first's topic.
+        with open(os.path.join(s.dir, "views.sql"), "a") as f:
+            f.write(CHAINED_VIEWS)
         with open(s.configs["transform"]) as f:
             base = f.read().replace("  memory.max.bytes: 1048576\n", "  memory.max.bytes: 1048576\n  parallelism: 3\n")
         cfg_a = os.path.join(s.dir, "transform-a.yaml")
@@ -334,7 +352,8 @@ class Transform(unittest.TestCase):
             g.write(base.replace("dir: state-transform", "dir: state-transform-b"))
         chk = subprocess.run([SLUICE, "check", cfg_a], capture_output=True, text=True, timeout=120)
         self.assertIn("transform.parallelism 3: split into 3 shards: stock_balance, stock_value, big_batches, "
-                      "facility_qty; whole: batch_lines, big_lines, movements, province_batches", chk.stdout)
+                      "batch_lines, big_lines, facility_qty, batch_sites, province_stock; "
+                      "whole: movements, province_batches, batch_totals", chk.stdout)
         a = s.start_transform(cfg_a, "a.log")
         try:
             s.wait_for_log(self, "a.log", "task stock_balance.shard-2-of-3: holding the lease")
@@ -348,10 +367,11 @@ class Transform(unittest.TestCase):
             tasks_a = set(re.findall(r"task (\S+): \d+ view\(s\) over", s.log("a.log")))
             tasks_b = set(re.findall(r"task (\S+): \d+ view\(s\) over", s.log("b.log")))
             # stock_value (batches joined to the rates dimension, broadcast) and stock_balance (GROUP
-            # BY over the join by its key) split into shards; the views over views do not.
+            # BY over the join by its key) split into shards; so do the views over views.
             self.assertIn("stock_value.shard-0-of-3", tasks_a | tasks_b)
             self.assertIn("stock_balance.shard-2-of-3", tasks_a | tasks_b)
-            self.assertIn("batch_lines+big_lines", tasks_a | tasks_b)
+            self.assertIn("province_stock.shard-1-of-3", tasks_a | tasks_b)
+            self.assertIn("big_lines.shard-0-of-3", tasks_a | tasks_b)
             self.assertTrue(tasks_b, s.log("b.log")[-3000:])
             a.send_signal(signal.SIGKILL)
             a.wait()
@@ -379,6 +399,8 @@ class Transform(unittest.TestCase):
         self.assertIn("transform stopped (caught up)", out.stderr)
         s.run("sink")
         compare_views(self, s)
+        for v in CHAINED_EXPECTED:
+            compare_view(self, s, v, CHAINED_EXPECTED)
         # Another layout (parallelism 4: more tasks, the lease topic grows): new tasks in fresh state
         # directories delete what the old layout's tasks left in their view topics (above every
         # old lease's version) and rebuild.
@@ -391,12 +413,14 @@ class Transform(unittest.TestCase):
                              timeout=300)
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
         self.assertIn("stock_balance.shard-3-of-4", out.stderr)
-        self.assertIn("now has 20 partitions (was 16)", out.stderr)
+        self.assertIn("now has 35 partitions (was 27)", out.stderr)
         self.assertNotIn("resuming from this state directory's checkpoint", out.stderr)
         st = subprocess.run([SLUICE, "status", cfg_c], capture_output=True, text=True, timeout=120)
         self.assertIn("views (transform task stock_balance.shard-3-of-4):\n  stock_balance: maintained", st.stdout)
         s.run("sink")
         compare_views(self, s)
+        for v in CHAINED_EXPECTED:
+            compare_view(self, s, v, CHAINED_EXPECTED)
 
     def test_a_paused_holder_is_fenced_by_its_successor(self):
         """The lease holder is paused (SIGSTOP) with view changes it has not produced yet, past the
