@@ -271,6 +271,54 @@ class Transform(unittest.TestCase):
         out = s.run("transform")
         self.assertNotIn("stored with the last checkpoint", out.stderr)
 
+    def test_kill9_after_produce_produces_no_view_change_twice(self):
+        """Killed after the stored outbox reached Kafka, before the state directory forgot it: the
+        restart finds the outbox's token in the lease partition (written in the same Kafka
+        transaction) and does not produce it again. Every view change is in its topic once, as a
+        changelog: an update or delete carries the row the key had (what a view over the view, or
+        any reader that does not collapse by `_version`, applies)."""
+        import json
+        from kafka_test import read_topic
+        s = Setup("kafka_once")
+        s.reset()
+        w = Workload(s.db, 29)
+        w.setup(batches=300)
+        w.run(300)
+        s.run("capture")
+        s.run_until_crash(self, "transform", "transform.after_produce")
+        out = s.run("transform")
+        m = re.search(r"the (\d+) view change\(s\) stored with the last checkpoint reached Kafka", out.stderr)
+        self.assertTrue(m, out.stderr[-3000:])
+        self.assertGreater(int(m.group(1)), 0)
+        self.assertNotIn("producing the", out.stderr)
+        w.run(100)
+        s.run("capture")
+        s.run("transform")
+        s.run("sink")
+        compare_views(self, s)
+        for view in VIEW_NAMES:
+            alive, seen, changes = {}, set(), 0
+            for rec in read_topic(f"{s.prefix}.{view}"):
+                if rec.value() is None:
+                    continue  # a tombstone
+                v = json.loads(rec.value())
+                src = v["source"]
+                ident = (rec.key(), src["file"], src["pos"])
+                self.assertNotIn(ident, seen, f"{view}: a change produced twice")
+                seen.add(ident)
+                changes += 1
+                key = rec.key()
+                if v["op"] in ("u", "d"):
+                    self.assertEqual(alive.get(key), v["before"], f"{view}: {v['op']} of a row the topic does not hold")
+                else:
+                    self.assertNotIn(key, alive, f"{view}: an insert of a key the topic holds")
+                if v["op"] == "d":
+                    del alive[key]
+                else:
+                    alive[key] = v["after"]
+            self.assertGreater(changes, 100, view)
+            self.assertTrue(alive, view)
+
     def test_two_transforms_in_a_group_one_killed_the_other_takes_over(self):
         """Two `transform` processes in one group (each its own state directory): one holds the lease
         and maintains the views, the other stands by. kill -9 of the active one: the other takes
