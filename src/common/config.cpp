@@ -100,7 +100,7 @@ const std::vector<ConfigKeySpec> kSpec = {
   {"transform", "group.id", T::kString, "sluice-transform", nullptr, "Kafka consumer group of `sluice transform` (bus.type kafka)"},
   {"transform", "transaction.wait.ms", T::kInt, "10000", nullptr, "with source.provide.transaction.metadata: how long a source transaction whose END was read waits for the rest of its changes before it is applied anyway (a warning; e.g. a compacted topic dropped some)"},
   {"transform", "transaction.buffer.max.bytes", T::kInt, "67108864", nullptr, "with source.provide.transaction.metadata: memory bound of the changes held until their source transaction is complete (above it the oldest are applied incomplete)"},
-  {"transform", "parallelism", T::kInt, "1", nullptr, "shards of each view whose work splits by key (GROUP BY keys, join keys): with more than 1, every view (or group of views reading each other) and every shard is a task of its own, and the tasks spread over the `sluice transform` processes of the group"},
+  {"transform", "parallelism", T::kInt, "1", nullptr, "shards of each view whose work splits by key (GROUP BY keys, join keys): with more than 1, every view and every shard is a task of its own (a view over a view reads its topic), and the tasks spread over the `sluice transform` processes of the group"},
   {"transform", "memory.max.bytes", T::kInt, "268435456", nullptr, "memory budget of view state (join and aggregate state beyond it lives in state.dir)"},
   // ---- sink: ClickHouse Kafka Connect sink property names -------------------------------------
   {"sink", "type", T::kEnum, "clickhouse", "clickhouse", "sink kind"},
