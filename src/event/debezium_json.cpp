@@ -1810,8 +1810,74 @@ void DebeziumEncoder::Finish(const TablePlan& plan) {
       r.header_name = p.header_name;
       r.header_value = writer_.view(p.header_begin, p.header_end);
     }
+    r.upsert = p.upsert;
+    r.version = p.version;
+    r.has_before = p.has_before;
+    if (p.has_before) r.before = writer_.view(p.before_begin, p.before_end);
   }
   num_records_ = num_pending_;
+}
+
+void DebeziumEncoder::AddUpsertRecord(const TablePlan& plan, const ChangeChunk& chunk, size_t key_row,
+                                      long after_row, long before_row) {
+  Pending& p = pending_[num_pending_++];
+  p = Pending{};
+  p.upsert = true;
+  p.version = chunk.version(key_row);
+  p.key_is_null = plan.key_cols.empty();
+  if (!p.key_is_null) {
+    p.key_begin = writer_.size();
+    WriteKey(plan, chunk, key_row);
+    p.key_end = writer_.size();
+  }
+  p.value_is_null = after_row < 0;
+  if (after_row >= 0) {
+    p.value_begin = writer_.size();
+    WriteRow(plan, chunk, static_cast<size_t>(after_row));
+    p.value_end = writer_.size();
+  }
+  p.has_before = before_row >= 0;
+  if (before_row >= 0) {
+    p.before_begin = writer_.size();
+    WriteRow(plan, chunk, static_cast<size_t>(before_row));
+    p.before_end = writer_.size();
+  }
+}
+
+size_t DebeziumEncoder::EncodeUpsert(const ChangeChunk& chunk, size_t row) {
+  SLUICE_CHECK(row < chunk.size(), "EncodeUpsert past the end of the chunk");
+  const TablePlan& plan = PlanFor(chunk.schema());
+  SLUICE_CHECK(chunk.num_columns() == plan.cols.size(), "chunk columns do not match its schema");
+  writer_.Clear();
+  num_records_ = 0;
+  num_pending_ = 0;
+  const auto r = static_cast<long>(row);
+  size_t consumed = 1;
+  switch (chunk.op(row)) {
+    case RowOp::kInsert:
+      AddUpsertRecord(plan, chunk, row, r, -1);
+      break;
+    case RowOp::kDelete:
+      AddUpsertRecord(plan, chunk, row, -1, r);
+      break;
+    case RowOp::kUpdateBefore: {
+      SLUICE_CHECK(row + 1 < chunk.size() && chunk.op(row + 1) == RowOp::kUpdateAfter,
+                   "kUpdateBefore row not followed by its kUpdateAfter row");
+      const auto after = static_cast<long>(row + 1);
+      consumed = 2;
+      if (!plan.key_cols.empty() && KeyChanged(plan, chunk, row, row + 1)) {
+        AddUpsertRecord(plan, chunk, row, -1, r);
+        AddUpsertRecord(plan, chunk, row + 1, after, -1);
+      } else {
+        AddUpsertRecord(plan, chunk, row + 1, after, r);
+      }
+      break;
+    }
+    case RowOp::kUpdateAfter:
+      SLUICE_CHECK(false, "kUpdateAfter row without a preceding kUpdateBefore row");
+  }
+  Finish(plan);
+  return consumed;
 }
 
 bool DebeziumEncoder::KeyChanged(const TablePlan& plan, const ChangeChunk& chunk, size_t a, size_t b) const {

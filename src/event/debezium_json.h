@@ -80,7 +80,17 @@ struct DebeziumRecord {
   /// the delete record, "__debezium.oldkey" on the create record (value: the other key's JSON).
   std::string_view header_name;
   std::string_view header_value;
+  /// EncodeUpsert: the change's `_version` (Kafka header `sluice.version`) and the row the key had
+  /// before it, as row JSON (header `sluice.before`; empty view when `has_before` is false).
+  bool upsert = false;
+  uint64_t version = 0;
+  bool has_before = false;
+  std::string_view before;
 };
+
+/// Kafka headers of an upsert record (DebeziumEncoder::EncodeUpsert) beside `sluice.schema`.
+inline constexpr std::string_view kVersionHeader = "sluice.version";
+inline constexpr std::string_view kBeforeHeader = "sluice.before";
 
 /// Turns rows of ChangeChunks into Debezium records. Reuse one encoder for a whole stream: it
 /// caches topic names, schema JSON and per-column plans per TableSchema (holding a reference to
@@ -110,6 +120,22 @@ class DebeziumEncoder {
   void EncodeChunk(const ChangeChunk& chunk, Fn&& fn) {
     for (size_t row = 0; row < chunk.size();) {
       row += Encode(chunk, row);
+      for (const DebeziumRecord& r : records()) fn(r);
+    }
+  }
+
+  /// The change that starts at `row` as an upsert record (RisingWave's FORMAT UPSERT ENCODE JSON):
+  /// key = the key columns as plain JSON, value = the row as plain JSON, or null (a tombstone)
+  /// for a delete; no envelope and no Connect schema (schemas.enable does not apply). The record
+  /// also says its `_version` and the row the key had before (DebeziumRecord::version/before,
+  /// produced as Kafka headers), so a reader can apply it as a changelog (DebeziumDecoder::
+  /// DecodeUpsert). An update pair is 1 record (2 when the key changed: the old key's tombstone
+  /// and the new key's row). Returns the rows consumed; records() holds the output.
+  size_t EncodeUpsert(const ChangeChunk& chunk, size_t row);
+  template <typename Fn>
+  void EncodeUpsertChunk(const ChangeChunk& chunk, Fn&& fn) {
+    for (size_t row = 0; row < chunk.size();) {
+      row += EncodeUpsert(chunk, row);
       for (const DebeziumRecord& r : records()) fn(r);
     }
   }
@@ -163,7 +189,12 @@ class DebeziumEncoder {
     size_t header_begin = 0, header_end = 0;
     bool key_is_null = false, value_is_null = false;
     const char* header_name = nullptr;
+    bool upsert = false, has_before = false;
+    uint64_t version = 0;
+    size_t before_begin = 0, before_end = 0;
   };
+  void AddUpsertRecord(const TablePlan& plan, const ChangeChunk& chunk, size_t key_row, long after_row,
+                       long before_row);
   void AddValueRecord(const TablePlan& plan, const ChangeChunk& chunk, size_t key_row, char op,
                       long before_row, long after_row, size_t source_row, int64_t now_ns,
                       const char* header_name, size_t header_row);

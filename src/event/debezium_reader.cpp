@@ -1041,6 +1041,72 @@ size_t DebeziumDecoder::Decode(std::string_view topic, std::optional<std::string
   return n;
 }
 
+size_t DebeziumDecoder::DecodeUpsert(std::string_view topic, std::optional<std::string_view> value,
+                                     std::string_view schema_header, std::string_view version_header,
+                                     std::optional<std::string_view> before_header) {
+  Impl& m = *impl_;
+  uint64_t version = 0;
+  {
+    const char* end = version_header.data() + version_header.size();
+    auto [ptr, ec] = std::from_chars(version_header.data(), end, version);
+    if (ec != std::errc() || ptr != end || version_header.empty()) {
+      Throw(ErrorKind::kData, "the {} header '{}' of an upsert record of {} is not a number", kVersionHeader,
+            version_header, topic);
+    }
+  }
+  if (!value && !before_header) return 0;  // a tombstone of a key this writer did not know
+  std::shared_ptr<Impl::Shape> shape = m.ShapeFromHeader(schema_header);
+  auto read = [&](dom::parser& parser, std::string_view json, const char* what, std::vector<Cell>& cells) {
+    dom::element root;
+    dom::object row;
+    if (parser.parse(json.data(), json.size()).get(root) || root.get(row)) {
+      Throw(ErrorKind::kData, "the {} of an upsert record of {} is not a JSON object", what, topic);
+    }
+    m.ReadRow(*shape, row, cells);
+  };
+  if (value) read(m.parser, *value, "value", m.after);
+  if (before_header) read(m.key_parser, *before_header, "sluice.before header", m.before);
+  Impl::Pending& p = m.PendingFor(shape);
+  // The version travels as the binlog coordinates a Debezium record of the view would carry.
+  SourceInfo si;
+  si.file = fmt::format("sluice-view.{:06}", version >> 32);
+  si.pos = version & 0xffffffffu;
+  si.snapshot = SourceInfo::Snapshot::kFalse;
+  const auto& sources = p.chunk.sources();
+  uint32_t src;
+  if (!sources.empty() && sources.back().pos == si.pos && sources.back().file == si.file) {
+    src = static_cast<uint32_t>(sources.size() - 1);
+  } else {
+    src = p.chunk.AddSource(std::move(si));
+  }
+  size_t n = 0;
+  if (value && before_header) {
+    m.Append(p.chunk, RowOp::kUpdateBefore, version, src, 0, m.before);
+    m.Append(p.chunk, RowOp::kUpdateAfter, version, src, 0, m.after);
+    n = 2;
+  } else if (value) {
+    m.Append(p.chunk, RowOp::kInsert, version, src, 0, m.after);
+    n = 1;
+  } else {
+    m.Append(p.chunk, RowOp::kDelete, version, src, 0, m.before);
+    n = 1;
+  }
+  pending_rows_ += n;
+  pending_bytes_ += (value ? value->size() : 0) + (before_header ? before_header->size() : 0);
+  return n;
+}
+
+size_t DebeziumDecoder::DecodeRecord(std::string_view topic, std::optional<std::string_view> key,
+                                     std::optional<std::string_view> value, std::optional<std::string_view> schema_header,
+                                     std::optional<std::string_view> version_header,
+                                     std::optional<std::string_view> before_header) {
+  if (!version_header) return Decode(topic, key, value, schema_header);
+  if (!schema_header) {
+    Throw(ErrorKind::kData, "an upsert record (header {}) without the {} header", kVersionHeader, kSchemaHeader);
+  }
+  return DecodeUpsert(topic, value, *schema_header, *version_header, before_header);
+}
+
 const std::map<std::string, std::string>* DebeziumDecoder::RenamesOf(const TableSchema* schema) const {
   auto it = impl_->by_schema.find(schema);
   if (it == impl_->by_schema.end() || it->second->renames.empty()) return nullptr;

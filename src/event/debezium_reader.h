@@ -66,6 +66,20 @@ class DebeziumDecoder {
   size_t Decode(std::string_view topic, std::optional<std::string_view> key, std::optional<std::string_view> value,
                 std::optional<std::string_view> schema_header);
 
+  /// Decodes one upsert record of a view topic (DebeziumEncoder::EncodeUpsert): `value` the row
+  /// JSON (null: a tombstone), `schema_header` the `sluice.schema` header, `version_header` and
+  /// `before_header` the `sluice.version` and `sluice.before` headers. Appends an insert, an update
+  /// pair (with a before row) or a delete of the before row; a tombstone without a before row
+  /// appends nothing. Returns the rows appended. Throws Error(kData) for a record without the
+  /// schema or version header, or whose JSON is not a row object.
+  size_t DecodeUpsert(std::string_view topic, std::optional<std::string_view> value, std::string_view schema_header,
+                      std::string_view version_header, std::optional<std::string_view> before_header);
+
+  /// Decode, or DecodeUpsert for a record with a `sluice.version` header (`version_header`).
+  size_t DecodeRecord(std::string_view topic, std::optional<std::string_view> key, std::optional<std::string_view> value,
+                      std::optional<std::string_view> schema_header, std::optional<std::string_view> version_header,
+                      std::optional<std::string_view> before_header);
+
   /// A truncate event (op "t") of source table `database`.`table`: every change of the table
   /// below `version` (the TRUNCATE's binlog position) is gone.
   struct Truncate {

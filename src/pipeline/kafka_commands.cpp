@@ -386,7 +386,8 @@ class SinkLoop : public kafka::RebalanceListener {
     pending_[{std::string(m.topic), m.partition}] = m.offset + 1;
     if (m.topic == dlq_topic_) return;
     try {
-      decoder_.Decode(m.topic, m.key, m.value, m.Header(std::string(kSchemaHeader).c_str()));
+      decoder_.DecodeRecord(m.topic, m.key, m.value, m.Header(std::string(kSchemaHeader).c_str()),
+                            m.Header(std::string(kVersionHeader).c_str()), m.Header(std::string(kBeforeHeader).c_str()));
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kData) throw;
       BadRecord(m, e.what());

@@ -65,6 +65,8 @@ using Offsets = std::map<kafka::TopicPartition, int64_t>;
 
 /// Scratch range of the state store for a takeover's sweep (TransformLoop::Sweep).
 constexpr const char* kSweepPrefix = "transform/sweep/";
+/// In the sweep's scratch values: the record is an upsert record.
+constexpr uint32_t kUpsertBit = 0x80000000u;
 
 /// The smallest key above every key that starts with `prefix` (which ends below 0xff).
 std::string PrefixEnd(std::string prefix) {
@@ -104,17 +106,28 @@ class Outbox {
   /// partition (`produced=`), so a restart knows whether it reached Kafka.
   static constexpr const char* kToken = "transform/outbox/token";
 
-  /// `dest` identifies the (topic, header) pair; null key/value: nullptr.
+  /// What an upsert record carries in headers besides the schema: its version and the row its key
+  /// had (null: none).
+  struct Upsert {
+    uint64_t version = 0;
+    const std::string_view* before = nullptr;
+  };
+
+  /// `dest` identifies the (topic, header) pair; null key/value/upsert: nullptr.
   void Add(const void* dest, std::string_view topic, const std::string& header, const std::string_view* key,
-           const std::string_view* value) {
+           const std::string_view* value, const Upsert* upsert = nullptr) {
     if (pieces_.empty() || pieces_.back().size() >= kPieceBytes) pieces_.emplace_back();
     std::string& p = pieces_.back();
     const size_t before = p.size();
     auto [d, fresh] = dest_index_.try_emplace(dest, static_cast<uint32_t>(dests_.size()));
     if (fresh) dests_.emplace_back(std::string(topic), header);
-    PutU32(p, d->second);
+    PutU32(p, d->second | (upsert ? kUpsertFlag : 0));
     PutBytes(p, key);
     PutBytes(p, value);
+    if (upsert) {
+      p.append(reinterpret_cast<const char*>(&upsert->version), sizeof upsert->version);
+      PutBytes(p, upsert->before);
+    }
     bytes_ += p.size() - before;
     ++records_;
   }
@@ -178,9 +191,8 @@ class Outbox {
     for (size_t i = 0; i < pieces; ++i) {
       auto p = state.Get(PieceKey(i));
       if (!p) Throw(ErrorKind::kState, "the state directory's transform outbox misses piece {}", i);
-      o.Decode(*p, [&](const std::string&, const std::string&, const std::string_view*, const std::string_view*) {
-        ++o.records_;
-      });
+      o.Decode(*p, [&](const std::string&, const std::string&, const std::string_view*, const std::string_view*,
+                       const Upsert*) { ++o.records_; });
       o.bytes_ += p->size();
       o.pieces_.push_back(std::move(*p));
     }
@@ -212,13 +224,25 @@ class Outbox {
   template <class F>
   void Decode(std::string_view in, F&& f) const {
     while (!in.empty()) {
-      const uint32_t d = GetU32(in);
+      const uint32_t word = GetU32(in);
+      const uint32_t d = word & ~kUpsertFlag;
       if (d >= dests_.size()) Throw(ErrorKind::kState, "the state directory's transform outbox refers to an unknown topic");
       const std::string_view key = GetBytes(in), value = GetBytes(in);
-      f(dests_[d].first, dests_[d].second, key.data() ? &key : nullptr, value.data() ? &value : nullptr);
+      Upsert u;
+      std::string_view before;
+      if (word & kUpsertFlag) {
+        if (in.size() < sizeof u.version) Throw(ErrorKind::kState, "the state directory's transform outbox is truncated");
+        std::memcpy(&u.version, in.data(), sizeof u.version);
+        in.remove_prefix(sizeof u.version);
+        before = GetBytes(in);
+        u.before = before.data() ? &before : nullptr;
+      }
+      f(dests_[d].first, dests_[d].second, key.data() ? &key : nullptr, value.data() ? &value : nullptr,
+        (word & kUpsertFlag) ? &u : nullptr);
     }
   }
 
+  static constexpr uint32_t kUpsertFlag = 0x80000000u;  ///< on a record's destination: upsert fields follow
   std::vector<std::string> pieces_;
   std::vector<std::pair<std::string, std::string>> dests_;  ///< (topic, schema header)
   std::unordered_map<const void*, uint32_t> dest_index_;
@@ -390,7 +414,7 @@ class TransformLoop {
       if (view_input != view_inputs_.end()) {
         // A view's changelog: whole transactions already (one Kafka transaction of its task). A
         // record of an earlier definition of the view is not its current content.
-        if (header && *header == view_input->second) Decode(m->topic, m->partition, m->offset, m->key, m->value, header);
+        if (header && *header == view_input->second) DecodeView(*m, *header);
       } else if (!gate_) {
         Decode(m->topic, m->partition, m->offset, m->key, m->value, header);
       } else {
@@ -527,6 +551,21 @@ class TransformLoop {
       return s ? std::optional<std::string_view>(*s) : std::nullopt;
     };
     Decode(topic, partition, offset, view(key), view(value), view(header));
+  }
+
+  /// A record of a view's topic (of its current definition: `header`), in either format.
+  void DecodeView(const kafka::Message& m, std::string_view header) {
+    const auto version = m.Header(std::string(kVersionHeader).c_str());
+    if (!version) {
+      Decode(m.topic, m.partition, m.offset, m.key, m.value, header);
+      return;
+    }
+    try {
+      decoder_.DecodeRecord(m.topic, m.key, m.value, header, version, m.Header(std::string(kBeforeHeader).c_str()));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kData) throw;
+      Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", m.topic, m.partition, m.offset, e.what());
+    }
   }
 
   /// A record with the transaction gate on: metadata feeds the gate; a change waits in it for the
@@ -747,7 +786,9 @@ class TransformLoop {
         batch.Delete(k);
       } else {
         auto h = m.Header(std::string(kSchemaHeader).c_str());
-        const uint32_t hl = h ? static_cast<uint32_t>(h->size()) : 0;
+        // The high bit: an upsert record (its value is the row itself).
+        const bool upsert = m.Header(std::string(kVersionHeader).c_str()).has_value();
+        const uint32_t hl = (h ? static_cast<uint32_t>(h->size()) : 0) | (upsert ? kUpsertBit : 0);
         v.assign(reinterpret_cast<const char*>(&hl), sizeof hl);
         if (h) v.append(*h);
         v.append(*m.value);
@@ -794,6 +835,8 @@ class TransformLoop {
       uint32_t hl = 0;
       if (nul == std::string_view::npos || val.size() < sizeof hl) continue;
       std::memcpy(&hl, val.data(), sizeof hl);
+      const bool upsert = (hl & kUpsertBit) != 0;
+      hl &= ~kUpsertBit;
       if (val.size() < sizeof hl + hl) continue;
       const std::string topic(key.substr(0, nul));
       const std::string_view header = val.substr(sizeof hl, hl), value = val.substr(sizeof hl + hl);
@@ -801,7 +844,11 @@ class TransformLoop {
         ++other_schema;
         continue;
       }
-      decoder.Decode(topic, key.substr(nul + 1), value, header);
+      if (upsert) {
+        decoder.DecodeUpsert(topic, value, header, "0", std::nullopt);  // the row alive: an insert
+      } else {
+        decoder.Decode(topic, key.substr(nul + 1), value, header);
+      }
       pending_bytes += it->key().size() + it->value().size();
       if (pending_bytes >= checkpoint_bytes_) emit();
     }
@@ -878,10 +925,18 @@ class TransformLoop {
       header.second = c.schema();
       EnsureTopic(std::string(encoder_.Topic(c.schema())));
     }
-    encoder_.EncodeChunk(c, [&](const DebeziumRecord& r) {
+    auto add = [&](const DebeziumRecord& r) {
+      Outbox::Upsert u;
+      u.version = r.version;
+      u.before = r.has_before ? &r.before : nullptr;
       outbox_.Add(c.schema().get(), r.topic, header.first, r.key_is_null ? nullptr : &r.key,
-                  r.value_is_null ? nullptr : &r.value);
-    });
+                  r.value_is_null ? nullptr : &r.value, r.upsert ? &u : nullptr);
+    };
+    if (views_.WritesUpsert(c.schema()->table)) {
+      encoder_.EncodeUpsertChunk(c, add);
+    } else {
+      encoder_.EncodeChunk(c, add);
+    }
   }
 
   void EnsureTopic(const std::string& topic) {
@@ -913,9 +968,17 @@ class TransformLoop {
     const std::string marker = outbox_token_.empty() ? std::string() : LeaseValue(outbox_token_);
     Transaction([&] {
       n = 0;
+      std::string version;
+      std::vector<kafka::Header> headers;
       outbox_.ForEach([&](const std::string& topic, const std::string& header, const std::string_view* key,
-                          const std::string_view* value) {
-        txn_->Produce(topic, key, value, {{kSchemaHeader, header}});
+                          const std::string_view* value, const Outbox::Upsert* upsert) {
+        headers.assign({{kSchemaHeader, header}});
+        if (upsert) {
+          version = std::to_string(upsert->version);
+          headers.push_back({kVersionHeader, version});
+          if (upsert->before) headers.push_back({kBeforeHeader, *upsert->before});
+        }
+        txn_->Produce(topic, key, value, headers);
         ++n;
       });
       if (!marker.empty()) {

@@ -158,6 +158,7 @@ struct ViewStage::View {
   metrics::Counter* rows_in = nullptr;   ///< input row changes (sluice_view_input_rows_total)
   metrics::Counter* rows_out = nullptr;  ///< upsert rows emitted (sluice_view_output_rows_total)
   std::optional<sql::ShardKey> shard_key;  ///< ViewSelection with shards > 1: how its rows are routed
+  std::string format;  ///< its CREATE SINK's FORMAT ("upsert"/"debezium"), or empty
 };
 
 std::vector<sql::DeclaredSink> DeclaredSinks(const Config& config) {
@@ -285,14 +286,20 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
             d.location.file, d.location.line, d.location.column, d.name, d.from);
     }
     const auto opt = [&](const char* k) { return d.options.count(k) ? d.options.at(k) : std::string(); };
+    if (opt("connector") == "kafka" && !d.format.empty()) (*v)->format = d.format;
     if (opt("connector") == "clickhouse") {
       SLOG_INFO("sink {} (connector clickhouse): view {} goes to ClickHouse table {} through the sink section's "
                 "connection{}", d.name, (*v)->def.name, opt("clickhouse.table").empty() ? (*v)->def.name : opt("clickhouse.table"),
                 opt("clickhouse.url").empty() ? "" : " (its clickhouse.url and credentials are not used)");
     } else {
       SLOG_INFO("sink {} (connector kafka): with bus.type kafka, `sluice transform` produces view {} to its own topic "
-                "(docs/ARCHITECTURE.md); the statement's topic and format are not used", d.name, (*v)->def.name);
+                "(docs/ARCHITECTURE.md){}; the statement's topic is not used", d.name, (*v)->def.name,
+                d.format.empty() ? std::string() : fmt::format(" as FORMAT {} ENCODE JSON", d.format == "upsert" ? "UPSERT" : "DEBEZIUM"));
     }
+  }
+  const std::string default_format = config.GetString("transform", "format");
+  for (const auto& v : views_) {
+    if ((v->format.empty() ? default_format : v->format) == "upsert") upsert_.insert(v->name);
   }
   for (const auto& v : views_) {
     std::string src;
@@ -352,6 +359,8 @@ std::vector<TableSchemaPtr> ViewStage::SourceTables() const {
   }
   return r;
 }
+
+bool ViewStage::WritesUpsert(const std::string& name) const { return upsert_.count(Lower(name)) > 0; }
 
 std::vector<TableSchemaPtr> ViewStage::InputViews() const {
   std::vector<TableSchemaPtr> r;

@@ -84,6 +84,9 @@ class ViewStage {
   std::vector<TableSchemaPtr> SourceTables() const;
   /// The views of other tasks these views read (ViewSelection), as their output schemas.
   std::vector<TableSchemaPtr> InputViews() const;
+  /// Whether view `name` is written to Kafka as upsert JSON (transform.format, or its
+  /// CREATE SINK ... FORMAT UPSERT ENCODE JSON) rather than as Debezium envelopes.
+  bool WritesUpsert(const std::string& name) const;
   /// Kafka mode: inputs from several partitions arrive in no global order, so each commit's
   /// `_version` is max(previous + 1, largest input version) — strictly increasing in processing order.
   void set_monotonic_versions(bool on) { monotonic_ = on; }
@@ -154,6 +157,7 @@ class ViewStage {
   std::map<std::string, std::vector<View*>> readers_;   ///< source ("db.table" or view) -> views
   std::map<std::string, TableSchemaPtr> tables_;        ///< "db.table" (lower) -> bound schema
   std::map<std::string, TableSchemaPtr> inputs_;        ///< InputViews: view (lower) -> output schema
+  std::set<std::string> upsert_;                        ///< WritesUpsert: views (lower)
   std::string prefix_;
   std::vector<std::string> deletes_;
   // The transaction being collected.

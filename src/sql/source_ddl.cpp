@@ -284,10 +284,36 @@ std::string ExtractSourceTables(std::string_view file_name, std::string_view tex
           if (k + 1 >= e || !IsPunct(t[k + 1], '(')) s.Fail(t[k].begin, "expected '(' after WITH");
           k = ParseOptions(s, t, k + 2, e, &d.options);
         }
-        // FORMAT UPSERT/PLAIN/DEBEZIUM ENCODE JSON (...): how RisingWave encodes for Kafka; sluice's
-        // view topics have their own format (docs/ARCHITECTURE.md).
-        while (k < e) ++k;
+        // FORMAT UPSERT|DEBEZIUM ENCODE JSON [(...)]: how the view's topic is written.
         const std::string connector = d.options.count("connector") ? d.options["connector"] : "";
+        if (k < e && IsWord(t[k], "FORMAT")) {
+          if (k + 1 >= e) s.Fail(t[k].begin, "FORMAT without a format");
+          std::string format = t[k + 1].text;
+          for (char& ch : format) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+          if (connector == "kafka") {
+            if (format == "UPSERT" || format == "DEBEZIUM") {
+              d.format = format == "UPSERT" ? "upsert" : "debezium";
+            } else if (format == "PLAIN") {
+              s.Fail(t[k + 1].begin, "CREATE SINK {}: FORMAT PLAIN (an append-only stream) is not supported: a view's "
+                     "rows change; use FORMAT UPSERT ENCODE JSON or FORMAT DEBEZIUM ENCODE JSON", d.name);
+            } else {
+              s.Fail(t[k + 1].begin, "CREATE SINK {}: FORMAT {} is not supported (FORMAT UPSERT or FORMAT DEBEZIUM, "
+                     "ENCODE JSON)", d.name, t[k + 1].text);
+            }
+          }
+          k += 2;
+          if (k < e && IsWord(t[k], "ENCODE")) {
+            if (k + 1 >= e) s.Fail(t[k].begin, "ENCODE without an encoding");
+            std::string encode = t[k + 1].text;
+            for (char& ch : encode) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            if (connector == "kafka" && encode != "JSON") {
+              s.Fail(t[k + 1].begin, "CREATE SINK {}: ENCODE {} is not supported (sluice writes ENCODE JSON)", d.name,
+                     t[k + 1].text);
+            }
+            k += 2;
+          }
+        }
+        while (k < e) ++k;  // ENCODE options (force_append_only, ...): not used
         if (connector != "clickhouse" && connector != "kafka") {
           s.Fail(t[i].begin, "CREATE SINK {}: connector '{}' is not supported (sluice writes every view to ClickHouse, "
                  "and with bus.type kafka to its topic: connector = 'clickhouse' or 'kafka')", d.name, connector);

@@ -40,6 +40,9 @@ struct DeclaredSink {
   std::string from;                            ///< the view it writes
   SourceLocation location;                     ///< of the CREATE SINK statement
   std::map<std::string, std::string> options;  ///< WITH (...) options, keys lower-case
+  /// FORMAT of a kafka sink: "upsert" (FORMAT UPSERT ENCODE JSON), "debezium" (FORMAT DEBEZIUM
+  /// ENCODE JSON), or empty (none given: transform.format).
+  std::string format;
 };
 
 /// Finds every `CREATE TABLE ... WITH (...) FORMAT ... ENCODE ...` and `CREATE SOURCE ...` in `text`

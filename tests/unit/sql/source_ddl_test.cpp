@@ -107,6 +107,8 @@ TEST(SourceDdl, RisingWaveSinksAreTakenOut) {
   EXPECT_EQ(sinks[0].options.at("clickhouse.table"), "v_out");
   EXPECT_EQ(sinks[1].from, "v");
   EXPECT_EQ(sinks[1].options.at("connector"), "kafka");
+  EXPECT_EQ(sinks[1].format, "upsert");
+  EXPECT_EQ(sinks[0].format, "");
   // Both blanked, lines kept: the second view stays on line 6.
   ASSERT_EQ(rest.size(), text.size());
   EXPECT_EQ(rest.find("SINK"), std::string::npos);
@@ -121,6 +123,19 @@ TEST(SourceDdl, RisingWaveSinksAreTakenOut) {
                 .find("f.sql:1:1: CREATE SINK s: connector 'iceberg' is not supported"),
             std::string::npos);
   EXPECT_NE(ErrorOf("CREATE SINK s WITH (connector = 'kafka');").find("expected FROM <view> after CREATE SINK s"),
+            std::string::npos);
+  {
+    std::vector<DeclaredSource> t3;
+    std::vector<DeclaredSink> s3;
+    ExtractSourceTables("f.sql", "CREATE SINK d FROM v WITH (connector = 'kafka') format debezium encode json;", &t3, &s3);
+    ASSERT_EQ(s3.size(), 1u);
+    EXPECT_EQ(s3[0].format, "debezium");
+  }
+  EXPECT_NE(ErrorOf("CREATE SINK s FROM v WITH (connector = 'kafka', topic = 't') FORMAT PLAIN ENCODE JSON;")
+                .find("f.sql:1:69: CREATE SINK s: FORMAT PLAIN (an append-only stream) is not supported"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("CREATE SINK s FROM v WITH (connector = 'kafka') FORMAT UPSERT ENCODE AVRO;")
+                .find("CREATE SINK s: ENCODE AVRO is not supported (sluice writes ENCODE JSON)"),
             std::string::npos);
 }
 
