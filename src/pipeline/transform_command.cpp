@@ -731,6 +731,7 @@ class TransformLoop {
     // stored resumes from that checkpoint and reads the TRUNCATE again.
     decoder_.TakeChunks();
     outbox_.Clear();
+    outbox_token_.clear();
     const uint64_t version = views_.last_version() + 1;
     // The lease names the deletes' version before they are produced: should this process crash
     // before storing the rebuild, its restart (TakeOver) produces above them.

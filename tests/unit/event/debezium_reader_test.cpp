@@ -256,8 +256,15 @@ TEST(DebeziumReader, DefaultModesDecodeExactlyWithVersions) {
   ExpectSameRows(in, RoundTrip(in, o, true));
 }
 
+/// What a test checks of an upsert record (DebeziumRecord's views die with the encoder).
+struct UpsertSeen {
+  std::string topic;
+  uint64_t version = 0;
+  bool has_before = false;
+};
+
 /// Encodes `chunk` as upsert records and decodes them back (headers as a Kafka reader sees them).
-ChangeChunk UpsertRoundTrip(const ChangeChunk& chunk, std::vector<DebeziumRecord>* seen = nullptr,
+ChangeChunk UpsertRoundTrip(const ChangeChunk& chunk, std::vector<UpsertSeen>* seen = nullptr,
                             std::vector<std::string>* values = nullptr) {
   DebeziumOptions o;
   o.topic_prefix = "p";
@@ -267,7 +274,7 @@ ChangeChunk UpsertRoundTrip(const ChangeChunk& chunk, std::vector<DebeziumRecord
   const std::string header = EncodeSchemaHeader(*chunk.schema());
   enc.EncodeUpsertChunk(chunk, [&](const DebeziumRecord& r) {
     EXPECT_TRUE(r.upsert);
-    if (seen) seen->push_back(r);
+    if (seen) seen->push_back({std::string(r.topic), r.version, r.has_before});
     if (values) values->push_back(r.value_is_null ? "null" : std::string(r.value));
     const std::string version = std::to_string(r.version);
     std::optional<std::string_view> key, value, before;
@@ -285,11 +292,11 @@ TEST(DebeziumReader, UpsertRecordsRoundTripAsAChangelog) {
   // Keyed by the key columns, the row itself as the value (no envelope, no Connect schema), a
   // tombstone for a delete; the version and the row replaced come back from the headers.
   ChangeChunk in = Sample();
-  std::vector<DebeziumRecord> recs;
+  std::vector<UpsertSeen> recs;
   std::vector<std::string> values;
   ExpectSameRows(in, UpsertRoundTrip(in, &recs, &values));
   ASSERT_EQ(values.size(), 4u);  // insert, insert, update (one record), delete
-  EXPECT_EQ(std::string(recs[0].topic), "p.shop.items");
+  EXPECT_EQ(recs[0].topic, "p.shop.items");
   EXPECT_EQ(values[0].rfind("{\"id\":1,\"u16\":65535,", 0), 0u) << values[0];
   EXPECT_EQ(values[2].rfind("{\"id\":1,\"u16\":null,", 0), 0u) << values[2];
   EXPECT_EQ(values[3], "null");
