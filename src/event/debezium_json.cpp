@@ -1844,13 +1844,18 @@ void DebeziumEncoder::AddUpsertRecord(const TablePlan& plan, const ChangeChunk& 
   }
 }
 
-size_t DebeziumEncoder::EncodeUpsert(const ChangeChunk& chunk, size_t row) {
-  SLUICE_CHECK(row < chunk.size(), "EncodeUpsert past the end of the chunk");
+const DebeziumEncoder::TablePlan& DebeziumEncoder::StartChange(const ChangeChunk& chunk, size_t row) {
+  SLUICE_CHECK(row < chunk.size(), "encoding past the end of the chunk");
   const TablePlan& plan = PlanFor(chunk.schema());
   SLUICE_CHECK(chunk.num_columns() == plan.cols.size(), "chunk columns do not match its schema");
   writer_.Clear();
   num_records_ = 0;
   num_pending_ = 0;
+  return plan;
+}
+
+size_t DebeziumEncoder::EncodeUpsert(const ChangeChunk& chunk, size_t row) {
+  const TablePlan& plan = StartChange(chunk, row);
   const auto r = static_cast<long>(row);
   size_t consumed = 1;
   switch (chunk.op(row)) {
@@ -1914,12 +1919,7 @@ DebeziumRecord DebeziumEncoder::EncodeTruncate(const TableSchemaPtr& schema, con
 }
 
 size_t DebeziumEncoder::Encode(const ChangeChunk& chunk, size_t row) {
-  SLUICE_CHECK(row < chunk.size(), "Encode past the end of the chunk");
-  const TablePlan& plan = PlanFor(chunk.schema());
-  SLUICE_CHECK(chunk.num_columns() == plan.cols.size(), "chunk columns do not match its schema");
-  writer_.Clear();
-  num_records_ = 0;
-  num_pending_ = 0;
+  const TablePlan& plan = StartChange(chunk, row);
   const int64_t now_ns = fixed_now_ns_ != 0 ? fixed_now_ns_ : NowNs();
   const auto r = static_cast<long>(row);
   size_t consumed = 1;

@@ -175,6 +175,8 @@ class DebeziumEncoder {
 
  private:
   const TablePlan& PlanFor(const TableSchemaPtr& schema);
+  /// The plan of `chunk`'s table, with the buffer and records cleared for the change at `row`.
+  const TablePlan& StartChange(const ChangeChunk& chunk, size_t row);
   void WriteKey(const TablePlan& plan, const ChangeChunk& chunk, size_t row);
   void WriteRow(const TablePlan& plan, const ChangeChunk& chunk, size_t row);
   void WriteEnvelope(const TablePlan& plan, const ChangeChunk& chunk, char op, long before_row,
