@@ -1655,7 +1655,7 @@ def stage_kafka(args, w):
                 mm = TRANSFORM_STOPPED.search(r.stderr)
                 if not mm or int(mm.group(1)) != par * total:
                     raise RuntimeError(f"transform read {mm.group(1) if mm else '?'} records, expected {par} x {total}: "
-                                       + _log_tail(r.stderr))
+                                       + "\n".join(_log_tail(r.stderr)))
                 m.add(r, total, tbytes, view_records=int(mm.group(2)), log_tail=_log_tail(r.stderr))
             except Exception as e:  # noqa: BLE001
                 m.fail(e)
@@ -1679,10 +1679,11 @@ def stage_kafka(args, w):
                 f.write(f"transform:\n  sql: [{chain_sql}]\n  group.id: {run_id}-tfc-{rep}\n  parallelism: 2\n")
             r = run_timed([SLUICE, "transform", cfg, "--exit-when-caught-up"])
             mm = TRANSFORM_STOPPED.search(r.stderr)
-            # k_rows' two shards read every input record; k_stats2's two shards every k_rows record.
-            if not mm or int(mm.group(1)) < 4 * total:
-                raise RuntimeError(f"transform read {mm.group(1) if mm else '?'} records, expected at least 4 x {total}: "
-                                   + _log_tail(r.stderr))
+            # k_rows' two shards read every input record; k_stats2's two shards every k_rows record
+            # (fewer: an update of sbtest1 that changes only `pad` leaves k_rows as it was).
+            if not mm or int(mm.group(1)) < 2 * total:
+                raise RuntimeError(f"transform read {mm.group(1) if mm else '?'} records, expected over 2 x {total}: "
+                                   + "\n".join(_log_tail(r.stderr)))
             t_chain.add(r, total, tbytes, view_records=int(mm.group(2)), log_tail=_log_tail(r.stderr))
         except Exception as e:  # noqa: BLE001
             t_chain.fail(e)
