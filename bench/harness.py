@@ -1661,11 +1661,6 @@ def stage_kafka(args, w):
                 m.fail(e)
     # The same GROUP BY over a view of the rows (two views: the second reads the first's topic,
     # the repartition from id to k), each in two shards.
-    chain_sql = os.path.join(WORK, "kafka-views-chain.sql")
-    with open(chain_sql, "w") as f:
-        f.write(f"CREATE MATERIALIZED VIEW k_rows AS SELECT id, k, c FROM {table};\n"
-                f"CREATE MATERIALIZED VIEW k_stats2 AS\n"
-                f"SELECT k, count(*) AS n, sum(id) AS s, max(c) AS mx FROM k_rows GROUP BY k;\n")
     t_chain = Measure("kafka.transform.chain.p2", "kafka->views->kafka", "sbtest1 topic",
                       "sluice transform --exit-when-caught-up: view of the rows (by id), GROUP BY k over its topic, "
                       "transform.parallelism 2", "sluice", unit="records",
@@ -1673,6 +1668,13 @@ def stage_kafka(args, w):
                            "view reads the first's records (the repartition by k)")
     for rep in range(args.reps):
         try:
+            # Views of their own each repetition: a view topic written by an earlier one would be
+            # swept (read and deleted) by this one's new tasks.
+            chain_sql = os.path.join(WORK, f"kafka-views-chain-{rep}.sql")
+            with open(chain_sql, "w") as f:
+                f.write(f"CREATE MATERIALIZED VIEW k_rows_{rep} AS SELECT id, k, c FROM {table};\n"
+                        f"CREATE MATERIALIZED VIEW k_stats2_{rep} AS\n"
+                        f"SELECT k, count(*) AS n, sum(id) AS s, max(c) AS mx FROM k_rows_{rep} GROUP BY k;\n")
             cfg = kafka_sluice_config(f"kafka-tfc-{rep}", sl_prefix0, db, table, "initial",
                                       fresh_dir(os.path.join(WORK, "st-kafka-tfc")))
             with open(cfg, "a") as f:

@@ -156,7 +156,7 @@ struct ViewStage::View {
   uint64_t snap_counter = 0;   ///< snapshot-phase transactions emitted so far
   std::map<const TableSchema*, Adapter> adapters;
   metrics::Counter* rows_in = nullptr;   ///< input row changes (sluice_view_input_rows_total)
-  metrics::Counter* rows_out = nullptr;  ///< upsert rows emitted (sluice_view_output_rows_total)
+  metrics::Counter* rows_out = nullptr;  ///< row changes emitted (sluice_view_output_rows_total)
   std::optional<sql::ShardKey> shard_key;  ///< ViewSelection with shards > 1: how its rows are routed
   std::string format;  ///< its CREATE SINK's FORMAT ("upsert"/"debezium"), or empty
 };
@@ -269,7 +269,7 @@ ViewStage::ViewStage(const Config& config, const std::vector<TableSchemaPtr>& ta
       const metrics::Labels l = {{"view", v->def.name}};
       v->rows_in = &reg.GetCounter("sluice_view_input_rows_total", "row changes pushed into the view", l);
       v->rows_out = &reg.GetCounter("sluice_view_output_rows_total",
-                                    "upsert rows the view emitted (one per changed key and transaction)", l);
+                                    "row changes the view emitted (per changed key and transaction: an insert, a delete or an update pair)", l);
       for (const auto& s : v->sources) {
         const bool is_table = tables_.count(s) > 0;
         metrics::Graph().AddEdge({{is_table ? "source" : "view", is_table ? tables_[s]->QualifiedName() : s},
