@@ -114,18 +114,31 @@ bool TransientAdminError(rd_kafka_resp_err_t code) {
   }
 }
 
-/// AdminAttempt, again while it fails transiently (a broker restarting leaves fewer registered
-/// than the replication factor for a while; the controller moves; requests time out), for up to
-/// two minutes with a warning about `what` (then that failure, e.g. a replication factor the
-/// cluster can never reach).
+/// AdminAttempt, again while it fails transiently — brokers unreachable or restarting, the
+/// controller moving, requests timing out — with backoff and a warning about `what` every 10 s,
+/// as long as it lasts (the producers wait out unreachable brokers the same way). Fewer brokers
+/// registered than the replication factor is waited out for 10 minutes only (a restarting broker
+/// registers again well within it; a cluster that is simply smaller is a configuration error):
+/// then that failure is returned.
 std::string AdminRoundTrip(rd_kafka_t* rk, rd_kafka_admin_op_t op, const IssueFn& issue, const TopicsFn& topics,
                            rd_kafka_resp_err_t tolerated, const std::string& what) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto warned = start - std::chrono::hours(1);
   for (int backoff_ms = 500;; backoff_ms = std::min(backoff_ms * 2, 5000)) {
     rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
     std::string failure = AdminAttempt(rk, op, issue, topics, tolerated, &code);
-    if (!TransientAdminError(code) || std::chrono::steady_clock::now() >= deadline) return failure;
-    SLOG_WARN("kafka: cannot {} yet ({}); retrying (up to 120 s)", what, failure);
+    if (!TransientAdminError(code)) return failure;
+    const bool too_few = code == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR;
+    const auto now = Clock::now();
+    if (too_few && now - start >= std::chrono::minutes(10)) return failure;
+    if (now - warned >= std::chrono::seconds(10)) {
+      SLOG_WARN("kafka: cannot {} yet ({}); retrying{}", what, failure,
+                too_few ? " for up to 10 minutes (a broker restarting, or bus.topic.replication.factor above the "
+                          "cluster's brokers)"
+                        : " while the brokers recover");
+      warned = now;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
   }
 }

@@ -11,8 +11,10 @@
 
 namespace sluice::kafka {
 
-/// Creates `topic` when missing (settings.create), or checks that it exists (otherwise). Throws
-/// Error(kBus) when it is missing and may not be created, or the broker refuses the creation.
+/// Creates `topic` when missing (settings.create), or checks that it exists (otherwise). Waits
+/// while the brokers are unreachable or restarting (a warning every 10 s; fewer brokers than the
+/// replication factor for 10 minutes at most). Throws Error(kBus) when it is missing and may not
+/// be created, or the broker refuses the creation.
 void EnsureTopic(rd_kafka_t* rk, const std::string& topic, const TopicSettings& settings);
 
 /// Adds partitions to existing `topic` until it has at least `partitions` (a topic never shrinks).
