@@ -524,10 +524,14 @@ class TransformLoop {
   }
   static constexpr const char* kTruncatedKey = "transform/truncated";
 
+  /// Decodes one input record: a Debezium envelope, or an upsert record of a view's topic (its
+  /// `version` and `before` headers given).
   void Decode(std::string_view topic, int32_t partition, int64_t offset, const std::optional<std::string_view>& key,
-              const std::optional<std::string_view>& value, const std::optional<std::string_view>& header) {
+              const std::optional<std::string_view>& value, const std::optional<std::string_view>& header,
+              const std::optional<std::string_view>& version = std::nullopt,
+              const std::optional<std::string_view>& before = std::nullopt) {
     try {
-      decoder_.Decode(topic, key, value, header);
+      decoder_.DecodeRecord(topic, key, value, header, version, before);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kData) throw;
       Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", topic, partition, offset, e.what());
@@ -555,17 +559,8 @@ class TransformLoop {
 
   /// A record of a view's topic (of its current definition: `header`), in either format.
   void DecodeView(const kafka::Message& m, std::string_view header) {
-    const auto version = m.Header(std::string(kVersionHeader).c_str());
-    if (!version) {
-      Decode(m.topic, m.partition, m.offset, m.key, m.value, header);
-      return;
-    }
-    try {
-      decoder_.DecodeRecord(m.topic, m.key, m.value, header, version, m.Header(std::string(kBeforeHeader).c_str()));
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kData) throw;
-      Throw(ErrorKind::kData, "record {}[{}]@{} cannot be read: {}", m.topic, m.partition, m.offset, e.what());
-    }
+    Decode(m.topic, m.partition, m.offset, m.key, m.value, header, m.Header(std::string(kVersionHeader).c_str()),
+           m.Header(std::string(kBeforeHeader).c_str()));
   }
 
   /// A record with the transaction gate on: metadata feeds the gate; a change waits in it for the
@@ -845,11 +840,9 @@ class TransformLoop {
         ++other_schema;
         continue;
       }
-      if (upsert) {
-        decoder.DecodeUpsert(topic, value, header, "0", std::nullopt);  // the row alive: an insert
-      } else {
-        decoder.Decode(topic, key.substr(nul + 1), value, header);
-      }
+      // An upsert record's row is the row alive: decoded as an insert (any version will do).
+      decoder.DecodeRecord(topic, key.substr(nul + 1), value, header,
+                           upsert ? std::optional<std::string_view>("0") : std::nullopt, std::nullopt);
       pending_bytes += it->key().size() + it->value().size();
       if (pending_bytes >= checkpoint_bytes_) emit();
     }
